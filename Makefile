@@ -1,0 +1,170 @@
+# hopper — build, test, run, install.
+#
+#   make            build build/hopperd and build/hopper
+#   make deps       install build/runtime/test dependencies with apt-get (if missing)
+#   make run        deps + build + hopperd in the foreground on the embedded PostgreSQL
+#   make check      deps + build + unit and integration tests
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# Options: SANITIZE=address,undefined   DEVELOPER=0 (no -Werror)   V=1
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+DEVELOPER ?= 1
+SANITIZE  ?=
+
+B := build
+CC ?= cc
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp
+
+# Debian packages needed to build, run and test (make deps).
+DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
+	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
+	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
+	systemd
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Wformat=2 \
+	-Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
+	-D_GNU_SOURCE -Iinclude -I$(B) $(PKG_CFLAGS) -MMD -MP
+ifeq ($(DEVELOPER),1)
+CFLAGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -DHP_SANITIZE
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LDLIBS += $(PKG_LIBS) -lm
+
+ifneq ($(V),1)
+Q := @
+endif
+
+LIB_SRCS := $(sort $(wildcard lib/*.c lib/convert/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/sql_migrations.o
+SQL_FILES := $(sort $(wildcard lib/sql/*.sql))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
+INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
+INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
+TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
+
+all: $(B)/hopperd $(B)/hopper
+.PHONY: all deps run check unit integration peer install clean bench
+
+# Rebuild everything when the flags change (e.g. SANITIZE on/off).
+$(B)/.flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(B)/%.o: %.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# Migrations are compiled into the binary: each lib/sql/NNN_name.sql becomes
+# one entry of hp_migrations[] (see include/hopper/migrate.h).
+$(B)/sql_migrations.c: $(SQL_FILES) Makefile
+	@mkdir -p $(B)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q){ echo '#include "hopper/migrate.h"'; \
+	  echo 'const hp_migration hp_migrations[] = {'; \
+	  for f in $(SQL_FILES); do \
+	    base=$$(basename $$f .sql); ver=$$(echo $$base | sed 's/_.*//; s/^0*//'); \
+	    printf '{ %s, "%s",\n' "$$ver" "$$base"; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+	    echo '},'; \
+	  done; \
+	  echo '};'; \
+	  echo 'const size_t hp_n_migrations = sizeof(hp_migrations) / sizeof(hp_migrations[0]);'; \
+	} > $@.tmp && mv $@.tmp $@
+
+$(B)/libhopper.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/hopper: $(B)/daemon/hopper.o $(B)/libhopper.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(UNIT_BINS) $(INTEG_BINS)
+
+# ---- dependencies ---------------------------------------------------------
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:" $$missing; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ---- run ------------------------------------------------------------------
+# A private config under ./var: embedded PostgreSQL in var/state, watching var/inbox.
+RUN_DIR := $(CURDIR)/var
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(RUN_DIR)/inbox $(RUN_DIR)/state
+	@chmod 755 $(RUN_DIR) $(RUN_DIR)/state
+	@[ -f $(RUN_DIR)/hopper.conf ] || sed -e 's|@STATE_DIR@|$(RUN_DIR)/state|' \
+	   -e 's|@INBOX@|$(RUN_DIR)/inbox|' etc/run.conf.in > $(RUN_DIR)/hopper.conf
+	@echo "hopper: drop files into $(RUN_DIR)/inbox"
+	@echo "hopper: then ask:  build/hopper -c var/hopper.conf status"
+	@echo "hopper:            build/hopper -c var/hopper.conf sql \"SELECT path, title FROM hopper.jobs JOIN hopper.documents d ON d.id = document_id\""
+	@echo "hopper: stop with Ctrl-C"
+	exec $(B)/hopperd -c $(RUN_DIR)/hopper.conf
+
+# ---- tests ----------------------------------------------------------------
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@B=$(B) tests/run.sh
+
+unit: all tests
+	@B=$(B) tests/run.sh unit
+
+integration: all tests
+	@B=$(B) tests/run.sh integration
+
+peer: all
+	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert
+
+# ---- install --------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/hopper $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 755 $(B)/hopperd $(B)/hopper $(DESTDIR)$(BINDIR)/
+	[ -f $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf ] || \
+	  install -m 644 etc/hopper.conf $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service
+	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/hopper.conf
+	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/hopper.conf
+	for m in $(wildcard daemon/*.[1-8]); do \
+	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

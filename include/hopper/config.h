@@ -1,0 +1,81 @@
+/* config.h — the INI configuration of DESIGN §5.
+ *
+ * What it does: parses one INI file with libinih against one table of keys
+ * (name, type, default, bounds, reloadable) and prints the effective
+ * settings for `hopperd --check-config`. No key is parsed anywhere else.
+ * What it never does: act on the settings.
+ * Paths: relative paths in the file are resolved against the directory of
+ * the file, so every path in an hp_config is absolute.
+ */
+#ifndef HOPPER_CONFIG_H
+#define HOPPER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HP_CONFIG_DEFAULT_PATH "/etc/hopper/hopper.conf"
+
+typedef enum hp_on_action { HP_ON_KEEP = 0, HP_ON_DELETE, HP_ON_MOVE } hp_on_action;
+
+typedef struct hp_watch_config {
+	char *name;            /* from "[watch NAME]" */
+	char *path;            /* absolute; required */
+	bool recursive;        /* default yes */
+	char **exclude;        /* fnmatch(3) patterns on the base name; NULL-terminated */
+	size_t n_exclude;
+	uint64_t settle_ms;    /* default 2000 */
+	hp_on_action on_success; /* default keep */
+	char *on_success_dir;  /* for HP_ON_MOVE, absolute; else NULL */
+	hp_on_action on_failure; /* keep | move only */
+	char *on_failure_dir;
+	char *output_dir;      /* absolute or NULL */
+	int priority;          /* default 0, -1000..1000 */
+	int chunk_tokens;      /* default 512, 32..65536 */
+} hp_watch_config;
+
+typedef struct hp_config {
+	char *file;            /* the file read, absolute; NULL when defaults were used */
+	/* [daemon] */
+	char *database;        /* "local" or a libpq conninfo/URI */
+	char *state_dir;       /* absolute; default /var/lib/hopper */
+	char *node;            /* default: hostname */
+	int log_level;         /* default 6 (info); 3..7 */
+	/* [workers] */
+	int workers_min;       /* default 1, 1..256 */
+	int workers_max;       /* 0 = auto; else >= min */
+	uint64_t memory_limit; /* per worker, bytes; default 512M */
+	uint64_t job_timeout_ms; /* default 60 s */
+	int max_attempts;      /* default 3, 1..100 */
+	uint64_t max_file_size;  /* default 256M */
+	uint64_t max_output;     /* max Markdown per document, default 64M */
+	/* [watch NAME] sections, in file order */
+	hp_watch_config *watches;
+	size_t n_watches;
+} hp_config;
+
+enum {
+	HP_CONFIG_NEED_WATCH = 1 << 0, /* no [watch] section is an error (hopperd) */
+};
+
+/* Load `path`, or HP_CONFIG_DEFAULT_PATH when path is NULL. A missing
+ * default file means all defaults; a missing explicit file is an error.
+ * Every error is printed to `errs` as "FILE:LINE: message" (all of them,
+ * not just the first). Returns 0 and *ret_cfg (free with hp_config_free),
+ * or -EINVAL when there were errors, -ENOENT/-EACCES for an unreadable
+ * explicit file, -ENOMEM. */
+int hp_config_load(const char *path, unsigned flags, FILE *errs, hp_config **ret_cfg);
+/* Print the effective settings as a valid INI file (every key, defaults
+ * included), suitable for --check-config. */
+void hp_config_print(const hp_config *cfg, FILE *out);
+void hp_config_free(hp_config *cfg);
+
+/* Value parsers shared with the table (exposed for tests and the CLI).
+ * Sizes: "512", "512K", "512M", "2G", "1T" (powers of 1024, case-insensitive,
+ * optional trailing "B"/"iB"). Durations: "500ms", "2s", "5m", "1h", bare
+ * number = seconds. Booleans: yes/no, true/false, on/off, 1/0. */
+int hp_parse_size(const char *s, uint64_t *ret);
+int hp_parse_duration_ms(const char *s, uint64_t *ret);
+int hp_parse_bool(const char *s, bool *ret);
+
+#endif

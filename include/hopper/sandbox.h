@@ -1,0 +1,22 @@
+/* sandbox.h — what a worker process gives up before it reads untrusted bytes.
+ *
+ * What it does: rlimits (address space = memory_limit, no core dumps, no
+ * file writes, few fds), PR_SET_NO_NEW_PRIVS, and a seccomp filter (libseccomp)
+ * that allows what a converter needs (read/write on open fds, memory,
+ * time, exit) and kills the process on anything else; open/openat fail
+ * with EACCES instead of killing, so lazy library loads fail cleanly.
+ * What it never does: decide anything about jobs.
+ * Process rules: call once, in the worker, after hp_convert_init().
+ * Sanitizer builds (HP_SANITIZE defined) skip the seccomp filter, because
+ * the sanitizer runtimes need syscalls a converter does not; rlimits and
+ * no_new_privs still apply.
+ */
+#ifndef HOPPER_SANDBOX_H
+#define HOPPER_SANDBOX_H
+
+#include <stdint.h>
+
+/* 0 or -errno. memory_limit 0 = no RLIMIT_AS. */
+int hp_sandbox_enter(uint64_t memory_limit);
+
+#endif
