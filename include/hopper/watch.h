@@ -5,8 +5,8 @@
  * before the watch was armed are not missed), reporting a file when it is
  * closed after writing (IN_CLOSE_WRITE) or renamed into place (IN_MOVED_TO);
  * a start-up scan reports every file already there; IN_Q_OVERFLOW
- * (inotify(7)) triggers a rescan. Hidden files and the watch's exclude
- * patterns are skipped; only regular files are reported (lstat: symlinks
+ * (inotify(7)) triggers a rescan. Names matching the watch's exclude
+ * patterns (files and folders) are skipped; only regular files are reported (lstat: symlinks
  * are not followed).
  * What it never does: read file contents or talk to the database.
  * Process rules: supervisor only; non-blocking.
@@ -29,8 +29,9 @@ typedef void (*hp_watch_cb)(void *userdata, const hp_watch_config *w,
 /* cfg is borrowed and must outlive the watcher. Registers its fd in epfd. */
 int hp_watcher_new(const hp_config *cfg, int epfd, hp_watch_cb cb, void *userdata,
                    hp_watcher **ret);
-/* Walk every watch and report every file (start-up, overflow). Returns the
- * number of files reported or -errno. */
+/* Walk every watch, arming an inotify watch on each subdirectory before
+ * listing it, and report every file (start-up, overflow, reload). Returns
+ * the number of files reported. */
 int hp_watcher_scan(hp_watcher *w);
 /* Number of directories watched. */
 int hp_watcher_count(const hp_watcher *w);

@@ -1,0 +1,407 @@
+/* hopper.c — the command-line tool.
+ *
+ *   hopper [-c FILE] status [--watch]   states and per-watch progress, from SQL
+ *   hopper [-c FILE] sql QUERY          one query, rows as an aligned table
+ *   hopper [-c FILE] failures           what failed and why, newest first
+ *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
+ *
+ * It reads the same configuration as hopperd to find the database, so with
+ * the embedded default `hopper status` needs no arguments.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hopper/chunk.h"
+#include "hopper/common.h"
+#include "hopper/config.h"
+#include "hopper/convert.h"
+#include "hopper/db.h"
+
+#define CONVERT_MAX_INPUT (256u << 20)
+#define CONVERT_MAX_OUTPUT (64u << 20)
+
+static const char *cfg_path;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: hopper [-c FILE] COMMAND [ARGS]\n"
+	        "\n"
+	        "Commands:\n"
+	        "  status [--watch]        jobs per state and progress per watch\n"
+	        "                          (--watch: refresh every 2 s until Ctrl-C)\n"
+	        "  sql QUERY               run one SQL query on hopper's database, print the rows\n"
+	        "  failures                failed jobs with their reasons, newest first\n"
+	        "  convert FILE... [-o DIR]\n"
+	        "                          convert files to Markdown with the converters the\n"
+	        "                          workers use, to stdout or to DIR/NAME.md; needs no\n"
+	        "                          daemon and no database\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE       configuration file (default %s); it tells\n"
+	        "                          where the database is (database = local: the\n"
+	        "                          embedded server of a running hopperd)\n"
+	        "  -h, --help              this text\n",
+	        HP_CONFIG_DEFAULT_PATH);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+/* Display width of a UTF-8 string: one column per code point. */
+static size_t width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			w++;
+	return w;
+}
+
+/* Cells are shown on one line: control characters become spaces. */
+static char *cell(const PGresult *res, int row, int col)
+{
+	char *s = strdup(PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+	if (s)
+		for (char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20)
+				*p = ' ';
+	return s;
+}
+
+static void print_table(const PGresult *res)
+{
+	int nf = PQnfields(res), nt = PQntuples(res);
+	size_t *w = calloc((size_t)nf, sizeof *w);
+	if (!w)
+		return;
+	for (int c = 0; c < nf; c++)
+		w[c] = width(PQfname(res, c));
+	for (int r = 0; r < nt; r++)
+		for (int c = 0; c < nf; c++) {
+			char *s = cell(res, r, c);
+			if (s && width(s) > w[c])
+				w[c] = width(s);
+			free(s);
+		}
+	for (int c = 0; c < nf; c++)
+		printf("%s %s%*s", c ? " |" : "", PQfname(res, c), (int)(w[c] - width(PQfname(res, c))), "");
+	printf("\n");
+	for (int c = 0; c < nf; c++) {
+		printf("%s", c ? "-+-" : "-");
+		for (size_t i = 0; i < w[c]; i++)
+			putchar('-');
+	}
+	printf("-\n");
+	for (int r = 0; r < nt; r++) {
+		for (int c = 0; c < nf; c++) {
+			char *s = cell(res, r, c);
+			printf("%s %s%*s", c ? " |" : "", s ? s : "", (int)(w[c] - (s ? width(s) : 0)), "");
+			free(s);
+		}
+		printf("\n");
+	}
+	printf("(%d row%s)\n", nt, nt == 1 ? "" : "s");
+	free(w);
+}
+
+/* ---- database commands ----------------------------------------------------- */
+
+static PGconn *connect_db(void)
+{
+	hp_config *cfg = NULL;
+	if (hp_config_load(cfg_path, 0, stderr, &cfg) < 0)
+		return NULL;
+	char *ci = hp_db_conninfo(cfg);
+	hp_config_free(cfg);
+	if (!ci) {
+		fprintf(stderr, "hopper: out of memory\n");
+		return NULL;
+	}
+	char err[512];
+	PGconn *c = hp_db_connect(ci, err, sizeof err);
+	free(ci);
+	if (!c)
+		fprintf(stderr, "hopper: %s\n", err);
+	return c;
+}
+
+/* Run q and print it; 0 or 1. */
+static int query_print(PGconn *c, const char *q)
+{
+	PGresult *res = PQexec(c, q);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+	if (st == PGRES_TUPLES_OK)
+		print_table(res);
+	else if (st == PGRES_COMMAND_OK)
+		printf("%s\n", PQcmdStatus(res));
+	else {
+		fprintf(stderr, "hopper: %s", PQresultErrorMessage(res));
+		rc = 1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static void bar(double frac, int len)
+{
+	int full = (int)(frac * len + 0.5);
+	putchar('[');
+	for (int i = 0; i < len; i++)
+		putchar(i < full ? '#' : '.');
+	putchar(']');
+}
+
+static int status_once(PGconn *c)
+{
+	if (query_print(c, "SELECT state, jobs FROM hopper.status"))
+		return 1;
+	PGresult *res = PQexec(c,
+		"SELECT watch, count(*) FILTER (WHERE state IN ('done','failed')) AS finished,"
+		" count(*) FILTER (WHERE state = 'failed') AS failed, count(*) AS total"
+		" FROM hopper.jobs GROUP BY watch ORDER BY watch");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "hopper: %s", PQresultErrorMessage(res));
+		PQclear(res);
+		return 1;
+	}
+	if (PQntuples(res) > 0)
+		printf("\n");
+	for (int r = 0; r < PQntuples(res); r++) {
+		long fin = atol(PQgetvalue(res, r, 1)), failed = atol(PQgetvalue(res, r, 2));
+		long total = atol(PQgetvalue(res, r, 3));
+		printf("%-16s ", PQgetvalue(res, r, 0));
+		bar(total ? (double)fin / (double)total : 1.0, 30);
+		printf(" %ld/%ld", fin, total);
+		if (failed)
+			printf(" (%ld failed)", failed);
+		printf("\n");
+	}
+	PQclear(res);
+	return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+	interrupted = 1;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	bool watch = argc > 1 && strcmp(argv[1], "--watch") == 0;
+	PGconn *c = connect_db();
+	if (!c)
+		return 1;
+	int rc;
+	if (!watch) {
+		rc = status_once(c);
+	} else {
+		signal(SIGINT, on_sigint);
+		do {
+			printf("\033[H\033[2J");
+			rc = status_once(c);
+			fflush(stdout);
+		} while (!rc && !interrupted && sleep(2) == 0 && !interrupted);
+	}
+	PQfinish(c);
+	return rc;
+}
+
+static int cmd_sql(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "hopper: usage: hopper sql QUERY (quote the query as one argument)\n");
+		return 2;
+	}
+	PGconn *c = connect_db();
+	if (!c)
+		return 1;
+	int rc = query_print(c, argv[1]);
+	PQfinish(c);
+	return rc;
+}
+
+static int cmd_failures(int argc, char **argv)
+{
+	PGconn *c = connect_db();
+	if (!c)
+		return 1;
+	int rc = query_print(c, "SELECT path, error, attempts, finished_at FROM hopper.failures");
+	PQfinish(c);
+	return rc;
+}
+
+/* ---- convert --------------------------------------------------------------- */
+
+static int read_file(const char *path, char **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	struct stat st;
+	hp_buf b;
+	hp_buf_init(&b, CONVERT_MAX_INPUT);
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (;;) {
+		r = hp_buf_reserve(&b, 65536);
+		if (r < 0)
+			goto out;
+		ssize_t n = read(fd, b.data + b.len, 65536);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		b.data[b.len] = '\0';
+	}
+	*ret_len = b.len;
+	*ret = hp_buf_steal(&b);
+	r = *ret ? 0 : -ENOMEM;
+out:
+	hp_buf_free(&b);
+	close(fd);
+	return r;
+}
+
+static int convert_one(const char *path, const char *outdir)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int r = read_file(path, &data, &len);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", path,
+		        r == -EFBIG ? "over the 256 MiB input limit of hopper convert"
+		        : r == -EINVAL ? "not a regular file" : strerror(-r));
+		return 1;
+	}
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	hp_convert_limits lim = { .max_output = CONVERT_MAX_OUTPUT, .max_depth = 256 };
+	hp_doc *doc = NULL;
+	char err[512] = "";
+	r = hp_convert(base, data, len, &lim, &doc, err, sizeof err);
+	free(data);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", path, *err ? err : strerror(-r));
+		return 1;
+	}
+	int rc = 0;
+	if (!outdir) {
+		fwrite(doc->markdown, 1, doc->markdown_len, stdout);
+		if (doc->markdown_len && doc->markdown[doc->markdown_len - 1] != '\n')
+			putchar('\n');
+	} else {
+		char out[PATH_MAX];
+		if (snprintf(out, sizeof out, "%s/%s.md", outdir, base) >= (int)sizeof out) {
+			fprintf(stderr, "%s: output path too long\n", path);
+			rc = 1;
+		} else {
+			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (fd < 0 || hp_write_all(fd, doc->markdown, doc->markdown_len) < 0) {
+				fprintf(stderr, "%s: cannot write %s: %m\n", path, out);
+				rc = 1;
+			} else {
+				fprintf(stderr, "%s -> %s (%s)\n", path, out, hp_format_name(doc->format));
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	hp_doc_free(doc);
+	return rc;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+	const char *outdir = NULL;
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' }, { 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c != 'o') {
+			fprintf(stderr, "hopper: usage: hopper convert FILE... [-o DIR]\n");
+			return 2;
+		}
+		outdir = optarg;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "hopper: usage: hopper convert FILE... [-o DIR]\n");
+		return 2;
+	}
+	if (outdir && mkdir(outdir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "hopper: cannot create %s: %m\n", outdir);
+		return 1;
+	}
+	int rc = 0;
+	for (int i = optind; i < argc; i++)
+		rc |= convert_one(argv[i], outdir);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	/* '+': stop at the command; its own options follow it. */
+	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(sub_argc, sub_argv);
+	if (strcmp(cmd, "sql") == 0)
+		return cmd_sql(sub_argc, sub_argv);
+	if (strcmp(cmd, "failures") == 0)
+		return cmd_failures(sub_argc, sub_argv);
+	if (strcmp(cmd, "convert") == 0)
+		return cmd_convert(sub_argc, sub_argv);
+	if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "hopper: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}
