@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# End to end: the real build/hopperd on its embedded PostgreSQL, real
+# inotify, real workers. Drops files, waits (polling SQL, with a time-out)
+# until they are finished, checks what was stored, then stops the daemon
+# with SIGTERM and checks that it exited 0 and left no PostgreSQL behind.
+# Exit 0 pass, 1 fail, 77 skip.
+set -u
+B=${B:-build}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+hopperd=$top/$B/hopperd
+hopper=$top/$B/hopper
+pgbin=$(pg_config --bindir 2>/dev/null)
+[ -x "$pgbin/postgres" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [ ! -x "$pgbin/postgres" ]; then echo "skip: no PostgreSQL server binaries (apt-get install postgresql)"; exit 77; fi
+command -v python3 >/dev/null || { echo "skip: python3 is needed to receive sd_notify messages"; exit 77; }
+[ -x "$hopperd" ] || { echo "fail: $hopperd not built"; exit 1; }
+
+tmp=$(mktemp -d /tmp/hopper-e2e.XXXXXX)
+chmod 755 "$tmp"   # the PostgreSQL user must reach the state dir when we run as root
+pid= npid=
+fails=0
+cleanup() {
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	[ -n "$npid" ] && kill "$npid" 2>/dev/null
+	pkill -KILL -f "$tmp/state/pg" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+mkdir -p "$tmp/inbox"
+cat > "$tmp/hopper.conf" <<EOF
+[daemon]
+state_dir = state
+log_level = debug
+[workers]
+min = 2
+[watch inbox]
+path = inbox
+chunk_tokens = 40
+EOF
+
+# A config error stops start-up with the line number.
+printf '[workers]\nmin = 2\nmemory_limit = 12Q\n' > "$tmp/bad.conf"
+out=$("$hopperd" -c "$tmp/bad.conf" 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "bad.conf:3" <<<"$out" && ok "config error reported with its line" \
+	|| fail "bad config: rc=$rc out=$out"
+
+# Files that are there before the daemon starts are found by the start-up scan.
+printf 'Meeting notes\n\nWe agreed to ship hopper on Friday.\n' > "$tmp/inbox/notes.txt"
+
+# sd_notify receiver: every datagram is appended to notify.log.
+python3 - "$tmp/notify.sock" "$tmp/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode() + "\n")
+PY
+npid=$!
+for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
+
+NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
+pid=$!
+
+wait_for() { # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.2
+	done
+}
+ready() { grep -q '^READY=1' "$tmp/notify.log" 2>/dev/null; }
+if wait_for 120 ready; then ok "READY=1 received"; else
+	fail "hopperd did not become ready"; cat "$tmp/hopperd.log"; exit 1; fi
+
+sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
+
+# Dropped while running: closed after writing, and renamed into place.
+cat > "$tmp/inbox/guide.md" <<'EOF'
+# Guide
+
+Intro text for the guide.
+
+## Install
+
+### Debian
+
+Run apt-get install hopper and start the service with systemctl.
+
+## Use
+
+Drop files into the inbox folder.
+EOF
+cat > "$tmp/page.tmp" <<'EOF'
+<html><head><title>Release page</title><script>alert("no")</script></head>
+<body><h1>Release</h1><p>Hopper converts <b>HTML</b> with <a href="https://example.org/x">links</a>.</p>
+<ul><li>one</li><li>two</li></ul>
+<table><tr><th>Name</th><th>Size</th></tr><tr><td>a.pdf</td><td>3</td></tr></table>
+</body></html>
+EOF
+mv "$tmp/page.tmp" "$tmp/inbox/page.html"
+# Bad input: costs one job, with a reason a person understands.
+head -c 4096 /dev/urandom > "$tmp/inbox/blob.bin"
+printf '\x00\x01\x02binary' >> "$tmp/inbox/blob.bin"
+# Same content under another name: converted once, linked.
+cp "$tmp/inbox/notes.txt" "$tmp/inbox/notes-copy.txt"
+# A subdirectory made after start is watched.
+mkdir -p "$tmp/inbox/sub/deeper"
+printf 'Deep file\n\nfound in a new folder\n' > "$tmp/inbox/sub/deeper/deep.txt"
+
+finished() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state IN ('done','failed')")" = 6 ]; }
+if wait_for 120 finished; then ok "6 jobs finished"; else
+	fail "jobs did not finish: $(sql 'SELECT path, state, error FROM hopper.jobs')"; fi
+
+check() { # check DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi
+}
+contains() { # contains DESCRIPTION NEEDLE HAYSTACK
+	if grep -qF -- "$2" <<<"$3"; then ok "$1"; else fail "$1: [$2] not in [$3]"; fi
+}
+check "states" "done|5
+failed|1" "$(sql "SELECT state, jobs FROM hopper.status ORDER BY state")"
+check "text title" "Meeting notes" "$(sql "SELECT title FROM hopper.jobs j JOIN hopper.documents d ON d.id = j.document_id WHERE j.path = '$tmp/inbox/notes.txt'")"
+check "markdown title" "Guide" "$(sql "SELECT title FROM hopper.jobs j JOIN hopper.documents d ON d.id = j.document_id WHERE j.path LIKE '%/guide.md'")"
+check "html title" "Release page" "$(sql "SELECT title FROM hopper.jobs j JOIN hopper.documents d ON d.id = j.document_id WHERE j.path LIKE '%/page.html'")"
+check "formats" "html
+markdown
+text" "$(sql "SELECT DISTINCT format FROM hopper.documents ORDER BY 1")"
+md=$(sql "SELECT markdown FROM hopper.documents WHERE format = 'html'")
+contains "html heading" "# Release" "$md"
+contains "html link" "[links](https://example.org/x)" "$md"
+contains "html table" "| a.pdf | 3 |" "$(sed 's/  */ /g' <<<"$md")"
+if grep -q alert <<<"$md"; then fail "script text leaked into markdown"; else ok "script dropped"; fi
+check "chunk heading path" "1" "$(sql "SELECT count(*) FROM hopper.chunks c JOIN hopper.documents d ON d.id = c.document_id WHERE d.format = 'markdown' AND c.heading = 'Guide > Install > Debian' AND c.content LIKE '%apt-get install hopper%'")"
+check "chunk ordinals" "t" "$(sql "SELECT bool_and(tokens > 0 AND tokens <= 40) AND count(*) >= 3 FROM hopper.chunks c JOIN hopper.documents d ON d.id = c.document_id WHERE d.format = 'markdown'")"
+check "duplicate content converted once" "1|2" "$(sql "SELECT count(DISTINCT document_id), count(*) FROM hopper.jobs WHERE path LIKE '%/notes%.txt'")"
+check "new subfolder watched" "done" "$(sql "SELECT state FROM hopper.jobs WHERE path = '$tmp/inbox/sub/deeper/deep.txt'")"
+err=$(sql "SELECT error FROM hopper.jobs WHERE path LIKE '%/blob.bin'")
+if [ -n "$err" ] && ! grep -qE '^-?[0-9]+$' <<<"$err"; then ok "failure has a reason: $err"; else fail "blob.bin error: [$err]"; fi
+check "failures view" "1" "$(sql "SELECT count(*) FROM hopper.failures WHERE path LIKE '%/blob.bin'")"
+
+# The CLI reads the same config and runs the same SQL.
+st=$("$hopper" -c "$tmp/hopper.conf" status 2>&1)
+contains "hopper status" "done" "$st"
+contains "hopper status per watch" "inbox" "$st"
+contains "hopper sql" "Release page" "$("$hopper" -c "$tmp/hopper.conf" sql "SELECT title FROM hopper.documents" 2>&1)"
+contains "STATUS= line" "STATUS=" "$(cat "$tmp/notify.log")"
+
+# A worker killed mid-way is replaced; the daemon goes on.
+wpid=$(pgrep -P "$pid" -f -- '--worker' | head -n 1)
+if [ -n "$wpid" ]; then
+	kill -KILL "$wpid"
+	printf 'After the crash\n\nstill working\n' > "$tmp/inbox/after.txt"
+	after() { [ "$(sql "SELECT state FROM hopper.jobs WHERE path LIKE '%/after.txt'")" = done ]; }
+	if wait_for 60 after; then ok "daemon goes on after a worker was killed"; else fail "after.txt not done after a worker kill"; fi
+	check "two workers alive" "2" "$(pgrep -P "$pid" -f -- '--worker' | wc -l)"
+else
+	fail "no worker process found"
+fi
+
+# SIGTERM: exit 0, STOPPING=1, no PostgreSQL of this state dir left.
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+pid=
+check "exit status after SIGTERM" 0 "$rc"
+contains "STOPPING=1 sent" "STOPPING=1" "$(cat "$tmp/notify.log")"
+sleep 0.5
+left=$(pgrep -f "$tmp/state/pg" || true)
+check "no postgres left" "" "$left"
+
+# Restart on the same state: the start-up scan finds every file again, but
+# enqueue is idempotent, so nothing is queued twice and nothing is running.
+: > "$tmp/notify.log"
+NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
+pid=$!
+if wait_for 120 ready; then ok "restarted"; else fail "restart did not become ready"; fi
+check "no job queued twice after restart" "7|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+check "second exit status" 0 "$rc"
+
+if [ $fails -gt 0 ]; then
+	echo "--- hopperd log (tail) ---"; tail -n 60 "$tmp/hopperd.log"
+	echo "$fails check(s) failed"; exit 1
+fi
+echo "all checks passed"
