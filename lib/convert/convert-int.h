@@ -40,6 +40,10 @@ int hp_json_str(struct hp_buf *b, const char *s);
  * 0 or -ENOMEM. */
 int hp_title_from_line(const char *s, size_t len, size_t max, char **ret);
 
+/* Remove every '\r' that precedes '\n' in s[0..n), in place, and NUL-
+ * terminate; returns the new length. */
+size_t hp_crlf_to_lf(char *s, size_t n);
+
 #define HP_TITLE_MAX 200
 
 #endif

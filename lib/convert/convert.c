@@ -270,6 +270,18 @@ int hp_title_from_line(const char *s, size_t len, size_t max, char **ret)
 	return 0;
 }
 
+size_t hp_crlf_to_lf(char *s, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+			continue;
+		s[j++] = s[i];
+	}
+	s[j] = '\0';
+	return j;
+}
+
 /* ---- charsets ------------------------------------------------------------- */
 
 static struct charset *charset_find(const char *name)
