@@ -140,13 +140,13 @@ run: deps
 # ---- tests ----------------------------------------------------------------
 check: deps
 	@$(MAKE) --no-print-directory all tests
-	@B=$(B) tests/run.sh
+	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh
 
 unit: all tests
-	@B=$(B) tests/run.sh unit
+	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh unit
 
 integration: all tests
-	@B=$(B) tests/run.sh integration
+	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh integration
 
 peer: all
 	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert

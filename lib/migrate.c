@@ -64,8 +64,9 @@ static int apply_one(PGconn *conn, const hp_migration *m)
 	char ver[16];
 	snprintf(ver, sizeof ver, "%d", m->version);
 	const char *params[] = { ver, m->name };
-	PGresult *res = PQexecParams(conn, "INSERT INTO hopper.schema_version (version, name) VALUES ($1, $2)",
-	                   2, NULL, params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(conn,
+	                             "INSERT INTO hopper.schema_version (version, name) VALUES ($1, $2)",
+	                             2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = sql_fail(conn, res, what);
 		PQclear(res);

@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 command -v systemd-analyze >/dev/null || { echo "skip: systemd-analyze not installed (apt-get install systemd)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-make -s -C "$top" install DESTDIR="$tmp/root" PREFIX=/usr B="$B" >/dev/null || { echo "make install failed"; exit 1; }
+make -s -C "$top" install DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SANITIZE:-}" >/dev/null || { echo "make install failed"; exit 1; }
 unit=$tmp/root/usr/lib/systemd/system/hopperd.service
 [ -f "$unit" ] || { echo "make install did not install the unit"; exit 1; }
 for f in usr/bin/hopperd usr/bin/hopper etc/hopper/hopper.conf usr/lib/sysusers.d/hopper.conf \

@@ -1,0 +1,91 @@
+/* db.c — finding the database a config points at, see include/hopper/db.h */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hopper/common.h"
+#include "hopper/db.h"
+#include "hopper/pgembed.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/hopper"
+
+char *hp_db_conninfo(const hp_config *cfg)
+{
+	const char *db = cfg && cfg->database && cfg->database[0] ? cfg->database : "local";
+	if (strcmp(db, "local") != 0)
+		return strdup(db);
+	return hp_pgembed_conninfo(cfg && cfg->state_dir ? cfg->state_dir : DEFAULT_STATE_DIR);
+}
+
+/* libpq's messages end in newlines and may span lines; make one line. */
+static void one_line(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+/* For a Unix-socket conninfo whose socket file is absent, say so plainly:
+ * the usual cause is that no server runs there. Returns true if it wrote. */
+static bool explain_missing_socket(const char *conninfo, char *err, size_t errlen)
+{
+	bool wrote = false;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	if (!opts)
+		return false;
+	const char *host = NULL, *port = NULL, *dbname = NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+		else if (strcmp(o->keyword, "dbname") == 0)
+			dbname = o->val;
+	}
+	/* One socket directory only; lists of hosts are left to libpq. */
+	if (host && host[0] == '/' && !strchr(host, ',')) {
+		char sock[4200];
+		struct stat st;
+		snprintf(sock, sizeof sock, "%s/.s.PGSQL.%s", host, port && port[0] ? port : "5432");
+		if (stat(sock, &st) < 0 && errno == ENOENT) {
+			size_t hl = strlen(host);
+			bool embedded = dbname && strcmp(dbname, "hopper") == 0 && hl >= 4 &&
+			                strcmp(host + hl - 4, "/run") == 0;
+			if (embedded)
+				snprintf(err, errlen, "hopperd is not running (no database server at %s)", host);
+			else
+				snprintf(err, errlen, "no PostgreSQL server is running at %s (no socket %s)",
+				         host, sock);
+			wrote = true;
+		}
+	}
+	PQconninfoFree(opts);
+	return wrote;
+}
+
+PGconn *hp_db_connect(const char *conninfo, char *err, size_t errlen)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	if (c && PQstatus(c) == CONNECTION_OK)
+		return c;
+	if (!explain_missing_socket(conninfo, err, errlen)) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", c ? PQerrorMessage(c) : "out of memory");
+		one_line(msg);
+		/* Name the target by its parts, never by the conninfo: it may hold
+		 * a password. */
+		const char *host = c ? PQhost(c) : NULL, *db = c ? PQdb(c) : NULL;
+		snprintf(err, errlen, "cannot connect to database %s%s%s: %s", db && db[0] ? db : "?",
+		         host && host[0] ? " on " : "", host && host[0] ? host : "", msg);
+	}
+	PQfinish(c);
+	return NULL;
+}
