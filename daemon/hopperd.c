@@ -522,6 +522,10 @@ static int run_loop(void)
 		flush_pending();
 		if (D.want_claim)
 			dispatch();
+		/* libpq buffers notifications that arrive during any query; they
+		 * would not wake epoll again, so look at them after each turn. */
+		if (!D.db_broken && hp_queue_drain_notify(D.q) > 0)
+			D.want_claim = true;
 	}
 	return 0;
 }

@@ -573,8 +573,8 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 				break;
 			}
 		} else {
-			perr(p, line, "bad action '%s' for %s: use keep, %smove:/DIR", v, k->name,
-			     del_ok ? "delete or " : "or ");
+			perr(p, line, "bad action '%s' for %s: use keep%s or move:/DIR", v, k->name,
+			     del_ok ? ", delete" : "");
 			break;
 		}
 		*FIELD(base, k->off, hp_on_action) = a;
@@ -671,7 +671,7 @@ oom:
 }
 
 /* "[ ... ]" line (already stripped): pick the section keys go into next. */
-static void on_section(parser *p, char *s, const char *end)
+static void on_section(parser *p, char *s, char *end)
 {
 	int line = p->lineno;
 	char *kind, *name, *e;
@@ -685,7 +685,7 @@ static void on_section(parser *p, char *s, const char *end)
 		return;
 	}
 	kind = s + 1;
-	*(char *)end = '\0';
+	*end = '\0';
 	while (isspace((unsigned char)*kind))
 		kind++;
 	for (e = kind; *e && !isspace((unsigned char)*e); e++)
@@ -778,7 +778,7 @@ static char *read_line(char *str, int num, void *stream)
 			perr(p, p->lineno, "section header has no closing ']'");
 			p->cur = CUR_SKIP;
 		} else {
-			on_section(p, s, end);
+			on_section(p, s, s + (end - s));
 		}
 		return str;
 	}
@@ -853,6 +853,44 @@ static size_t key_index(key_section sec, const char *name)
 	abort(); /* a name missing from the table is a bug in this file */
 }
 
+/* Whether `p` is `root` or below it (both normalised, absolute). With
+ * `only_same`, only equality counts (a non-recursive watch ignores
+ * subfolders). */
+static bool path_inside(const char *p, const char *root, bool only_same)
+{
+	size_t n = strlen(root);
+
+	if (!strcmp(p, root))
+		return true;
+	if (only_same)
+		return false;
+	if (n == 1) /* root is "/" */
+		return true;
+	return !strncmp(p, root, n) && p[n] == '/';
+}
+
+/* A folder hopper writes into must not be one it watches: it would pick up
+ * its own output (moved files, .md files) as new jobs, forever. */
+static void check_out_dirs(parser *p, size_t w)
+{
+	const hp_watch_config *wc = &p->cfg->watches[w];
+	const struct { const char *key; const char *dir; } dirs[] = {
+		{ "on_success", wc->on_success_dir },
+		{ "on_failure", wc->on_failure_dir },
+		{ "output_dir", wc->output_dir },
+	};
+
+	if (!wc->path)
+		return;
+	for (size_t i = 0; i < HP_ARRAY_SIZE(dirs); i++) {
+		size_t ki = key_index(SEC_WATCH, dirs[i].key);
+		if (dirs[i].dir && path_inside(dirs[i].dir, wc->path, !wc->recursive))
+			perr(p, p->wst[w].seen[ki], "%s: %s is inside the watched folder %s: "
+			     "hopper would take its own output as new files; pick a folder "
+			     "outside it", dirs[i].key, dirs[i].dir, wc->path);
+	}
+}
+
 /* Rules that involve more than one key, or a key that was never set. */
 static void check_whole(parser *p, unsigned flags)
 {
@@ -865,6 +903,8 @@ static void check_whole(parser *p, unsigned flags)
 			    (config_keys[i].flags & KF_REQUIRED) && !p->wst[w].seen[i])
 				perr(p, p->wst[w].line, "[watch %s] has no %s", cfg->watches[w].name,
 				     config_keys[i].name);
+	for (size_t w = 0; w < cfg->n_watches; w++)
+		check_out_dirs(p, w);
 	if (cfg->workers_max != 0 && cfg->workers_max < cfg->workers_min)
 		perr(p, p->seen[imax], "max = %d is less than min = %d in [workers]: "
 		     "raise max or use max = auto", cfg->workers_max, cfg->workers_min);
@@ -1050,10 +1090,20 @@ static void print_section(key_section sec, const void *base, FILE *out)
 {
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const config_key *k = &config_keys[i];
+		bool empty = false;
+
 		if (k->sec != sec)
 			continue;
-		fprintf(out, "# %s%s\n%s = ", k->help,
-			(k->flags & KF_RELOAD) ? "" : " (restart to change)", k->name);
+		/* An empty value prints as "key =", with no trailing blank. */
+		if (k->type == T_STRING || k->type == T_PATH) {
+			const char *v = *CFIELD(base, k->off, char *);
+			empty = !v || !*v;
+		} else if (k->type == T_LIST) {
+			empty = *CFIELD(base, k->off2, size_t) == 0;
+		}
+		fprintf(out, "# %s%s\n%s =%s", k->help,
+			(k->flags & KF_RELOAD) ? "" : " (restart to change)", k->name,
+			empty ? "" : " ");
 		print_value(k, base, out);
 		fputc('\n', out);
 	}

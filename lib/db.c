@@ -71,11 +71,24 @@ static bool explain_missing_socket(const char *conninfo, char *err, size_t errle
 	return wrote;
 }
 
+/* Server notices go to our log with a level, not raw to stderr. NOTICEs
+ * ("relation already exists, skipping") are chatter: debug. */
+static void notice_to_log(void *arg, const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	bool warn = sev && strcmp(sev, "WARNING") == 0;
+	hp_log(warn ? HP_LOG_WARNING : HP_LOG_DEBUG, "database %s: %s", warn ? "warning" : "notice",
+	       msg ? msg : "");
+}
+
 PGconn *hp_db_connect(const char *conninfo, char *err, size_t errlen)
 {
 	PGconn *c = PQconnectdb(conninfo);
-	if (c && PQstatus(c) == CONNECTION_OK)
+	if (c && PQstatus(c) == CONNECTION_OK) {
+		PQsetNoticeReceiver(c, notice_to_log, NULL);
 		return c;
+	}
 	if (!explain_missing_socket(conninfo, err, errlen)) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", c ? PQerrorMessage(c) : "out of memory");

@@ -11,17 +11,36 @@
 /* pg_advisory_lock key: "hopper" in ASCII, so it is recognisable in pg_locks. */
 #define MIGRATE_LOCK_KEY "114827837072754"
 
+/* The server's message on one line: primary text plus detail, or libpq's
+ * own message (which may span lines) when there is no server error. */
+static void pq_message(PGconn *conn, const PGresult *res, char *out, size_t outlen)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	if (primary)
+		snprintf(out, outlen, "%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "",
+		         detail ? ")" : "");
+	else
+		snprintf(out, outlen, "%s", PQerrorMessage(conn));
+	size_t w = 0;
+	for (size_t i = 0; out[i]; i++) {
+		char ch = out[i] == '\n' || out[i] == '\t' ? ' ' : out[i];
+		if (ch == ' ' && (w == 0 || out[w - 1] == ' '))
+			continue;
+		out[w++] = ch;
+	}
+	while (w > 0 && out[w - 1] == ' ')
+		w--;
+	out[w] = '\0';
+}
+
 /* Log the failed step with the server's message; -ECONNRESET when the
  * connection is gone (the caller may reconnect), else -EIO. */
 static int sql_fail(PGconn *conn, PGresult *res, const char *what)
 {
-	const char *msg = res ? PQresultErrorMessage(res) : "";
-	if (!msg[0])
-		msg = PQerrorMessage(conn);
-	size_t n = strlen(msg);
-	while (n > 0 && msg[n - 1] == '\n')
-		n--;
-	hp_err("schema migration: %s failed: %.*s", what, (int)n, msg);
+	char msg[1024];
+	pq_message(conn, res, msg, sizeof msg);
+	hp_err("schema migration: %s failed: %s", what, msg);
 	return PQstatus(conn) == CONNECTION_BAD ? -ECONNRESET : -EIO;
 }
 
@@ -95,13 +114,24 @@ int hp_migrate(PGconn *conn)
 	if (r < 0)
 		goto out;
 	locked = true;
-	r = exec_cmd(conn,
-	             "CREATE SCHEMA IF NOT EXISTS hopper;"
-	             "CREATE TABLE IF NOT EXISTS hopper.schema_version ("
-	             " version int PRIMARY KEY,"
-	             " name text NOT NULL,"
-	             " applied_at timestamptz NOT NULL DEFAULT now())",
-	             "creating hopper.schema_version");
+	/* Created only when missing, so that a role without CREATE rights can
+	 * still check an up-to-date database. */
+	PGresult *res = PQexec(conn, "SELECT to_regclass('hopper.schema_version') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		r = sql_fail(conn, res, "looking for hopper.schema_version");
+		PQclear(res);
+		goto out;
+	}
+	bool exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!exists)
+		r = exec_cmd(conn,
+		             "CREATE SCHEMA IF NOT EXISTS hopper;"
+		             "CREATE TABLE IF NOT EXISTS hopper.schema_version ("
+		             " version int PRIMARY KEY,"
+		             " name text NOT NULL,"
+		             " applied_at timestamptz NOT NULL DEFAULT now())",
+		             "creating hopper.schema_version");
 	if (r < 0)
 		goto out;
 	r = current_version(conn, &have);

@@ -678,7 +678,10 @@ int hp_pgembed_start(const char *state_dir, hp_pgembed **ret)
 	char prog[PATH_MAX];
 	snprintf(prog, sizeof prog, "%s/postgres", bindir);
 	char *argv[] = { prog, "-D", pg->pgdata, "-k", pg->rundir, "-c", "listen_addresses=",
-		         "-c", "unix_socket_permissions=0700", "-c", "logging_collector=off", NULL };
+		         "-c", "unix_socket_permissions=0700", "-c", "logging_collector=off",
+		         /* hopperd.service has MemoryDenyWriteExecute=yes, which LLVM's
+		          * JIT would trip over; our queries are too short to gain from it. */
+		         "-c", "jit=off", NULL };
 	r = spawn(&ru, argv, logfd, pg->pgdata, true, &pg->pid);
 	if (r < 0) {
 		hp_err("cannot start postgres: %s", strerror(-r));

@@ -43,6 +43,7 @@ typedef struct worker {
 	bool dying;            /* SIGKILL sent or socket closed; awaiting reap */
 	bool reaped;           /* pid already waited for: never signal it */
 	bool strong_reason;    /* reason beats the exit status */
+	bool sent_kill;        /* we sent it SIGKILL */
 	uint32_t events;       /* epoll events registered now */
 	uint64_t job_id;
 	uint64_t since_ms;     /* job start when busy, else when it went idle */
@@ -92,26 +93,31 @@ static void worker_kill(worker *w, const char *reason, bool strong)
 		snprintf(w->reason, sizeof w->reason, "%s", reason);
 		w->strong_reason = strong;
 	}
-	if (!w->dying && !w->reaped && w->pid > 0)
+	if (!w->sent_kill && !w->reaped && w->pid > 0) {
 		kill(w->pid, SIGKILL);
+		w->sent_kill = true;
+	}
 	w->dying = true;
 	close_socket(w);
 }
 
-static void child_exec(hp_pool *p, int sock, const char *limit)
+static void child_exec(hp_pool *p, pid_t parent, int sock, const char *limit)
 {
-	/* Between fork and exec: async-signal-safe calls only. */
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Between fork and exec: async-signal-safe calls only. All signals are
+	 * blocked (see worker_spawn), so none of the supervisor's handlers can
+	 * run in this copy; reset them, then unblock: a signal sent to the new
+	 * pid early (a kill from a test, a SIGTERM) gets its default action. */
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			sigaction(s, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* A worker must not outlive its supervisor (it may be stuck in a
 	 * parser and never see EOF). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
+	if (getppid() != parent)
 		_exit(127);
 	int nul = p->devnull;
 	if (sock < 4)
@@ -133,16 +139,21 @@ static int worker_spawn(hp_pool *p, worker *w)
 	snprintf(limit, sizeof limit, "%llu", (unsigned long long)p->cfg.memory_limit);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid_t parent = getpid();
 	pid_t pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		return r;
-	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_exec(p, sv[1], limit);
+		child_exec(p, parent, sv[1], limit);
+	}
+	int fork_err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -fork_err;
 	}
 	close(sv[1]);
 	int fl = fcntl(sv[0], F_GETFL);
@@ -151,7 +162,7 @@ static int worker_spawn(hp_pool *p, worker *w)
 
 	uint64_t now = hp_now_ms();
 	w->pid = pid;
-	w->busy = w->dying = w->reaped = w->strong_reason = false;
+	w->busy = w->dying = w->reaped = w->strong_reason = w->sent_kill = false;
 	w->reason[0] = '\0';
 	w->job_id = 0;
 	w->since_ms = w->spawned_ms = now;
@@ -448,12 +459,15 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 		return;
 	w->reaped = true;
 	/* A result written just before the exit is still in the socket: take
-	 * it, so a finished job is not reported as crashed. */
-	if (w->busy && !w->dying)
+	 * it, so a finished job is not reported as crashed. Marked dying first,
+	 * so the callback cannot hand this dead worker the next job. */
+	if (w->busy && !w->dying) {
+		w->dying = true;
 		read_in(w);
+	}
 
 	char why[128];
-	bool we_killed = w->dying && w->reason[0];
+	bool we_killed = w->sent_kill && w->reason[0];
 	if (we_killed && (w->strong_reason || (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)))
 		snprintf(why, sizeof why, "%s", w->reason);
 	else if (WIFSIGNALED(wstatus))
@@ -468,7 +482,7 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 	uint64_t now = hp_now_ms();
 	if (busy)
 		hp_debug("worker %d: job %llu: %s", (int)pid, (unsigned long long)job_id, why);
-	else if (!p->stopping && !we_killed)
+	else if (!p->stopping && !w->strong_reason)
 		hp_warn("worker %d ended while idle: %s", (int)pid, why);
 
 	/* A worker that dies idle right after it started is a broken start
@@ -484,7 +498,7 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 	}
 	close_socket(w);
 	w->pid = 0;
-	w->busy = w->dying = w->reaped = w->strong_reason = false;
+	w->busy = w->dying = w->reaped = w->strong_reason = w->sent_kill = false;
 	w->job_id = 0;
 	w->reason[0] = '\0';
 	spawn_due(p, w, now);

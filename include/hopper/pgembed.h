@@ -23,7 +23,9 @@
 typedef struct hp_pgembed hp_pgembed;
 
 /* Start (initdb first if needed). Blocks until ready (up to ~60 s).
- * Errors are logged with a sentence saying what to do; returns -errno. */
+ * Errors are logged with a sentence saying what to do; returns -errno,
+ * -ENOPKG when no PostgreSQL server binaries are installed. Call from the
+ * main thread (PR_SET_PDEATHSIG fires when the starting thread exits). */
 int hp_pgembed_start(const char *state_dir, hp_pgembed **ret);
 /* The postmaster's pid (the caller's SIGCHLD handling needs it). */
 pid_t hp_pgembed_pid(const hp_pgembed *pg);

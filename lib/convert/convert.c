@@ -138,8 +138,8 @@ int hp_convert_init(void)
 	if (init_done)
 		return 0;
 	int r = 0;
-	magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS |
-	                       MAGIC_NO_CHECK_ENCODING);
+	/* No decompression: it would fork helpers and multiply the input. */
+	magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS);
 	if (!m) {
 		r = -errno ? -errno : -ENOMEM;
 		hp_err("convert: cannot start libmagic: %s", strerror(-r));

@@ -4,7 +4,7 @@
  * (UTF-8 via hp_to_utf8) and line ends (CRLF -> LF): escaping Markdown
  * syntax in prose would make the stored text less faithful than it is
  * useful. The title is the first non-empty line.
- * Source code and XML are stored verbatim in one fenced code block whose
+ * Source code, JSON and XML are stored verbatim in one fenced code block whose
  * fence is longer than any backtick run inside (CommonMark §4.5), so no
  * content can end it early; symbol-aware handling of code comes later
  * (DESIGN.md §10). XML is never parsed here, so entity bombs cost nothing.
@@ -61,6 +61,8 @@ static const char *fence_lang(const char *name, hp_format fmt)
 	};
 	if (fmt == HP_FMT_XML)
 		return "xml";
+	if (fmt == HP_FMT_JSON)
+		return "json";
 	const char *base = name ? strrchr(name, '/') : NULL;
 	base = base ? base + 1 : name;
 	const char *dot = base ? strrchr(base, '.') : NULL;
@@ -153,3 +155,11 @@ static int convert_xml(const char *name, const char *data, size_t len,
 
 const hp_converter hp_conv_code = { HP_FMT_CODE, convert_code };
 const hp_converter hp_conv_xml = { HP_FMT_XML, convert_xml };
+
+static int convert_json(const char *name, const char *data, size_t len,
+                        const hp_convert_limits *lim, hp_doc *doc, char *err, size_t errlen)
+{
+	return convert_fenced(HP_FMT_JSON, name, data, len, lim, doc, err, errlen);
+}
+
+const hp_converter hp_conv_json = { HP_FMT_JSON, convert_json };

@@ -1,0 +1,1114 @@
+/* html.c — HTML to Markdown with libxml2's HTML parser.
+ *
+ * Charset: we decide it before libxml2 sees the bytes and hand it UTF-8
+ * with HTML_PARSE_IGNORE_ENC, so libxml2 never needs iconv (which could
+ * not load its modules inside the worker sandbox). Order: a byte order
+ * mark; valid UTF-8 as it is; a <meta charset> / http-equiv charset in the
+ * first 4 KiB when it names a charset we have open; else uchardet
+ * (hp_to_utf8). A page whose meta charset is wrong falls back to uchardet.
+ *
+ * Safety: HTML_PARSE_NONET, and the HTML parser never loads external
+ * entities or DTDs. The tree is walked with an explicit depth count and a
+ * page nested deeper than lim->max_depth fails ("nested deeper than N
+ * levels") rather than being cut silently. Output goes into an hp_buf
+ * capped at lim->max_output.
+ *
+ * Output conventions (close to markitdown's, which the peer tests use):
+ * "#" headings, "*" bullets, "1." numbered items indented by the marker
+ * width, "**strong**", "*em*", `code`, fenced <pre>, GFM pipe tables with
+ * the first row as header, "---" for <hr>, [text](href "title"),
+ * ![alt](src) with data: URIs cut to "data:image/png;base64...".
+ * Dropped: <head> (but <title> is the document title, else the first
+ * <h1>), script, style, noscript, template, svg, math, iframe, object,
+ * form controls, comments, and elements marked hidden.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/HTMLparser.h>
+#include <libxml/tree.h>
+
+#include "hopper/common.h"
+#include "hopper/convert.h"
+#include "convert-int.h"
+
+#define MAX_PFX 64
+#define MAX_COLSPAN 64
+#define MAX_COLS 1000
+
+struct pfx {
+	char s[16];        /* printed on every following line ("> ", "   ") */
+	char marker[16];   /* printed instead of s on the item's first line */
+	int marker_pending;
+};
+
+struct md {
+	hp_buf out;
+	hp_buf pend;       /* inline openers ("**", "[") not yet written */
+	int err;           /* first error: -EFBIG, -ENOMEM, -ELOOP (depth) */
+	int max_depth;
+	size_t max_output;
+	int any;           /* text written to out yet */
+	int nls;           /* newlines written since the last text */
+	int need_nl;       /* newlines wanted before the next text (1 or 2) */
+	int hard_br;       /* a <br> wants "  " at the end of this line */
+	int space;         /* collapsed whitespace waiting for the next word */
+	int item_start;    /* inside a fresh <li>: no text yet */
+	int inline_only;   /* heading/cell/title: breaks become spaces */
+	int escape_pipe;
+	struct pfx pfx[MAX_PFX];
+	int npfx, pfx_over;
+	char *h1;          /* first <h1> text, plain */
+	char *title;       /* <title> text, plain */
+};
+
+static void walk(struct md *m, xmlNode *n, int depth);
+static void walk_children(struct md *m, xmlNode *n, int depth);
+
+static int is(const xmlNode *n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE && n->name &&
+	       strcasecmp((const char *)n->name, name) == 0;
+}
+
+static int in_set(const xmlNode *n, const char *const *set)
+{
+	if (!n || n->type != XML_ELEMENT_NODE)
+		return 0;
+	for (; *set; set++)
+		if (strcasecmp((const char *)n->name, *set) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *attr(const xmlNode *n, const char *name)
+{
+	for (const xmlAttr *a = n->properties; a; a = a->next)
+		if (a->name && strcasecmp((const char *)a->name, name) == 0)
+			return a->children && a->children->content ?
+			       (const char *)a->children->content : "";
+	return NULL;
+}
+
+/* ---- output primitives ----------------------------------------------------- */
+
+static void out_add(struct md *m, const char *s, size_t n)
+{
+	if (m->err)
+		return;
+	int r = hp_buf_add(&m->out, s, n);
+	if (r < 0)
+		m->err = r;
+}
+
+static void out_str(struct md *m, const char *s)
+{
+	out_add(m, s, strlen(s));
+}
+
+static void want_break(struct md *m, int n)
+{
+	/* The first block inside a list item shares the marker's line. */
+	if (m->item_start)
+		n = n > 1 ? 1 : n;
+	if (n > m->need_nl)
+		m->need_nl = n;
+	m->space = 0;
+}
+
+/* The container prefix for a blank line: "> > " without trailing blanks. */
+static void out_prefix_blank(struct md *m)
+{
+	char buf[MAX_PFX * 16 + 1];
+	size_t len = 0;
+	for (int i = 0; i < m->npfx; i++) {
+		size_t l = strlen(m->pfx[i].s);
+		memcpy(buf + len, m->pfx[i].s, l);
+		len += l;
+	}
+	while (len && buf[len - 1] == ' ')
+		len--;
+	out_add(m, buf, len);
+}
+
+static void out_prefix(struct md *m)
+{
+	for (int i = 0; i < m->npfx; i++) {
+		struct pfx *p = &m->pfx[i];
+		if (p->marker_pending) {
+			out_str(m, p->marker);
+			p->marker_pending = 0;
+		} else
+			out_str(m, p->s);
+	}
+}
+
+/* Make the output ready for the next piece of text: pending line breaks,
+ * the container prefix at a line start, a pending space. Returns 1 when
+ * the text now starts a line. */
+static int begin_text(struct md *m)
+{
+	int line_start = 0;
+	if (m->inline_only) {
+		if (m->need_nl && m->any)
+			m->space = 1;
+		m->need_nl = 0;
+	}
+	if (!m->any) {
+		m->need_nl = 0;
+		m->space = 0;
+		out_prefix(m);
+		line_start = 1;
+	} else if (m->need_nl) {
+		if (m->hard_br && m->nls == 0 && m->need_nl == 1)
+			out_str(m, "  ");
+		while (m->nls < m->need_nl) {
+			if (m->nls > 0)
+				out_prefix_blank(m);
+			out_str(m, "\n");
+			m->nls++;
+		}
+		out_prefix(m);
+		line_start = 1;
+		m->space = 0;
+	} else if (m->space) {
+		out_str(m, " ");
+	}
+	m->need_nl = 0;
+	m->hard_br = 0;
+	m->space = 0;
+	m->nls = 0;
+	m->any = 1;
+	m->item_start = 0;
+	if (m->pend.len) {
+		out_add(m, m->pend.data, m->pend.len);
+		hp_buf_reset(&m->pend);
+		line_start = 0;
+	}
+	return line_start;
+}
+
+/* One word of prose, escaped so that it stays prose in Markdown. */
+static void out_word(struct md *m, const char *w, size_t n)
+{
+	int ls = begin_text(m);
+	if (m->err)
+		return;
+	if (ls) {
+		/* Line-start syntax: "# x", "> x", "- x", "1. x", "---". */
+		int esc = 0;
+		if (w[0] == '#' || w[0] == '>' || w[0] == '=')
+			esc = 1;
+		else if ((w[0] == '-' || w[0] == '+') && (n == 1 || strspn(w, "-") == n))
+			esc = 1;
+		if (esc)
+			out_str(m, "\\");
+		else {
+			size_t d = 0;
+			while (d < n && d < 10 && isdigit((unsigned char)w[d]))
+				d++;
+			if (d > 0 && d + 1 == n && (w[d] == '.' || w[d] == ')')) {
+				out_add(m, w, d);
+				out_str(m, "\\");
+				w += d;
+				n -= d;
+			}
+		}
+	}
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = w[i];
+		if (c == '\\' || c == '*' || c == '_' || c == '`' || c == '[' || c == ']' ||
+		    c == '<' || (c == '|' && m->escape_pipe)) {
+			out_add(m, w + run, i - run);
+			out_str(m, "\\");
+			run = i;
+		}
+	}
+	out_add(m, w + run, n - run);
+}
+
+/* Text that must not be escaped: code spans, images, raw markers. */
+static void out_atom(struct md *m, const char *s, size_t n)
+{
+	begin_text(m);
+	out_add(m, s, n);
+}
+
+static void text_node(struct md *m, const char *s)
+{
+	while (*s && !m->err) {
+		size_t ws = strspn(s, " \t\n\r\f");
+		if (ws) {
+			m->space = 1;
+			s += ws;
+			continue;
+		}
+		size_t w = strcspn(s, " \t\n\r\f");
+		out_word(m, s, w);
+		s += w;
+	}
+}
+
+static void push_pfx(struct md *m, const char *s, const char *marker)
+{
+	if (m->npfx >= MAX_PFX) {
+		m->pfx_over++;
+		return;
+	}
+	struct pfx *p = &m->pfx[m->npfx++];
+	snprintf(p->s, sizeof(p->s), "%s", s);
+	snprintf(p->marker, sizeof(p->marker), "%s", marker ? marker : "");
+	p->marker_pending = marker != NULL;
+}
+
+static void pop_pfx(struct md *m)
+{
+	if (m->pfx_over)
+		m->pfx_over--;
+	else if (m->npfx > 0)
+		m->npfx--;
+}
+
+/* ---- helpers on text content ----------------------------------------------- */
+
+/* Collapse whitespace runs to one space and trim, in place. */
+static void collapse(char *s)
+{
+	char *w = s;
+	int sp = 0;
+	for (char *r = s; *r; r++) {
+		if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r' || *r == '\f') {
+			sp = w != s;
+			continue;
+		}
+		if (sp)
+			*w++ = ' ';
+		sp = 0;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
+/* Plain text of a subtree, whitespace collapsed; "" on allocation failure. */
+static char *plain_text(struct md *m, xmlNode *n)
+{
+	xmlChar *c = xmlNodeGetContent(n);
+	char *s = strdup(c ? (const char *)c : "");
+	xmlFree(c);
+	if (!s) {
+		m->err = -ENOMEM;
+		return NULL;
+	}
+	collapse(s);
+	return s;
+}
+
+static size_t longest_run(const char *s, char c)
+{
+	size_t best = 0, run = 0;
+	for (; *s; s++) {
+		run = *s == c ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/* Render n's children as one line of inline Markdown (headings, cells).
+ * Returns a malloc'd string or NULL with m->err set. */
+static char *render_inline(struct md *m, xmlNode *n, int depth, int escape_pipe)
+{
+	struct md sub;
+	memset(&sub, 0, sizeof(sub));
+	hp_buf_init(&sub.out, m->max_output);
+	hp_buf_init(&sub.pend, m->max_output);
+	sub.max_depth = m->max_depth;
+	sub.max_output = m->max_output;
+	sub.inline_only = 1;
+	sub.escape_pipe = escape_pipe;
+	walk_children(&sub, n, depth);
+	char *s = NULL;
+	if (!sub.err) {
+		s = hp_buf_steal(&sub.out);
+		if (!s)
+			sub.err = -ENOMEM;
+	}
+	if (sub.err && !m->err)
+		m->err = sub.err;
+	hp_buf_free(&sub.out);
+	hp_buf_free(&sub.pend);
+	free(sub.h1);
+	free(sub.title);
+	if (s) {
+		for (char *p = s; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		collapse(s);
+	}
+	return m->err ? (free(s), NULL) : s;
+}
+
+/* ---- elements --------------------------------------------------------------- */
+
+static void heading(struct md *m, xmlNode *n, int level, int depth)
+{
+	if (level == 1 && !m->h1 && !m->inline_only) {
+		m->h1 = plain_text(m, n);
+		if (m->h1 && !*m->h1) {
+			free(m->h1);
+			m->h1 = NULL;
+		}
+	}
+	char *t = render_inline(m, n, depth, m->escape_pipe);
+	if (!t)
+		return;
+	if (*t) {
+		if (m->inline_only) {
+			out_atom(m, t, strlen(t));
+		} else {
+			want_break(m, 2);
+			char hashes[8] = "######";
+			hashes[level] = '\0';
+			begin_text(m);
+			out_str(m, hashes);
+			out_str(m, " ");
+			out_str(m, t);
+			want_break(m, 2);
+		}
+	}
+	free(t);
+}
+
+static void pre_block(struct md *m, xmlNode *n)
+{
+	xmlChar *c = xmlNodeGetContent(n);
+	const char *s = c ? (const char *)c : "";
+	/* HTML drops a newline right after <pre> (HTML §13.2.6.4.7). */
+	if (*s == '\n')
+		s++;
+	size_t len = strlen(s);
+	while (len && (s[len - 1] == '\n' || s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		goto out;
+	if (m->inline_only) {
+		char *t = strndup(s, len);
+		if (!t) {
+			m->err = -ENOMEM;
+			goto out;
+		}
+		collapse(t);
+		size_t f = longest_run(t, '`') + 1;
+		begin_text(m);
+		for (size_t i = 0; i < f; i++)
+			out_str(m, "`");
+		out_str(m, t);
+		for (size_t i = 0; i < f; i++)
+			out_str(m, "`");
+		free(t);
+		goto out;
+	}
+	/* Language from class="language-x" / "lang-x" on <pre> or its <code>. */
+	char lang[32] = "";
+	for (xmlNode *k = n; k && !lang[0]; k = k->children) {
+		const char *cls = k->type == XML_ELEMENT_NODE ? attr(k, "class") : NULL;
+		const char *p = cls ? strstr(cls, "language-") : NULL;
+		size_t skip = 9;
+		if (!p && cls && (p = strstr(cls, "lang-")))
+			skip = 5;
+		if (p) {
+			p += skip;
+			size_t l = strcspn(p, " \t\n\"'`");
+			if (l >= sizeof(lang))
+				l = sizeof(lang) - 1;
+			memcpy(lang, p, l);
+			lang[l] = '\0';
+		}
+		if (k != n && !is(k, "code"))
+			break;
+	}
+	size_t f = 3;
+	{
+		size_t run = 0, best = 0;
+		for (size_t i = 0; i < len; i++) {
+			run = s[i] == '`' ? run + 1 : 0;
+			if (run > best)
+				best = run;
+		}
+		if (best >= f)
+			f = best + 1;
+	}
+	char fence[64];
+	if (f >= sizeof(fence))
+		f = sizeof(fence) - 1;  /* cannot happen below 63 backticks in a row */
+	memset(fence, '`', f);
+	fence[f] = '\0';
+	want_break(m, 2);
+	begin_text(m);
+	out_str(m, fence);
+	out_str(m, lang);
+	size_t i = 0;
+	while (i <= len && !m->err) {
+		size_t e = i;
+		while (e < len && s[e] != '\n')
+			e++;
+		out_str(m, "\n");
+		size_t l = e - i;
+		if (l && s[e - 1] == '\r')
+			l--;
+		if (l)
+			out_prefix(m);
+		else
+			out_prefix_blank(m);
+		out_add(m, s + i, l);
+		i = e + 1;
+	}
+	out_str(m, "\n");
+	out_prefix(m);
+	out_str(m, fence);
+	want_break(m, 2);
+out:
+	xmlFree(c);
+}
+
+static void code_span(struct md *m, xmlNode *n)
+{
+	char *t = plain_text(m, n);
+	if (!t)
+		return;
+	if (*t) {
+		size_t f = longest_run(t, '`') + 1;
+		int pad = t[0] == '`' || t[strlen(t) - 1] == '`';
+		begin_text(m);
+		for (size_t i = 0; i < f; i++)
+			out_str(m, "`");
+		if (pad)
+			out_str(m, " ");
+		for (const char *p = t; *p && !m->err; p++) {
+			/* GFM §4.10: a pipe in a cell ends it even inside code */
+			if (*p == '|' && m->escape_pipe)
+				out_str(m, "\\");
+			out_add(m, p, 1);
+		}
+		if (pad)
+			out_str(m, " ");
+		for (size_t i = 0; i < f; i++)
+			out_str(m, "`");
+	}
+	free(t);
+}
+
+/* href/src as a Markdown link destination: spaces encoded, the rest kept. */
+static void out_dest(struct md *m, const char *u)
+{
+	for (; *u && !m->err; u++) {
+		if (*u == ' ')
+			out_str(m, "%20");
+		else if (*u == '\n' || *u == '\r' || *u == '\t')
+			continue;
+		else if (*u == '(' || *u == ')' || *u == '<' || *u == '>' || (*u == '|' && m->escape_pipe)) {
+			char e[4];
+			snprintf(e, sizeof(e), "%%%02X", (unsigned char)*u);
+			out_str(m, e);
+		} else
+			out_add(m, u, 1);
+	}
+}
+
+static void out_title_attr(struct md *m, const char *t)
+{
+	if (!t || !*t)
+		return;
+	char *c = strdup(t);
+	if (!c) {
+		m->err = -ENOMEM;
+		return;
+	}
+	collapse(c);
+	out_str(m, " \"");
+	for (const char *p = c; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			out_str(m, "\\");
+		out_add(m, p, 1);
+	}
+	out_str(m, "\"");
+	free(c);
+}
+
+static int skip_href(const char *h)
+{
+	while (*h == ' ' || *h == '\t' || *h == '\n')
+		h++;
+	return strncasecmp(h, "javascript:", 11) == 0 || strncasecmp(h, "vbscript:", 9) == 0;
+}
+
+static void link(struct md *m, xmlNode *n, int depth)
+{
+	const char *href = attr(n, "href");
+	if (!href || !*href || skip_href(href)) {
+		walk_children(m, n, depth);
+		return;
+	}
+	size_t saved = m->pend.len;
+	if (hp_buf_addc(&m->pend, '[') < 0)
+		m->err = -ENOMEM;
+	walk_children(m, n, depth);
+	if (m->pend.len > saved) {     /* no text inside: drop the link */
+		m->pend.len = saved;
+		if (m->pend.data)
+			m->pend.data[saved] = '\0';
+		return;
+	}
+	out_str(m, "](");
+	out_dest(m, href);
+	out_title_attr(m, attr(n, "title"));
+	out_str(m, ")");
+}
+
+static void image(struct md *m, xmlNode *n)
+{
+	const char *src = attr(n, "src");
+	const char *alt = attr(n, "alt");
+	if (!src || !*src)
+		return;
+	hp_buf b;
+	hp_buf_init(&b, m->max_output);
+	int r = hp_buf_addstr(&b, "![");
+	char *a = strdup(alt ? alt : "");
+	if (!a)
+		r = -ENOMEM;
+	else
+		collapse(a);
+	for (const char *p = a; r == 0 && p && *p; p++) {
+		if (*p == '[' || *p == ']' || *p == '\\' || (*p == '|' && m->escape_pipe))
+			r = hp_buf_addc(&b, '\\');
+		if (r == 0)
+			r = hp_buf_addc(&b, *p);
+	}
+	free(a);
+	if (r == 0)
+		r = hp_buf_addstr(&b, "](");
+	if (r < 0) {
+		m->err = r;
+		hp_buf_free(&b);
+		return;
+	}
+	out_atom(m, b.data, b.len);
+	hp_buf_free(&b);
+	if (strncasecmp(src, "data:", 5) == 0) {
+		/* keep the media type, not the payload */
+		size_t l = strcspn(src, ",");
+		if (l > 100)
+			l = 100;
+		out_add(m, src, l);
+		out_str(m, "...");
+	} else
+		out_dest(m, src);
+	out_title_attr(m, attr(n, "title"));
+	out_str(m, ")");
+}
+
+static void emphasis(struct md *m, xmlNode *n, int depth, const char *mark)
+{
+	size_t saved = m->pend.len;
+	if (hp_buf_addstr(&m->pend, mark) < 0)
+		m->err = -ENOMEM;
+	walk_children(m, n, depth);
+	if (m->pend.len > saved) {
+		m->pend.len = saved;
+		if (m->pend.data)
+			m->pend.data[saved] = '\0';
+		return;
+	}
+	out_str(m, mark);
+}
+
+static int in_list_item(const xmlNode *n)
+{
+	for (const xmlNode *p = n->parent; p; p = p->parent)
+		if (is(p, "li"))
+			return 1;
+	return 0;
+}
+
+static void list_item(struct md *m, xmlNode *li, int depth, const char *marker)
+{
+	if (m->inline_only) {
+		m->space = 1;
+		walk_children(m, li, depth);
+		m->space = 1;
+		return;
+	}
+	char pad[16];
+	size_t w = strlen(marker);
+	memset(pad, ' ', w);
+	pad[w] = '\0';
+	want_break(m, 1);
+	push_pfx(m, pad, marker);
+	m->item_start = 1;
+	walk_children(m, li, depth);
+	/* An empty item prints nothing, and its marker must not leak. */
+	m->item_start = 0;
+	pop_pfx(m);
+	want_break(m, 1);
+}
+
+static void list(struct md *m, xmlNode *n, int depth, int ordered)
+{
+	int nested = in_list_item(n);
+	want_break(m, nested ? 1 : 2);
+	long num = 1;
+	const char *start = ordered ? attr(n, "start") : NULL;
+	if (start) {
+		num = strtol(start, NULL, 10);
+		if (num < 0 || num > 999999999)
+			num = 1;
+	}
+	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
+		if (is(c, "li")) {
+			if (depth + 1 > m->max_depth) {
+				m->err = -ELOOP;
+				return;
+			}
+			char marker[16];
+			if (ordered)
+				snprintf(marker, sizeof(marker), "%d. ", (int)(num++ % 1000000000));
+			else
+				snprintf(marker, sizeof(marker), "* ");
+			list_item(m, c, depth + 1, marker);
+		} else
+			walk(m, c, depth + 1);
+	}
+	want_break(m, nested ? 1 : 2);
+}
+
+/* ---- tables ------------------------------------------------------------------ */
+
+struct row {
+	char **cells;
+	size_t n, alloc;
+};
+
+struct table {
+	struct row *rows;
+	size_t n, alloc;
+};
+
+static int row_add(struct row *r, char *cell)
+{
+	if (r->n >= MAX_COLS) {
+		free(cell);
+		return 0;
+	}
+	if (r->n == r->alloc) {
+		size_t a = r->alloc ? r->alloc * 2 : 8;
+		char **p = realloc(r->cells, a * sizeof(*p));
+		if (!p) {
+			free(cell);
+			return -ENOMEM;
+		}
+		r->cells = p;
+		r->alloc = a;
+	}
+	r->cells[r->n++] = cell;
+	return 0;
+}
+
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		for (size_t k = 0; k < t->rows[i].n; k++)
+			free(t->rows[i].cells[k]);
+		free(t->rows[i].cells);
+	}
+	free(t->rows);
+}
+
+static void table_row(struct md *m, struct table *t, xmlNode *tr, int depth)
+{
+	if (depth > m->max_depth) {
+		m->err = -ELOOP;
+		return;
+	}
+	if (t->n == t->alloc) {
+		size_t a = t->alloc ? t->alloc * 2 : 8;
+		struct row *p = realloc(t->rows, a * sizeof(*p));
+		if (!p) {
+			m->err = -ENOMEM;
+			return;
+		}
+		t->rows = p;
+		t->alloc = a;
+	}
+	struct row *r = &t->rows[t->n++];
+	memset(r, 0, sizeof(*r));
+	for (xmlNode *c = tr->children; c && !m->err; c = c->next) {
+		if (!is(c, "td") && !is(c, "th"))
+			continue;
+		char *cell = render_inline(m, c, depth + 1, 1);
+		if (!cell)
+			return;
+		if (row_add(r, cell) < 0) {
+			m->err = -ENOMEM;
+			return;
+		}
+		const char *cs = attr(c, "colspan");
+		long span = cs ? strtol(cs, NULL, 10) : 1;
+		if (span > MAX_COLSPAN)
+			span = MAX_COLSPAN;
+		for (long k = 1; k < span && !m->err; k++) {
+			char *e = strdup("");
+			if (!e || row_add(r, e) < 0)
+				m->err = -ENOMEM;
+		}
+	}
+}
+
+static void table_collect(struct md *m, struct table *t, xmlNode *n, int depth)
+{
+	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
+		if (is(c, "tr"))
+			table_row(m, t, c, depth + 1);
+		else if (is(c, "thead") || is(c, "tbody") || is(c, "tfoot")) {
+			if (depth + 1 > m->max_depth) {
+				m->err = -ELOOP;
+				return;
+			}
+			table_collect(m, t, c, depth + 1);
+		}
+	}
+}
+
+static void out_table_row(struct md *m, const struct row *r, size_t cols)
+{
+	begin_text(m);
+	out_str(m, "|");
+	for (size_t i = 0; i < cols; i++) {
+		const char *c = i < r->n ? r->cells[i] : "";
+		out_str(m, " ");
+		out_str(m, c);
+		out_str(m, *c ? " |" : " |");
+	}
+	want_break(m, 1);
+}
+
+static void table(struct md *m, xmlNode *n, int depth)
+{
+	struct table t = { 0 };
+	for (xmlNode *c = n->children; c && !m->err; c = c->next)
+		if (is(c, "caption")) {
+			want_break(m, 2);
+			walk(m, c, depth + 1);
+		}
+	table_collect(m, &t, n, depth);
+	size_t cols = 0;
+	for (size_t i = 0; i < t.n; i++)
+		if (t.rows[i].n > cols)
+			cols = t.rows[i].n;
+	if (m->err || cols == 0)
+		goto out;
+	if (m->inline_only) {
+		/* a table inside a cell or heading: its cells as words */
+		for (size_t i = 0; i < t.n; i++)
+			for (size_t k = 0; k < t.rows[i].n; k++)
+				if (*t.rows[i].cells[k]) {
+					m->space = 1;
+					out_atom(m, t.rows[i].cells[k], strlen(t.rows[i].cells[k]));
+				}
+		m->space = 1;
+		goto out;
+	}
+	want_break(m, 2);
+	out_table_row(m, &t.rows[0], cols);
+	begin_text(m);
+	out_str(m, "|");
+	for (size_t i = 0; i < cols; i++)
+		out_str(m, " --- |");
+	want_break(m, 1);
+	for (size_t i = 1; i < t.n; i++)
+		out_table_row(m, &t.rows[i], cols);
+	want_break(m, 2);
+out:
+	table_free(&t);
+}
+
+/* ---- the walk ------------------------------------------------------------------ */
+
+static const char *const dropped[] = {
+	"script", "style", "noscript", "template", "svg", "math", "iframe", "object",
+	"embed", "canvas", "input", "select", "textarea", "button", "option", "datalist",
+	"audio", "video", "source", "track", "map", "meta", "link", "base", "frameset",
+	"frame", NULL,
+};
+
+static const char *const para_blocks[] = {
+	"p", "address", "figure", "details", "fieldset", "dl", NULL,
+};
+
+static const char *const line_blocks[] = {
+	"div", "section", "article", "main", "header", "footer", "nav", "aside",
+	"figcaption", "summary", "dt", "dd", "form", "center", "legend", "hgroup",
+	"body", "html", "tr", "caption", "search", "menu", NULL,
+};
+
+static void head(struct md *m, xmlNode *n)
+{
+	for (xmlNode *c = n->children; c; c = c->next)
+		if (is(c, "title") && !m->title) {
+			m->title = plain_text(m, c);
+			if (m->title && !*m->title) {
+				free(m->title);
+				m->title = NULL;
+			}
+		}
+}
+
+static void walk_children(struct md *m, xmlNode *n, int depth)
+{
+	for (xmlNode *c = n->children; c && !m->err; c = c->next)
+		walk(m, c, depth + 1);
+}
+
+static void walk(struct md *m, xmlNode *n, int depth)
+{
+	if (m->err)
+		return;
+	if (depth > m->max_depth) {
+		m->err = -ELOOP;
+		return;
+	}
+	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+		if (n->content)
+			text_node(m, (const char *)n->content);
+		return;
+	}
+	if (n->type != XML_ELEMENT_NODE || !n->name)
+		return;      /* comments, processing instructions, DTD */
+	if (in_set(n, dropped) || attr(n, "hidden"))
+		return;
+	const char *ah = attr(n, "aria-hidden");
+	if (ah && strcasecmp(ah, "true") == 0)
+		return;
+	const char *name = (const char *)n->name;
+
+	if (is(n, "head")) {
+		head(m, n);
+	} else if (is(n, "title")) {
+		if (!m->title)
+			m->title = plain_text(m, n);
+	} else if (tolower((unsigned char)name[0]) == 'h' && name[1] >= '1' && name[1] <= '6' && !name[2]) {
+		heading(m, n, name[1] - '0', depth);
+	} else if (is(n, "br")) {
+		if (m->inline_only)
+			m->space = 1;
+		else {
+			if (m->need_nl < 1)
+				m->need_nl = 1;
+			m->hard_br = 1;
+			m->space = 0;
+		}
+	} else if (is(n, "hr")) {
+		if (!m->inline_only) {
+			want_break(m, 2);
+			begin_text(m);
+			out_str(m, "---");
+			want_break(m, 2);
+		}
+	} else if (is(n, "pre") || is(n, "xmp") || is(n, "listing") || is(n, "plaintext")) {
+		pre_block(m, n);
+	} else if (is(n, "code") || is(n, "kbd") || is(n, "samp") || is(n, "tt")) {
+		code_span(m, n);
+	} else if (is(n, "a")) {
+		link(m, n, depth);
+	} else if (is(n, "img")) {
+		image(m, n);
+	} else if (is(n, "strong") || is(n, "b")) {
+		emphasis(m, n, depth, "**");
+	} else if (is(n, "em") || is(n, "i") || is(n, "cite") || is(n, "dfn") || is(n, "var")) {
+		emphasis(m, n, depth, "*");
+	} else if (is(n, "ul") || is(n, "menu") || is(n, "dir")) {
+		if (m->inline_only)
+			walk_children(m, n, depth);
+		else
+			list(m, n, depth, 0);
+	} else if (is(n, "ol")) {
+		if (m->inline_only)
+			walk_children(m, n, depth);
+		else
+			list(m, n, depth, 1);
+	} else if (is(n, "li")) {
+		list_item(m, n, depth, "* ");
+	} else if (is(n, "blockquote")) {
+		want_break(m, 2);
+		if (!m->inline_only)
+			push_pfx(m, "> ", NULL);
+		walk_children(m, n, depth);
+		if (!m->inline_only)
+			pop_pfx(m);
+		want_break(m, 2);
+	} else if (is(n, "table")) {
+		table(m, n, depth);
+	} else if (in_set(n, para_blocks)) {
+		want_break(m, 2);
+		walk_children(m, n, depth);
+		want_break(m, 2);
+	} else if (in_set(n, line_blocks)) {
+		want_break(m, 1);
+		walk_children(m, n, depth);
+		want_break(m, 1);
+	} else if (is(n, "td") || is(n, "th")) {
+		/* a cell outside a table row: separate it like a cell */
+		m->space = 1;
+		walk_children(m, n, depth);
+		m->space = 1;
+	} else {
+		walk_children(m, n, depth);     /* span, font, abbr, unknown */
+	}
+}
+
+/* ---- charset ------------------------------------------------------------------- */
+
+/* The charset a <meta> in the first 4 KiB declares, into out ("" if none). */
+static void meta_charset(const char *d, size_t len, char *out, size_t outlen)
+{
+	size_t n = len < 4096 ? len : 4096;
+	out[0] = '\0';
+	for (size_t i = 0; i + 8 < n; i++) {
+		if (strncasecmp(d + i, "charset", 7) != 0)
+			continue;
+		size_t k = i + 7;
+		while (k < n && (d[k] == ' ' || d[k] == '\t'))
+			k++;
+		if (k >= n || d[k] != '=')
+			continue;
+		k++;
+		while (k < n && (d[k] == ' ' || d[k] == '"' || d[k] == '\''))
+			k++;
+		size_t l = 0;
+		while (k + l < n && l + 1 < outlen &&
+		       (isalnum((unsigned char)d[k + l]) || d[k + l] == '-' || d[k + l] == '_' ||
+		        d[k + l] == '.' || d[k + l] == ':'))
+			l++;
+		memcpy(out, d + k, l);
+		out[l] = '\0';
+		return;
+	}
+}
+
+static int page_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
+                     char *err, size_t errlen)
+{
+	const unsigned char *u = (const unsigned char *)data;
+	int bom = (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF))) ||
+	          (len >= 3 && memcmp(u, "\xEF\xBB\xBF", 3) == 0);
+	if (!bom && !hp_utf8_valid(data, len)) {
+		char cs[48];
+		meta_charset(data, len, cs, sizeof(cs));
+		if (cs[0] && hp_charset_known(cs)) {
+			int r = hp_to_utf8_from(cs, data, len, ret, ret_len, err, errlen);
+			if (r == 0 || r == -ENOMEM)
+				return r;
+			/* the declaration was wrong: detect instead */
+		}
+	}
+	return hp_to_utf8(data, len, ret, ret_len, err, errlen);
+}
+
+/* ---- entry point ------------------------------------------------------------------ */
+
+static int convert_html(const char *name, const char *data, size_t len,
+                        const hp_convert_limits *lim, hp_doc *doc,
+                        char *err, size_t errlen)
+{
+	char *s = NULL;
+	size_t n = 0;
+	htmlDocPtr x = NULL;
+	struct md m;
+	memset(&m, 0, sizeof(m));
+	hp_buf_init(&m.out, lim->max_output);
+	hp_buf_init(&m.pend, lim->max_output);
+	m.max_depth = lim->max_depth;
+	m.max_output = lim->max_output;
+	hp_buf meta;
+	hp_buf_init(&meta, 0);
+
+	int r = page_utf8(data, len, &s, &n, err, errlen);
+	if (r < 0)
+		goto out;
+	if (n > INT32_MAX) {
+		snprintf(err, errlen, "HTML page too large to parse");
+		r = -EFBIG;
+		goto out;
+	}
+	x = htmlReadMemory(s, (int)n, NULL, "UTF-8",
+	                   HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+	                   HTML_PARSE_RECOVER | HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT);
+	if (!x) {
+		snprintf(err, errlen, "HTML could not be parsed");
+		r = -EINVAL;
+		goto out;
+	}
+	xmlNode *root = xmlDocGetRootElement(x);
+	if (root)
+		walk(&m, root, 1);
+	if (m.err == -ELOOP) {
+		snprintf(err, errlen, "HTML nested deeper than %d levels", lim->max_depth);
+		r = -EINVAL;
+		goto out;
+	}
+	if (m.err == -EFBIG) {
+		r = hp_conv_efbig(lim->max_output, err, errlen);
+		goto out;
+	}
+	if (m.err < 0) {
+		r = m.err;
+		goto out;
+	}
+	/* End with exactly one newline (none for an empty page). */
+	while (m.out.len && isspace((unsigned char)m.out.data[m.out.len - 1]))
+		m.out.len--;
+	if (m.out.data)
+		m.out.data[m.out.len] = '\0';
+	if (m.out.len && (r = hp_buf_addc(&m.out, '\n')) < 0) {
+		if (r == -EFBIG)
+			r = hp_conv_efbig(lim->max_output, err, errlen);
+		goto out;
+	}
+
+	const char *title = m.title ? m.title : m.h1;
+	if (title && (r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title)) < 0)
+		goto out;
+	const char *lang = root ? attr(root, "lang") : NULL;
+	if (lang && *lang && strlen(lang) < 64) {
+		if ((r = hp_buf_addstr(&meta, "{\"lang\": ")) < 0 || (r = hp_json_str(&meta, lang)) < 0 ||
+		    (r = hp_buf_addc(&meta, '}')) < 0)
+			goto out;
+		doc->meta_json = hp_buf_steal(&meta);
+	}
+	doc->markdown_len = m.out.len;
+	doc->markdown = hp_buf_steal(&m.out);
+	if (!doc->markdown)
+		r = -ENOMEM;
+out:
+	if (r < 0) {
+		free(doc->title);
+		free(doc->meta_json);
+		doc->title = doc->meta_json = NULL;
+	}
+	if (x)
+		xmlFreeDoc(x);
+	free(s);
+	free(m.title);
+	free(m.h1);
+	hp_buf_free(&m.out);
+	hp_buf_free(&m.pend);
+	hp_buf_free(&meta);
+	return r;
+}
+
+const hp_converter hp_conv_html = { HP_FMT_HTML, convert_html };

@@ -1,0 +1,390 @@
+/* reader.c — read whole files in batches with io_uring, see
+ * include/hopper/reader.h
+ *
+ * A batch runs in two submissions:
+ *  1. one STATX per path (AT_SYMLINK_NOFOLLOW): only regular files within
+ *     max_size go on, so FIFOs, devices and directories are never opened;
+ *  2. per remaining file a chain OPENAT (into a slot of a registered sparse
+ *     file table: a direct descriptor, no fd) -> READ of size+1 bytes (the
+ *     extra byte shows a file that grew) -> CLOSE of the slot. The links are
+ *     hard links (IOSQE_IO_HARDLINK) so the close runs even when the read is
+ *     short or fails, and no slot leaks.
+ * A file whose read does not return exactly the size statx saw is read again
+ * with plain syscalls, which loop until EOF and re-check the size
+ * (io_uring_prep_read(3): a short read is not an error, and breaks a link).
+ * When io_uring cannot be set up, every file takes the plain path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "hopper/common.h"
+#include "hopper/reader.h"
+
+#define HP_READER_MAX_ENTRIES 1024u
+#define HP_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+
+struct hp_reader {
+	struct io_uring ring;
+	bool uring;
+	unsigned entries;    /* files per slice of a batch (= file table slots) */
+	size_t max_size;
+	struct statx *stx;   /* entries of scratch space */
+	int *res;            /* entries: read results */
+	int *open_res;       /* entries: openat results */
+};
+
+/* ---- plain path ---------------------------------------------------------- */
+
+static int check_mode(mode_t m)
+{
+	if (S_ISREG(m))
+		return 0;
+	if (S_ISLNK(m))
+		return -ELOOP;
+	if (S_ISDIR(m))
+		return -EISDIR;
+	return -EINVAL;
+}
+
+static void clear_out(hp_read_req *q)
+{
+	q->err = 0;
+	q->data = NULL;
+	q->len = 0;
+	q->dev = q->ino = 0;
+	q->mtime_ns = 0;
+}
+
+static int64_t ts_ns(int64_t sec, int64_t nsec)
+{
+	return sec * 1000000000LL + nsec;
+}
+
+/* Read one file with open/fstat/read/close. Reads until EOF (never more
+ * than max_size + 1 bytes), then checks the file did not change size under
+ * us; a file that is still being written is -EIO (the caller sees it again
+ * when it settles). */
+static void plain_read(const hp_reader *rd, hp_read_req *q)
+{
+	struct stat st, st2;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = -1, r;
+
+	/* lstat before open: never open a FIFO or device (a FIFO open can block,
+	 * a device open can have side effects). */
+	if (fstatat(AT_FDCWD, q->path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = check_mode(st.st_mode);
+	if (r < 0)
+		goto fail;
+	if ((uint64_t)st.st_size > rd->max_size) {
+		r = -EFBIG;
+		goto fail;
+	}
+	fd = open(q->path, HP_OPEN_FLAGS);
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = check_mode(st.st_mode);
+	if (r < 0)
+		goto fail;
+	if ((uint64_t)st.st_size > rd->max_size) {
+		r = -EFBIG;
+		goto fail;
+	}
+	size_t cap = (size_t)st.st_size + 1; /* + 1: see growth */
+	if (cap < 4096)
+		cap = 4096 > rd->max_size + 1 ? rd->max_size + 1 : 4096;
+	buf = malloc(cap + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap > rd->max_size) {
+				r = -EFBIG;
+				goto fail;
+			}
+			size_t ncap = cap * 2 > rd->max_size + 1 ? rd->max_size + 1 : cap * 2;
+			char *nb = realloc(buf, ncap + 1);
+			if (!nb) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = errno == EAGAIN ? -EIO : -errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > rd->max_size) {
+		r = -EFBIG;
+		goto fail;
+	}
+	if (fstat(fd, &st2) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if ((uint64_t)st2.st_size != len) {
+		r = -EIO; /* changed while we read it */
+		goto fail;
+	}
+	close(fd);
+	buf[len] = '\0';
+	q->err = 0;
+	q->data = buf;
+	q->len = len;
+	q->dev = st2.st_dev;
+	q->ino = st2.st_ino;
+	q->mtime_ns = ts_ns(st2.st_mtim.tv_sec, st2.st_mtim.tv_nsec);
+	return;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	q->err = r;
+}
+
+/* ---- io_uring path ------------------------------------------------------- */
+
+static struct io_uring_sqe *get_sqe(hp_reader *rd)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&rd->ring);
+	if (!sqe) {
+		/* The ring is sized for a whole slice; this is a safety net. */
+		io_uring_submit(&rd->ring);
+		sqe = io_uring_get_sqe(&rd->ring);
+	}
+	return sqe;
+}
+
+/* Submit what is queued and collect `n` completions; user_data encodes
+ * (index << 2 | kind). */
+enum { K_STATX = 0, K_OPEN = 1, K_READ = 2, K_CLOSE = 3 };
+
+static int submit_collect(hp_reader *rd, unsigned n)
+{
+	int r = io_uring_submit(&rd->ring);
+	if (r < 0)
+		return r;
+	for (unsigned got = 0; got < n;) {
+		struct io_uring_cqe *cqe;
+		r = io_uring_wait_cqe(&rd->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		uint64_t ud = io_uring_cqe_get_data64(cqe);
+		unsigned i = (unsigned)(ud >> 2);
+		switch (ud & 3) {
+		case K_STATX:
+		case K_READ:
+			rd->res[i] = cqe->res;
+			break;
+		case K_OPEN:
+			rd->open_res[i] = cqe->res;
+			break;
+		default:
+			break; /* close of a direct slot: nothing to learn */
+		}
+		io_uring_cqe_seen(&rd->ring, cqe);
+		got++;
+	}
+	return 0;
+}
+
+/* One slice of at most rd->entries files. */
+static int uring_slice(hp_reader *rd, hp_read_req *reqs, size_t n)
+{
+	unsigned queued = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = get_sqe(rd);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_statx(sqe, AT_FDCWD, reqs[i].path,
+		                    AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+		                    STATX_TYPE | STATX_SIZE | STATX_INO | STATX_MTIME, &rd->stx[i]);
+		io_uring_sqe_set_data64(sqe, (uint64_t)i << 2 | K_STATX);
+		rd->res[i] = -EIO;
+		queued++;
+	}
+	r = submit_collect(rd, queued);
+	if (r < 0)
+		return r;
+
+	queued = 0;
+	for (size_t i = 0; i < n; i++) {
+		hp_read_req *q = &reqs[i];
+		const struct statx *sx = &rd->stx[i];
+		if (rd->res[i] < 0) {
+			q->err = rd->res[i];
+			continue;
+		}
+		q->err = check_mode(sx->stx_mode);
+		if (q->err == 0 && sx->stx_size > rd->max_size)
+			q->err = -EFBIG;
+		if (q->err)
+			continue;
+		size_t size = (size_t)sx->stx_size;
+		q->data = malloc(size + 2); /* + 1 to see growth, + 1 for the NUL */
+		if (!q->data) {
+			q->err = -ENOMEM;
+			continue;
+		}
+		q->len = size;
+		q->dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
+		q->ino = sx->stx_ino;
+		q->mtime_ns = ts_ns(sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec);
+
+		struct io_uring_sqe *o = get_sqe(rd), *rdq = o ? get_sqe(rd) : NULL,
+		                    *c = rdq ? get_sqe(rd) : NULL;
+		if (!c)
+			return -EBUSY;
+		/* O_CLOEXEC does not apply to (and is refused for) direct slots. */
+		io_uring_prep_openat_direct(o, AT_FDCWD, q->path, HP_OPEN_FLAGS & ~O_CLOEXEC, 0, (unsigned)i);
+		io_uring_sqe_set_data64(o, (uint64_t)i << 2 | K_OPEN);
+		o->flags |= IOSQE_IO_HARDLINK;
+		io_uring_prep_read(rdq, (int)i, q->data, (unsigned)(size + 1), 0);
+		io_uring_sqe_set_data64(rdq, (uint64_t)i << 2 | K_READ);
+		rdq->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+		io_uring_prep_close_direct(c, (unsigned)i);
+		io_uring_sqe_set_data64(c, (uint64_t)i << 2 | K_CLOSE);
+		rd->open_res[i] = -EIO;
+		rd->res[i] = -EIO;
+		queued += 3;
+	}
+	if (queued) {
+		r = submit_collect(rd, queued);
+		if (r < 0)
+			return r;
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		hp_read_req *q = &reqs[i];
+		if (q->err || !q->data)
+			continue;
+		if (rd->open_res[i] < 0) {
+			/* Gone or replaced (e.g. by a symlink) since the statx. */
+			free(q->data);
+			clear_out(q);
+			q->err = rd->open_res[i];
+			continue;
+		}
+		if (rd->res[i] >= 0 && (size_t)rd->res[i] == q->len) {
+			q->data[q->len] = '\0';
+			continue;
+		}
+		/* Short, grown or failed: read it again, carefully. */
+		free(q->data);
+		clear_out(q);
+		plain_read(rd, q);
+	}
+	return 0;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+int hp_reader_new(unsigned entries, size_t max_size, unsigned flags, hp_reader **ret)
+{
+	if (entries == 0)
+		entries = 64;
+	if (entries > HP_READER_MAX_ENTRIES)
+		entries = HP_READER_MAX_ENTRIES;
+	/* Reads are sized as one io_uring READ (unsigned) of size + 1. */
+	if (max_size == 0 || max_size >= UINT32_MAX)
+		max_size = UINT32_MAX - 1;
+	hp_reader *rd = calloc(1, sizeof *rd);
+	if (!rd)
+		return -ENOMEM;
+	rd->entries = entries;
+	rd->max_size = max_size;
+	rd->stx = calloc(entries, sizeof *rd->stx);
+	rd->res = calloc(entries, sizeof *rd->res);
+	rd->open_res = calloc(entries, sizeof *rd->open_res);
+	if (!rd->stx || !rd->res || !rd->open_res) {
+		hp_reader_free(rd);
+		return -ENOMEM;
+	}
+	if (!(flags & HP_READER_NO_URING)) {
+		int r = io_uring_queue_init(entries * 4, &rd->ring, 0);
+		if (r == 0) {
+			rd->uring = true;
+			r = io_uring_register_files_sparse(&rd->ring, entries);
+			if (r < 0) {
+				io_uring_queue_exit(&rd->ring);
+				rd->uring = false;
+			}
+		}
+		if (!rd->uring)
+			hp_info("io_uring is not available (%s); reading files with read()", strerror(-r));
+	}
+	*ret = rd;
+	return 0;
+}
+
+bool hp_reader_uring(const hp_reader *r)
+{
+	return r->uring;
+}
+
+int hp_reader_read(hp_reader *rd, hp_read_req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		clear_out(&reqs[i]);
+	if (!rd->uring) {
+		for (size_t i = 0; i < n; i++)
+			plain_read(rd, &reqs[i]);
+		return 0;
+	}
+	for (size_t off = 0; off < n; off += rd->entries) {
+		size_t m = n - off < rd->entries ? n - off : rd->entries;
+		int r = uring_slice(rd, reqs + off, m);
+		if (r < 0) {
+			/* The ring itself failed: nothing of this batch is trusted. */
+			for (size_t i = 0; i < n; i++) {
+				free(reqs[i].data);
+				clear_out(&reqs[i]);
+			}
+			return r;
+		}
+	}
+	return 0;
+}
+
+void hp_reader_free(hp_reader *rd)
+{
+	if (!rd)
+		return;
+	if (rd->uring)
+		io_uring_queue_exit(&rd->ring);
+	free(rd->stx);
+	free(rd->res);
+	free(rd->open_res);
+	free(rd);
+}

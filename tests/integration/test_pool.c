@@ -1,0 +1,588 @@
+/* test_pool.c — real worker processes (`hopperd --worker`, sandboxed)
+ * driven through an epoll loop run by the test, as hopperd does: jobs of
+ * several formats convert; an error result leaves the worker alive; a
+ * worker killed by SIGSEGV and a worker that hangs (SIGSTOP) past the job
+ * timeout are reported as CRASHED with the reason and replaced; a broken
+ * worker binary is not respawned in a tight loop.
+ *
+ * The hopperd binary is $HOPPERD, else hopperd next to the build tree this
+ * test lives in (B/tests/integration/test_pool -> B/hopperd). Exit 77 when
+ * there is none.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+
+#include "hopper/pool.h"
+
+static char hopperd[PATH_MAX];
+
+typedef struct outcome {
+	uint64_t job_id;
+	hp_pool_outcome o;
+	int status;
+	char *error;
+	char *reason;
+	hp_format format;
+	char *title;
+	char *markdown;
+	size_t markdown_len;
+	size_t n_chunks;
+	char *heading_last; /* heading of the last chunk */
+} outcome;
+
+static outcome outs[64];
+static size_t n_outs;
+
+static void on_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_result *r,
+                      const char *reason)
+{
+	assert_true(n_outs < 64);
+	outcome *x = &outs[n_outs++];
+	memset(x, 0, sizeof *x);
+	x->job_id = job_id;
+	x->o = o;
+	if (o == HP_POOL_CRASHED) {
+		assert_null(r);
+		assert_non_null(reason);
+		x->reason = strdup(reason);
+		return;
+	}
+	assert_non_null(r);
+	x->status = r->status;
+	x->error = hp_strdup0(r->error);
+	if (o == HP_POOL_DONE) {
+		assert_int_equal(r->status, 0);
+		x->format = r->doc.format;
+		x->title = hp_strdup0(r->doc.title);
+		/* The callee may steal fields: take the Markdown itself. */
+		x->markdown = r->doc.markdown;
+		r->doc.markdown = NULL;
+		x->markdown_len = r->doc.markdown_len;
+		x->n_chunks = r->n_chunks;
+		if (r->n_chunks)
+			x->heading_last = strdup(r->chunks[r->n_chunks - 1].heading);
+	}
+}
+
+static void clear_outs(void)
+{
+	for (size_t i = 0; i < n_outs; i++) {
+		free(outs[i].error);
+		free(outs[i].reason);
+		free(outs[i].title);
+		free(outs[i].markdown);
+		free(outs[i].heading_last);
+	}
+	n_outs = 0;
+}
+
+typedef struct fixture {
+	int epfd;
+	hp_pool *pool;
+} fixture;
+
+static void start(fixture *f, int workers, uint64_t timeout_ms, const char *exe)
+{
+	clear_outs();
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(f->epfd >= 0);
+	hp_pool_config cfg = {
+		.exe = exe ? exe : hopperd,
+		.workers = workers,
+		.memory_limit = (uint64_t)1 << 30,
+		.job_timeout_ms = timeout_ms,
+		.max_frame = (size_t)64 << 20,
+	};
+	assert_int_equal(hp_pool_new(&cfg, f->epfd, on_result, NULL, &f->pool), 0);
+	assert_int_equal(hp_pool_alive(f->pool), workers);
+}
+
+static void stop(fixture *f)
+{
+	hp_pool_free(f->pool, 2000);
+	close(f->epfd);
+	clear_outs();
+}
+
+/* One turn of the supervisor's loop: events, reaping, tick. */
+static void turn(fixture *f, int wait_ms)
+{
+	struct epoll_event ev[8];
+	int n = epoll_wait(f->epfd, ev, 8, wait_ms);
+	for (int i = 0; i < n; i++) {
+		hp_evsrc *src = ev[i].data.ptr;
+		src->handler(src, ev[i].events);
+	}
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (hp_pool_owns_pid(f->pool, pid))
+			hp_pool_reaped(f->pool, pid, st);
+	}
+	hp_pool_tick(f->pool, hp_now_ms());
+}
+
+/* Run the loop until `want` outcomes are in. The bound is a guard against a
+ * hang (the test then fails instead of blocking the suite), not a speed
+ * requirement. */
+static void run_until(fixture *f, size_t want)
+{
+	for (int i = 0; i < 6000 && n_outs < want; i++)
+		turn(f, 10);
+	assert_true(n_outs >= want);
+}
+
+static void run_until_alive(fixture *f, int want)
+{
+	for (int i = 0; i < 6000 && hp_pool_alive(f->pool) != want; i++)
+		turn(f, 10);
+	assert_int_equal(hp_pool_alive(f->pool), want);
+}
+
+static int submit(fixture *f, uint64_t id, const char *name, const char *data, size_t len)
+{
+	hp_job_msg m = {
+		.job_id = id, .name = name, .data = data, .len = len,
+		.chunk_tokens = 64, .max_output = (size_t)32 << 20,
+	};
+	return hp_pool_submit(f->pool, &m);
+}
+
+static const outcome *find(uint64_t id)
+{
+	for (size_t i = 0; i < n_outs; i++)
+		if (outs[i].job_id == id)
+			return &outs[i];
+	fail_msg("no outcome for job %llu", (unsigned long long)id);
+	return NULL;
+}
+
+/* The pid of the worker that holds job `id`. */
+static pid_t pid_of_job(fixture *f, uint64_t id)
+{
+	hp_worker_info wi[16];
+	size_t n = hp_pool_list(f->pool, wi, 16);
+	for (size_t i = 0; i < n; i++)
+		if (wi[i].job_id == id)
+			return wi[i].pid;
+	fail_msg("job %llu is on no worker", (unsigned long long)id);
+	return -1;
+}
+
+/* SIGSTOP every worker and wait until each one is really stopped. */
+static size_t stop_all(fixture *f, pid_t *pids)
+{
+	hp_worker_info wi[16];
+	size_t n = hp_pool_list(f->pool, wi, 16);
+	for (size_t i = 0; i < n; i++) {
+		pids[i] = wi[i].pid;
+		assert_int_equal(kill(pids[i], SIGSTOP), 0);
+		int st;
+		assert_int_equal(waitpid(pids[i], &st, WUNTRACED), pids[i]);
+		assert_true(WIFSTOPPED(st));
+	}
+	return n;
+}
+
+static void test_convert_formats(void **state)
+{
+	fixture f;
+	start(&f, 2, 60000, NULL);
+	static const char text[] = "Plain words in a plain file.\nSecond line.\n";
+	static const char md[] = "# Guide\n\nIntro.\n\n## Install\n\nRun the installer.\n";
+	static const char html[] = "<!DOCTYPE html><html><head><title>Hello page</title></head>"
+	                           "<body><h1>Hello</h1><p>World paragraph.</p></body></html>";
+	/* Two workers: the third job waits for one to come free. */
+	assert_int_equal(submit(&f, 1, "notes.txt", text, sizeof text - 1), 0);
+	assert_int_equal(submit(&f, 2, "guide.md", md, sizeof md - 1), 0);
+	assert_int_equal(hp_pool_busy(f.pool), 2);
+	assert_int_equal(hp_pool_idle(f.pool), 0);
+	assert_int_equal(submit(&f, 3, "page.html", html, sizeof html - 1), -EBUSY);
+	run_until(&f, 1);
+	assert_int_equal(submit(&f, 3, "page.html", html, sizeof html - 1), 0);
+	run_until(&f, 3);
+
+	const outcome *o = find(1);
+	assert_int_equal(o->o, HP_POOL_DONE);
+	assert_int_equal(o->format, HP_FMT_TEXT);
+	assert_non_null(strstr(o->markdown, "Plain words in a plain file."));
+	assert_true(o->n_chunks >= 1);
+
+	o = find(2);
+	assert_int_equal(o->o, HP_POOL_DONE);
+	assert_int_equal(o->format, HP_FMT_MARKDOWN);
+	assert_non_null(strstr(o->markdown, "Run the installer."));
+	assert_int_equal(o->markdown_len, strlen(o->markdown));
+	assert_true(o->n_chunks >= 2);
+	assert_string_equal(o->heading_last, "Guide > Install");
+
+	o = find(3);
+	assert_int_equal(o->o, HP_POOL_DONE);
+	assert_int_equal(o->format, HP_FMT_HTML);
+	assert_string_equal(o->title, "Hello page");
+	assert_non_null(strstr(o->markdown, "World paragraph."));
+	assert_null(strstr(o->markdown, "<p>"));
+
+	assert_int_equal(hp_pool_busy(f.pool), 0);
+	assert_int_equal(hp_pool_idle(f.pool), 2);
+	stop(&f);
+}
+
+/* Several MiB each way: the job is written in pieces as the socket drains
+ * (EPOLLOUT) and the result read in pieces. */
+static void test_large_job(void **state)
+{
+	fixture f;
+	start(&f, 1, 60000, NULL);
+	size_t n = (size_t)6 << 20;
+	char *big = malloc(n + 1);
+	assert_non_null(big);
+	static const char line[] = "lorem ipsum dolor sit amet consectetur adipiscing elit\n";
+	for (size_t i = 0; i < n; i++)
+		big[i] = line[i % (sizeof line - 1)];
+	big[n] = '\0';
+	assert_int_equal(submit(&f, 9, "big.txt", big, n), 0);
+	free(big); /* submit copied it */
+	run_until(&f, 1);
+	const outcome *o = find(9);
+	if (o->o != HP_POOL_DONE)
+		fail_msg("large job: outcome %d, %s", o->o, o->error ? o->error : o->reason);
+	assert_true(o->markdown_len >= n / 2);
+	assert_true(o->n_chunks > 100);
+	stop(&f);
+}
+
+static void test_error_keeps_worker(void **state)
+{
+	fixture f;
+	start(&f, 1, 60000, NULL);
+	hp_worker_info before;
+	assert_int_equal(hp_pool_list(f.pool, &before, 1), 1);
+	/* Binary bytes with no known signature: not a format we convert. */
+	char junk[512];
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (char)(i * 7 + 3);
+	junk[0] = 0;
+	assert_int_equal(submit(&f, 5, "blob.bin", junk, sizeof junk), 0);
+	run_until(&f, 1);
+	const outcome *o = find(5);
+	assert_int_equal(o->o, HP_POOL_ERROR);
+	assert_true(o->status > 0);
+	assert_non_null(o->error);
+	assert_true(strlen(o->error) > 0);
+	/* Same process, still there, ready for the next job. */
+	hp_worker_info after;
+	assert_int_equal(hp_pool_list(f.pool, &after, 1), 1);
+	assert_int_equal(after.pid, before.pid);
+	assert_int_equal(after.job_id, 0);
+	assert_int_equal(submit(&f, 6, "ok.txt", "fine\n", 5), 0);
+	run_until(&f, 2);
+	assert_int_equal(find(6)->o, HP_POOL_DONE);
+	stop(&f);
+}
+
+static void test_sigsegv(void **state)
+{
+	fixture f;
+	start(&f, 2, 60000, NULL);
+	pid_t pids[16];
+	size_t n = stop_all(&f, pids);
+	assert_int_equal(n, 2);
+	assert_int_equal(submit(&f, 11, "a.txt", "some text\n", 10), 0);
+	pid_t victim = pid_of_job(&f, 11);
+	/* Pending while stopped, delivered first thing on SIGCONT: the worker
+	 * dies holding the job, before it can answer. */
+	assert_int_equal(kill(victim, SIGSEGV), 0);
+	for (size_t i = 0; i < n; i++)
+		kill(pids[i], SIGCONT);
+	run_until(&f, 1);
+	const outcome *o = find(11);
+	assert_int_equal(o->o, HP_POOL_CRASHED);
+	assert_string_equal(o->reason, "worker killed by SIGSEGV");
+
+	/* Replaced: two workers again, the victim not among them. */
+	run_until_alive(&f, 2);
+	hp_worker_info wi[4];
+	assert_int_equal(hp_pool_list(f.pool, wi, 4), 2);
+	assert_true(wi[0].pid != victim && wi[1].pid != victim);
+	/* And the pool goes on. */
+	assert_int_equal(submit(&f, 12, "b.txt", "more text\n", 10), 0);
+	run_until(&f, 2);
+	assert_int_equal(find(12)->o, HP_POOL_DONE);
+	stop(&f);
+}
+
+static void test_timeout(void **state)
+{
+	fixture f;
+	start(&f, 2, 300, NULL);
+	pid_t pids[16];
+	size_t n = stop_all(&f, pids);
+	assert_int_equal(submit(&f, 21, "hang.txt", "never converted\n", 16), 0);
+	pid_t hung = pid_of_job(&f, 21);
+	/* Let the other one go; the hung one stays stopped. */
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] != hung)
+			kill(pids[i], SIGCONT);
+	run_until(&f, 1);
+	const outcome *o = find(21);
+	assert_int_equal(o->o, HP_POOL_CRASHED);
+	assert_string_equal(o->reason, "timed out after 0.3 s");
+	run_until_alive(&f, 2);
+	hp_worker_info wi[4];
+	assert_int_equal(hp_pool_list(f.pool, wi, 4), 2);
+	assert_true(wi[0].pid != hung && wi[1].pid != hung);
+	assert_int_equal(submit(&f, 22, "ok.txt", "fine\n", 5), 0);
+	run_until(&f, 2);
+	assert_int_equal(find(22)->o, HP_POOL_DONE);
+	stop(&f);
+}
+
+/* Stopping with a worker that cannot see EOF (stopped): hp_pool_free
+ * kills and reaps it; no child is left behind. */
+static void test_free_reaps_all(void **state)
+{
+	fixture f;
+	start(&f, 2, 60000, NULL);
+	pid_t pids[16];
+	size_t n = stop_all(&f, pids);
+	assert_int_equal(submit(&f, 31, "x.txt", "x\n", 2), 0);
+	hp_pool_free(f.pool, 100);
+	close(f.epfd);
+	for (size_t i = 0; i < n; i++)
+		assert_true(kill(pids[i], 0) < 0 && errno == ESRCH);
+	/* In-flight jobs are not reported on free. */
+	assert_int_equal(n_outs, 0);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* A worker binary that exits at once: the pool backs off instead of
+ * forking in a loop, and respawns later from hp_pool_tick. */
+static void test_broken_binary_backs_off(void **state)
+{
+	fixture f;
+	start(&f, 1, 60000, "/bin/false");
+	int st;
+	pid_t pid = waitpid(-1, &st, 0);
+	assert_true(hp_pool_owns_pid(f.pool, pid));
+	hp_pool_reaped(f.pool, pid, st);
+	assert_int_equal(n_outs, 0);          /* it had no job */
+	assert_int_equal(hp_pool_alive(f.pool), 0); /* not respawned at once */
+	assert_int_equal(submit(&f, 41, "x.txt", "x\n", 2), -EBUSY);
+	/* A later tick starts a new one. */
+	run_until_alive(&f, 1);
+	stop(&f);
+}
+
+
+/* ---- a fake worker: this test binary run as `test_pool --worker ...` ----
+ * Misbehaves on purpose, as FAKE_WORKER says, to drive the pool's
+ * protocol checks; "fds" reports what the worker inherited. */
+static char self_exe[PATH_MAX];
+
+static int fake_worker(int argc, char **argv)
+{
+	const char *mode = getenv("FAKE_WORKER");
+	char hdr[HP_FRAME_HDR_LEN];
+	if (!mode)
+		return 100;
+	if (strcmp(mode, "fds") == 0) {
+		/* Collect before opening anything else. */
+		char list[256] = "";
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+				continue;
+			if (strlen(list) + strlen(e->d_name) + 2 < sizeof list) {
+				strcat(list, e->d_name);
+				strcat(list, " ");
+			}
+		}
+		char out[512] = "", null[64] = "";
+		ssize_t n = readlink("/proc/self/fd/1", null, sizeof null - 1);
+		if (n > 0)
+			null[n] = '\0';
+		closedir(d);
+		snprintf(out, sizeof out, "%s|%s|%s", argc >= 4 ? argv[3] : "?", null, list);
+		FILE *f = fopen(getenv("FAKE_OUT"), "w");
+		if (!f)
+			return 101;
+		fputs(out, f);
+		fclose(f);
+		while (read(3, hdr, sizeof hdr) > 0)
+			;
+		return 0;
+	}
+	/* The other modes misbehave once the first job arrives. */
+	if (read(3, hdr, sizeof hdr) != (ssize_t)sizeof hdr)
+		return 0;
+	if (strcmp(mode, "exit3") == 0)
+		return 3;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	if (strcmp(mode, "garbage") == 0) {
+		hp_buf_add(&b, "\377\377\377\377\0\0\0\0", 8);
+	} else if (strcmp(mode, "huge") == 0) {
+		uint32_t h[2] = { HP_FRAME_RESULT, UINT32_MAX };
+		hp_buf_add(&b, h, sizeof h);
+	} else if (strcmp(mode, "wrongid") == 0) {
+		uint32_t len;
+		memcpy(&len, hdr + 4, 4);
+		char *payload = malloc(len);
+		hp_job_msg m;
+		if (!payload || read(3, payload, len) != (ssize_t)len || hp_job_msg_decode(payload, len, &m) < 0)
+			return 102;
+		hp_result r = { .job_id = m.job_id + 1, .status = EINVAL, .error = (char *)"nope" };
+		hp_result_encode(&b, &r);
+		free(payload);
+	}
+	if (hp_write_all(3, b.data, b.len) < 0)
+		return 103;
+	hp_buf_free(&b);
+	while (read(3, hdr, sizeof hdr) > 0)
+		;
+	return 0;
+}
+
+static void run_fake(const char *mode, const char *want_reason)
+{
+	fixture f;
+	setenv("FAKE_WORKER", mode, 1);
+	start(&f, 1, 60000, self_exe);
+	assert_int_equal(submit(&f, 51, "x.txt", "x\n", 2), 0);
+	run_until(&f, 1);
+	const outcome *o = find(51);
+	assert_int_equal(o->o, HP_POOL_CRASHED);
+	if (strcmp(o->reason, want_reason) != 0)
+		fail_msg("%s: reason \"%s\", want \"%s\"", mode, o->reason, want_reason);
+	/* Replaced by a fresh (equally fake) worker. */
+	run_until_alive(&f, 1);
+	stop(&f);
+	unsetenv("FAKE_WORKER");
+}
+
+static void test_protocol_violations(void **state)
+{
+	run_fake("garbage", "worker sent a malformed frame");
+	run_fake("huge", "worker sent a malformed frame");
+	run_fake("wrongid", "worker sent a malformed frame");
+	run_fake("exit3", "worker exited with status 3");
+}
+
+/* The worker gets the socket as fd 3, stdout on /dev/null, stdin/stderr as
+ * they were, the memory limit as an argument, and no other fd of ours. */
+static void test_worker_inherits_only_fd3(void **state)
+{
+	char out[] = "/tmp/hopper-test-pool-XXXXXX";
+	int ofd = mkstemp(out);
+	assert_true(ofd >= 0);
+	close(ofd);
+	setenv("FAKE_WORKER", "fds", 1);
+	setenv("FAKE_OUT", out, 1);
+	fixture f;
+	start(&f, 1, 60000, self_exe);
+	/* An fd the supervisor holds open must not leak into the next worker. */
+	int leak = open("/dev/zero", O_RDONLY); /* no O_CLOEXEC on purpose */
+	assert_true(leak > 3);
+	stop(&f);
+	start(&f, 1, 60000, self_exe);
+	stop(&f); /* EOF: the fake has written its report and exits */
+	close(leak);
+	unsetenv("FAKE_WORKER");
+	FILE *fp = fopen(out, "r");
+	assert_non_null(fp);
+	char line[256] = "";
+	assert_non_null(fgets(line, sizeof line, fp));
+	fclose(fp);
+	unlink(out);
+	/* "<limit>|/dev/null|0 1 2 3 " (order of readdir may vary: check sets) */
+	char want_prefix[64];
+	snprintf(want_prefix, sizeof want_prefix, "%llu|/dev/null|", (unsigned long long)1 << 30);
+	if (strncmp(line, want_prefix, strlen(want_prefix)) != 0)
+		fail_msg("worker saw \"%s\"", line);
+	int seen[4] = { 0 }, other = 0;
+	char *p = line + strlen(want_prefix), *tok, *save;
+	for (tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		int fd = atoi(tok);
+		if (fd >= 0 && fd < 4)
+			seen[fd] = 1;
+		else
+			other++;
+	}
+	if (other || !seen[1] || !seen[3])
+		fail_msg("worker's fds: %s", line + strlen(want_prefix));
+}
+
+static int find_hopperd(void)
+{
+	const char *env = getenv("HOPPERD");
+	if (env && *env) {
+		snprintf(hopperd, sizeof hopperd, "%s", env);
+		return access(hopperd, X_OK);
+	}
+	char self[PATH_MAX - 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(hopperd, sizeof hopperd, "%s/../../hopperd", self);
+			if (access(hopperd, X_OK) == 0)
+				return 0;
+		}
+	}
+	snprintf(hopperd, sizeof hopperd, "build/hopperd");
+	return access(hopperd, X_OK);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return fake_worker(argc, argv);
+	ssize_t sn = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+	if (sn <= 0)
+		return 1;
+	self_exe[sn] = '\0';
+	if (find_hopperd() < 0) {
+		printf("no hopperd binary (set HOPPERD or build B/hopperd); skipped\n");
+		return 77;
+	}
+	char *abs = realpath(hopperd, NULL);
+	if (abs) {
+		snprintf(hopperd, sizeof hopperd, "%s", abs);
+		free(abs);
+	}
+	/* The caller of a pool reaps; we do it in turn(). */
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_convert_formats),
+		cmocka_unit_test(test_large_job),
+		cmocka_unit_test(test_error_keeps_worker),
+		cmocka_unit_test(test_sigsegv),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_free_reaps_all),
+		cmocka_unit_test(test_broken_binary_backs_off),
+		cmocka_unit_test(test_protocol_violations),
+		cmocka_unit_test(test_worker_inherits_only_fd3),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

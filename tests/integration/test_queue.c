@@ -1,0 +1,730 @@
+/* test_queue.c — the database layer against a real embedded PostgreSQL.
+ *
+ * Starts a throwaway cluster (tests/lib/pgtest.c), then checks migrations,
+ * idempotent enqueue, concurrent claims with SKIP LOCKED, complete / link /
+ * fail under the lease, lease expiry, requeue / release / renew, NOTIFY
+ * wake-ups, reconnect after the server drops us, the SQL views, and that
+ * stopping (or SIGKILLing the owner) leaves no server process behind.
+ * Exit 0 pass, 1 fail, 77 skip (no PostgreSQL server programs).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hopper/common.h"
+#include "hopper/config.h"
+#include "hopper/db.h"
+#include "hopper/hash.h"
+#include "hopper/migrate.h"
+#include "hopper/pgembed.h"
+#include "hopper/queue.h"
+#include "../lib/pgtest.h"
+
+static hp_pgtest *g_t;
+
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		if (!(cond))                                                         \
+			fail_at(__FILE__, __LINE__, #cond);                          \
+	} while (0)
+
+/* Stop the server (so nothing is left running) and fail. The directory is
+ * kept for a look at postgres.log. */
+static void fail_at(const char *file, int line, const char *what)
+{
+	printf("FAIL %s:%d: %s\n", file, line, what);
+	if (g_t) {
+		printf("state kept in %s\n", g_t->dir);
+		hp_pgembed_stop(g_t->pg);
+	}
+	exit(1);
+}
+
+static void step(const char *fmt, ...) HP_PRINTF(1, 2);
+static void step(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("-- ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* First column of the first row of a query with up to two text parameters,
+ * as a string the caller frees; NULL for SQL NULL or no row. */
+static char *sql_str(PGconn *c, const char *sql, const char *p1, const char *p2)
+{
+	const char *params[] = { p1, p2 };
+	int np = p2 ? 2 : p1 ? 1 : 0;
+	PGresult *res = PQexecParams(c, sql, np, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		printf("query failed: %s\n  %s", sql, PQerrorMessage(c));
+		PQclear(res);
+		fail_at(__FILE__, __LINE__, "query");
+	}
+	char *s = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
+	PQclear(res);
+	return s;
+}
+
+static long long sql_int(PGconn *c, const char *sql, const char *p1, const char *p2)
+{
+	char *s = sql_str(c, sql, p1, p2);
+	long long v = s ? strtoll(s, NULL, 10) : -1;
+	free(s);
+	return v;
+}
+
+static void sql_cmd(PGconn *c, const char *sql, const char *p1)
+{
+	const char *params[] = { p1 };
+	PGresult *res = PQexecParams(c, sql, p1 ? 1 : 0, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		printf("command failed: %s\n  %s", sql, PQerrorMessage(c));
+		PQclear(res);
+		fail_at(__FILE__, __LINE__, "command");
+	}
+	PQclear(res);
+}
+
+static const char *id_str(int64_t id, char buf[24])
+{
+	snprintf(buf, 24, "%" PRId64, id);
+	return buf;
+}
+
+static char *job_state(PGconn *c, int64_t id)
+{
+	char b[24];
+	return sql_str(c, "SELECT state FROM hopper.jobs WHERE id = $1", id_str(id, b), NULL);
+}
+
+static bool state_is(PGconn *c, int64_t id, const char *want)
+{
+	char *s = job_state(c, id);
+	bool ok = s && strcmp(s, want) == 0;
+	if (!ok)
+		printf("job %" PRId64 " is %s, expected %s\n", id, s ? s : "(none)", want);
+	free(s);
+	return ok;
+}
+
+/* Wait (bounded, for a slow machine) until q has seen a notification;
+ * returns how many arrived, including any a round trip flushes out. */
+static int wait_notify(hp_queue *q)
+{
+	int got = 0;
+	for (int i = 0; i < 200 && got == 0; i++) {
+		struct pollfd p = { .fd = hp_queue_fd(q), .events = POLLIN };
+		if (poll(&p, 1, 50) < 0 && errno != EINTR)
+			return -errno;
+		int r = hp_queue_drain_notify(q);
+		if (r < 0)
+			return r;
+		got += r;
+	}
+	int64_t dummy;
+	if (hp_queue_backlog(q, &dummy) < 0)
+		return -EIO;
+	int r = hp_queue_drain_notify(q);
+	return r < 0 ? r : got + r;
+}
+
+static hp_file_ref file_ref(const char *path, int64_t mtime_ns, int priority)
+{
+	hp_file_ref f = {
+		.watch = "inbox", .path = path, .size = 1234, .dev = 2049, .ino = 777,
+		.mtime_ns = mtime_ns, .priority = priority, .chunk_tokens = 512,
+	};
+	return f;
+}
+
+/* ---- concurrent migrations ---------------------------------------------- */
+
+typedef struct migrator {
+	const char *conninfo;
+	int result;
+} migrator;
+
+static void *migrate_thread(void *arg)
+{
+	migrator *m = arg;
+	char err[512];
+	PGconn *c = hp_db_connect(m->conninfo, err, sizeof err);
+	m->result = c ? hp_migrate(c) : -ECONNREFUSED;
+	PQfinish(c);
+	return NULL;
+}
+
+/* ---- concurrent claimers ------------------------------------------------- */
+
+#define MAX_IDS 256
+typedef struct claimer {
+	hp_queue *q;
+	int64_t ids[MAX_IDS];
+	size_t n;
+	int err;
+} claimer;
+
+static void *claim_loop(void *arg)
+{
+	claimer *c = arg;
+	for (;;) {
+		hp_job *jobs;
+		size_t n;
+		int r = hp_queue_claim(c->q, 3, 60, &jobs, &n);
+		if (r < 0) {
+			c->err = r;
+			break;
+		}
+		for (size_t i = 0; i < n && c->n < MAX_IDS; i++)
+			c->ids[c->n++] = jobs[i].id;
+		hp_jobs_free(jobs, n);
+		if (n == 0)
+			break;
+	}
+	return NULL;
+}
+
+static int claim_one(hp_queue *q, int lease_s, int64_t *ret_id, int *ret_attempts)
+{
+	hp_job *jobs;
+	size_t n;
+	int r = hp_queue_claim(q, 1, lease_s, &jobs, &n);
+	if (r < 0)
+		return r;
+	if (n != 1) {
+		hp_jobs_free(jobs, n);
+		return -ENOENT;
+	}
+	*ret_id = jobs[0].id;
+	if (ret_attempts)
+		*ret_attempts = jobs[0].attempts;
+	hp_jobs_free(jobs, n);
+	return 0;
+}
+
+static hp_doc make_doc(char *markdown, char *title, char *meta)
+{
+	hp_doc d = {
+		.format = HP_FMT_MARKDOWN, .title = title, .markdown = markdown,
+		.markdown_len = strlen(markdown), .pages = 0, .meta_json = meta,
+	};
+	return d;
+}
+
+/* ---- the server outliving its owner --------------------------------------- */
+
+static char *find_bindir(void)
+{
+	char line[PATH_MAX] = "";
+	FILE *f = popen("pg_config --bindir 2>/dev/null", "re");
+	if (!f)
+		return NULL;
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	pclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	return line[0] == '/' ? strdup(line) : NULL;
+}
+
+/* A postgres on pgdata that is not hp_pgembed's child: as a crashed
+ * hopperd would leave it. Returns its pid, or -1. */
+static pid_t start_foreign_postgres(const char *state_dir)
+{
+	char *bindir = find_bindir();
+	if (!bindir)
+		return -1;
+	char prog[PATH_MAX], pgdata[PATH_MAX], run[PATH_MAX];
+	bool fits = (size_t)snprintf(prog, sizeof prog, "%s/postgres", bindir) < sizeof prog &&
+	            (size_t)snprintf(pgdata, sizeof pgdata, "%s/pg", state_dir) < sizeof pgdata &&
+	            (size_t)snprintf(run, sizeof run, "%s/run", state_dir) < sizeof run;
+	free(bindir);
+	if (!fits)
+		return -1;
+	struct stat st;
+	if (stat(pgdata, &st) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		setsid();
+		if (geteuid() == 0) {
+			gid_t g = st.st_gid;
+			if (setgroups(1, &g) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0)
+				_exit(126);
+		}
+		execl(prog, prog, "-D", pgdata, "-k", run, "-c", "listen_addresses=", (char *)NULL);
+		_exit(127);
+	}
+	/* Wait until it is up (its socket answers). */
+	char *ci = hp_pgembed_conninfo(state_dir);
+	for (int i = 0; i < 600 && PQping(ci) != PQPING_OK; i++)
+		sleep_ms(50);
+	free(ci);
+	return pid;
+}
+
+static bool wait_no_procs(const char *pgdata)
+{
+	for (int i = 0; i < 600; i++) {
+		if (hp_pgtest_count_procs(pgdata) == 0)
+			return true;
+		sleep_ms(50);
+	}
+	return false;
+}
+
+static void test_owner_death_and_leftover(const char *dir)
+{
+	char state[PATH_MAX], pgdata[PATH_MAX];
+	CHECK((size_t)snprintf(state, sizeof state, "%s/state2", dir) < sizeof state);
+	CHECK((size_t)snprintf(pgdata, sizeof pgdata, "%s/pg", state) < sizeof pgdata);
+
+	step("a hopperd killed with SIGKILL takes its server with it (PR_SET_PDEATHSIG)");
+	int pfd[2];
+	CHECK(pipe(pfd) == 0);
+	pid_t owner = fork();
+	CHECK(owner >= 0);
+	if (owner == 0) {
+		close(pfd[0]);
+		hp_pgembed *pg;
+		int r = hp_pgembed_start(state, &pg);
+		pid_t pm = r == 0 ? hp_pgembed_pid(pg) : -1;
+		if (write(pfd[1], &pm, sizeof pm) != sizeof pm)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	pid_t pm = -1;
+	CHECK(read(pfd[0], &pm, sizeof pm) == sizeof pm);
+	close(pfd[0]);
+	CHECK(pm > 0);
+	CHECK(hp_pgtest_count_procs(pgdata) > 0);
+	CHECK(kill(owner, SIGKILL) == 0);
+	int st;
+	CHECK(waitpid(owner, &st, 0) == owner);
+	CHECK(wait_no_procs(pgdata));
+	printf("   postmaster %d went away after its owner was killed\n", (int)pm);
+
+	step("a server left running on the data directory is stopped before starting");
+	pid_t foreign = start_foreign_postgres(state);
+	CHECK(foreign > 0);
+	CHECK(hp_pgtest_count_procs(pgdata) > 0);
+	hp_pgembed *pg = NULL;
+	CHECK(hp_pgembed_start(state, &pg) == 0);
+	pid_t w = waitpid(foreign, &st, WNOHANG);
+	CHECK(w == foreign); /* stopped by hp_pgembed_start, so already a zombie */
+	CHECK(hp_pgembed_pid(pg) != foreign);
+	char *ci = hp_pgembed_conninfo(state);
+	char err[512];
+	PGconn *c = hp_db_connect(ci, err, sizeof err);
+	CHECK(c != NULL);
+	CHECK(sql_int(c, "SELECT 1", NULL, NULL) == 1);
+	PQfinish(c);
+	free(ci);
+	hp_pgembed_stop(pg);
+	CHECK(wait_no_procs(pgdata));
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	char err[512], b1[24], b2[24];
+	int r;
+
+	r = hp_pgtest_start(&g_t);
+	if (r == -ENOPKG) {
+		printf("SKIP: PostgreSQL server programs are not installed (apt-get install postgresql)\n");
+		return 77;
+	}
+	if (r < 0) {
+		printf("FAIL: cannot start the embedded PostgreSQL: %s\n", strerror(-r));
+		return 1;
+	}
+	step("embedded cluster up in %s (postmaster %d)", g_t->state_dir, (int)hp_pgembed_pid(g_t->pg));
+
+	/* ---- db.c ---- */
+	step("conninfo and connection errors");
+	hp_config cfg = { .database = "local", .state_dir = g_t->state_dir };
+	char *ci = hp_db_conninfo(&cfg);
+	CHECK(ci && strcmp(ci, g_t->conninfo) == 0);
+	free(ci);
+	cfg.database = "host=db.example dbname=x";
+	ci = hp_db_conninfo(&cfg);
+	CHECK(ci && strcmp(ci, "host=db.example dbname=x") == 0);
+	free(ci);
+	ci = hp_pgembed_conninfo("/nonexistent/hopper-state");
+	CHECK(hp_db_connect(ci, err, sizeof err) == NULL);
+	printf("   %s\n", err);
+	CHECK(strstr(err, "hopperd is not running") && strstr(err, "/nonexistent/hopper-state/run"));
+	free(ci);
+
+	PGconn *raw = hp_db_connect(g_t->conninfo, err, sizeof err);
+	CHECK(raw != NULL);
+
+	/* ---- migrate.c ---- */
+	step("migrations: first run applies %zu, second applies none", hp_n_migrations);
+	r = hp_migrate(raw);
+	CHECK(r >= 1 && (size_t)r == hp_n_migrations);
+	CHECK(hp_migrate(raw) == 0);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.schema_version", NULL, NULL) ==
+	      (long long)hp_n_migrations);
+	step("a database newer than the binary is refused");
+	sql_cmd(raw, "INSERT INTO hopper.schema_version (version, name) VALUES (9999, 'future')", NULL);
+	CHECK(hp_migrate(raw) == -EPROTO);
+	sql_cmd(raw, "DELETE FROM hopper.schema_version WHERE version = 9999", NULL);
+
+	step("two daemons migrating a fresh database at once: applied once, both succeed");
+	sql_cmd(raw, "CREATE DATABASE fresh", NULL);
+	PQconninfoOption *opts = PQconninfoParse(g_t->conninfo, NULL);
+	CHECK(opts != NULL);
+	char fresh_ci[1024] = "";
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "host") == 0 && o->val)
+			snprintf(fresh_ci, sizeof fresh_ci, "host='%s' dbname=fresh user=hopper", o->val);
+	PQconninfoFree(opts);
+	migrator m1 = { fresh_ci, -1 }, m2 = { fresh_ci, -1 };
+	pthread_t t1, t2;
+	CHECK(pthread_create(&t1, NULL, migrate_thread, &m1) == 0);
+	CHECK(pthread_create(&t2, NULL, migrate_thread, &m2) == 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	printf("   applied %d and %d\n", m1.result, m2.result);
+	CHECK(m1.result >= 0 && m2.result >= 0);
+	CHECK((size_t)(m1.result + m2.result) == hp_n_migrations);
+
+	/* ---- queue ---- */
+	hp_queue *qa, *qb;
+	CHECK(hp_queue_open(g_t->conninfo, "nodeA:1", &qa) == 0);
+	CHECK(hp_queue_open(g_t->conninfo, "nodeB:2", &qb) == 0);
+
+	step("enqueue is idempotent per file version");
+	size_t added = 99;
+	hp_file_ref v1 = file_ref("/srv/inbox/a.txt", 1700000000123456789LL, 0);
+	hp_file_ref twice[] = { v1, v1 };
+	CHECK(hp_queue_enqueue(qa, twice, 2, &added) == 0 && added == 1);
+	CHECK(hp_queue_enqueue(qb, &v1, 1, &added) == 0 && added == 0);
+	hp_file_ref v2 = v1;
+	v2.mtime_ns++;
+	CHECK(hp_queue_enqueue(qa, &v2, 1, &added) == 0 && added == 1);
+	static const char weird_path[] = "/srv/inbox/we\"ird\\ {a,b} 'q' NULL\nline é.txt";
+	hp_file_ref weird = file_ref(weird_path, 1, 0);
+	weird.dev = UINT64_MAX - 1;
+	weird.ino = UINT64_MAX;
+	weird.size = INT64_MAX;
+	weird.chunk_tokens = 0;
+	CHECK(hp_queue_enqueue(qa, &weird, 1, &added) == 0 && added == 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE path = $1", v1.path, NULL) == 2);
+
+	step("NOTIFY reaches the other connection, and only when a job was added");
+	CHECK(wait_notify(qb) > 0);
+	CHECK(wait_notify(qa) > 0); /* our own, too: drain it */
+	CHECK(hp_queue_enqueue(qa, &v1, 1, &added) == 0 && added == 0);
+	hp_file_ref n1 = file_ref("/srv/inbox/notify.txt", 5, 0);
+	CHECK(hp_queue_enqueue(qa, &n1, 1, &added) == 0 && added == 1);
+	r = wait_notify(qb);
+	printf("   notifications after one empty and one real enqueue: %d\n", r);
+	CHECK(r == 1);
+
+	step("a batch of 40 files plus one urgent file");
+	char paths[40][64];
+	hp_file_ref batch[40];
+	for (int i = 0; i < 40; i++) {
+		snprintf(paths[i], sizeof paths[i], "/srv/inbox/batch/%02d.md", i);
+		batch[i] = file_ref(paths[i], 100 + i, 0);
+		batch[i].ino = 1000 + (uint64_t)i;
+	}
+	CHECK(hp_queue_enqueue(qb, batch, 40, &added) == 0 && added == 40);
+	hp_file_ref urgent = file_ref("/srv/inbox/urgent.pdf", 7, 5);
+	CHECK(hp_queue_enqueue(qb, &urgent, 1, &added) == 0 && added == 1);
+	const long long total = 45;
+	int64_t backlog = -1;
+	CHECK(hp_queue_backlog(qa, &backlog) == 0 && backlog == total);
+
+	step("SKIP LOCKED: a locked row is skipped, not waited for");
+	sql_cmd(raw, "BEGIN", NULL);
+	sql_cmd(raw, "SELECT id FROM hopper.jobs WHERE path = $1 FOR UPDATE", urgent.path);
+	int64_t ja, jb;
+	CHECK(claim_one(qa, 60, &ja, NULL) == 0);
+	char *pa = sql_str(raw, "SELECT path FROM hopper.jobs WHERE id = $1", id_str(ja, b1), NULL);
+	CHECK(pa && strcmp(pa, urgent.path) != 0);
+	free(pa);
+	sql_cmd(raw, "COMMIT", NULL);
+	CHECK(claim_one(qb, 60, &jb, NULL) == 0);
+	char *pb = sql_str(raw, "SELECT path FROM hopper.jobs WHERE id = $1", id_str(jb, b1), NULL);
+	CHECK(pb && strcmp(pb, urgent.path) == 0); /* highest priority first */
+	free(pb);
+
+	step("two connections claiming at once get disjoint sets that cover the queue");
+	claimer ca = { .q = qa }, cb = { .q = qb };
+	pthread_t ta, tb;
+	CHECK(pthread_create(&ta, NULL, claim_loop, &ca) == 0);
+	CHECK(pthread_create(&tb, NULL, claim_loop, &cb) == 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK(ca.err == 0 && cb.err == 0);
+	printf("   claimed %zu + %zu\n", ca.n, cb.n);
+	CHECK((long long)(ca.n + cb.n) == total - 2);
+	for (size_t i = 0; i < ca.n; i++) {
+		CHECK(ca.ids[i] != ja && ca.ids[i] != jb);
+		for (size_t k = 0; k < cb.n; k++)
+			CHECK(ca.ids[i] != cb.ids[k]);
+		for (size_t k = i + 1; k < ca.n; k++)
+			CHECK(ca.ids[i] != ca.ids[k]);
+	}
+	for (size_t i = 0; i < cb.n; i++)
+		for (size_t k = i + 1; k < cb.n; k++)
+			CHECK(cb.ids[i] != cb.ids[k]);
+	CHECK(sql_int(raw, "SELECT jobs FROM hopper.status WHERE state = 'running'", NULL, NULL) == total);
+	CHECK(hp_queue_backlog(qa, &backlog) == 0 && backlog == 0);
+
+	step("release_all puts back exactly our own jobs");
+	r = hp_queue_release_all(qa);
+	CHECK(r == (int)ca.n + 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE state = 'running'", NULL, NULL) ==
+	      (long long)cb.n + 1);
+	CHECK(hp_queue_release_all(qb) == (int)cb.n + 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE state = 'queued'"
+	                   " AND lease_owner IS NULL", NULL, NULL) == total);
+
+	step("claim order and field round trip");
+	hp_job *jobs;
+	size_t n;
+	CHECK(hp_queue_claim(qa, 100, 60, &jobs, &n) == 0);
+	CHECK((long long)n == total);
+	CHECK(strcmp(jobs[0].path, urgent.path) == 0);
+	bool seen_weird = false;
+	for (size_t i = 1; i < n; i++) {
+		if (i > 1)
+			CHECK(jobs[i].id > jobs[i - 1].id);
+		CHECK(jobs[i].attempts >= 2);
+		if (strcmp(jobs[i].path, weird_path) == 0) {
+			seen_weird = true;
+			CHECK(jobs[i].dev == weird.dev && jobs[i].ino == weird.ino);
+			CHECK(jobs[i].size == weird.size && jobs[i].mtime_ns == weird.mtime_ns);
+			CHECK(jobs[i].chunk_tokens == 0 && strcmp(jobs[i].watch, "inbox") == 0);
+		}
+		if (strcmp(jobs[i].path, v1.path) == 0 && jobs[i].mtime_ns == v1.mtime_ns)
+			CHECK(jobs[i].chunk_tokens == 512 && jobs[i].dev == 2049 && jobs[i].ino == 777);
+	}
+	CHECK(seen_weird);
+	hp_jobs_free(jobs, n);
+	CHECK(hp_queue_release_all(qa) == (int)total);
+
+	step("complete stores document, chunks and done in one go");
+	int64_t j1;
+	CHECK(claim_one(qa, 60, &j1, NULL) == 0);
+	char md[] = "# Urgent\n\nalpha beta\n\n## Sub\n\ngamma delta\n";
+	char title[] = "Urgent notes", meta[] = "{\"k\": 1}";
+	char h0[] = "Urgent", c0[] = "# Urgent\n\nalpha beta", h1[] = "Urgent > Sub",
+	     c1[] = "## Sub\n\ngamma \"delta\" {x,y} \\ end";
+	hp_chunk chunks[] = { { h0, c0, 3 }, { h1, c1, 7 } };
+	hp_doc doc = make_doc(md, title, meta);
+	char sha[HP_SHA256_HEX_LEN + 1];
+	CHECK(hp_sha256_hex(md, strlen(md), sha) == 0);
+	CHECK(hp_queue_complete(qa, j1, sha, 4321, &doc, chunks, 2) == 0);
+	CHECK(state_is(raw, j1, "done"));
+	int64_t doc_id = -1;
+	CHECK(hp_queue_find_document(qb, sha, &doc_id) == 0);
+	CHECK(sql_int(raw, "SELECT document_id FROM hopper.jobs WHERE id = $1", id_str(j1, b1), NULL) ==
+	      doc_id);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE id = $1 AND finished_at IS NOT NULL"
+	                   " AND lease_owner IS NULL AND lease_until IS NULL", b1, NULL) == 1);
+	id_str(doc_id, b2);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.documents WHERE id = $1 AND format = 'markdown'"
+	                   " AND title = 'Urgent notes' AND bytes = 4321 AND pages IS NULL"
+	                   " AND meta->>'k' = '1' AND markdown = $2", b2, md) == 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.chunks WHERE document_id = $1", b2, NULL) == 2);
+	char *s = sql_str(raw, "SELECT content FROM hopper.chunks WHERE document_id = $1 AND ordinal = 1",
+	                  b2, NULL);
+	CHECK(s && strcmp(s, c1) == 0);
+	free(s);
+	s = sql_str(raw, "SELECT heading FROM hopper.chunks WHERE document_id = $1 AND ordinal = 1", b2,
+	            NULL);
+	CHECK(s && strcmp(s, h1) == 0);
+	free(s);
+	CHECK(sql_int(raw, "SELECT ordinal FROM hopper.chunks"
+	                   " WHERE tsv @@ to_tsquery('simple', 'gamma & sub')", NULL, NULL) == 1);
+	CHECK(sql_int(raw, "SELECT jobs FROM hopper.status WHERE state = 'done'", NULL, NULL) == 1);
+	s = sql_str(raw, "SELECT string_agg(state, ',') FROM hopper.status", NULL, NULL);
+	CHECK(s && strcmp(s, "queued,done") == 0);
+	free(s);
+
+	step("a result is never stored twice: completing again is -ESTALE");
+	CHECK(hp_queue_complete(qa, j1, sha, 4321, &doc, chunks, 2) == -ESTALE);
+	CHECK(hp_queue_complete(qb, j1, sha, 4321, &doc, chunks, 2) == -ESTALE);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.documents", NULL, NULL) == 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.chunks", NULL, NULL) == 2);
+
+	step("same content: find_document, link, and complete reuse the document");
+	int64_t none;
+	CHECK(hp_queue_find_document(qa, "00", &none) == -ENOENT);
+	int64_t j2, j3;
+	CHECK(claim_one(qa, 60, &j2, NULL) == 0);
+	CHECK(claim_one(qa, 60, &j3, NULL) == 0);
+	CHECK(hp_queue_link(qb, j2, doc_id) == -ESTALE);
+	CHECK(hp_queue_link(qa, j2, doc_id) == 0);
+	CHECK(state_is(raw, j2, "done"));
+	CHECK(hp_queue_link(qa, j2, doc_id) == -ESTALE);
+	char md2[] = "other rendering, same sha";
+	hp_doc doc2 = make_doc(md2, NULL, NULL);
+	char h2[] = "", c2[] = "other rendering";
+	hp_chunk chunks2[] = { { h2, c2, 2 } };
+	CHECK(hp_queue_complete(qa, j3, sha, 4321, &doc2, chunks2, 1) == 0);
+	CHECK(sql_int(raw, "SELECT document_id FROM hopper.jobs WHERE id = $1", id_str(j3, b1), NULL) ==
+	      doc_id);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.documents", NULL, NULL) == 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.chunks", NULL, NULL) == 2);
+	CHECK(sql_int(raw, "SELECT jobs FROM hopper.status WHERE state = 'done'", NULL, NULL) == 3);
+
+	step("fail stores the reason; hopper.failures shows it");
+	int64_t j4;
+	CHECK(claim_one(qa, 60, &j4, NULL) == 0);
+	CHECK(hp_queue_link(qa, j4, 987654321) < 0); /* no such document: nothing changes */
+	CHECK(state_is(raw, j4, "running"));
+	const char *why = "encrypted PDF, cannot extract text (permanent)";
+	CHECK(hp_queue_fail(qb, j4, why) == -ESTALE);
+	CHECK(hp_queue_fail(qa, j4, why) == 0);
+	CHECK(state_is(raw, j4, "failed"));
+	CHECK(hp_queue_fail(qa, j4, why) == -ESTALE);
+	s = sql_str(raw, "SELECT error FROM hopper.failures WHERE job_id = $1", id_str(j4, b1), NULL);
+	CHECK(s && strcmp(s, why) == 0);
+	free(s);
+	s = sql_str(raw, "SELECT path FROM hopper.failures LIMIT 1", NULL, NULL);
+	char *p4 = sql_str(raw, "SELECT path FROM hopper.jobs WHERE id = $1", b1, NULL);
+	CHECK(s && p4 && strcmp(s, p4) == 0);
+	free(s);
+	free(p4);
+	CHECK(sql_int(raw, "SELECT failed FROM hopper.progress WHERE watch = 'inbox'", NULL, NULL) == 1);
+	CHECK(sql_int(raw, "SELECT done FROM hopper.progress WHERE watch = 'inbox'", NULL, NULL) == 3);
+
+	step("an expired lease lets another daemon take the job; the old owner is refused");
+	int64_t j5, j5b;
+	int att, att2;
+	CHECK(claim_one(qa, 60, &j5, &att) == 0);
+	sql_cmd(raw, "UPDATE hopper.jobs SET lease_until = now() - interval '1 second' WHERE id = $1",
+	        id_str(j5, b1));
+	CHECK(claim_one(qb, 60, &j5b, &att2) == 0);
+	CHECK(j5b == j5 && att2 == att + 1);
+	CHECK(hp_queue_complete(qa, j5, sha, 1, &doc, chunks, 2) == -ESTALE);
+	CHECK(hp_queue_requeue(qa, j5) == -ESTALE);
+	CHECK(hp_queue_fail(qa, j5, "late") == -ESTALE);
+	char md5[] = "# Five\n";
+	char sha5[HP_SHA256_HEX_LEN + 1];
+	CHECK(hp_sha256_hex(md5, strlen(md5), sha5) == 0);
+	hp_doc doc5 = make_doc(md5, NULL, NULL);
+	CHECK(hp_queue_complete(qb, j5, sha5, 7, &doc5, NULL, 0) == 0);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.documents", NULL, NULL) == 2);
+
+	step("a short lease runs out by itself");
+	int64_t j6, j6b;
+	CHECK(claim_one(qa, 1, &j6, NULL) == 0);
+	for (int i = 0; i < 200 && sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE id = $1"
+	                                        " AND lease_until < now()", id_str(j6, b1), NULL) == 0; i++)
+		sleep_ms(50);
+	CHECK(claim_one(qb, 60, &j6b, NULL) == 0 && j6b == j6);
+
+	step("renew extends only our leases; requeue puts one back");
+	int64_t j7, j8;
+	CHECK(claim_one(qa, 1, &j7, NULL) == 0);
+	CHECK(claim_one(qa, 1, &j8, NULL) == 0);
+	CHECK(hp_queue_renew(qa, 3600) == 2);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE lease_owner = $1"
+	                   " AND lease_until > now() + interval '3000 seconds'", "nodeA:1", NULL) == 2);
+	CHECK(hp_queue_requeue(qb, j7) == -ESTALE);
+	CHECK(hp_queue_requeue(qa, j7) == 0);
+	CHECK(state_is(raw, j7, "queued"));
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE id = $1 AND lease_owner IS NULL",
+	              id_str(j7, b1), NULL) == 1);
+	CHECK(hp_queue_release_all(qa) == 1); /* j8 */
+	CHECK(state_is(raw, j8, "queued"));
+	CHECK(hp_queue_release_all(qb) == 1); /* j6 */
+	CHECK(hp_queue_release_all(qb) == 0);
+
+	step("a dropped connection gives -ECONNRESET; reconnect restores queue and LISTEN");
+	char pid[24];
+	snprintf(pid, sizeof pid, "%d", PQbackendPID(hp_queue_conn(qa)));
+	CHECK(sql_int(raw, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid, NULL) == 1);
+	sql_cmd(raw, "SELECT pg_terminate_backend($1::int)", pid);
+	/* The signal is asynchronous: wait until that backend is gone. */
+	for (int i = 0; i < 200 && sql_int(raw, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+	                                   pid, NULL) > 0; i++)
+		sleep_ms(50);
+	r = hp_queue_backlog(qa, &backlog);
+	printf("   query on the dropped connection: %d (%s)\n", r, strerror(-r));
+	CHECK(r == -ECONNRESET);
+	CHECK(hp_queue_reconnect(qa) == 0);
+	CHECK(hp_queue_backlog(qa, &backlog) == 0 && backlog > 0);
+	hp_file_ref n2 = file_ref("/srv/inbox/after-reconnect.txt", 9, 0);
+	CHECK(hp_queue_enqueue(qb, &n2, 1, &added) == 0 && added == 1);
+	CHECK(wait_notify(qa) >= 1);
+
+	step("a startup scan's worth of files goes in several statements, once");
+	enum { BIG = 1234 };
+	hp_file_ref *big = calloc(BIG, sizeof *big);
+	char (*bigpaths)[48] = calloc(BIG, sizeof *bigpaths);
+	CHECK(big && bigpaths);
+	for (int i = 0; i < BIG; i++) {
+		snprintf(bigpaths[i], sizeof bigpaths[i], "/srv/scan/%04d.txt", i);
+		big[i] = file_ref(bigpaths[i], 1, -1);
+		big[i].watch = "scan";
+	}
+	CHECK(hp_queue_enqueue(qa, big, BIG, &added) == 0 && added == BIG);
+	CHECK(hp_queue_enqueue(qb, big, BIG, &added) == 0 && added == 0);
+	CHECK(sql_int(raw, "SELECT queued FROM hopper.progress WHERE watch = 'scan'", NULL, NULL) == BIG);
+	free(big);
+	free(bigpaths);
+
+	hp_queue_close(qa);
+	hp_queue_close(qb);
+	PQfinish(raw);
+
+	step("stop leaves no PostgreSQL process of this cluster");
+	CHECK(hp_pgtest_count_procs(g_t->pgdata) > 0);
+	hp_pgembed_stop(g_t->pg);
+	g_t->pg = NULL;
+	int left = hp_pgtest_count_procs(g_t->pgdata);
+	printf("   processes left: %d\n", left);
+	CHECK(left == 0);
+	char pidfile[PATH_MAX];
+	CHECK((size_t)snprintf(pidfile, sizeof pidfile, "%s/postmaster.pid", g_t->pgdata) <
+	      sizeof pidfile);
+	CHECK(access(pidfile, F_OK) < 0);
+
+	test_owner_death_and_leftover(g_t->dir);
+
+	hp_pgtest_stop(g_t);
+	g_t = NULL;
+	printf("PASS test_queue\n");
+	return 0;
+}

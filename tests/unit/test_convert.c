@@ -1,0 +1,311 @@
+/* test_convert.c — detection, text/Markdown/CSV/JSON conversion, charsets,
+ * and the failures a person sees (empty, binary, formats not supported
+ * yet). Fixtures are in tests/data/convert/ (run from the repository root,
+ * or set HOPPER_TESTDATA to that folder). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hopper/common.h"
+#include "hopper/convert.h"
+
+static const hp_convert_limits lim = { .max_output = 1u << 20, .max_depth = 64 };
+static char datadir[4096];
+
+/* Read a fixture; the caller frees. */
+static char *fixture(const char *name, size_t *ret_len)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", datadir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open fixture %s", path);
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		assert_int_equal(hp_buf_add(&b, tmp, n), 0);
+	fclose(f);
+	*ret_len = b.len;
+	return hp_buf_steal(&b);
+}
+
+static hp_format detect_file(const char *fixture_name, const char *as_name)
+{
+	size_t n;
+	char *d = fixture(fixture_name, &n);
+	hp_format f = hp_detect(as_name, d, n);
+	free(d);
+	return f;
+}
+
+/* Convert a fixture; returns r, fills *doc or err. */
+static int convert_file(const char *fixture_name, hp_doc **doc, char *err, size_t errlen)
+{
+	size_t n;
+	char *d = fixture(fixture_name, &n);
+	*doc = NULL;
+	err[0] = '\0';
+	int r = hp_convert(fixture_name, d, n, &lim, doc, err, errlen);
+	free(d);
+	return r;
+}
+
+static void test_format_names(void **state)
+{
+	for (int f = 0; f < HP_FMT__MAX; f++) {
+		const char *n = hp_format_name((hp_format)f);
+		assert_non_null(n);
+		assert_int_equal(hp_format_from_name(n), f);
+	}
+	assert_string_equal(hp_format_name(HP_FMT_MARKDOWN), "markdown");
+	assert_string_equal(hp_format_name(HP_FMT__MAX), "unknown");
+	assert_int_equal(hp_format_from_name("nonsense"), HP_FMT_UNKNOWN);
+	assert_int_equal(hp_format_from_name(NULL), HP_FMT_UNKNOWN);
+}
+
+static void test_detect_by_content(void **state)
+{
+	/* the name says nothing, or lies: content decides */
+	assert_int_equal(detect_file("tiny.pdf", "noext"), HP_FMT_PDF);
+	assert_int_equal(detect_file("tiny.pdf", "file.txt"), HP_FMT_PDF);
+	assert_int_equal(detect_file("renamed.bin", "renamed.bin"), HP_FMT_DOCX);
+	assert_int_equal(detect_file("sheet.xlsx", "x"), HP_FMT_XLSX);
+	assert_int_equal(detect_file("doc.odt", "x.zip"), HP_FMT_ODT);
+	assert_int_equal(detect_file("binary.bin", "binary.txt"), HP_FMT_UNKNOWN);
+	assert_int_equal(detect_file("data.json", "data"), HP_FMT_JSON);
+	const char *h = "<!DOCTYPE html><html><body><p>x</p></body></html>";
+	assert_int_equal(hp_detect(NULL, h, strlen(h)), HP_FMT_HTML);
+	const char *t = "just some words\n";
+	assert_int_equal(hp_detect(NULL, t, strlen(t)), HP_FMT_TEXT);
+	/* a Shift_JIS file that is not UTF-8 is still text */
+	assert_int_equal(detect_file("sjis.txt", "sjis"), HP_FMT_TEXT);
+}
+
+static void test_detect_by_name(void **state)
+{
+	const char *t = "# Title\n\nSome *text* here.\n";
+	assert_int_equal(hp_detect("a.md", t, strlen(t)), HP_FMT_MARKDOWN);
+	assert_int_equal(hp_detect("a.MARKDOWN", t, strlen(t)), HP_FMT_MARKDOWN);
+	assert_int_equal(hp_detect("a.txt", t, strlen(t)), HP_FMT_TEXT);
+	assert_int_equal(hp_detect("dir.d/a", t, strlen(t)), HP_FMT_TEXT);
+	assert_int_equal(hp_detect("a.htm", t, strlen(t)), HP_FMT_HTML);
+	assert_int_equal(hp_detect("a.csv", "a,b\n1,2\n", 8), HP_FMT_CSV);
+	assert_int_equal(hp_detect("main.c", "int main(void) { return 0; }\n", 29), HP_FMT_CODE);
+	assert_int_equal(hp_detect("x.xml", "<a><b/></a>\n", 12), HP_FMT_XML);
+	/* markdown with inline HTML stays Markdown by its name */
+	const char *mh = "<html><body><p>hi</p></body></html>\n";
+	assert_int_equal(hp_detect("page.md", mh, strlen(mh)), HP_FMT_MARKDOWN);
+	/* the extension of an office format does not override content */
+	assert_int_equal(hp_detect("fake.docx", t, strlen(t)), HP_FMT_TEXT);
+}
+
+static void test_text_title(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_file("notes.txt", &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_TEXT);
+	assert_string_equal(d->title, "First line of notes");
+	assert_non_null(strstr(d->markdown, "second line"));
+	hp_doc_free(d);
+
+	/* no non-blank line: no title, but a document */
+	assert_int_equal(hp_convert("blank.txt", " \n\t\n", 4, &lim, &d, err, sizeof(err)), 0);
+	assert_null(d->title);
+	hp_doc_free(d);
+}
+
+static void test_markdown_title(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_file("front.md", &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_MARKDOWN);
+	assert_string_equal(d->title, "From Front Matter");
+	/* front matter is kept in the text */
+	assert_non_null(strstr(d->markdown, "author: x"));
+	hp_doc_free(d);
+
+	assert_int_equal(convert_file("setext.md", &d, err, sizeof(err)), 0);
+	assert_string_equal(d->title, "Real Title");      /* not the one in the fence */
+	hp_doc_free(d);
+
+	const char *atx = "intro\n\n## Second-level #\n\n# Later\n";
+	assert_int_equal(hp_convert("a.md", atx, strlen(atx), &lim, &d, err, sizeof(err)), 0);
+	assert_string_equal(d->title, "Second-level");
+	assert_string_equal(d->markdown, atx);
+	hp_doc_free(d);
+
+	const char *none = "no heading\nat all\n";
+	assert_int_equal(hp_convert("b.md", none, strlen(none), &lim, &d, err, sizeof(err)), 0);
+	assert_null(d->title);
+	hp_doc_free(d);
+}
+
+static void test_charset_latin1(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_file("latin1.txt", &d, err, sizeof(err)), 0);
+	assert_string_equal(d->title, "\xC3\x9C" "berschrift f\xC3\xBCr B\xC3\xBC" "cher");
+	assert_non_null(strstr(d->markdown, "Stra\xC3\x9F" "e f\xC3\xBChrt"));
+	hp_doc_free(d);
+}
+
+static void test_charset_sjis(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_file("sjis.txt", &d, err, sizeof(err)), 0);
+	assert_string_equal(d->title, "日本語のテキスト");
+	/* 髙 exists only in CP932, the superset Shift_JIS files really use */
+	assert_non_null(strstr(d->markdown, "髙橋さんは名古屋に住んでいます。"));
+	hp_doc_free(d);
+
+	assert_int_equal(convert_file("sjis.csv", &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_CSV);
+	assert_non_null(strstr(d->markdown, "| 名前 | 年齢 | 住所 |\n| --- | --- | --- |\n"));
+	assert_non_null(strstr(d->markdown, "| 髙橋淳 | 35 | 名古屋, 愛知 |"));
+	hp_doc_free(d);
+}
+
+static void test_to_utf8(void **state)
+{
+	char *s;
+	size_t n;
+	char err[256];
+	/* valid UTF-8 with a BOM: BOM removed */
+	assert_int_equal(hp_to_utf8("\xEF\xBB\xBFok", 5, &s, &n, err, sizeof(err)), 0);
+	assert_string_equal(s, "ok");
+	assert_int_equal(n, 2);
+	free(s);
+	/* UTF-16LE with a BOM */
+	size_t len;
+	char *d = fixture("utf16.txt", &len);
+	assert_int_equal(hp_to_utf8(d, len, &s, &n, err, sizeof(err)), 0);
+	assert_string_equal(s, "UTF-16 text: Gr\xC3\xBC\xC3\x9F" "e\n");
+	free(s);
+	free(d);
+	/* NUL bytes: binary, not text */
+	assert_int_equal(hp_to_utf8("a\0b\xFF", 4, &s, &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "NUL"));
+	/* Bytes no charset explains */
+	s = NULL;
+	int r = hp_to_utf8("\x81", 1, &s, &n, err, sizeof(err));
+	if (r == 0)
+		free(s);
+	else {
+		assert_int_equal(r, -EINVAL);
+		assert_string_equal(err, "not valid UTF-8 after charset detection");
+	}
+}
+
+static void test_empty_and_binary(void **state)
+{
+	hp_doc *d = NULL;
+	char err[256];
+	assert_int_equal(hp_convert("empty.txt", "", 0, &lim, &d, err, sizeof(err)), -EINVAL);
+	assert_null(d);
+	assert_string_equal(err, "empty file (0 bytes)");
+	assert_int_equal(hp_detect("empty.md", "", 0), HP_FMT_MARKDOWN);
+
+	assert_int_equal(convert_file("binary.bin", &d, err, sizeof(err)), -ENOTSUP);
+	assert_null(d);
+	assert_string_equal(err, "unrecognised format (application/octet-stream)");
+
+	/* text with NUL bytes but a text name: refused with a sentence */
+	const char nul[] = "hello\0world\0 this is a text file\n";
+	int r = hp_convert("nul.txt", nul, sizeof(nul) - 1, &lim, &d, err, sizeof(err));
+	assert_true(r == -EINVAL || r == -ENOTSUP);
+	assert_null(d);
+	assert_true(strlen(err) > 0);
+}
+
+static void test_not_supported_yet(void **state)
+{
+	static const struct { const char *file, *msg; } cases[] = {
+		{ "tiny.pdf", "PDF documents are not supported yet" },
+		{ "renamed.bin", "DOCX documents are not supported yet" },
+		{ "sheet.xlsx", "XLSX documents are not supported yet" },
+		{ "doc.odt", "ODT documents are not supported yet" },
+	};
+	for (size_t i = 0; i < HP_ARRAY_SIZE(cases); i++) {
+		hp_doc *d;
+		char err[256];
+		assert_int_equal(convert_file(cases[i].file, &d, err, sizeof(err)), -ENOTSUP);
+		assert_null(d);
+		assert_string_equal(err, cases[i].msg);
+	}
+}
+
+static void test_json_and_code(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_file("data.json", &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_JSON);
+	assert_string_equal(d->markdown, "```json\n{\"id\": \"5b64c88c\", \"list\": [1, 2, 3]}\n```\n");
+	hp_doc_free(d);
+
+	const char *src = "x = '```'\nprint(x)\n";
+	assert_int_equal(hp_convert("dir/t.py", src, strlen(src), &lim, &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_CODE);
+	assert_string_equal(d->title, "t.py");
+	assert_string_equal(d->markdown, "````python\nx = '```'\nprint(x)\n````\n");
+	hp_doc_free(d);
+}
+
+static void test_output_limit(void **state)
+{
+	hp_convert_limits small = { .max_output = 1000, .max_depth = 64 };
+	char text[2000];
+	memset(text, 'a', sizeof(text));
+	for (size_t i = 50; i < sizeof(text); i += 50)
+		text[i] = '\n';
+	hp_doc *d = NULL;
+	char err[256];
+	assert_int_equal(hp_convert("big.txt", text, sizeof(text), &small, &d, err, sizeof(err)), -EFBIG);
+	assert_null(d);
+	assert_non_null(strstr(err, "output over"));
+}
+
+int main(void)
+{
+	const char *env = getenv("HOPPER_TESTDATA");
+	snprintf(datadir, sizeof(datadir), "%s", env ? env : "tests/data/convert");
+	char probe[4200];
+	snprintf(probe, sizeof(probe), "%s/latin1.txt", datadir);
+	FILE *f = fopen(probe, "rb");
+	if (!f) {
+		printf("fixtures not found in %s (run from the repository root or set HOPPER_TESTDATA)\n", datadir);
+		return 77;
+	}
+	fclose(f);
+	if (hp_convert_init() < 0) {
+		printf("libmagic database not available\n");
+		return 77;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_names),
+		cmocka_unit_test(test_detect_by_content),
+		cmocka_unit_test(test_detect_by_name),
+		cmocka_unit_test(test_text_title),
+		cmocka_unit_test(test_markdown_title),
+		cmocka_unit_test(test_charset_latin1),
+		cmocka_unit_test(test_charset_sjis),
+		cmocka_unit_test(test_to_utf8),
+		cmocka_unit_test(test_empty_and_binary),
+		cmocka_unit_test(test_not_supported_yet),
+		cmocka_unit_test(test_json_and_code),
+		cmocka_unit_test(test_output_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
