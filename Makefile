@@ -68,6 +68,8 @@ $(B)/.flags: FORCE
 	@mkdir -p $(B)
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
 FORCE:
+# Keep test objects: they are intermediate files to make, but rebuilding them every run is waste.
+.SECONDARY:
 
 $(B)/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -90,6 +92,9 @@ $(B)/sql_migrations.c: $(SQL_FILES) Makefile
 	  echo '};'; \
 	  echo 'const size_t hp_n_migrations = sizeof(hp_migrations) / sizeof(hp_migrations[0]);'; \
 	} > $@.tmp && mv $@.tmp $@
+
+$(B)/sql_migrations.o: $(B)/sql_migrations.c $(B)/.flags
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

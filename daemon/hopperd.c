@@ -361,6 +361,11 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		job_fail(job_id, f->path, msg);
 		break;
 	}
+	case HP_POOL_LOST:
+		hp_info("%s: %s before the job reached it; the job goes back to the queue", f->path,
+		        reason ? reason : "worker died");
+		db_check(hp_queue_requeue(D.q, (int64_t)job_id), "requeue");
+		break;
 	case HP_POOL_CRASHED:
 		if (D.stopping) {
 			hp_queue_requeue(D.q, (int64_t)job_id);

@@ -44,6 +44,7 @@ typedef struct worker {
 	bool reaped;           /* pid already waited for: never signal it */
 	bool strong_reason;    /* reason beats the exit status */
 	bool sent_kill;        /* we sent it SIGKILL */
+	bool delivered;        /* the whole JOB frame went into the socket */
 	uint32_t events;       /* epoll events registered now */
 	uint64_t job_id;
 	uint64_t since_ms;     /* job start when busy, else when it went idle */
@@ -224,6 +225,8 @@ static void flush_out(worker *w)
 	if (w->src.fd < 0)
 		return;
 	if (w->out_off == w->out.len) {
+		if (w->busy)
+			w->delivered = true;
 		if (w->out.alloc > HP_POOL_KEEP_BUF)
 			hp_buf_free(&w->out);
 		else
@@ -413,6 +416,7 @@ int hp_pool_submit(hp_pool *p, const hp_job_msg *m)
 	if (r < 0)
 		return r;
 	w->busy = true;
+	w->delivered = false;
 	w->job_id = m->job_id;
 	w->since_ms = hp_now_ms();
 	/* From here the job's outcome comes through the callback, even if the
@@ -478,6 +482,8 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 		snprintf(why, sizeof why, "worker ended");
 
 	bool busy = w->busy;
+	/* Died before it had the whole job: the file is not to blame. */
+	hp_pool_outcome outcome = w->delivered ? HP_POOL_CRASHED : HP_POOL_LOST;
 	uint64_t job_id = w->job_id;
 	uint64_t now = hp_now_ms();
 	if (busy)
@@ -498,12 +504,12 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 	}
 	close_socket(w);
 	w->pid = 0;
-	w->busy = w->dying = w->reaped = w->strong_reason = w->sent_kill = false;
+	w->busy = w->dying = w->reaped = w->strong_reason = w->sent_kill = w->delivered = false;
 	w->job_id = 0;
 	w->reason[0] = '\0';
 	spawn_due(p, w, now);
 	if (busy)
-		p->cb(p->userdata, job_id, HP_POOL_CRASHED, NULL, why);
+		p->cb(p->userdata, job_id, outcome, NULL, why);
 }
 
 size_t hp_pool_list(const hp_pool *p, hp_worker_info *out, size_t max)

@@ -32,12 +32,15 @@ typedef struct hp_pool_config {
 typedef enum hp_pool_outcome {
 	HP_POOL_DONE,     /* r->status == 0: converted */
 	HP_POOL_ERROR,    /* the worker answered with an error (r->status, r->error) */
-	HP_POOL_CRASHED,  /* the worker died or timed out; reason says how */
+	HP_POOL_CRASHED,  /* the worker died or timed out with the job; reason says how */
+	HP_POOL_LOST,     /* the worker died before it had received the whole job
+	                     (e.g. killed while idle, then handed a job before
+	                     it was reaped): not the file's fault, run it again */
 } hp_pool_outcome;
 
 /* Called once per submitted job. `r` is valid for DONE/ERROR only and is
  * borrowed for the duration of the call (the callee may steal fields and
- * NULL them). `reason` is set for CRASHED ("worker killed by SIGSEGV",
+ * NULL them). `reason` is set for CRASHED and LOST ("worker killed by SIGSEGV",
  * "timed out after 60 s", "worker sent a malformed frame"). */
 typedef void (*hp_pool_cb)(void *userdata, uint64_t job_id, hp_pool_outcome o,
                            hp_result *r, const char *reason);

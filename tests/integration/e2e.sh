@@ -7,8 +7,9 @@
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-hopperd=$top/$B/hopperd
-hopper=$top/$B/hopper
+case $B in /*) bdir=$B ;; *) bdir=$top/$B ;; esac
+hopperd=$bdir/hopperd
+hopper=$bdir/hopper
 pgbin=$(pg_config --bindir 2>/dev/null)
 [ -x "$pgbin/postgres" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ ! -x "$pgbin/postgres" ]; then echo "skip: no PostgreSQL server binaries (apt-get install postgresql)"; exit 77; fi

@@ -163,13 +163,20 @@ static int submit(fixture *f, uint64_t id, const char *name, const char *data, s
 	return hp_pool_submit(f->pool, &m);
 }
 
+/* The outcome of job `id`; there must be exactly one. */
 static const outcome *find(uint64_t id)
 {
-	for (size_t i = 0; i < n_outs; i++)
-		if (outs[i].job_id == id)
-			return &outs[i];
-	fail_msg("no outcome for job %llu", (unsigned long long)id);
-	return NULL;
+	const outcome *o = NULL;
+	for (size_t i = 0; i < n_outs; i++) {
+		if (outs[i].job_id != id)
+			continue;
+		if (o)
+			fail_msg("job %llu reported twice", (unsigned long long)id);
+		o = &outs[i];
+	}
+	if (!o)
+		fail_msg("no outcome for job %llu", (unsigned long long)id);
+	return o;
 }
 
 /* The pid of the worker that holds job `id`. */
@@ -347,9 +354,9 @@ static void test_timeout(void **state)
 	hp_worker_info wi[4];
 	assert_int_equal(hp_pool_list(f.pool, wi, 4), 2);
 	assert_true(wi[0].pid != hung && wi[1].pid != hung);
-	assert_int_equal(submit(&f, 22, "ok.txt", "fine\n", 5), 0);
-	run_until(&f, 2);
-	assert_int_equal(find(22)->o, HP_POOL_DONE);
+	/* (No second job here: with a 0.3 s limit, a loaded machine could time
+	 * out an honest one. test_sigsegv shows the pool goes on.) */
+	assert_true(kill(hung, 0) < 0 && errno == ESRCH);
 	stop(&f);
 }
 
