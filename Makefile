@@ -68,8 +68,8 @@ $(B)/.flags: FORCE
 	@mkdir -p $(B)
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
 FORCE:
-# Keep test objects: they are intermediate files to make, but rebuilding them every run is waste.
-.SECONDARY:
+# Keep test objects: to make they are intermediate, but rebuilding them every run is waste.
+.SECONDARY: $(UNIT_BINS:%=%.o) $(INTEG_BINS:%=%.o) $(TESTLIB_OBJS)
 
 $(B)/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
