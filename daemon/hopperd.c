@@ -72,6 +72,7 @@ typedef struct daemon_state {
 	size_t n_flights;
 	bool want_claim;
 	uint64_t last_claim;
+	int lease_s;            /* from job_timeout at start (restart-only key) */
 	bool stopping;
 	uint64_t stop_deadline;
 	int exit_code;
@@ -245,6 +246,35 @@ static void job_fail(uint64_t job_id, const char *path, const char *why)
 		D.n_failed++;
 }
 
+/* The file is no longer the version the job was queued for (written
+ * again, replaced): queue what is there now — a no-op when the watcher
+ * already did — and drop the stale job, so one content is converted once
+ * and the job table shows one job per version that could be read. */
+static void supersede(const hp_job *j, const hp_read_req *rq)
+{
+	const hp_watch_config *w = NULL;
+	for (size_t i = 0; i < D.cfg->n_watches && !w; i++)
+		if (strcmp(D.cfg->watches[i].name, j->watch) == 0)
+			w = &D.cfg->watches[i];
+	hp_file_ref now = {
+		.watch = j->watch,
+		.path = j->path,
+		.size = (int64_t)rq->len,
+		.dev = rq->dev,
+		.ino = rq->ino,
+		.mtime_ns = rq->mtime_ns,
+		.priority = w ? w->priority : 0,
+		.chunk_tokens = j->chunk_tokens,
+	};
+	hp_debug("%s: changed since job %lld was queued; the current version is queued instead", j->path,
+	         (long long)j->id);
+	int r = hp_queue_enqueue(D.q, &now, 1, NULL);
+	if (r >= 0)
+		r = hp_queue_forget(D.q, j->id);
+	db_check(r, "supersede");
+	D.want_claim = true;
+}
+
 static void dispatch(void)
 {
 	if (D.stopping || D.db_broken)
@@ -255,8 +285,7 @@ static void dispatch(void)
 	hp_job *jobs = NULL;
 	size_t n = 0;
 	D.last_claim = hp_now_ms();
-	int lease_s = (int)(D.cfg->job_timeout_ms / 1000) * 2 + 30;
-	int r = hp_queue_claim(D.q, (size_t)idle, lease_s, &jobs, &n);
+	int r = hp_queue_claim(D.q, (size_t)idle, D.lease_s, &jobs, &n);
 	if (r < 0) {
 		db_check(r, "claim");
 		return;
@@ -288,6 +317,11 @@ static void dispatch(void)
 		}
 		if (rq->err) {
 			job_fail((uint64_t)j->id, j->path, read_error(rq->err, why, sizeof why));
+			continue;
+		}
+		if ((int64_t)rq->len != j->size || rq->mtime_ns != j->mtime_ns || rq->ino != j->ino ||
+		    rq->dev != j->dev) {
+			supersede(j, rq);
 			continue;
 		}
 		inflight f = { .job_id = (uint64_t)j->id, .bytes = rq->len };
@@ -428,6 +462,20 @@ static void reload(void)
 		hp_config_free(ncfg);
 		goto out;
 	}
+	const char *changed[16];
+	size_t nc = hp_config_restart_changes(D.cfg, ncfg, changed, HP_ARRAY_SIZE(changed));
+	for (size_t i = 0; i < nc; i++)
+		hp_warn("reload: '%s' changed; it takes effect at the next restart", changed[i]);
+	if (ncfg->max_file_size != D.cfg->max_file_size) {
+		hp_reader *nr = NULL;
+		if (hp_reader_new(64, ncfg->max_file_size, hp_reader_uring(D.reader) ? 0 : HP_READER_NO_URING,
+		                  &nr) == 0) {
+			hp_reader_free(D.reader);
+			D.reader = nr;
+		} else {
+			hp_warn("reload: cannot apply the new max_file_size; it takes effect at the next restart");
+		}
+	}
 	/* Files queued from the old config borrow watch names from it. */
 	flush_pending();
 	pending_clear();
@@ -496,7 +544,7 @@ static void tick(uint64_t now)
 	static uint64_t last_renew;
 	if (!D.db_broken && D.n_flights > 0 && now - last_renew >= 30000) {
 		last_renew = now;
-		db_check(hp_queue_renew(D.q, (int)(D.cfg->job_timeout_ms / 1000) * 2 + 30), "renew");
+		db_check(hp_queue_renew(D.q, D.lease_s), "renew");
 	}
 	notify_status();
 }
@@ -575,6 +623,8 @@ static int daemon_main(void)
 		return 1;
 	}
 	hp_log_level = D.cfg->log_level;
+	/* A lease outlives the longest conversion; renewed every 30 s. */
+	D.lease_s = (int)(D.cfg->job_timeout_ms / 1000) * 2 + 30;
 	if (getenv("HOPPER_DEBUG"))
 		hp_log_level = HP_LOG_DEBUG;
 

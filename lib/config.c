@@ -83,13 +83,13 @@ static const config_key config_keys[] = {
 	{ SEC_DAEMON, "log_level", T_LOGLEVEL, "info", 3, 7, KF_RELOAD, CFG(log_level), 0,
 	  "err, warning, notice, info or debug (or 3..7)" },
 
-	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, KF_RELOAD, CFG(workers_min), 0,
+	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, 0, CFG(workers_min), 0,
 	  "converter processes always running" },
-	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_RELOAD | KF_AUTO, CFG(workers_max), 0,
+	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO, CFG(workers_max), 0,
 	  "most converter processes; auto = from cores and memory; not below min" },
-	{ SEC_WORKERS, "memory_limit", T_SIZE, "512M", 16 * MIB, 64 * GIB, KF_RELOAD,
+	{ SEC_WORKERS, "memory_limit", T_SIZE, "512M", 16 * MIB, 64 * GIB, 0,
 	  CFG(memory_limit), 0, "memory limit of one worker process" },
-	{ SEC_WORKERS, "job_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, KF_RELOAD,
+	{ SEC_WORKERS, "job_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, 0,
 	  CFG(job_timeout_ms), 0, "a conversion running longer is killed and counts an attempt" },
 	{ SEC_WORKERS, "max_attempts", T_INT, "3", 1, 100, KF_RELOAD, CFG(max_attempts), 0,
 	  "tries before a job is marked failed" },
@@ -1120,4 +1120,42 @@ void hp_config_print(const hp_config *cfg, FILE *out)
 		fprintf(out, "\n[watch %s]\n", cfg->watches[i].name);
 		print_section(SEC_WATCH, &cfg->watches[i], out);
 	}
+}
+
+size_t hp_config_restart_changes(const hp_config *a, const hp_config *b, const char **ret_names,
+                                 size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < HP_ARRAY_SIZE(config_keys); i++) {
+		const config_key *k = &config_keys[i];
+		if (k->sec == SEC_WATCH || (k->flags & KF_RELOAD))
+			continue;
+		const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+		bool differ;
+		switch (k->type) {
+		case T_STRING:
+		case T_PATH: {
+			const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+			differ = (sa == NULL) != (sb == NULL) || (sa && strcmp(sa, sb) != 0);
+			break;
+		}
+		case T_BOOL:
+			differ = *(const bool *)pa != *(const bool *)pb;
+			break;
+		case T_INT:
+		case T_LOGLEVEL:
+			differ = *(const int *)pa != *(const int *)pb;
+			break;
+		case T_SIZE:
+		case T_DURATION:
+			differ = *(const uint64_t *)pa != *(const uint64_t *)pb;
+			break;
+		default:
+			differ = false; /* lists and actions are [watch] keys only */
+			break;
+		}
+		if (differ && n < max)
+			ret_names[n++] = k->name;
+	}
+	return n;
 }

@@ -566,6 +566,14 @@ int hp_queue_requeue(hp_queue *q, int64_t job_id)
 	                   NULL);
 }
 
+int hp_queue_forget(hp_queue *q, int64_t job_id)
+{
+	return update_ours(q, job_id, "dropping a superseded job",
+	                   "DELETE FROM hopper.jobs"
+	                   " WHERE id = $1 AND state = 'running' AND lease_owner = $2",
+	                   NULL);
+}
+
 int hp_queue_release_all(hp_queue *q)
 {
 	const char *params[] = { q->owner };

@@ -69,6 +69,11 @@ int hp_config_load(const char *path, unsigned flags, FILE *errs, hp_config **ret
  * included), suitable for --check-config. */
 void hp_config_print(const hp_config *cfg, FILE *out);
 void hp_config_free(hp_config *cfg);
+/* The [daemon]/[workers] keys that differ between a and b and take effect
+ * only at start-up (the table's reload flag). Up to max key names (static
+ * strings) go to ret_names; returns how many were written. */
+size_t hp_config_restart_changes(const hp_config *a, const hp_config *b, const char **ret_names,
+                                 size_t max);
 
 /* Value parsers shared with the table (exposed for tests and the CLI).
  * Sizes: "512", "512K", "512M", "2G", "1T" (powers of 1024, case-insensitive,

@@ -77,6 +77,10 @@ int hp_queue_link(hp_queue *q, int64_t job_id, int64_t document_id);
 int hp_queue_fail(hp_queue *q, int64_t job_id, const char *error);
 /* Put our running job back to queued (shutdown, lost worker we will retry). */
 int hp_queue_requeue(hp_queue *q, int64_t job_id);
+/* Delete our running job: the file changed after it was queued, so the
+ * version it stands for can no longer be read (the caller enqueues the
+ * current version, which is its own job). */
+int hp_queue_forget(hp_queue *q, int64_t job_id);
 /* Put every job leased by us back to queued (start-up after a crash of
  * this same node:pid is impossible, so this is for shutdown). */
 int hp_queue_release_all(hp_queue *q);

@@ -24,7 +24,7 @@ cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	[ -n "$npid" ] && kill "$npid" 2>/dev/null
 	pkill -KILL -f "$tmp/state/pg" 2>/dev/null
-	rm -rf "$tmp"
+	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -151,6 +151,26 @@ contains "hopper status per watch" "inbox" "$st"
 contains "hopper sql" "Release page" "$("$hopper" -c "$tmp/hopper.conf" sql "SELECT title FROM hopper.documents" 2>&1)"
 contains "STATUS= line" "STATUS=" "$(cat "$tmp/notify.log")"
 
+# Reload (SIGHUP): a second watch is added; RELOADING=1 then READY=1.
+mkdir -p "$tmp/second"
+printf '[watch second]\npath = second\npriority = 5\n' >> "$tmp/hopper.conf"
+: > "$tmp/notify.log"
+kill -HUP "$pid"
+reloaded() { grep -q '^READY=1' "$tmp/notify.log" 2>/dev/null; }
+if wait_for 30 reloaded; then ok "reload answered READY=1"; else fail "no READY=1 after SIGHUP"; fi
+contains "RELOADING=1 sent" "RELOADING=1" "$(cat "$tmp/notify.log")"
+printf 'Second folder\n\nwatched after a reload\n' > "$tmp/second/s.txt"
+second() { [ "$(sql "SELECT state || '|' || watch || '|' || priority FROM hopper.jobs WHERE path LIKE '%/second/s.txt'")" = "done|second|5" ]; }
+if wait_for 60 second; then ok "new watch works after reload"; else fail "second/s.txt: $(sql "SELECT state, watch, error FROM hopper.jobs WHERE path LIKE '%/second/%'")"; fi
+# A broken config on reload is refused; the daemon keeps running.
+cp "$tmp/hopper.conf" "$tmp/good.conf"
+printf '[workers]\nbogus = 1\n' >> "$tmp/hopper.conf"
+: > "$tmp/notify.log"
+kill -HUP "$pid"
+if wait_for 30 reloaded && kill -0 "$pid"; then ok "bad reload refused, still running"; else fail "bad reload"; fi
+grep -q "keeping the running one" "$tmp/hopperd.log" && ok "bad reload logged" || fail "bad reload not logged"
+cp "$tmp/good.conf" "$tmp/hopper.conf"
+
 # A worker killed mid-way is replaced; the daemon goes on.
 wpid=$(pgrep -P "$pid" -f -- '--worker' | head -n 1)
 if [ -n "$wpid" ]; then
@@ -179,7 +199,7 @@ check "no postgres left" "" "$left"
 NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
 pid=$!
 if wait_for 120 ready; then ok "restarted"; else fail "restart did not become ready"; fi
-check "no job queued twice after restart" "7|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
+check "no job queued twice after restart" "8|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "second exit status" 0 "$rc"
 

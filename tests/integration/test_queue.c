@@ -671,6 +671,15 @@ int main(void)
 	CHECK(hp_queue_release_all(qb) == 1); /* j6 */
 	CHECK(hp_queue_release_all(qb) == 0);
 
+	step("forget drops only our own running job (a superseded file version)");
+	int64_t j9;
+	CHECK(claim_one(qa, 60, &j9, NULL) == 0);
+	CHECK(hp_queue_forget(qb, j9) == -ESTALE);
+	CHECK(state_is(raw, j9, "running"));
+	CHECK(hp_queue_forget(qa, j9) == 0);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE id = $1", id_str(j9, b1), NULL) == 0);
+	CHECK(hp_queue_forget(qa, j9) == -ESTALE);
+
 	step("a dropped connection gives -ECONNRESET; reconnect restores queue and LISTEN");
 	char pid[24];
 	snprintf(pid, sizeof pid, "%d", PQbackendPID(hp_queue_conn(qa)));

@@ -579,6 +579,33 @@ static void test_need_watch(void **state)
 }
 
 /* Print, read the print back, compare; and print again: same text. */
+/* A reload tells which changed keys wait for a restart: the ones the table
+ * does not mark reloadable, and only those that changed. */
+static void test_restart_changes(void **state)
+{
+	char *pa = write_file("reload/a.conf",
+	                      "[daemon]\nlog_level = info\n[workers]\nmin = 1\nmemory_limit = 512M\n"
+	                      "max_output = 64M\n[watch w]\npath = /srv/a\n");
+	char *pb = write_file("reload/b.conf",
+	                      "[daemon]\nlog_level = debug\nstate_dir = /srv/state\n[workers]\nmin = 3\n"
+	                      "memory_limit = 1G\nmax_output = 8M\n[watch w]\npath = /srv/b\n");
+	hp_config *a = load_ok(pa, 0), *b = load_ok(pb, 0);
+	const char *names[8];
+	assert_int_equal(hp_config_restart_changes(a, a, names, 8), 0);
+	size_t n = hp_config_restart_changes(a, b, names, 8);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[0], "state_dir");
+	assert_string_equal(names[1], "min");
+	assert_string_equal(names[2], "memory_limit");
+	/* max is honoured */
+	assert_int_equal(hp_config_restart_changes(a, b, names, 1), 1);
+	assert_string_equal(names[0], "state_dir");
+	hp_config_free(a);
+	hp_config_free(b);
+	free(pa);
+	free(pb);
+}
+
 static void round_trip(const char *path)
 {
 	hp_config *a = load_ok(path, 0), *b;
@@ -857,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_shipped_files),
+		cmocka_unit_test(test_restart_changes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
