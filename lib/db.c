@@ -102,3 +102,24 @@ PGconn *hp_db_connect(const char *conninfo, char *err, size_t errlen)
 	PQfinish(c);
 	return NULL;
 }
+
+void hp_db_message(PGconn *conn, const PGresult *res, char *out, size_t outlen)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	if (primary)
+		snprintf(out, outlen, "%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "",
+		         detail ? ")" : "");
+	else
+		snprintf(out, outlen, "%s", PQerrorMessage(conn));
+	size_t w = 0;
+	for (size_t i = 0; out[i]; i++) {
+		char ch = out[i] == '\n' || out[i] == '\t' ? ' ' : out[i];
+		if (ch == ' ' && (w == 0 || out[w - 1] == ' '))
+			continue;
+		out[w++] = ch;
+	}
+	while (w > 0 && out[w - 1] == ' ')
+		w--;
+	out[w] = '\0';
+}

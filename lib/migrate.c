@@ -6,40 +6,18 @@
 #include <string.h>
 
 #include "hopper/common.h"
+#include "hopper/db.h"
 #include "hopper/migrate.h"
 
 /* pg_advisory_lock key: "hopper" in ASCII, so it is recognisable in pg_locks. */
 #define MIGRATE_LOCK_KEY "114827837072754"
-
-/* The server's message on one line: primary text plus detail, or libpq's
- * own message (which may span lines) when there is no server error. */
-static void pq_message(PGconn *conn, const PGresult *res, char *out, size_t outlen)
-{
-	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
-	if (primary)
-		snprintf(out, outlen, "%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "",
-		         detail ? ")" : "");
-	else
-		snprintf(out, outlen, "%s", PQerrorMessage(conn));
-	size_t w = 0;
-	for (size_t i = 0; out[i]; i++) {
-		char ch = out[i] == '\n' || out[i] == '\t' ? ' ' : out[i];
-		if (ch == ' ' && (w == 0 || out[w - 1] == ' '))
-			continue;
-		out[w++] = ch;
-	}
-	while (w > 0 && out[w - 1] == ' ')
-		w--;
-	out[w] = '\0';
-}
 
 /* Log the failed step with the server's message; -ECONNRESET when the
  * connection is gone (the caller may reconnect), else -EIO. */
 static int sql_fail(PGconn *conn, PGresult *res, const char *what)
 {
 	char msg[1024];
-	pq_message(conn, res, msg, sizeof msg);
+	hp_db_message(conn, res, msg, sizeof msg);
 	hp_err("schema migration: %s failed: %s", what, msg);
 	return PQstatus(conn) == CONNECTION_BAD ? -ECONNRESET : -EIO;
 }

@@ -30,36 +30,13 @@ struct hp_queue {
 	char *owner;
 };
 
-/* The server's message on one line: primary text plus detail, or libpq's
- * own message (which may span lines) when there is no server error. */
-static void pq_message(PGconn *conn, const PGresult *res, char *out, size_t outlen)
-{
-	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
-	if (primary)
-		snprintf(out, outlen, "%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "",
-		         detail ? ")" : "");
-	else
-		snprintf(out, outlen, "%s", PQerrorMessage(conn));
-	size_t w = 0;
-	for (size_t i = 0; out[i]; i++) {
-		char ch = out[i] == '\n' || out[i] == '\t' ? ' ' : out[i];
-		if (ch == ' ' && (w == 0 || out[w - 1] == ' '))
-			continue;
-		out[w++] = ch;
-	}
-	while (w > 0 && out[w - 1] == ' ')
-		w--;
-	out[w] = '\0';
-}
-
 /* Log what failed with the server's words. -ECONNRESET when the connection
  * is gone, -EAGAIN for serialization failures and deadlocks (retry), -ENOENT
  * for a reference to a row that does not exist, else -EIO. */
 static int q_error(hp_queue *q, PGresult *res, const char *what)
 {
 	char msg[1024];
-	pq_message(q->conn, res, msg, sizeof msg);
+	hp_db_message(q->conn, res, msg, sizeof msg);
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	/* Class 08: connection exception; 57P0x: the server is shutting down. */
 	if (PQstatus(q->conn) == CONNECTION_BAD ||
@@ -170,7 +147,7 @@ int hp_queue_reconnect(hp_queue *q)
 	PQreset(q->conn);
 	if (PQstatus(q->conn) != CONNECTION_OK) {
 		char msg[1024];
-		pq_message(q->conn, NULL, msg, sizeof msg);
+		hp_db_message(q->conn, NULL, msg, sizeof msg);
 		hp_warn("queue: cannot reconnect to the database: %s", msg);
 		return -ECONNREFUSED;
 	}
@@ -601,7 +578,7 @@ int hp_queue_drain_notify(hp_queue *q)
 {
 	if (!PQconsumeInput(q->conn) || PQstatus(q->conn) == CONNECTION_BAD) {
 		char msg[1024];
-		pq_message(q->conn, NULL, msg, sizeof msg);
+		hp_db_message(q->conn, NULL, msg, sizeof msg);
 		hp_warn("queue: lost the database connection: %s", msg);
 		return -ECONNRESET;
 	}

@@ -19,4 +19,9 @@ char *hp_db_conninfo(const hp_config *cfg);
  * NULL. */
 PGconn *hp_db_connect(const char *conninfo, char *err, size_t errlen);
 
+/* The server's message for a failed result on one line: primary text plus
+ * detail, or libpq's own message (which may span lines) when there is no
+ * server error (res may be NULL). Always NUL-terminates out. */
+void hp_db_message(PGconn *conn, const PGresult *res, char *out, size_t outlen);
+
 #endif

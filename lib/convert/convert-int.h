@@ -46,4 +46,12 @@ size_t hp_crlf_to_lf(char *s, size_t n);
 
 #define HP_TITLE_MAX 200
 
+/* The body of a converter whose Markdown is the input text itself (text,
+ * Markdown): decode to UTF-8, CRLF to LF, enforce lim->max_output, take the
+ * title with title_fn (which sets *ret, NULL for none; 0 or -errno), and
+ * fill doc->markdown, markdown_len and title. 0 or -errno with err set. */
+int hp_conv_as_is(const char *data, size_t len, const hp_convert_limits *lim,
+                  int (*title_fn)(const char *s, size_t n, char **ret), hp_doc *doc,
+                  char *err, size_t errlen);
+
 #endif

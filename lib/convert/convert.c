@@ -761,3 +761,29 @@ fail:
 		snprintf(err, errlen, "out of memory");
 	return r;
 }
+
+int hp_conv_as_is(const char *data, size_t len, const hp_convert_limits *lim,
+                  int (*title_fn)(const char *s, size_t n, char **ret), hp_doc *doc,
+                  char *err, size_t errlen)
+{
+	char *s = NULL, *title = NULL;
+	size_t n;
+	int r = hp_to_utf8(data, len, &s, &n, err, errlen);
+	if (r < 0)
+		goto fail;
+	n = hp_crlf_to_lf(s, n);
+	if (n > lim->max_output) {
+		r = hp_conv_efbig(lim->max_output, err, errlen);
+		goto fail;
+	}
+	r = title_fn(s, n, &title);
+	if (r < 0)
+		goto fail;
+	doc->markdown = s;
+	doc->markdown_len = n;
+	doc->title = title;
+	return 0;
+fail:
+	free(s);
+	return r;
+}

@@ -181,26 +181,7 @@ static int convert_markdown(const char *name, const char *data, size_t len,
                             const hp_convert_limits *lim, hp_doc *doc,
                             char *err, size_t errlen)
 {
-	char *s = NULL, *title = NULL;
-	size_t n;
-	int r = hp_to_utf8(data, len, &s, &n, err, errlen);
-	if (r < 0)
-		goto fail;
-	n = hp_crlf_to_lf(s, n);
-	if (n > lim->max_output) {
-		r = hp_conv_efbig(lim->max_output, err, errlen);
-		goto fail;
-	}
-	r = md_title(s, n, &title);
-	if (r < 0)
-		goto fail;
-	doc->markdown = s;
-	doc->markdown_len = n;
-	doc->title = title;
-	return 0;
-fail:
-	free(s);
-	return r;
+	return hp_conv_as_is(data, len, lim, md_title, doc, err, errlen);
 }
 
 const hp_converter hp_conv_markdown = { HP_FMT_MARKDOWN, convert_markdown };

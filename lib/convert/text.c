@@ -19,30 +19,17 @@
 #include "hopper/convert.h"
 #include "convert-int.h"
 
+/* The first non-empty line, trimmed, is the title of a text file. */
+static int text_title(const char *s, size_t n, char **ret)
+{
+	return hp_title_from_line(s, n, HP_TITLE_MAX, ret);
+}
+
 static int convert_text(const char *name, const char *data, size_t len,
                         const hp_convert_limits *lim, hp_doc *doc,
                         char *err, size_t errlen)
 {
-	char *s = NULL, *title = NULL;
-	size_t n;
-	int r = hp_to_utf8(data, len, &s, &n, err, errlen);
-	if (r < 0)
-		goto fail;
-	n = hp_crlf_to_lf(s, n);
-	if (n > lim->max_output) {
-		r = hp_conv_efbig(lim->max_output, err, errlen);
-		goto fail;
-	}
-	r = hp_title_from_line(s, n, HP_TITLE_MAX, &title);
-	if (r < 0)
-		goto fail;
-	doc->markdown = s;
-	doc->markdown_len = n;
-	doc->title = title;
-	return 0;
-fail:
-	free(s);
-	return r;
+	return hp_conv_as_is(data, len, lim, text_title, doc, err, errlen);
 }
 
 const hp_converter hp_conv_text = { HP_FMT_TEXT, convert_text };
