@@ -137,8 +137,8 @@ run: deps
 	@[ -f $(RUN_DIR)/hopper.conf ] || sed -e 's|@STATE_DIR@|$(RUN_DIR)/state|' \
 	   -e 's|@INBOX@|$(RUN_DIR)/inbox|' etc/run.conf.in > $(RUN_DIR)/hopper.conf
 	@echo "hopper: drop files into $(RUN_DIR)/inbox"
-	@echo "hopper: then ask:  build/hopper -c var/hopper.conf status"
-	@echo "hopper:            build/hopper -c var/hopper.conf sql \"SELECT path, title FROM hopper.jobs JOIN hopper.documents d ON d.id = document_id\""
+	@echo "hopper: then ask:  build/hopper status"
+	@echo "hopper:            build/hopper sql \"SELECT path, title FROM hopper.jobs JOIN hopper.documents d ON d.id = document_id\""
 	@echo "hopper: stop with Ctrl-C"
 	exec $(B)/hopperd -c $(RUN_DIR)/hopper.conf
 

@@ -8,6 +8,7 @@
  * It reads the same configuration as hopperd to find the database, so with
  * the embedded default `hopper status` needs no arguments.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -47,9 +48,11 @@ static void usage(FILE *f)
 	        "                          daemon and no database\n"
 	        "\n"
 	        "Options:\n"
-	        "  -c, --config FILE       configuration file (default %s); it tells\n"
-	        "                          where the database is (database = local: the\n"
-	        "                          embedded server of a running hopperd)\n"
+	        "  -c, --config FILE       configuration file; it tells where the database\n"
+	        "                          is (database = local: the embedded server of a\n"
+	        "                          running hopperd). Without -c: $HOPPER_CONFIG, else\n"
+	        "                          the -c of the hopperd running on this machine (when\n"
+	        "                          exactly one runs), else %s\n"
 	        "  -h, --help              this text\n",
 	        HP_CONFIG_DEFAULT_PATH);
 }
@@ -115,10 +118,86 @@ static void print_table(const PGresult *res)
 
 /* ---- database commands ----------------------------------------------------- */
 
+/* The -c of the one hopperd running on this machine (its argv, read from
+ * /proc/PID/cmdline; a relative path is taken from /proc/PID/cwd). NULL when
+ * none runs, when several do, or when it runs without -c. Caller frees. */
+static char *running_daemon_config(void)
+{
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return NULL;
+	char *found = NULL;
+	int daemons = 0;
+	struct dirent *de;
+	while ((de = readdir(proc))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		char path[64], args[4096];
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, args, sizeof args - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		args[n] = '\0';
+		const char *argv0 = strrchr(args, '/') ? strrchr(args, '/') + 1 : args;
+		if (strcmp(argv0, "hopperd") != 0)
+			continue;
+		const char *cfg = NULL;
+		bool worker = false;
+		for (const char *a = args + strlen(args) + 1; a < args + n; a += strlen(a) + 1) {
+			if (strcmp(a, "--worker") == 0)
+				worker = true;
+			else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && a + strlen(a) + 1 < args + n)
+				cfg = a + strlen(a) + 1;
+			else if (strncmp(a, "--config=", 9) == 0)
+				cfg = a + 9;
+		}
+		if (worker)
+			continue;
+		daemons++;
+		free(found);
+		found = NULL;
+		if (!cfg)
+			continue;
+		if (cfg[0] == '/') {
+			found = strdup(cfg);
+		} else {
+			char cwd[PATH_MAX];
+			snprintf(path, sizeof path, "/proc/%ld/cwd", pid);
+			ssize_t l = readlink(path, cwd, sizeof cwd - 1);
+			if (l > 0) {
+				cwd[l] = '\0';
+				if (asprintf(&found, "%s/%s", cwd, cfg) < 0)
+					found = NULL;
+			}
+		}
+	}
+	closedir(proc);
+	if (daemons != 1) {
+		free(found);
+		return NULL;
+	}
+	return found;
+}
+
 static PGconn *connect_db(void)
 {
 	hp_config *cfg = NULL;
-	if (hp_config_load(cfg_path, 0, stderr, &cfg) < 0)
+	char *found = NULL;
+	if (!cfg_path)
+		cfg_path = getenv("HOPPER_CONFIG");
+	if (!cfg_path && (cfg_path = found = running_daemon_config()))
+		if (getenv("HOPPER_DEBUG"))
+			fprintf(stderr, "hopper: using %s, the configuration of the running hopperd\n", cfg_path);
+	int r = hp_config_load(cfg_path, 0, stderr, &cfg);
+	free(found);
+	cfg_path = NULL;
+	if (r < 0)
 		return NULL;
 	char *ci = hp_db_conninfo(cfg);
 	hp_config_free(cfg);

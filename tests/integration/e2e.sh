@@ -105,8 +105,7 @@ cat > "$tmp/page.tmp" <<'EOF'
 EOF
 mv "$tmp/page.tmp" "$tmp/inbox/page.html"
 # Bad input: costs one job, with a reason a person understands.
-head -c 4096 /dev/urandom > "$tmp/inbox/blob.bin"
-printf '\x00\x01\x02binary' >> "$tmp/inbox/blob.bin"
+{ head -c 4096 /dev/urandom; printf '\x00\x01\x02binary'; } > "$tmp/inbox/blob.bin"
 # Same content under another name: converted once, linked.
 cp "$tmp/inbox/notes.txt" "$tmp/inbox/notes-copy.txt"
 # A subdirectory made after start is watched.
@@ -148,6 +147,8 @@ check "failures view" "1" "$(sql "SELECT count(*) FROM hopper.failures WHERE pat
 st=$("$hopper" -c "$tmp/hopper.conf" status 2>&1)
 contains "hopper status" "done" "$st"
 contains "hopper status per watch" "inbox" "$st"
+# Without -c the CLI finds the running hopperd's configuration.
+contains "hopper status finds the running daemon" "inbox" "$(env -u HOPPER_CONFIG "$hopper" status 2>&1)"
 contains "hopper sql" "Release page" "$("$hopper" -c "$tmp/hopper.conf" sql "SELECT title FROM hopper.documents" 2>&1)"
 contains "STATUS= line" "STATUS=" "$(cat "$tmp/notify.log")"
 
