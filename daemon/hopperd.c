@@ -157,6 +157,42 @@ static void db_try_reconnect(uint64_t now)
 	D.want_claim = true;
 }
 
+/* Jobs leased by an earlier hopperd of this node that is no longer alive
+ * (kill -9, power loss) need not wait for their leases to expire: this node
+ * can tell that pid is gone. Owners are "node:pid"; a pid that runs but is
+ * not a hopperd (reused after a reboot) counts as dead too. */
+static void recover_own_leases(void)
+{
+	char prefix[sizeof D.owner];
+	const char *colon = strrchr(D.owner, ':');
+	snprintf(prefix, sizeof prefix, "%.*s:", (int)(colon - D.owner), D.owner);
+	char **owners = NULL;
+	size_t n = 0;
+	if (hp_queue_lease_owners(D.q, prefix, &owners, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = owners[i] + strlen(prefix);
+		char *end;
+		long pid = strtol(p, &end, 10);
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		char comm[64] = "", path[64];
+		snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			if (!fgets(comm, sizeof comm, f))
+				comm[0] = '\0';
+			fclose(f);
+		}
+		if (strncmp(comm, "hopperd", 7) == 0)
+			continue; /* alive: another hopperd on this node owns them */
+		int r = hp_queue_release_owner(D.q, owners[i]);
+		if (r > 0)
+			hp_notice("took back %d job(s) of %s, a hopperd of this node that is gone", r, owners[i]);
+	}
+	hp_strv_free(owners);
+}
+
 /* ---- watcher -> queue ---------------------------------------------------- */
 
 static void on_file(void *userdata, const hp_watch_config *w, const char *path, const struct stat *st)
@@ -668,6 +704,7 @@ static int daemon_main(void)
 	if (r < 0)
 		goto fail;
 	db_register();
+	recover_own_leases();
 
 	r = hp_reader_new(64, D.cfg->max_file_size, getenv("HOPPER_NO_URING") ? HP_READER_NO_URING : 0, &D.reader);
 	if (r < 0) {

@@ -561,6 +561,45 @@ int hp_queue_release_all(hp_queue *q)
 	                    1, params);
 }
 
+int hp_queue_lease_owners(hp_queue *q, const char *prefix, char ***ret_owners, size_t *ret_n)
+{
+	const char *params[] = { prefix };
+	PGresult *res;
+	/* starts_with() rather than LIKE: a node name may hold '%' or '_'. */
+	int r = q_exec(q, "listing lease owners",
+	               "SELECT DISTINCT lease_owner FROM hopper.jobs"
+	               " WHERE state = 'running' AND starts_with(lease_owner, $1)",
+	               1, params, &res);
+	if (r < 0)
+		return r;
+	size_t n = (size_t)PQntuples(res);
+	char **owners = calloc(n + 1, sizeof *owners);
+	if (!owners) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(owners[i] = strdup(PQgetvalue(res, (int)i, 0)))) {
+			hp_strv_free(owners);
+			PQclear(res);
+			return -ENOMEM;
+		}
+	PQclear(res);
+	*ret_owners = owners;
+	*ret_n = n;
+	return 0;
+}
+
+int hp_queue_release_owner(hp_queue *q, const char *owner)
+{
+	const char *params[] = { owner };
+	return q_exec_count(q, "taking back the jobs of a dead daemon",
+	                    "UPDATE hopper.jobs SET state = 'queued', not_before = now(),"
+	                    " lease_owner = NULL, lease_until = NULL"
+	                    " WHERE state = 'running' AND lease_owner = $1",
+	                    1, params);
+}
+
 int hp_queue_renew(hp_queue *q, int lease_s)
 {
 	char slease[16];

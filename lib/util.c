@@ -40,6 +40,15 @@ char *hp_strdup0(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+void hp_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
 const char *hp_signal_name(int sig)
 {
 	static const struct { int sig; const char *name; } names[] = {

@@ -72,6 +72,8 @@ void hp_evsrc_del(int epfd, hp_evsrc *src);
 uint64_t hp_now_ms(void);                 /* CLOCK_MONOTONIC in ms */
 /* strdup that returns NULL for NULL. Caller frees. */
 char *hp_strdup0(const char *s);
+/* Free a NULL-terminated array of malloc'd strings, and the array. NULL is fine. */
+void hp_strv_free(char **v);
 /* Name of a signal, e.g. "SIGSEGV"; never NULL. */
 const char *hp_signal_name(int sig);
 /* Write all n bytes (retrying on EINTR/short writes). 0 or -errno. */

@@ -84,6 +84,12 @@ int hp_queue_forget(hp_queue *q, int64_t job_id);
 /* Put every job leased by us back to queued (start-up after a crash of
  * this same node:pid is impossible, so this is for shutdown). */
 int hp_queue_release_all(hp_queue *q);
+/* Distinct owners of running jobs whose owner starts with prefix (e.g.
+ * "host:"), as a NULL-terminated array (free with hp_strv_free, common.h). */
+int hp_queue_lease_owners(hp_queue *q, const char *prefix, char ***ret_owners, size_t *ret_n);
+/* Put every running job of `owner` back to queued (a daemon known dead:
+ * the caller checked). Returns the number of jobs put back. */
+int hp_queue_release_owner(hp_queue *q, const char *owner);
 /* Renew the lease of all our running jobs. */
 int hp_queue_renew(hp_queue *q, int lease_s);
 

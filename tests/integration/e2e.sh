@@ -184,6 +184,26 @@ else
 	fail "no worker process found"
 fi
 
+# kill -9 of the daemon with a job in flight: the restarted daemon takes the
+# job back at once (its lease, 150 s, has not expired) and finishes it.
+workers=$(pgrep -P "$pid" -f -- '--worker')
+kill -STOP $workers
+printf 'Crash test\n\nin flight when the daemon died\n' > "$tmp/inbox/crash.txt"
+inflight() { [ "$(sql "SELECT state FROM hopper.jobs WHERE path LIKE '%/crash.txt'")" = running ]; }
+if wait_for 30 inflight; then ok "job in flight"; else fail "crash.txt never ran"; fi
+kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
+kill -KILL $workers
+pg_gone() { ! pgrep -f "$tmp/state/pg" >/dev/null; }
+end=$((SECONDS + 30)); until pg_gone || [ $SECONDS -ge $end ]; do sleep 0.2; done
+if pg_gone; then ok "PostgreSQL stopped with its killed parent"; else fail "postgres outlived kill -9 of hopperd"; fi
+: > "$tmp/notify.log"
+NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
+pid=$!
+if wait_for 120 ready; then ok "restarted after kill -9"; else fail "no restart after kill -9"; fi
+crash_done() { [ "$(sql "SELECT state FROM hopper.jobs WHERE path LIKE '%/crash.txt'")" = done ]; }
+if wait_for 60 crash_done; then ok "in-flight job recovered after kill -9"; else fail "crash.txt: $(sql "SELECT state, lease_owner FROM hopper.jobs WHERE path LIKE '%/crash.txt'")"; fi
+grep -q "took back 1 job" "$tmp/hopperd.log" && ok "recovery logged" || fail "recovery not logged"
+
 # SIGTERM: exit 0, STOPPING=1, no PostgreSQL of this state dir left.
 kill -TERM "$pid"
 wait "$pid"; rc=$?
@@ -200,7 +220,7 @@ check "no postgres left" "" "$left"
 NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
 pid=$!
 if wait_for 120 ready; then ok "restarted"; else fail "restart did not become ready"; fi
-check "no job queued twice after restart" "8|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
+check "no job queued twice after restart" "9|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "second exit status" 0 "$rc"
 
