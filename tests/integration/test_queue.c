@@ -680,6 +680,24 @@ int main(void)
 	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE id = $1", id_str(j9, b1), NULL) == 0);
 	CHECK(hp_queue_forget(qa, j9) == -ESTALE);
 
+	step("lease owners by node prefix; a dead owner's jobs are taken back");
+	int64_t j10, j11;
+	CHECK(claim_one(qa, 600, &j10, NULL) == 0);
+	CHECK(claim_one(qb, 600, &j11, NULL) == 0);
+	char **owners = NULL;
+	size_t n_owners = 0;
+	CHECK(hp_queue_lease_owners(qb, "nodeA:", &owners, &n_owners) == 0);
+	CHECK(n_owners == 1 && strcmp(owners[0], "nodeA:1") == 0 && owners[1] == NULL);
+	hp_strv_free(owners);
+	CHECK(hp_queue_lease_owners(qb, "node_:", &owners, &n_owners) == 0); /* no LIKE wildcards */
+	CHECK(n_owners == 0);
+	hp_strv_free(owners);
+	CHECK(hp_queue_release_owner(qb, "nodeA:1") == 1);
+	CHECK(state_is(raw, j10, "queued"));
+	CHECK(state_is(raw, j11, "running"));
+	CHECK(hp_queue_release_owner(qb, "nodeA:1") == 0);
+	CHECK(hp_queue_requeue(qb, j11) == 0);
+
 	step("a dropped connection gives -ECONNRESET; reconnect restores queue and LISTEN");
 	char pid[24];
 	snprintf(pid, sizeof pid, "%d", PQbackendPID(hp_queue_conn(qa)));
