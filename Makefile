@@ -104,7 +104,7 @@ $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/hopper: $(B)/daemon/hopper.o $(B)/libhopper.a
+$(B)/hopper: $(B)/daemon/hopper.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hopper/chunk.h"
@@ -26,9 +29,13 @@
 #include "hopper/config.h"
 #include "hopper/convert.h"
 #include "hopper/db.h"
+#include "hopper/frame.h"
+#include "hopper/pool.h"
 
 #define CONVERT_MAX_INPUT (256u << 20)
 #define CONVERT_MAX_OUTPUT (64u << 20)
+#define CONVERT_MEMORY_LIMIT (1024ull << 20)
+#define CONVERT_TIMEOUT_S 60
 
 static const char *cfg_path;
 
@@ -43,9 +50,10 @@ static void usage(FILE *f)
 	        "  sql QUERY               run one SQL query on hopper's database, print the rows\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
 	        "  convert FILE... [-o DIR]\n"
-	        "                          convert files to Markdown with the converters the\n"
-	        "                          workers use, to stdout or to DIR/NAME.md; needs no\n"
-	        "                          daemon and no database\n"
+	        "                          convert files to Markdown as hopperd's workers do\n"
+	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
+	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
+	        "                          database\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE       configuration file; it tells where the database\n"
@@ -364,7 +372,142 @@ out:
 	return r;
 }
 
-static int convert_one(const char *path, const char *outdir)
+/* Conversions run in a child process that is a hopperd worker in all but
+ * name (hp_worker_main: sandbox, limits, converters, chunker) and speaks the
+ * same frames over a socketpair, so a hostile file costs that child, not
+ * this process, and `hopper convert` shows exactly what hopperd would store.
+ * One child serves every file; a new one is started after a crash. */
+typedef struct convert_child {
+	pid_t pid;
+	int fd;
+	uint64_t seq;
+} convert_child;
+
+static void child_stop(convert_child *c, bool kill_it, char *why, size_t whylen)
+{
+	if (c->pid <= 0)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (kill_it)
+		kill(c->pid, SIGKILL);
+	int st = 0;
+	while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (why) {
+		if (WIFSIGNALED(st))
+			snprintf(why, whylen, "converter killed by %s", hp_signal_name(WTERMSIG(st)));
+		else
+			snprintf(why, whylen, "converter exited with status %d", WEXITSTATUS(st));
+	}
+	c->pid = 0;
+}
+
+static int child_start(convert_child *c)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(hp_worker_main(sv[1], CONVERT_MEMORY_LIMIT));
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->fd = sv[0];
+	return 0;
+}
+
+/* Read exactly n bytes before the deadline. 0, -ETIMEDOUT, -EPIPE (EOF) or -errno. */
+static int read_until(int fd, void *p, size_t n, uint64_t deadline)
+{
+	char *c = p;
+	while (n > 0) {
+		uint64_t now = hp_now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int pr = poll(&pfd, 1, (int)(deadline - now));
+		if (pr < 0 && errno != EINTR)
+			return -errno;
+		if (pr <= 0)
+			continue;
+		ssize_t r = read(fd, c, n);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EPIPE;
+		c += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Send one file to the child and wait for its result. 0 and *res, or -errno
+ * with a sentence in why (the child is gone then). */
+static int child_convert(convert_child *c, const char *name, const char *data, size_t len,
+                         hp_result *res, char *why, size_t whylen)
+{
+	if (c->pid <= 0) {
+		int r = child_start(c);
+		if (r < 0) {
+			snprintf(why, whylen, "cannot start a converter process: %s", strerror(-r));
+			return r;
+		}
+	}
+	hp_job_msg m = { .job_id = ++c->seq, .name = name, .data = data, .len = len,
+	                 .chunk_tokens = 512, .max_output = CONVERT_MAX_OUTPUT };
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	void *payload = NULL;
+	int r = hp_job_msg_encode(&b, &m);
+	if (r == 0)
+		r = hp_write_all(c->fd, b.data, b.len);
+	hp_buf_free(&b);
+	uint64_t deadline = hp_now_ms() + CONVERT_TIMEOUT_S * 1000;
+	uint8_t hdr[HP_FRAME_HDR_LEN];
+	uint32_t type = 0, plen = 0;
+	if (r == 0)
+		r = read_until(c->fd, hdr, sizeof hdr, deadline);
+	if (r == 0)
+		r = hp_frame_header(hdr, sizeof hdr, CONVERT_MAX_OUTPUT * 3 + (16u << 20), &type, &plen);
+	if (r == 0 && type != HP_FRAME_RESULT)
+		r = -EBADMSG;
+	if (r == 0 && !(payload = malloc(plen ? plen : 1)))
+		r = -ENOMEM;
+	if (r == 0)
+		r = read_until(c->fd, payload, plen, deadline);
+	if (r == 0)
+		r = hp_result_decode(payload, plen, SIZE_MAX / sizeof(hp_chunk), res);
+	if (r == 0 && res->job_id != m.job_id)
+		r = -EBADMSG;
+	free(payload);
+	if (r < 0) {
+		if (r == -ETIMEDOUT) {
+			child_stop(c, true, NULL, 0);
+			snprintf(why, whylen, "timed out after %d s", CONVERT_TIMEOUT_S);
+		} else {
+			child_stop(c, true, why, whylen);
+			if (r == -EBADMSG || r == -EMSGSIZE)
+				snprintf(why, whylen, "the converter sent a malformed result");
+		}
+	}
+	return r;
+}
+
+static int convert_one(convert_child *child, const char *path, const char *outdir)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -377,15 +520,20 @@ static int convert_one(const char *path, const char *outdir)
 	}
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	hp_convert_limits lim = { .max_output = CONVERT_MAX_OUTPUT, .max_depth = 256 };
-	hp_doc *doc = NULL;
-	char err[512] = "";
-	r = hp_convert(base, data, len, &lim, &doc, err, sizeof err);
+	hp_result res = { 0 };
+	char why[256] = "";
+	r = child_convert(child, base, data, len, &res, why, sizeof why);
 	free(data);
 	if (r < 0) {
-		fprintf(stderr, "%s: %s\n", path, *err ? err : strerror(-r));
+		fprintf(stderr, "%s: %s\n", path, why);
 		return 1;
 	}
+	if (res.status != 0) {
+		fprintf(stderr, "%s: %s\n", path, res.error ? res.error : strerror(res.status));
+		hp_result_clear(&res);
+		return 1;
+	}
+	const hp_doc *doc = &res.doc;
 	int rc = 0;
 	if (!outdir) {
 		fwrite(doc->markdown, 1, doc->markdown_len, stdout);
@@ -408,7 +556,7 @@ static int convert_one(const char *path, const char *outdir)
 				close(fd);
 		}
 	}
-	hp_doc_free(doc);
+	hp_result_clear(&res);
 	return rc;
 }
 
@@ -433,9 +581,12 @@ static int cmd_convert(int argc, char **argv)
 		fprintf(stderr, "hopper: cannot create %s: %m\n", outdir);
 		return 1;
 	}
+	signal(SIGPIPE, SIG_IGN); /* a dead converter is an error, not our death */
+	convert_child child = { .fd = -1 };
 	int rc = 0;
 	for (int i = optind; i < argc; i++)
-		rc |= convert_one(argv[i], outdir);
+		rc |= convert_one(&child, argv[i], outdir);
+	child_stop(&child, false, NULL, 0);
 	return rc;
 }
 
