@@ -4,6 +4,7 @@
 #   make deps       install build/runtime/test dependencies with apt-get (if missing)
 #   make run        deps + build + hopperd in the foreground on the embedded PostgreSQL
 #   make check      deps + build + unit and integration tests
+#   make bench      benchmarks (ratios against a baseline of the same run)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -57,6 +58,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
+BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/%)
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
@@ -69,7 +72,7 @@ $(B)/.flags: FORCE
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
 FORCE:
 # Keep test objects: to make they are intermediate, but rebuilding them every run is waste.
-.SECONDARY: $(UNIT_BINS:%=%.o) $(INTEG_BINS:%=%.o) $(TESTLIB_OBJS)
+.SECONDARY: $(UNIT_BINS:%=%.o) $(INTEG_BINS:%=%.o) $(TESTLIB_OBJS) $(BENCH_BINS:%=%.o)
 
 $(B)/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -115,6 +118,14 @@ $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhop
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests: $(UNIT_BINS) $(INTEG_BINS)
+
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks print ratios against a baseline measured in the same run.
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do $$b || exit 1; done
 
 # ---- dependencies ---------------------------------------------------------
 deps:
