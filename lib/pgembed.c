@@ -197,6 +197,7 @@ static int create_system_user(void)
 	if (pid == 0) {
 		char *argv[] = { (char *)cmd, "--system", "--no-create-home", "--shell",
 		                 "/usr/sbin/nologin", PG_SUPERUSER, NULL };
+		hp_env_scrub_service();
 		execve(cmd, argv, environ);
 		_exit(127);
 	}
@@ -329,6 +330,7 @@ static int spawn(const runas *ru, char *const argv[], int logfd, const char *cwd
 		return -errno;
 	if (pid == 0) {
 		child_become(ru, logfd, cwd, parent, server);
+		hp_env_scrub_service();
 		execve(argv[0], argv, environ);
 		static const char msg[] = "hopper: cannot execute the PostgreSQL program\n";
 		if (write(2, msg, sizeof msg - 1) < 0)

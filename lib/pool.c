@@ -129,6 +129,7 @@ static void child_exec(hp_pool *p, pid_t parent, int sock, const char *limit)
 		_exit(127);
 	close_range(4, ~0U, 0);
 	char *argv[] = { p->exe, (char *)"--worker", (char *)"--memory-limit", (char *)limit, NULL };
+	hp_env_scrub_service();
 	execv(p->exe, argv);
 	_exit(127);
 }

@@ -40,6 +40,14 @@ char *hp_strdup0(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+void hp_env_scrub_service(void)
+{
+	static const char *const vars[] = { "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC",
+		                            "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES" };
+	for (size_t i = 0; i < HP_ARRAY_SIZE(vars); i++)
+		unsetenv(vars[i]);
+}
+
 void hp_strv_free(char **v)
 {
 	if (!v)

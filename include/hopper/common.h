@@ -72,6 +72,10 @@ void hp_evsrc_del(int epfd, hp_evsrc *src);
 uint64_t hp_now_ms(void);                 /* CLOCK_MONOTONIC in ms */
 /* strdup that returns NULL for NULL. Caller frees. */
 char *hp_strdup0(const char *s);
+/* In a child about to exec: drop the variables systemd sets for this
+ * service alone (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*), so neither workers
+ * nor the embedded postgres speak to systemd in hopperd's name. */
+void hp_env_scrub_service(void);
 /* Free a NULL-terminated array of malloc'd strings, and the array. NULL is fine. */
 void hp_strv_free(char **v);
 /* Name of a signal, e.g. "SIGSEGV"; never NULL. */

@@ -52,19 +52,26 @@ out=$("$hopperd" -c "$tmp/bad.conf" 2>&1); rc=$?
 printf 'Meeting notes\n\nWe agreed to ship hopper on Friday.\n' > "$tmp/inbox/notes.txt"
 
 # sd_notify receiver: every datagram is appended to notify.log.
-python3 - "$tmp/notify.sock" "$tmp/notify.log" <<'PY' &
-import socket, sys
+# The sender's pid of each datagram (SO_PASSCRED) goes to notify.pids.
+python3 - "$tmp/notify.sock" "$tmp/notify.log" "$tmp/notify.pids" <<'PY' &
+import socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as log:
+with open(sys.argv[2], "a", buffering=1) as log, open(sys.argv[3], "a", buffering=1) as pids:
     while True:
-        log.write(s.recv(4096).decode() + "\n")
+        msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                pids.write("%d\n" % struct.unpack("iii", data[:12])[0])
+        log.write(msg.decode() + "\n")
 PY
 npid=$!
 for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 
 NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
 pid=$!
+daemons=" $pid "
 
 wait_for() { # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
 	local end=$((SECONDS + $1)); shift
@@ -199,6 +206,7 @@ if pg_gone; then ok "PostgreSQL stopped with its killed parent"; else fail "post
 : > "$tmp/notify.log"
 NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
 pid=$!
+daemons="$daemons $pid "
 if wait_for 120 ready; then ok "restarted after kill -9"; else fail "no restart after kill -9"; fi
 crash_done() { [ "$(sql "SELECT state FROM hopper.jobs WHERE path LIKE '%/crash.txt'")" = done ]; }
 if wait_for 60 crash_done; then ok "in-flight job recovered after kill -9"; else fail "crash.txt: $(sql "SELECT state, lease_owner FROM hopper.jobs WHERE path LIKE '%/crash.txt'")"; fi
@@ -219,10 +227,15 @@ check "no postgres left" "" "$left"
 : > "$tmp/notify.log"
 NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
 pid=$!
+daemons="$daemons $pid "
 if wait_for 120 ready; then ok "restarted"; else fail "restart did not become ready"; fi
 check "no job queued twice after restart" "9|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "second exit status" 0 "$rc"
+
+# Only hopperd itself speaks to systemd: not its workers, not postgres.
+others=$(sort -u "$tmp/notify.pids" | while read -r p; do [[ "$daemons" == *" $p "* ]] || echo "$p"; done)
+check "sd_notify only from hopperd" "" "$others"
 
 if [ $fails -gt 0 ]; then
 	echo "--- hopperd log (tail) ---"; tail -n 60 "$tmp/hopperd.log"
