@@ -43,6 +43,7 @@
 
 typedef struct inflight {
 	uint64_t job_id;
+	int attempts;           /* claims of this job so far, this one included */
 	char *path;
 	size_t bytes;
 	char sha256[HP_SHA256_HEX_LEN + 1];
@@ -71,6 +72,7 @@ typedef struct daemon_state {
 	inflight flights[MAX_INFLIGHT];
 	size_t n_flights;
 	bool want_claim;
+	bool want_reload, want_reap;
 	uint64_t last_claim;
 	int lease_s;            /* from job_timeout at start (restart-only key) */
 	bool stopping;
@@ -360,7 +362,7 @@ static void dispatch(void)
 			supersede(j, rq);
 			continue;
 		}
-		inflight f = { .job_id = (uint64_t)j->id, .bytes = rq->len };
+		inflight f = { .job_id = (uint64_t)j->id, .attempts = j->attempts, .bytes = rq->len };
 		if (hp_sha256_hex(rq->data, rq->len, f.sha256) < 0) {
 			job_fail(f.job_id, j->path, "cannot hash the file");
 			continue;
@@ -390,9 +392,14 @@ static void dispatch(void)
 		};
 		f.path = strdup(j->path);
 		int sr = f.path ? hp_pool_submit(D.pool, &m) : -ENOMEM;
+		if (sr == -EFBIG) {
+			free(f.path);
+			job_fail(f.job_id, j->path, "file is over the 1 GiB a worker accepts (permanent)");
+			continue;
+		}
 		if (sr < 0) {
 			free(f.path);
-			hp_queue_requeue(D.q, j->id);
+			db_check(hp_queue_requeue(D.q, j->id), "requeue");
 			continue;
 		}
 		D.flights[D.n_flights++] = f;
@@ -432,6 +439,15 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		break;
 	}
 	case HP_POOL_LOST:
+		/* Not the file's fault, but bounded all the same: a job that
+		 * keeps losing its worker must not loop for ever. */
+		if (f->attempts >= D.cfg->max_attempts) {
+			char why[256];
+			snprintf(why, sizeof why, "%s, %d times in a row", reason ? reason : "worker died",
+			         f->attempts);
+			job_fail(job_id, f->path, why);
+			break;
+		}
 		hp_info("%s: %s before the job reached it; the job goes back to the queue", f->path,
 		        reason ? reason : "worker died");
 		db_check(hp_queue_requeue(D.q, (int64_t)job_id), "requeue");
@@ -559,11 +575,14 @@ static void sig_on_event(hp_evsrc *src, uint32_t events)
 		case SIGINT:
 			begin_stop(hp_signal_name((int)si.ssi_signo));
 			break;
+		/* Reload and reaping free and replace event sources: they run
+		 * after the batch, so no later event of this batch reaches a
+		 * freed watcher or a worker slot that was reused. */
 		case SIGHUP:
-			reload();
+			D.want_reload = true;
 			break;
 		case SIGCHLD:
-			reap_children();
+			D.want_reap = true;
 			break;
 		}
 	}
@@ -602,6 +621,14 @@ static int run_loop(void)
 		for (int i = 0; i < n; i++) {
 			hp_evsrc *src = evs[i].data.ptr;
 			src->handler(src, evs[i].events);
+		}
+		if (D.want_reap) {
+			D.want_reap = false;
+			reap_children();
+		}
+		if (D.want_reload) {
+			D.want_reload = false;
+			reload();
 		}
 		now = hp_now_ms();
 		if (now >= next_tick) {

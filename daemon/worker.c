@@ -9,8 +9,10 @@
  * a non-zero status: the supervisor then reports and restarts it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "hopper/chunk.h"
@@ -46,8 +48,26 @@ static int read_full(int fd, void *p, size_t n)
 
 /* Convert and chunk one job into *res (status and error, or doc and
  * chunks). Returns the hp_doc to free after encoding (or NULL). */
+/* Fault injection (STYLE.md): with HOPPER_FAULT_CRASH=TEXT in the
+ * environment, a worker converting a file whose name contains TEXT dies of
+ * a real SIGSEGV (a write to a page mapped without access), as a converter
+ * bug would. Tests use it; unset, it costs one getenv at start. */
+static const char *fault_crash;
+static volatile char *fault_page;
+
+static void fault_setup(void)
+{
+	fault_crash = getenv("HOPPER_FAULT_CRASH");
+	if (!fault_crash || !*fault_crash)
+		return;
+	void *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fault_page = p == MAP_FAILED ? NULL : p;
+}
+
 static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 {
+	if (fault_page && m->name && strstr(m->name, fault_crash))
+		fault_page[0] = 1;
 	char err[512] = "";
 	hp_doc *doc = NULL;
 	hp_convert_limits lim = {
@@ -122,6 +142,32 @@ static int handle_job(int fd, const void *payload, size_t len)
 	return r;
 }
 
+/* Read and drop a JOB payload of len bytes that could not be allocated,
+ * keeping its job id (the first field, as hp_job_msg_encode writes it). */
+static int discard_job(int fd, uint32_t len, uint64_t *ret_job_id)
+{
+	static char sink[65536];
+	uint8_t head[HP_FIELD_HDR_LEN + 8];
+	size_t n = len < sizeof head ? len : sizeof head;
+	int r = read_full(fd, head, n);
+	if (r < 0)
+		return r;
+	uint16_t tag;
+	uint32_t flen;
+	memcpy(&tag, head, 2);
+	memcpy(&flen, head + 4, 4);
+	if (n == sizeof head && tag == HP_TAG_JOB_ID && flen == 8)
+		memcpy(ret_job_id, head + HP_FIELD_HDR_LEN, 8);
+	for (size_t left = len - n; left > 0;) {
+		size_t k = left < sizeof sink ? left : sizeof sink;
+		r = read_full(fd, sink, k);
+		if (r < 0)
+			return r;
+		left -= k;
+	}
+	return 0;
+}
+
 int hp_worker_main(int fd, uint64_t memory_limit)
 {
 	if (getenv("HOPPER_DEBUG"))
@@ -131,6 +177,7 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 		hp_err("worker: cannot load the converters: %s", strerror(-r));
 		return 1;
 	}
+	fault_setup();
 	r = hp_sandbox_enter(memory_limit);
 	if (r < 0)
 		return 1; /* hp_sandbox_enter said why */
@@ -155,8 +202,20 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 		 * its last field) end in a NUL. */
 		char *payload = malloc((size_t)len + 1);
 		if (!payload) {
-			hp_err("worker: a job of %u bytes does not fit in the memory limit", len);
-			return 3;
+			/* Too big for this worker's memory: the answer is a permanent
+			 * error for that file, not a dead worker (which would look like
+			 * a crash and be tried again and again). */
+			uint64_t job_id = 0;
+			if (discard_job(fd, len, &job_id) < 0)
+				return 1;
+			char msg[200];
+			snprintf(msg, sizeof msg,
+			         "the file does not fit in a worker's memory (memory_limit = %llu MiB); "
+			         "raise [workers] memory_limit (permanent)",
+			         (unsigned long long)(memory_limit >> 20));
+			if (send_error(fd, job_id, ENOMEM, msg) < 0)
+				return 1;
+			continue;
 		}
 		r = read_full(fd, payload, len);
 		if (r < 0) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "hopper/common.h"
 
@@ -21,7 +22,22 @@ void hp_log(int prio, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof line)
 		n = sizeof line - 1;
+	/* File names come from users and may hold newlines: escape every
+	 * control character, so one message is one journal line and no name
+	 * can forge a line of its own with a "<N>" priority. */
+	char out[sizeof line * 4 + 16];
+	size_t o = (size_t)snprintf(out, sizeof out, "<%d>", prio);
+	for (int i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c == '\n')
+			o += (size_t)snprintf(out + o, sizeof out - o, "\\n");
+		else if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o++] = '\n';
 	/* One write per line, so lines of concurrent processes do not mix. */
-	fprintf(stderr, "<%d>%.*s\n", prio, n, line);
+	hp_write_all(STDERR_FILENO, out, o);
 	errno = saved;
 }

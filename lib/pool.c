@@ -306,6 +306,10 @@ static void read_in(worker *w)
 				return;
 			char why[96];
 			snprintf(why, sizeof why, "cannot read from the worker: %s", strerror(errno));
+			/* On a Unix stream socket ECONNRESET means the worker closed
+			 * with our bytes still unread: it never had the job. */
+			if (errno == ECONNRESET)
+				w->delivered = false;
 			worker_kill(w, why, false);
 			return;
 		}

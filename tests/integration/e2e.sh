@@ -69,7 +69,7 @@ PY
 npid=$!
 for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 
-NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
+NOTIFY_SOCKET=$tmp/notify.sock HOPPER_FAULT_CRASH=crash-me ASAN_OPTIONS=handle_segv=0 "$hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
 pid=$!
 daemons=" $pid "
 
@@ -186,10 +186,23 @@ if [ -n "$wpid" ]; then
 	printf 'After the crash\n\nstill working\n' > "$tmp/inbox/after.txt"
 	after() { [ "$(sql "SELECT state FROM hopper.jobs WHERE path LIKE '%/after.txt'")" = done ]; }
 	if wait_for 60 after; then ok "daemon goes on after a worker was killed"; else fail "after.txt not done after a worker kill"; fi
-	check "two workers alive" "2" "$(pgrep -P "$pid" -f -- '--worker' | wc -l)"
+	two_workers() { [ "$(pgrep -P "$pid" -f -- '--worker' | wc -l)" = 2 ]; }
+	if wait_for 30 two_workers; then ok "two workers alive"; else fail "workers: $(pgrep -P "$pid" -f -- '--worker' | wc -l)"; fi
 else
 	fail "no worker process found"
 fi
+
+# A file that crashes its worker (HOPPER_FAULT_CRASH, below) costs one job,
+# failed with the signal's name; a file name with a newline is stored as it
+# is and logged on one line.
+printf 'boom\n' > "$tmp/inbox/crash-me.txt"
+printf 'Newline name\n\nstill fine\n' > "$tmp/inbox/line"$'\n'"break.txt"
+crashed() { [ "$(sql "SELECT state || '|' || error FROM hopper.jobs WHERE path LIKE '%/crash-me.txt'")" = "failed|worker killed by SIGSEGV" ]; }
+if wait_for 60 crashed; then ok "crashing file failed with the signal's name"; else fail "crash-me.txt: $(sql "SELECT state, error FROM hopper.jobs WHERE path LIKE '%/crash-me.txt'")"; fi
+nl_done() { [ "$(sql "SELECT state FROM hopper.jobs WHERE path = '$tmp/inbox/line' || chr(10) || 'break.txt'")" = done ]; }
+if wait_for 60 nl_done; then ok "newline in a file name"; else fail "newline file: $(sql "SELECT path, state FROM hopper.jobs WHERE path LIKE '%break.txt'")"; fi
+grep -qF 'inbox/line\nbreak.txt' "$tmp/hopperd.log" && ok "newline escaped in the log" || fail "newline not escaped in the log"
+if wait_for 30 two_workers; then ok "crashed worker replaced"; else fail "crashed worker not replaced"; fi
 
 # kill -9 of the daemon with a job in flight: the restarted daemon takes the
 # job back at once (its lease, 150 s, has not expired) and finishes it.
@@ -204,7 +217,7 @@ pg_gone() { ! pgrep -f "$tmp/state/pg" >/dev/null; }
 end=$((SECONDS + 30)); until pg_gone || [ $SECONDS -ge $end ]; do sleep 0.2; done
 if pg_gone; then ok "PostgreSQL stopped with its killed parent"; else fail "postgres outlived kill -9 of hopperd"; fi
 : > "$tmp/notify.log"
-NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
+NOTIFY_SOCKET=$tmp/notify.sock HOPPER_FAULT_CRASH=crash-me ASAN_OPTIONS=handle_segv=0 "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
 pid=$!
 daemons="$daemons $pid "
 if wait_for 120 ready; then ok "restarted after kill -9"; else fail "no restart after kill -9"; fi
@@ -225,11 +238,11 @@ check "no postgres left" "" "$left"
 # Restart on the same state: the start-up scan finds every file again, but
 # enqueue is idempotent, so nothing is queued twice and nothing is running.
 : > "$tmp/notify.log"
-NOTIFY_SOCKET=$tmp/notify.sock "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
+NOTIFY_SOCKET=$tmp/notify.sock HOPPER_FAULT_CRASH=crash-me ASAN_OPTIONS=handle_segv=0 "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
 pid=$!
 daemons="$daemons $pid "
 if wait_for 120 ready; then ok "restarted"; else fail "restart did not become ready"; fi
-check "no job queued twice after restart" "9|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
+check "no job queued twice after restart" "11|0" "$(sql "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('done','failed')) FROM hopper.jobs")"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "second exit status" 0 "$rc"
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -87,6 +88,25 @@ static void test_helpers(void **state)
 	assert_null(hp_strdup0(NULL));
 }
 
+/* A file name with a newline cannot forge a log line of its own. */
+static void test_log_escapes(void **state)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(fds[1], STDERR_FILENO);
+	hp_log(HP_LOG_WARNING, "%s: bad", "x\n<2>hopperd: forged\ttab\x01");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fds[1]);
+	char buf[512] = "";
+	ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "<4>x\\n<2>hopperd: forged\\x09tab\\x01: bad\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +115,7 @@ int main(void)
 		cmocka_unit_test(test_consume_steal),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_log_escapes),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }
