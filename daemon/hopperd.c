@@ -262,7 +262,7 @@ static const char *read_error(int err, char *buf, size_t len)
 		return buf;
 	}
 	case -ELOOP:
-		return "file is a symbolic link; hopper does not follow links (permanent)";
+		return "the path is or goes through a symbolic link; hopper does not follow links (permanent)";
 	case -EISDIR:
 	case -EINVAL:
 		return "not a regular file (permanent)";

@@ -16,9 +16,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -29,6 +31,27 @@
 
 #define HP_READER_MAX_ENTRIES 1024u
 #define HP_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+
+/* openat2(2): no symbolic link anywhere in the path, not only at its end
+ * (O_NOFOLLOW). Watch roots are canonical (watch.c), so a link in a queued
+ * path means a folder was swapped for a link to somewhere else: refused
+ * with ELOOP instead of reading outside the watched folder. */
+static const struct open_how hp_open_how = {
+	.flags = HP_OPEN_FLAGS,
+	.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+};
+static const struct open_how hp_open_how_direct = {
+	.flags = HP_OPEN_FLAGS & ~O_CLOEXEC, /* refused for direct slots */
+	.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+};
+
+static int open_beneath(const char *path)
+{
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &hp_open_how, sizeof hp_open_how);
+	if (fd < 0 && errno == ENOSYS) /* kernel before 5.6 */
+		fd = open(path, HP_OPEN_FLAGS);
+	return fd;
+}
 
 struct hp_reader {
 	struct io_uring ring;
@@ -91,7 +114,7 @@ static void plain_read(const hp_reader *rd, hp_read_req *q)
 		r = -EFBIG;
 		goto fail;
 	}
-	fd = open(q->path, HP_OPEN_FLAGS);
+	fd = open_beneath(q->path);
 	if (fd < 0) {
 		r = -errno;
 		goto fail;
@@ -266,8 +289,8 @@ static int uring_slice(hp_reader *rd, hp_read_req *reqs, size_t n)
 		                    *c = rdq ? get_sqe(rd) : NULL;
 		if (!c)
 			return -EBUSY;
-		/* O_CLOEXEC does not apply to (and is refused for) direct slots. */
-		io_uring_prep_openat_direct(o, AT_FDCWD, q->path, HP_OPEN_FLAGS & ~O_CLOEXEC, 0, (unsigned)i);
+		io_uring_prep_openat2_direct(o, AT_FDCWD, q->path, (struct open_how *)&hp_open_how_direct,
+		                             (unsigned)i);
 		io_uring_sqe_set_data64(o, (uint64_t)i << 2 | K_OPEN);
 		o->flags |= IOSQE_IO_HARDLINK;
 		io_uring_prep_read(rdq, (int)i, q->data, (unsigned)(size + 1), 0);

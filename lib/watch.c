@@ -38,6 +38,7 @@ struct hp_watcher {
 	int epfd;
 	hp_watch_cb cb;
 	void *userdata;
+	char **roots;   /* realpath of each watch's folder: reported paths hold no links */
 	wdir *dirs;
 	size_t n_dirs, cap_dirs;
 	int reported;  /* files reported by the current scan */
@@ -180,7 +181,7 @@ int hp_watcher_scan(hp_watcher *w)
 {
 	w->reported = 0;
 	for (size_t i = 0; i < w->cfg->n_watches; i++)
-		walk(w, i, w->cfg->watches[i].path, 0);
+		walk(w, i, w->roots[i], 0);
 	return w->reported;
 }
 
@@ -206,7 +207,7 @@ static void on_event(hp_watcher *w, const struct inotify_event *ev)
 		return;
 	}
 	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
-		if (strcmp(d->path, w->cfg->watches[d->watch].path) == 0)
+		if (strcmp(d->path, w->roots[d->watch]) == 0)
 			hp_warn("%s: the watched folder was removed or moved away; "
 			        "files dropped there are not seen until it is back and hopperd is reloaded", d->path);
 		return;
@@ -265,6 +266,11 @@ int hp_watcher_new(const hp_config *cfg, int epfd, hp_watch_cb cb, void *userdat
 		hp_err("cannot start inotify: %m");
 		goto fail;
 	}
+	w->roots = calloc(cfg->n_watches + 1, sizeof *w->roots);
+	if (!w->roots) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const hp_watch_config *wc = &cfg->watches[i];
 		struct stat st;
@@ -274,7 +280,15 @@ int hp_watcher_new(const hp_config *cfg, int epfd, hp_watch_cb cb, void *userdat
 			       strerror(-r));
 			goto fail;
 		}
-		r = dir_watch(w, i, wc->path);
+		/* Canonical, so the reader can refuse any link in a path it is
+		 * given (a folder swapped for a link after it was queued). */
+		w->roots[i] = realpath(wc->path, NULL);
+		if (!w->roots[i]) {
+			r = -errno;
+			hp_err("[watch %s] %s: %s", wc->name, wc->path, strerror(-r));
+			goto fail;
+		}
+		r = dir_watch(w, i, w->roots[i]);
 		if (r < 0) {
 			hp_err("[watch %s] %s: cannot watch the folder", wc->name, wc->path);
 			goto fail;
@@ -304,5 +318,6 @@ void hp_watcher_free(hp_watcher *w)
 	for (size_t i = 0; i < w->n_dirs; i++)
 		free(w->dirs[i].path);
 	free(w->dirs);
+	hp_strv_free(w->roots);
 	free(w);
 }

@@ -8,6 +8,8 @@
  * (inotify(7)) triggers a rescan. Names matching the watch's exclude
  * patterns (files and folders) are skipped; only regular files are reported (lstat: symlinks
  * are not followed).
+ * Reported paths start at the realpath(3) of the watch's folder, so they
+ * hold no symbolic links (the reader refuses links anywhere in a path).
  * What it never does: read file contents or talk to the database.
  * Process rules: supervisor only; non-blocking.
  */

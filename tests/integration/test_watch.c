@@ -246,6 +246,22 @@ static void test_new_subfolders(void **state)
 	assert_int_equal(hp_watcher_count(f->watcher), 3); /* inbox, flat, carried */
 }
 
+/* A watch whose path goes through a link reports canonical paths. */
+static void test_canonical_root(void **state)
+{
+	fixture *f = *state;
+	char link[128];
+	snprintf(link, sizeof link, "%s/via-link", f->dir);
+	assert_int_equal(symlink(f->inbox, link), 0);
+	f->w[0].path = link;
+	write_file(f->inbox, "c.txt", "c");
+	start(f);
+	hp_watcher_scan(f->watcher);
+	f->w[0].path = f->inbox;
+	assert_int_equal(count(&f->s, "/inbox/c.txt"), 1);
+	assert_int_equal(count(&f->s, "via-link/c.txt"), 0);
+}
+
 static void test_excluded(void **state)
 {
 	fixture *f = *state;
@@ -274,6 +290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_startup_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_subfolders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_canonical_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_excluded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
 	};

@@ -70,6 +70,11 @@ static int setup(void **state)
 	if (mkdir(path_of("adir"), 0755) < 0 || symlink("small.txt", path_of("link")) < 0 ||
 	    mkfifo(path_of("fifo"), 0644) < 0)
 		return -1;
+	/* A folder that is a link to somewhere else (the watched tree holds no
+	 * links: a folder swapped for one must not lead outside it). */
+	if (mkdir(path_of("elsewhere"), 0755) < 0 || symlink("elsewhere", path_of("dirlink")) < 0)
+		return -1;
+	write_file("elsewhere/secret.txt", "outside\n", 8);
 	for (unsigned i = 0; i < 100; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "batch-%03u", i);
@@ -171,6 +176,7 @@ static void test_refused(void **state)
 		{ "link", -ELOOP },
 		{ "fifo", -EINVAL }, /* not opened, so never blocks */
 		{ "small.txt/x", -ENOTDIR },
+		{ "dirlink/secret.txt", -ELOOP },
 	};
 	hp_reader *rs[2];
 	size_t nr = readers(rs, 8);
