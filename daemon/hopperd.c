@@ -599,7 +599,10 @@ static void tick(uint64_t now)
 	static uint64_t last_renew;
 	if (!D.db_broken && D.n_flights > 0 && now - last_renew >= 30000) {
 		last_renew = now;
-		db_check(hp_queue_renew(D.q, D.lease_s), "renew");
+		int64_t ids[MAX_INFLIGHT];
+		for (size_t i = 0; i < D.n_flights; i++)
+			ids[i] = (int64_t)D.flights[i].job_id;
+		db_check(hp_queue_renew(D.q, D.lease_s, ids, D.n_flights), "renew");
 	}
 	notify_status();
 }

@@ -84,7 +84,15 @@ static void notice_to_log(void *arg, const PGresult *res)
 
 PGconn *hp_db_connect(const char *conninfo, char *err, size_t errlen)
 {
-	PGconn *c = PQconnectdb(conninfo);
+	/* Defaults first, then the user's conninfo (expand_dbname), whose own
+	 * settings win. Without them a server that stops answering (network
+	 * partition) blocks the supervisor's loop for as long as TCP retries:
+	 * ~15 minutes. Unix sockets ignore the TCP ones. */
+	static const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+		                            "keepalives_interval", "keepalives_count",
+		                            "tcp_user_timeout", "application_name", "dbname", NULL };
+	const char *vals[] = { "10", "1", "30", "10", "3", "60000", "hopper", conninfo, NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (c && PQstatus(c) == CONNECTION_OK) {
 		PQsetNoticeReceiver(c, notice_to_log, NULL);
 		return c;

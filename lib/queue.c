@@ -600,15 +600,28 @@ int hp_queue_release_owner(hp_queue *q, const char *owner)
 	                    1, params);
 }
 
-int hp_queue_renew(hp_queue *q, int lease_s)
+int hp_queue_renew(hp_queue *q, int lease_s, const int64_t *ids, size_t n)
 {
+	if (n == 0)
+		return 0;
 	char slease[16];
 	snprintf(slease, sizeof slease, "%d", lease_s > 0 ? lease_s : 1);
-	const char *params[] = { q->owner, slease };
-	return q_exec_count(q, "renewing leases",
-	                    "UPDATE hopper.jobs SET lease_until = now() + $2::int * interval '1 second'"
-	                    " WHERE state = 'running' AND lease_owner = $1",
-	                    2, params);
+	hp_buf arr;
+	hp_buf_init(&arr, 0);
+	int r = hp_buf_addc(&arr, '{');
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = arr_i64(&arr, ids[i]);
+	if (r == 0)
+		r = hp_buf_addc(&arr, '}');
+	if (r == 0) {
+		const char *params[] = { q->owner, slease, arr.data };
+		r = q_exec_count(q, "renewing leases",
+		                 "UPDATE hopper.jobs SET lease_until = now() + $2::int * interval '1 second'"
+		                 " WHERE state = 'running' AND lease_owner = $1 AND id = ANY($3::bigint[])",
+		                 3, params);
+	}
+	hp_buf_free(&arr);
+	return r;
 }
 
 /* ---- wake-ups ------------------------------------------------------------- */

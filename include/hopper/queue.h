@@ -90,8 +90,10 @@ int hp_queue_lease_owners(hp_queue *q, const char *prefix, char ***ret_owners, s
 /* Put every running job of `owner` back to queued (a daemon known dead:
  * the caller checked). Returns the number of jobs put back. */
 int hp_queue_release_owner(hp_queue *q, const char *owner);
-/* Renew the lease of all our running jobs. */
-int hp_queue_renew(hp_queue *q, int lease_s);
+/* Renew the leases of the given running jobs of ours (the ones in flight:
+ * a job whose result could not be stored is left to expire and be claimed
+ * again). Returns the number renewed. */
+int hp_queue_renew(hp_queue *q, int lease_s, const int64_t *ids, size_t n);
 
 /* Consume input on the socket; returns the number of notifications
  * received (>= 0), or -errno when the connection broke. */

@@ -391,6 +391,14 @@ int main(void)
 
 	PGconn *raw = hp_db_connect(g_t->conninfo, err, sizeof err);
 	CHECK(raw != NULL);
+	/* hopper's connection defaults apply; the conninfo's own settings win. */
+	CHECK(strcmp(PQparameterStatus(raw, "application_name"), "hopper") == 0);
+	char *mine = NULL;
+	CHECK(asprintf(&mine, "%s application_name=mine", g_t->conninfo) > 0);
+	PGconn *own = hp_db_connect(mine, err, sizeof err);
+	CHECK(own && strcmp(PQparameterStatus(own, "application_name"), "mine") == 0);
+	PQfinish(own);
+	free(mine);
 
 	/* ---- migrate.c ---- */
 	step("migrations: first run applies %zu, second applies none", hp_n_migrations);
@@ -658,7 +666,10 @@ int main(void)
 	int64_t j7, j8;
 	CHECK(claim_one(qa, 1, &j7, NULL) == 0);
 	CHECK(claim_one(qa, 1, &j8, NULL) == 0);
-	CHECK(hp_queue_renew(qa, 3600) == 2);
+	int64_t both[] = { j7, j8, j6 }; /* j6 is qb's: not renewed by qa */
+	CHECK(hp_queue_renew(qa, 3600, both, 1) == 1);
+	CHECK(hp_queue_renew(qa, 3600, both, 3) == 2);
+	CHECK(hp_queue_renew(qa, 3600, NULL, 0) == 0);
 	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE lease_owner = $1"
 	                   " AND lease_until > now() + interval '3000 seconds'", "nodeA:1", NULL) == 2);
 	CHECK(hp_queue_requeue(qb, j7) == -ESTALE);
