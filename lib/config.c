@@ -54,6 +54,7 @@ enum {
 	KF_AUTO = 1 << 3,      /* "auto" is accepted and stored as 0 */
 	KF_HOSTNAME = 1 << 4,  /* the default is the host name */
 	KF_NO_DELETE = 1 << 5, /* action: keep | move only */
+	KF_LATER = 1 << 6,     /* accepted, but this release does not act on it yet */
 };
 
 typedef struct config_key {
@@ -85,7 +86,7 @@ static const config_key config_keys[] = {
 
 	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, 0, CFG(workers_min), 0,
 	  "converter processes always running" },
-	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO, CFG(workers_max), 0,
+	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO | KF_LATER, CFG(workers_max), 0,
 	  "most converter processes; auto = from cores and memory; not below min" },
 	{ SEC_WORKERS, "memory_limit", T_SIZE, "512M", 16 * MIB, 64 * GIB, 0,
 	  CFG(memory_limit), 0, "memory limit of one worker process" },
@@ -104,13 +105,13 @@ static const config_key config_keys[] = {
 	  "watch subfolders too" },
 	{ SEC_WATCH, "exclude", T_LIST, ".* *.part *.tmp *.crdownload ~$*", 0, 0, KF_RELOAD,
 	  WCF(exclude), WCF(n_exclude), "fnmatch(3) patterns on file names to ignore, space-separated" },
-	{ SEC_WATCH, "settle", T_DURATION, "2s", 0, 3600 * 1000, KF_RELOAD, WCF(settle_ms), 0,
+	{ SEC_WATCH, "settle", T_DURATION, "2s", 0, 3600 * 1000, KF_RELOAD | KF_LATER, WCF(settle_ms), 0,
 	  "quiet time before taking a file its writer never closes" },
-	{ SEC_WATCH, "on_success", T_ACTION, "keep", 0, 0, KF_RELOAD, WCF(on_success),
+	{ SEC_WATCH, "on_success", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_LATER, WCF(on_success),
 	  WCF(on_success_dir), "after conversion: keep, delete or move:DIR" },
-	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE,
+	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE | KF_LATER,
 	  WCF(on_failure), WCF(on_failure_dir), "after a final failure: keep or move:DIR" },
-	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK, WCF(output_dir), 0,
+	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK | KF_LATER, WCF(output_dir), 0,
 	  "mirror tree of .md files plus index.md; empty = none" },
 	{ SEC_WATCH, "priority", T_INT, "0", -1000, 1000, KF_RELOAD, WCF(priority), 0,
 	  "higher is converted first" },
@@ -838,6 +839,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		} else {
 			seen[i] = line;
 			set_key(p, k, base, value, line);
+			/* Say so, rather than let a setting look as if it worked. */
+			if ((k->flags & KF_LATER) && strcasecmp(value, k->def ? k->def : ""))
+				hp_warn("%s:%d: '%s' is accepted but has no effect yet in this release",
+				        p->shown, line, name);
 		}
 		return 1;
 	}

@@ -125,7 +125,10 @@ static void child_exec(hp_pool *p, pid_t parent, int sock, const char *limit)
 		sock = fcntl(sock, F_DUPFD, 4);
 	if (nul < 4)
 		nul = fcntl(nul, F_DUPFD, 4);
-	if (sock < 0 || nul < 0 || dup2(nul, STDOUT_FILENO) < 0 || dup2(sock, 3) < 0)
+	/* stdin and stdout to /dev/null (a terminal when run by hand is not the
+	 * worker's business); stderr stays: the worker logs there. */
+	if (sock < 0 || nul < 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(nul, STDOUT_FILENO) < 0 ||
+	    dup2(sock, 3) < 0)
 		_exit(127);
 	close_range(4, ~0U, 0);
 	char *argv[] = { p->exe, (char *)"--worker", (char *)"--memory-limit", (char *)limit, NULL };
@@ -359,7 +362,7 @@ int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userda
 		p->w[i].pool = p;
 		p->w[i].src.fd = -1;
 	}
-	p->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	p->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (p->devnull < 0) {
 		r = -errno;
 		goto fail;

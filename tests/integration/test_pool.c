@@ -431,12 +431,15 @@ static int fake_worker(int argc, char **argv)
 				strcat(list, " ");
 			}
 		}
-		char out[512] = "", null[64] = "";
+		char out[512] = "", null[64] = "", in[64] = "";
 		ssize_t n = readlink("/proc/self/fd/1", null, sizeof null - 1);
 		if (n > 0)
 			null[n] = '\0';
+		n = readlink("/proc/self/fd/0", in, sizeof in - 1);
+		if (n > 0)
+			in[n] = '\0';
 		closedir(d);
-		snprintf(out, sizeof out, "%s|%s|%s", argc >= 4 ? argv[3] : "?", null, list);
+		snprintf(out, sizeof out, "%s|%s|%s|%s", argc >= 4 ? argv[3] : "?", null, in, list);
 		FILE *f = fopen(getenv("FAKE_OUT"), "w");
 		if (!f)
 			return 101;
@@ -538,9 +541,10 @@ static void test_worker_inherits_only_fd3(void **state)
 	assert_non_null(fgets(line, sizeof line, fp));
 	fclose(fp);
 	unlink(out);
-	/* "<limit>|/dev/null|0 1 2 3 " (order of readdir may vary: check sets) */
+	/* "<limit>|/dev/null|/dev/null|0 1 2 3 " (stdout, stdin; order of readdir
+	 * may vary: check sets) */
 	char want_prefix[64];
-	snprintf(want_prefix, sizeof want_prefix, "%llu|/dev/null|", (unsigned long long)1 << 30);
+	snprintf(want_prefix, sizeof want_prefix, "%llu|/dev/null|/dev/null|", (unsigned long long)1 << 30);
 	if (strncmp(line, want_prefix, strlen(want_prefix)) != 0)
 		fail_msg("worker saw \"%s\"", line);
 	int seen[4] = { 0 }, other = 0;
@@ -552,7 +556,7 @@ static void test_worker_inherits_only_fd3(void **state)
 		else
 			other++;
 	}
-	if (other || !seen[1] || !seen[3])
+	if (other || !seen[0] || !seen[1] || !seen[3])
 		fail_msg("worker's fds: %s", line + strlen(want_prefix));
 }
 
