@@ -76,6 +76,15 @@ static int check_mode(mode_t m)
 	return -EINVAL;
 }
 
+/* A regular file within the size limit: 0, else -ELOOP/-EISDIR/-EINVAL/-EFBIG. */
+static int check_stat(const hp_reader *rd, const struct stat *st)
+{
+	int r = check_mode(st->st_mode);
+	if (r == 0 && (uint64_t)st->st_size > rd->max_size)
+		r = -EFBIG;
+	return r;
+}
+
 static void clear_out(hp_read_req *q)
 {
 	q->err = 0;
@@ -107,13 +116,9 @@ static void plain_read(const hp_reader *rd, hp_read_req *q)
 		r = -errno;
 		goto fail;
 	}
-	r = check_mode(st.st_mode);
+	r = check_stat(rd, &st);
 	if (r < 0)
 		goto fail;
-	if ((uint64_t)st.st_size > rd->max_size) {
-		r = -EFBIG;
-		goto fail;
-	}
 	fd = open_beneath(q->path);
 	if (fd < 0) {
 		r = -errno;
@@ -123,13 +128,9 @@ static void plain_read(const hp_reader *rd, hp_read_req *q)
 		r = -errno;
 		goto fail;
 	}
-	r = check_mode(st.st_mode);
+	r = check_stat(rd, &st);
 	if (r < 0)
 		goto fail;
-	if ((uint64_t)st.st_size > rd->max_size) {
-		r = -EFBIG;
-		goto fail;
-	}
 	size_t cap = (size_t)st.st_size + 1; /* + 1: see growth */
 	if (cap < 4096)
 		cap = 4096 > rd->max_size + 1 ? rd->max_size + 1 : 4096;
