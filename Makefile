@@ -123,9 +123,20 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
+BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
-	@for b in $(BENCH_BINS); do $$b || exit 1; done
+	@$(B)/tests/bench/bench_reader
+	@echo "converters + chunker, in process (20 rounds each):"
+	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@if command -v valgrind >/dev/null; then \
+	  echo "instructions per file (callgrind: 2 rounds minus 1 round, so start-up is excluded; repeatable):"; \
+	  for f in $(BENCH_DOCS); do \
+	    one=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $(B)/tests/bench/bench_convert 1 $$f 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
+	    two=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $(B)/tests/bench/bench_convert 2 $$f 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
+	    printf '  %-28s %12s instructions\n' $$(basename $$f) $$((two - one)); \
+	  done; fi
 
 # ---- dependencies ---------------------------------------------------------
 deps:
