@@ -78,8 +78,8 @@ typedef struct daemon_state {
 	bool stopping;
 	uint64_t stop_deadline;
 	int exit_code;
-	uint64_t n_done, n_failed, n_linked;
-	uint64_t started_ms;
+	uint64_t n_done, n_failed;
+	uint64_t n_linked;      /* of n_done: same content as a stored document */
 } daemon_state;
 
 static daemon_state D;
@@ -476,10 +476,10 @@ static void notify_status(void)
 		snprintf(bl, sizeof bl, "%lld", (long long)backlog);
 	else
 		snprintf(bl, sizeof bl, "?");
-	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu, failed %llu%s",
+	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), failed %llu%s",
 	           D.stopping ? "stopping:" : "running:", hp_pool_alive(D.pool), hp_pool_busy(D.pool), bl,
-	           (unsigned long long)D.n_done, (unsigned long long)D.n_failed,
-	           D.db_broken ? ", database unreachable" : "");
+	           (unsigned long long)D.n_done, (unsigned long long)D.n_linked,
+	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "");
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -682,7 +682,6 @@ static int daemon_main(void)
 	int r;
 	D.epfd = -1;
 	D.sig.fd = -1;
-	D.started_ms = hp_now_ms();
 	r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH, stderr, &D.cfg);
 	if (r < 0) {
 		hp_err("not starting: fix the configuration (errors above)");

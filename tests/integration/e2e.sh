@@ -163,7 +163,7 @@ contains "hopper status per watch" "inbox" "$st"
 # Without -c the CLI finds the running hopperd's configuration.
 contains "hopper status finds the running daemon" "inbox" "$(env -u HOPPER_CONFIG "$hopper" status 2>&1)"
 contains "hopper sql" "Release page" "$("$hopper" -c "$tmp/hopper.conf" sql "SELECT title FROM hopper.documents" 2>&1)"
-contains "STATUS= line" "STATUS=" "$(cat "$tmp/notify.log")"
+contains "STATUS= line" "STATUS=running: workers 2" "$(cat "$tmp/notify.log")"
 
 # Reload (SIGHUP): a second watch is added; RELOADING=1 then READY=1.
 mkdir -p "$tmp/second"
