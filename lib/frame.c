@@ -166,6 +166,20 @@ static int dup_str(const void *val, uint32_t len, char **dst, size_t *ret_len)
 
 /* ---- job ----------------------------------------------------------------- */
 
+/* Close a frame begun at `start` when every field went in (r == 0); else
+ * (or when closing fails) cut b back to its `old` length, so a failed encode
+ * leaves the buffer as it was. Returns r or hp_frame_end's error. */
+static int frame_finish(hp_buf *b, size_t old, long start, int r)
+{
+	if (r == 0)
+		r = hp_frame_end(b, start);
+	if (r < 0 && b->len > old) {
+		b->len = old;
+		b->data[old] = '\0';
+	}
+	return r;
+}
+
 int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 {
 	size_t old = b->len;
@@ -183,13 +197,7 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 	 * after it, so the file bytes end up NUL-terminated for free. */
 	if (r == 0)
 		r = hp_frame_put(b, HP_TAG_DATA, m->data, m->len);
-	if (r == 0)
-		r = hp_frame_end(b, start);
-	if (r < 0 && b->len > old) {
-		b->len = old;
-		b->data[old] = '\0';
-	}
-	return r;
+	return frame_finish(b, old, start, r);
 }
 
 int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
@@ -296,13 +304,7 @@ int hp_result_encode(hp_buf *b, const hp_result *r)
 		for (size_t i = 0; e == 0 && i < r->n_chunks; i++)
 			e = put_chunk(b, &r->chunks[i]);
 	}
-	if (e == 0)
-		e = hp_frame_end(b, start);
-	if (e < 0 && b->len > old) {
-		b->len = old;
-		b->data[old] = '\0';
-	}
-	return e;
+	return frame_finish(b, old, start, e);
 }
 
 static void chunk_clear(hp_chunk *c)
