@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -126,16 +127,56 @@ static void print_table(const PGresult *res)
 
 /* ---- database commands ----------------------------------------------------- */
 
-/* The -c of the one hopperd running on this machine (its argv, read from
- * /proc/PID/cmdline; a relative path is taken from /proc/PID/cwd). NULL when
- * none runs, when several do, or when it runs without -c. Caller frees. */
-static char *running_daemon_config(void)
+/* How close a running hopperd is to the caller: a daemon started from the
+ * same shell job (process group) beats one of the same login session, which
+ * beats one of the same user, which beats the system service (a daemon run
+ * as user "hopper"). 0: a daemon the caller has no business talking to. */
+static int daemon_rank(long pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	int pgrp = 0, sid = 0;
+	char *close_paren = NULL;
+	if (fgets(line, sizeof line, f))
+		close_paren = strrchr(line, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %*c %*d %d %d", &pgrp, &sid) != 2) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	struct stat st;
+	snprintf(path, sizeof path, "/proc/%ld", pid);
+	if (stat(path, &st) < 0)
+		return 0;
+	if (st.st_uid == getuid()) {
+		if (pgrp == getpgrp())
+			return 4;
+		if (sid == getsid(0))
+			return 3;
+		return 2;
+	}
+	struct passwd *pw = getpwnam("hopper");
+	if (pw && st.st_uid == pw->pw_uid)
+		return 1;
+	return 0;
+}
+
+/* The -c of the running hopperd closest to the caller (daemon_rank; its
+ * argv read from /proc/PID/cmdline, a relative path taken from
+ * /proc/PID/cwd). When several are equally close the first found is used
+ * and *ret_several is set, so the caller can say which one it took. NULL
+ * when none runs, or the closest runs without -c. Caller frees. */
+static char *running_daemon_config(bool *ret_several)
 {
 	DIR *proc = opendir("/proc");
+	*ret_several = false;
 	if (!proc)
 		return NULL;
 	char *found = NULL;
-	int daemons = 0;
+	int best = 0;
 	struct dirent *de;
 	while ((de = readdir(proc))) {
 		char *end;
@@ -167,7 +208,15 @@ static char *running_daemon_config(void)
 		}
 		if (worker)
 			continue;
-		daemons++;
+		int rank = daemon_rank(pid);
+		if (rank == 0 || rank < best)
+			continue;
+		if (rank == best) {
+			*ret_several = true;
+			continue;
+		}
+		best = rank;
+		*ret_several = false;
 		free(found);
 		found = NULL;
 		if (!cfg)
@@ -186,10 +235,6 @@ static char *running_daemon_config(void)
 		}
 	}
 	closedir(proc);
-	if (daemons != 1) {
-		free(found);
-		return NULL;
-	}
 	return found;
 }
 
@@ -199,9 +244,11 @@ static PGconn *connect_db(void)
 	char *found = NULL;
 	if (!cfg_path)
 		cfg_path = getenv("HOPPER_CONFIG");
-	if (!cfg_path && (cfg_path = found = running_daemon_config()))
-		if (getenv("HOPPER_DEBUG"))
-			fprintf(stderr, "hopper: using %s, the configuration of the running hopperd\n", cfg_path);
+	bool several = false;
+	if (!cfg_path && (cfg_path = found = running_daemon_config(&several)))
+		if (several || getenv("HOPPER_DEBUG"))
+			fprintf(stderr, "hopper: using %s, the configuration of the running hopperd%s\n", cfg_path,
+			        several ? " (several run; -c FILE picks another)" : "");
 	int r = hp_config_load(cfg_path, 0, stderr, &cfg);
 	free(found);
 	cfg_path = NULL;
