@@ -72,7 +72,7 @@ $(B)/.flags: FORCE
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
 FORCE:
 # Keep test objects: to make they are intermediate, but rebuilding them every run is waste.
-.SECONDARY: $(UNIT_BINS:%=%.o) $(INTEG_BINS:%=%.o) $(TESTLIB_OBJS) $(BENCH_BINS:%=%.o)
+.SECONDARY: $(B)/tests/attack/attack.o $(UNIT_BINS:%=%.o) $(INTEG_BINS:%=%.o) $(TESTLIB_OBJS) $(BENCH_BINS:%=%.o)
 
 $(B)/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -117,7 +117,13 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BINS) $(INTEG_BINS)
+# hopperd with a converter that attacks its own sandbox (tests/attack/attack.c):
+# for tests/integration/sandbox-attack.sh only, never installed.
+ATTACK_BIN := $(B)/tests/hopperd-attack
+$(ATTACK_BIN): $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/tests/attack/attack.o $(B)/libhopper.a
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(UNIT_BINS) $(INTEG_BINS) $(ATTACK_BIN)
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -33,6 +33,8 @@
 #include "hopper/queue.h"
 #include "hopper/reader.h"
 #include "hopper/watch.h"
+#include "hopper/watchdog.h"
+#include "hopper/sandbox.h"
 
 #define HP_VERSION "0.1.0"
 #define TICK_MS 1000
@@ -612,6 +614,7 @@ static int run_loop(void)
 	uint64_t next_tick = hp_now_ms() + TICK_MS;
 	for (;;) {
 		uint64_t now = hp_now_ms();
+		hp_watchdog_turn(now); /* WATCHDOG=1 only while the loop turns */
 		if (D.stopping && (D.n_flights == 0 || now >= D.stop_deadline))
 			break;
 		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
@@ -763,6 +766,9 @@ static int daemon_main(void)
 	hp_notice("hopperd %s ready: %zu watch(es), %d folder(s) watched, %d worker(s), reader %s, database %s",
 	          HP_VERSION, D.cfg->n_watches, hp_watcher_count(D.watcher), D.cfg->workers_min,
 	          hp_reader_uring(D.reader) ? "io_uring" : "read()", D.pg ? "embedded" : "external");
+	if (!hp_sandbox_filtered())
+		hp_warn("sanitizer build: workers run without their seccomp filter (rlimits and no_new_privs only)");
+	hp_watchdog_init(NULL);
 	sd_notify(0, "READY=1");
 	notify_status();
 	D.want_claim = true;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "hopper/pool.h"
+#include "hopper/sandbox.h"
 
 /* The largest file a job may carry; the worker accepts a little more for
  * the other fields (daemon/worker.c). */
@@ -484,6 +485,8 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 		snprintf(why, sizeof why, "%s", w->reason);
 	else if (WIFSIGNALED(wstatus))
 		snprintf(why, sizeof why, "worker killed by %s", hp_signal_name(WTERMSIG(wstatus)));
+	else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == HP_SANDBOX_EXIT_VIOLATION)
+		snprintf(why, sizeof why, "worker violated its sandbox");
 	else if (WIFEXITED(wstatus))
 		snprintf(why, sizeof why, "worker exited with status %d", WEXITSTATUS(wstatus));
 	else

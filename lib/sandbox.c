@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <seccomp.h>
+#include <stdio.h>
 
 #include "hopper/common.h"
 #include "hopper/sandbox.h"
@@ -63,6 +64,22 @@ static int set_limits(uint64_t memory_limit)
 	return r;
 }
 
+static hp_sandbox_report_fn report_fn;
+
+void hp_sandbox_on_violation(hp_sandbox_report_fn fn)
+{
+	report_fn = fn;
+}
+
+bool hp_sandbox_filtered(void)
+{
+#ifdef HP_SANITIZE
+	return false;
+#else
+	return true;
+#endif
+}
+
 #ifndef HP_SANITIZE
 /* Add one rule, tolerating syscalls this libseccomp or architecture does
  * not know (e.g. openat2 on an old libseccomp): they cannot be called. */
@@ -78,27 +95,60 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned
 	return r;
 }
 
-/* HOPPER_SANDBOX_DEBUG=1: a refused syscall is named (by number; see
- * ausyscall(8)) on stderr before the worker exits with status 159, instead
- * of a bare SIGSYS. For whoever adds a converter that needs one more call. */
+/* A refused syscall traps (SECCOMP_RET_TRAP, seccomp(2)) instead of
+ * killing outright, so the worker can say which one it was: SIGSYS carries
+ * the number in si_syscall. The names are looked up before the filter is
+ * loaded (libseccomp allocates); the handler only formats and writes. */
+#define HP_SANDBOX_MAX_NR 512
+static char nr_names[HP_SANDBOX_MAX_NR][24];
+static char violation[96];
+static void load_names(void)
+{
+	uint32_t arch = seccomp_arch_native();
+	for (int nr = 0; nr < HP_SANDBOX_MAX_NR; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+		if (name)
+			snprintf(nr_names[nr], sizeof nr_names[nr], "%s", name);
+		free(name);
+	}
+}
+
+static size_t add_str(char *buf, size_t n, size_t cap, const char *s)
+{
+	while (*s && n < cap - 1)
+		buf[n++] = *s++;
+	buf[n] = '\0';
+	return n;
+}
+
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
-	char msg[80] = "<3>worker: sandbox refused syscall ";
-	size_t n = strlen(msg);
-	char digits[12];
-	int d = 0, nr = si->si_syscall;
-	if (nr < 0)
-		nr = 0;
-	do {
-		digits[d++] = (char)('0' + nr % 10);
-		nr /= 10;
-	} while (nr && d < (int)sizeof digits);
-	while (d && n < sizeof msg - 2)
-		msg[n++] = digits[--d];
-	msg[n++] = '\n';
-	ssize_t w = write(STDERR_FILENO, msg, n);
+	int nr = si->si_syscall;
+	char num[16];
+	const char *name = nr >= 0 && nr < HP_SANDBOX_MAX_NR && nr_names[nr][0] ? nr_names[nr] : NULL;
+	if (!name) {
+		/* Unknown to libseccomp: the number (see ausyscall(8)). */
+		unsigned u = nr < 0 ? 0u : (unsigned)nr;
+		int d = (int)sizeof num - 1;
+		num[d] = '\0';
+		do {
+			num[--d] = (char)('0' + u % 10);
+			u /= 10;
+		} while (u && d > 0);
+		name = num + d;
+	}
+	size_t n = add_str(violation, 0, sizeof violation, "worker violated its sandbox (syscall ");
+	n = add_str(violation, n, sizeof violation, name);
+	n = add_str(violation, n, sizeof violation, ")");
+	char line[128];
+	size_t k = add_str(line, 0, sizeof line, "<3>");
+	k = add_str(line, k, sizeof line, violation);
+	k = add_str(line, k, sizeof line, "\n");
+	ssize_t w = write(STDERR_FILENO, line, k);
 	(void)w;
-	_exit(159);
+	if (report_fn)
+		report_fn(violation);
+	_exit(HP_SANDBOX_EXIT_VIOLATION);
 }
 
 static int load_filter(void)
@@ -122,14 +172,11 @@ static int load_filter(void)
 		"open", "openat", "openat2", "creat", "access", "faccessat", "faccessat2",
 		"stat", "lstat", "readlink", "readlinkat", "statx",
 	};
-	uint32_t deny = SCMP_ACT_KILL_PROCESS;
-	const char *dbg = getenv("HOPPER_SANDBOX_DEBUG");
-	if (dbg && *dbg && strcmp(dbg, "0") != 0) {
-		struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
-		sigaction(SIGSYS, &sa, NULL);
-		deny = SCMP_ACT_TRAP;
-	}
-	scmp_filter_ctx ctx = seccomp_init(deny);
+	load_names();
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGSYS, &sa, NULL);
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
 	int r = 0;
@@ -191,7 +238,7 @@ int hp_sandbox_enter(uint64_t memory_limit)
 		return r;
 	}
 #ifdef HP_SANITIZE
-	hp_debug("sandbox: sanitizer build, seccomp filter not loaded");
+	(void)report_fn;
 	r = 0;
 #else
 	r = load_filter();
