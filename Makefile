@@ -5,7 +5,9 @@
 #   make run        deps + build + hopperd in the foreground on the embedded PostgreSQL
 #   make check      deps + build + unit and integration tests
 #   make bench      benchmarks (ratios against a baseline of the same run)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=     (make uninstall: the same files again)
+#   make check-systemd  boot a Debian 12 root under systemd-nspawn, install, check the unit
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS=60 each
 #   make clean
 #
 # Options: SANITIZE=address,undefined   DEVELOPER=0 (no -Werror)   V=1
@@ -29,7 +31,7 @@ PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcr
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd
+	systemd systemd-container debootstrap
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -64,7 +66,7 @@ TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/hopperd $(B)/hopper
-.PHONY: all deps run check unit integration peer install clean bench
+.PHONY: all deps run check unit integration peer install uninstall clean bench check-systemd fuzz
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 $(B)/.flags: FORCE
@@ -181,21 +183,45 @@ unit: all tests
 integration: all tests
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh integration
 
+# hopperd under a real systemd in a Debian 12 container (systemd-nspawn):
+# tests/integration/systemd-boot.sh; builds the container's root on first use.
+check-systemd: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) SANITIZE=$(SANITIZE) HOPPER_CHECK_SYSTEMD=1 bash tests/integration/systemd-boot.sh
+
 peer: all
 	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert
 
 # ---- install --------------------------------------------------------------
+# Everything install puts down, relative to DESTDIR; uninstall removes these
+# (the configuration only while it is the shipped one) and never the state
+# directory (/var/lib/hopper: the embedded database and the inbox).
+MAN_PAGES := $(wildcard daemon/*.[1-8] etc/*.[1-8])
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALLED := $(BINDIR)/hopperd $(BINDIR)/hopper $(UNITDIR)/hopperd.service \
+	$(SYSUSERSDIR)/hopper.conf $(TMPFILESDIR)/hopper.conf $(COMPLETIONDIR)/hopper \
+	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/hopper $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 755 $(B)/hopperd $(B)/hopper $(DESTDIR)$(BINDIR)/
 	[ -f $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf ] || \
 	  install -m 644 etc/hopper.conf $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service
 	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/hopper.conf
 	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/hopper.conf
-	for m in $(wildcard daemon/*.[1-8]); do \
+	install -m 644 etc/hopper.bash-completion $(DESTDIR)$(COMPLETIONDIR)/hopper
+	for m in $(MAN_PAGES); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	@echo "installed. As root: systemd-sysusers && systemd-tmpfiles --create && systemctl daemon-reload && systemctl enable --now hopperd"
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@conf=$(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf; \
+	if [ -f $$conf ] && cmp -s $$conf etc/hopper.conf; then rm -f $$conf; \
+	elif [ -f $$conf ]; then echo "kept $$conf: it was changed (remove it by hand)"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/hopper 2>/dev/null
+	@echo "uninstalled; the state directory (/var/lib/hopper) and the user hopper are left as they are"
 
 clean:
 	rm -rf $(B)
