@@ -31,7 +31,7 @@ PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcr
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd systemd-container debootstrap
+	systemd systemd-container debootstrap clang libclang-rt-14-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -66,7 +66,7 @@ TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/hopperd $(B)/hopper
-.PHONY: all deps run check unit integration peer install uninstall clean bench check-systemd fuzz
+.PHONY: all deps run check unit integration peer install uninstall clean bench check-systemd fuzz fuzz-bins
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 $(B)/.flags: FORCE
@@ -74,7 +74,7 @@ $(B)/.flags: FORCE
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
 FORCE:
 # Keep test objects: to make they are intermediate, but rebuilding them every run is waste.
-.SECONDARY: $(B)/tests/attack/attack.o $(UNIT_BINS:%=%.o) $(INTEG_BINS:%=%.o) $(TESTLIB_OBJS) $(BENCH_BINS:%=%.o)
+.SECONDARY: $(B)/tests/attack/attack.o $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/standalone.o $(UNIT_BINS:%=%.o) $(INTEG_BINS:%=%.o) $(TESTLIB_OBJS) $(BENCH_BINS:%=%.o)
 
 $(B)/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -125,7 +125,34 @@ ATTACK_BIN := $(B)/tests/hopperd-attack
 $(ATTACK_BIN): $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/tests/attack/attack.o $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BINS) $(INTEG_BINS) $(ATTACK_BIN)
+# Fuzz targets (tests/fuzz/): `make fuzz` links them with libFuzzer (clang,
+# in $(FUZZ_B)); `make check` links them with tests/fuzz/standalone.c and
+# runs them over tests/data/regress/ (tests/integration/fuzz-regress.sh).
+# A converter added to the table gets a target by adding its name here.
+FUZZ_CONVERTERS := text markdown html csv json code xml
+FUZZ_TARGETS := frame config detect chunk $(FUZZ_CONVERTERS:%=convert_%)
+FUZZ_STANDALONE := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%)
+FUZZ_B ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+# Static patterns: the .d files beside these must not look like targets.
+$(FUZZ_CONVERTERS:%=$(B)/tests/fuzz/fuzz_convert_%.o): $(B)/tests/fuzz/fuzz_convert_%.o: tests/fuzz/fuzz_convert.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -DHP_FUZZ_CONV=hp_conv_$* -DHP_FUZZ_NAME='"fuzz.$*"' -c -o $@ $<
+$(FUZZ_STANDALONE): $(B)/tests/fuzz/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/standalone.o $(B)/libhopper.a
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Linked with libFuzzer: only in the clang sub-make of `make fuzz`.
+$(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%): $(B)/fuzz/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/libhopper.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+fuzz-bins: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang libclang-rt-14-dev)"; exit 1; }
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang SANITIZE=fuzzer-no-link,address,undefined fuzz-bins
+	@tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+tests: $(UNIT_BINS) $(INTEG_BINS) $(ATTACK_BIN) $(FUZZ_STANDALONE)
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -224,6 +251,6 @@ uninstall:
 	@echo "uninstalled; the state directory (/var/lib/hopper) and the user hopper are left as they are"
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(FUZZ_B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,47 @@
+/* fuzz_convert.c — one converter's entry point, called directly.
+ *
+ * Built once per converter with -DHP_FUZZ_CONV=hp_conv_NAME (see
+ * FUZZ_CONVERTERS in the Makefile): the bytes go straight to that
+ * converter, whatever format detection would say, with the name
+ * "fuzz.NAME" and a small output limit. The result must be NUL-terminated
+ * with markdown_len matching, and no longer than the limit by much.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "hopper/convert.h"
+
+#ifndef HP_FUZZ_CONV
+#error "build with -DHP_FUZZ_CONV=hp_conv_NAME"
+#endif
+#ifndef HP_FUZZ_NAME
+#define HP_FUZZ_NAME "fuzz.bin"
+#endif
+extern const hp_converter HP_FUZZ_CONV;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	return hp_convert_init() < 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	hp_convert_limits lim = { .max_output = 1u << 20, .max_depth = 64 };
+	hp_doc doc;
+	memset(&doc, 0, sizeof doc);
+	doc.format = HP_FUZZ_CONV.format;
+	char err[512] = "";
+	int r = HP_FUZZ_CONV.convert(HP_FUZZ_NAME, (const char *)data, size, &lim, &doc, err, sizeof err);
+	if (r == 0 && doc.markdown)
+		assert(strlen(doc.markdown) == doc.markdown_len);
+	if (r < 0)
+		assert(memchr(err, 0, sizeof err));
+	free(doc.title);
+	free(doc.markdown);
+	free(doc.meta_json);
+	return 0;
+}
