@@ -201,6 +201,12 @@ static void recover_own_leases(void)
 
 static void on_file(void *userdata, const hp_watch_config *w, const char *path, const struct stat *st)
 {
+	/* PostgreSQL text is UTF-8: a name that is not would fail the whole
+	 * batch queued with it, again at every turn (hostile.sh). */
+	if (!hp_utf8_valid(path, strlen(path))) {
+		hp_warn("%s: the file name is not valid UTF-8; not queued (rename the file)", path);
+		return;
+	}
 	if (D.n_pending == D.cap_pending) {
 		size_t cap = D.cap_pending ? D.cap_pending * 2 : 64;
 		hp_file_ref *p = realloc(D.pending, cap * sizeof *p);
@@ -428,6 +434,11 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		                      res->n_chunks);
 		if (r == -ESTALE)
 			hp_warn("%s: lease lost before the result was stored; another daemon has the job", f->path);
+		else if (r == -EIO && PQstatus(hp_queue_conn(D.q)) == CONNECTION_OK)
+			/* The server refused the result itself (e.g. a chunk too long
+			 * for a tsvector): the same result would be refused again, so
+			 * the job fails instead of staying 'running' (hostile.sh). */
+			job_fail(job_id, f->path, "the database refused the converted result (the reason is in hopperd's log)");
 		else if (r < 0)
 			db_check(r, "complete");
 		else {

@@ -84,5 +84,8 @@ const char *hp_signal_name(int sig);
 int hp_write_all(int fd, const void *p, size_t n);
 /* Format "12.3 MiB"-style sizes into out. */
 void hp_format_size(uint64_t bytes, char *out, size_t outlen);
+/* Are these bytes valid UTF-8 (RFC 3629: no overlongs, no surrogates)?
+ * (lib/convert/convert.c) */
+int hp_utf8_valid(const char *s, size_t len);
 
 #endif
