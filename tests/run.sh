@@ -20,7 +20,7 @@ run_one() {
 	local took=$((SECONDS - start))
 	case $rc in
 	0) pass=$((pass + 1)); echo "PASS $name (${took}s)"
-	   grep -E '^\[  (PASSED|FAILED|SKIPPED)  \]' "$log" | sed 's/^/     /' ;;
+	   grep -E '^\[  (PASSED|FAILED|SKIPPED)  \]|^note: ' "$log" | sed 's/^/     /' ;;
 	77) skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log")" ;;
 	*) fail=$((fail + 1)); failed+=("$name"); echo "FAIL $name (exit $rc, ${took}s)"
 	   tail -n 60 "$log" | sed 's/^/     | /' ;;

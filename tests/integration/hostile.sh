@@ -202,6 +202,6 @@ check "clean stop" 0 "$rc"
 if grep -qE 'ERROR: (Address|Leak|Memory)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$tmp/hopperd.log"; then
 	fail "sanitizer report:"; grep -m 5 -E 'Sanitizer|runtime error' "$tmp/hopperd.log"
 else ok "no sanitizer report"; fi
-echo "took $((SECONDS - t0)) s"
+echo "note: $n_files hostile and good files through hopperd in $((SECONDS - t0)) s"
 if [ $fails -gt 0 ]; then echo "--- hopperd.log (last 40 lines)"; tail -n 40 "$tmp/hopperd.log"; exit 1; fi
 exit 0

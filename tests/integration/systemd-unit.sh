@@ -25,5 +25,20 @@ echo "verify: clean"
 sec=$(systemd-analyze security --offline=true "$unit" 2>&1)
 score=$(sed -n 's/.*Overall exposure level for hopperd.service: \([0-9.]*\).*/\1/p' <<<"$sec")
 [ -n "$score" ] || { echo "no exposure score in:"; echo "$sec" | tail -5; exit 1; }
-echo "exposure: $score"
+echo "note: systemd-analyze security: exposure $score (at most 2.0)"
 awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || { echo "exposure $score is above 2.0"; exit 1; }
+# make uninstall removes what install put there: a changed configuration
+# and the state directory stay, nothing else.
+sed -i "s|$tmp/root/usr/bin/hopperd|/usr/bin/hopperd|" "$unit"
+mkdir -p "$tmp/root/var/lib/hopper/inbox"
+echo "# mine" >> "$tmp/root/etc/hopper/hopper.conf"
+make -s -C "$top" uninstall DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SANITIZE:-}" >/dev/null || { echo "make uninstall failed"; exit 1; }
+left=$(cd "$tmp/root" && find . -type f | sort)
+[ "$left" = "./etc/hopper/hopper.conf" ] || { echo "after make uninstall, left: $left (wanted only the changed etc/hopper/hopper.conf)"; exit 1; }
+[ -d "$tmp/root/var/lib/hopper/inbox" ] || { echo "make uninstall removed the state directory"; exit 1; }
+rm "$tmp/root/etc/hopper/hopper.conf"
+make -s -C "$top" install DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SANITIZE:-}" >/dev/null &&
+	make -s -C "$top" uninstall DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SANITIZE:-}" >/dev/null || { echo "install/uninstall failed"; exit 1; }
+left=$(cd "$tmp/root" && find . -type f)
+[ -z "$left" ] || { echo "make uninstall left the unchanged files: $left"; exit 1; }
+echo "uninstall: clean, changed configuration and state directory kept"
