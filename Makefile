@@ -137,6 +137,10 @@ bench: deps
 	    two=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $(B)/tests/bench/bench_convert 2 $$f 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
 	    printf '  %-28s %12s instructions\n' $$(basename $$f) $$((two - one)); \
 	  done; fi
+	@echo "chunker on the converted documents (5 rounds each; share of convert + chunk):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3)
+	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
+	@tests/bench/tokens.sh $(B)
 
 # ---- dependencies ---------------------------------------------------------
 deps:
