@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "hopper/chunk.h"
+#include "hopper/search.h"
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/convert.h"
@@ -50,6 +51,10 @@ static void usage(FILE *f)
 	        "                          (--watch: refresh every 2 s until Ctrl-C)\n"
 	        "  sql QUERY               run one SQL query on hopper's database, print the rows\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
+	        "  search [--limit N] [--watch] WORDS...\n"
+	        "                          best chunks by full-text search (ts_rank over\n"
+	        "                          websearch_to_tsquery: words, \"a phrase\", -not, or):\n"
+	        "                          path, heading path, snippet (default 10 hits)\n"
 	        "  convert FILE... [-o DIR]\n"
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
@@ -375,6 +380,60 @@ static int cmd_failures(int argc, char **argv)
 	return rc;
 }
 
+/* hopper search [--limit N] [--watch] WORDS... — see include/hopper/search.h */
+static int cmd_search(int argc, char **argv)
+{
+	int limit = 10;
+	bool watch = false;
+	hp_buf q;
+	hp_buf_init(&q, 4096);
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 1 || v > 10000) {
+				fprintf(stderr, "hopper: --limit takes a number from 1 to 10000\n");
+				hp_buf_free(&q);
+				return 2;
+			}
+			limit = (int)v;
+		} else if (!strcmp(argv[i], "--watch")) {
+			watch = true;
+		} else if ((q.len && hp_buf_addc(&q, ' ') < 0) || hp_buf_addstr(&q, argv[i]) < 0) {
+			fprintf(stderr, "hopper: the search words are too long\n");
+			hp_buf_free(&q);
+			return 2;
+		}
+	}
+	if (!q.len) {
+		fprintf(stderr, "hopper: usage: hopper search [--limit N] [--watch] WORDS...\n");
+		return 2;
+	}
+	PGconn *c = connect_db();
+	int rc = c ? 0 : 1;
+	bool color = isatty(STDOUT_FILENO);
+	if (watch)
+		signal(SIGINT, on_sigint);
+	while (c && !rc) {
+		char err[512];
+		if (watch)
+			printf("\033[H\033[2J");
+		int n = hp_search_print(c, q.data, limit, color, stdout, err, sizeof err);
+		if (n < 0) {
+			fprintf(stderr, "hopper: %s\n", err);
+			rc = 1;
+		} else if (n == 0) {
+			printf("no chunk matches \"%s\"\n", q.data);
+		}
+		fflush(stdout);
+		if (!watch || interrupted || sleep(2) != 0 || interrupted)
+			break;
+	}
+	PQfinish(c);
+	hp_buf_free(&q);
+	return rc;
+}
+
 /* ---- convert --------------------------------------------------------------- */
 
 static int read_file(const char *path, char **ret, size_t *ret_len)
@@ -672,6 +731,8 @@ int main(int argc, char **argv)
 		return cmd_sql(sub_argc, sub_argv);
 	if (strcmp(cmd, "failures") == 0)
 		return cmd_failures(sub_argc, sub_argv);
+	if (strcmp(cmd, "search") == 0)
+		return cmd_search(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
 	if (strcmp(cmd, "help") == 0) {

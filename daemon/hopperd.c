@@ -31,6 +31,7 @@
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
+#include "hopper/search.h"
 #include "hopper/reader.h"
 #include "hopper/watch.h"
 
@@ -388,6 +389,9 @@ static void dispatch(void)
 			.data = rq->data,
 			.len = rq->len,
 			.chunk_tokens = (uint32_t)j->chunk_tokens,
+			.chunk_overlap = (uint32_t)D.cfg->chunk_overlap,
+			.chunk_min = (uint32_t)D.cfg->chunk_min_tokens,
+			.have_chunk_min = true,
 			.max_output = D.cfg->max_output,
 		};
 		f.path = strdup(j->path);
@@ -731,6 +735,8 @@ static int daemon_main(void)
 	sd_notify(0, "STATUS=connecting to the database and migrating the schema");
 	r = hp_queue_open(D.conninfo, D.owner, &D.q);
 	if (r < 0)
+		goto fail;
+	if (hp_search_set_config(hp_queue_conn(D.q), D.cfg->search_config) < 0)
 		goto fail;
 	db_register();
 	recover_own_leases();
