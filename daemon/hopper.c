@@ -59,7 +59,8 @@ static void usage(FILE *f)
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
 	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
-	        "                          database\n"
+	        "                          database; --chunks: print the chunks instead\n"
+	        "                          (ordinal, tokens, page, start, end, heading)\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE       configuration file; it tells where the database\n"
@@ -574,7 +575,7 @@ static int child_convert(convert_child *c, const char *name, const char *data, s
 		}
 	}
 	hp_job_msg m = { .job_id = ++c->seq, .name = name, .data = data, .len = len,
-	                 .chunk_tokens = 512, .max_output = CONVERT_MAX_OUTPUT };
+	                 .chunk_tokens = HP_CHUNK_DEFAULT_TOKENS, .max_output = CONVERT_MAX_OUTPUT };
 	hp_buf b;
 	hp_buf_init(&b, 0);
 	void *payload = NULL;
@@ -613,6 +614,22 @@ static int child_convert(convert_child *c, const char *name, const char *data, s
 	return r;
 }
 
+/* hopper convert --chunks: one line per chunk instead of the Markdown, the
+ * columns of hopper.chunks (page 0 = not paged; tabs and newlines in the
+ * heading shown as spaces), to compare with what hopperd stored. */
+static void print_chunks(const hp_result *res)
+{
+	for (size_t i = 0; i < res->n_chunks; i++) {
+		const hp_chunk *ch = &res->chunks[i];
+		printf("%zu\t%d\t%d\t%zu\t%zu\t", i, ch->tokens, ch->page, ch->start, ch->end);
+		for (const char *h = ch->heading; *h; h++)
+			putchar(*h == '\t' || *h == '\n' ? ' ' : *h);
+		putchar('\n');
+	}
+}
+
+static bool convert_chunks;
+
 static int convert_one(convert_child *child, const char *path, const char *outdir)
 {
 	char *data = NULL;
@@ -641,7 +658,9 @@ static int convert_one(convert_child *child, const char *path, const char *outdi
 	}
 	const hp_doc *doc = &res.doc;
 	int rc = 0;
-	if (!outdir) {
+	if (convert_chunks) {
+		print_chunks(&res);
+	} else if (!outdir) {
 		fwrite(doc->markdown, 1, doc->markdown_len, stdout);
 		if (doc->markdown_len && doc->markdown[doc->markdown_len - 1] != '\n')
 			putchar('\n');
@@ -669,12 +688,17 @@ static int convert_one(convert_child *child, const char *path, const char *outdi
 static int cmd_convert(int argc, char **argv)
 {
 	const char *outdir = NULL;
-	static const struct option opts[] = { { "output", required_argument, NULL, 'o' }, { 0 } };
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+		                              { "chunks", no_argument, NULL, 'C' }, { 0 } };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'C') {
+			convert_chunks = true;
+			continue;
+		}
 		if (c != 'o') {
-			fprintf(stderr, "hopper: usage: hopper convert FILE... [-o DIR]\n");
+			fprintf(stderr, "hopper: usage: hopper convert [--chunks] FILE... [-o DIR]\n");
 			return 2;
 		}
 		outdir = optarg;
