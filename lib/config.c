@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -913,6 +914,12 @@ static void check_whole(parser *p, unsigned flags)
 	if (cfg->workers_max != 0 && cfg->workers_max < cfg->workers_min)
 		perr(p, p->seen[imax], "max = %d is less than min = %d in [workers]: "
 		     "raise max or use max = auto", cfg->workers_max, cfg->workers_min);
+	/* What the start would trip over later, after creating the database:
+	 * refuse it here, with the line, so --check-config agrees with the start. */
+	struct stat sd;
+	if (cfg->state_dir && stat(cfg->state_dir, &sd) == 0 && !S_ISDIR(sd.st_mode))
+		perr(p, p->seen[key_index(SEC_DAEMON, "state_dir")], "state_dir: %s exists and is not a "
+		     "directory: remove it or pick another path", cfg->state_dir);
 	if ((flags & HP_CONFIG_NEED_WATCH) && cfg->n_watches == 0)
 		perr(p, 0, "no [watch NAME] section%s: add one, e.g. [watch inbox] "
 		     "path = /srv/inbox", cfg->file ? "" : " (the file does not exist)");
