@@ -632,7 +632,8 @@ static int child_convert(convert_child *c, const char *name, const char *data, s
 		}
 	}
 	hp_job_msg m = { .job_id = ++c->seq, .name = name, .data = data, .len = len,
-	                 .chunk_tokens = HP_CHUNK_DEFAULT_TOKENS, .max_output = CONVERT_MAX_OUTPUT };
+	                 .chunk_tokens = HP_CHUNK_DEFAULT_TOKENS,
+	                 .chunk_min = HP_CHUNK_DEFAULT_MIN, .have_chunk_min = true, .max_output = CONVERT_MAX_OUTPUT };
 	hp_buf b;
 	hp_buf_init(&b, 0);
 	void *payload = NULL;

@@ -84,8 +84,7 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.max_tokens = m->chunk_tokens && m->chunk_tokens <= INT32_MAX ? (int)m->chunk_tokens
 		                                                              : HP_CHUNK_DEFAULT_TOKENS,
 		.overlap = m->chunk_overlap <= INT32_MAX ? (int)m->chunk_overlap : 0,
-		.min_tokens = !m->have_chunk_min ? HP_CHUNK_DEFAULT_MIN
-		              : m->chunk_min <= INT32_MAX ? (int)m->chunk_min : 0,
+		.min_tokens = m->have_chunk_min && m->chunk_min <= INT32_MAX ? (int)m->chunk_min : 0,
 	};
 	r = hp_chunk_markdown_opts(doc->markdown, doc->markdown_len, &co, &res->chunks, &res->n_chunks);
 	if (r < 0) {

@@ -38,7 +38,7 @@ enum hp_tag {
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
 	HP_TAG_CHUNK_OVERLAP = 6, /* u64: chunk_overlap (absent: 0) */
-	HP_TAG_CHUNK_MIN = 7,    /* u64: chunk_min_tokens (absent: HP_CHUNK_DEFAULT_MIN) */
+	HP_TAG_CHUNK_MIN = 7,    /* u64: chunk_min_tokens (absent: 0, no merging) */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */

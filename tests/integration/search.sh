@@ -61,7 +61,7 @@ stop() {
 
 # A real document bigger than one chunk, and a small one.
 cp "$top/README.md" "$tmp/inbox/readme.md"
-printf '# Guide\n\n## Install\n\n### Debian\n\nRun apt-get install hopper, then start the service with systemctl enable --now hopperd.\n\n## Use\n\nDrop files into the inbox folder and ask with hopper status.\n' > "$tmp/inbox/guide.md"
+printf '# Guide\n\n## Install\n\n### Debian\n\nRun apt-get install hopper, then start the service with systemctl enable --now hopperd.\n\n## Use\n\nDrop files into the inbox folder and ask with hopper status. The zebras graze.\n' > "$tmp/inbox/guide.md"
 start
 finished() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")" = 2 ]; }
 wait_for 120 finished && ok "2 documents done" || fail "not done: $(sql 'SELECT path, state, error FROM hopper.jobs')"
@@ -96,7 +96,7 @@ check "--limit 1" "1" "$(grep -c '(rank ' <<<"$out")"
 out=$("$hopper" -c "$tmp/hopper.conf" search '"no such phrase anywhere"' 2>&1)
 grep -q "no chunk matches" <<<"$out" && ok "no hit said so" || fail "no hit: $out"
 # with simple, words are not stemmed
-out=$("$hopper" -c "$tmp/hopper.conf" search installing 2>&1)
+out=$("$hopper" -c "$tmp/hopper.conf" search zebra 2>&1)
 grep -q "no chunk matches" <<<"$out" && ok "simple: no stemming" || fail "simple stemmed: $out"
 
 # search_config = english: rebuilt at start, stems match.
@@ -105,8 +105,8 @@ write_conf english
 start
 check "stored config" "english" "$(sql "SELECT value FROM hopper.settings WHERE key = 'search_config'")"
 grep -q "search column of every chunk was rebuilt" "$tmp/hopperd.log" && ok "rebuild logged" || fail "no rebuild log"
-out=$("$hopper" -c "$tmp/hopper.conf" search installing 2>&1)
-grep -qF "$tmp/inbox/guide.md" <<<"$out" && ok "english: installing finds install" || fail "english search: $out"
+out=$("$hopper" -c "$tmp/hopper.conf" search zebra 2>&1)
+grep -qF "$tmp/inbox/guide.md" <<<"$out" && ok "english: zebra finds zebras" || fail "english search: $out"
 stop
 # an unknown configuration stops start-up with a clear message
 write_conf klingon
