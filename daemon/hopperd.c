@@ -32,6 +32,7 @@
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
+#include "hopper/mirror.h"
 #include "hopper/search.h"
 #include "hopper/reader.h"
 #include "hopper/watch.h"
@@ -83,6 +84,7 @@ typedef struct daemon_state {
 	uint64_t n_done, n_failed;
 	uint64_t n_linked;      /* of n_done: same content as a stored document */
 	hp_embed *embed;        /* [embed] url set: chunks to vectors */
+	hp_mirror *mirror;      /* [watch] output_dir set: the mirror folder */
 	hp_evsrc embed_src;
 } daemon_state;
 
@@ -438,6 +440,7 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		else {
 			D.n_done++;
 			hp_info("%s: done (%s, %zu chunks)", f->path, hp_format_name(res->doc.format), res->n_chunks);
+			hp_mirror_notify(D.mirror, &(int64_t){ (int64_t)job_id }, 1);
 		}
 		break;
 	case HP_POOL_ERROR: {
@@ -549,6 +552,7 @@ static void reload(void)
 	hp_config_free(D.cfg);
 	D.cfg = ncfg;
 	hp_log_level = D.cfg->log_level;
+	hp_mirror_reload(&D.mirror, D.cfg, D.conninfo);
 	hp_watcher_scan(D.watcher);
 	hp_notice("reloaded %s: %zu watch(es), %d folder(s) watched", D.cfg_path ? D.cfg_path : HP_CONFIG_DEFAULT_PATH,
 	          D.cfg->n_watches, hp_watcher_count(D.watcher));
@@ -697,6 +701,8 @@ static void shutdown_all(void)
 			hp_queue_requeue(D.q, (int64_t)D.flights[i].job_id);
 		hp_queue_release_all(D.q);
 	}
+	hp_mirror_free(D.mirror);   /* writes what was committed, before the database stops */
+	D.mirror = NULL;
 	while (D.n_flights)
 		flight_drop(&D.flights[0]);
 	pending_clear();
@@ -770,6 +776,8 @@ static int daemon_main(void)
 	if (r < 0)
 		goto fail;
 	if (hp_search_set_config(hp_queue_conn(D.q), D.cfg->search_config) < 0)
+		goto fail;
+	if (hp_mirror_start(D.cfg, D.conninfo, &D.mirror) < 0)
 		goto fail;
 	db_register();
 	recover_own_leases();
