@@ -492,10 +492,12 @@ static void write_index(hp_mirror *m, mwatch *w)
 	}
 	if (r == 0)
 		r = hp_mirror_write_file(w->out, "index.md", b.data, b.len);
-	if (r < 0)
+	if (r < 0) {
 		hp_warn("mirror: cannot write %s/index.md: %s", w->out, strerror(-r));
-	else
+	} else {
+		hp_debug("mirror: %s: index.md rewritten (%zu documents)", w->name, k);
 		w->dirty = false;
+	}
 	if (pruned)
 		hp_info("mirror: %s: removed %zu file(s) whose source is gone (output_prune)", w->name, pruned);
 	hp_buf_free(&b);
