@@ -121,11 +121,6 @@ static bool is_uni_punct(uint32_t cp)
 	       cp == 0xD7 || cp == 0xF7;
 }
 
-static bool is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -133,20 +128,21 @@ static bool is_digit(char c)
 
 enum cls { C_WS, C_NL, C_WORD, C_DIGIT, C_CJK, C_PUNCT };
 
-static enum cls classify(const char *s, size_t i, size_t len, size_t *n)
+/* Classes of the ASCII bytes (the count runs over every byte of every
+ * document a few times: a table lookup instead of a chain of tests). */
+static const unsigned char ascii_cls[128] = {
+	[0 ... 8] = C_PUNCT, ['\t'] = C_WS, ['\n'] = C_NL, ['\v'] = C_WS, ['\f'] = C_WS,
+	['\r'] = C_NL, [14 ... 31] = C_PUNCT, [' '] = C_WS, ['!' ... '/'] = C_PUNCT,
+	['0' ... '9'] = C_DIGIT, [':' ... '@'] = C_PUNCT, ['A' ... 'Z'] = C_WORD,
+	['[' ... '`'] = C_PUNCT, ['a' ... 'z'] = C_WORD, ['{' ... 127] = C_PUNCT,
+};
+
+static inline enum cls classify(const char *s, size_t i, size_t len, size_t *n)
 {
-	char c = s[i];
-	if ((unsigned char)c < 0x80) {
+	unsigned char c = (unsigned char)s[i];
+	if (c < 0x80) {
 		*n = 1;
-		if (c == '\n' || c == '\r')
-			return C_NL;
-		if (is_ws(c))
-			return C_WS;
-		if (is_alpha(c))
-			return C_WORD;
-		if (is_digit(c))
-			return C_DIGIT;
-		return C_PUNCT;
+		return (enum cls)ascii_cls[c];
 	}
 	uint32_t cp = utf8_at(s, i, len, n);
 	if (cp == 0xA0 || cp == 0x3000)
@@ -181,7 +177,12 @@ int hp_count_tokens(const char *s, size_t len)
 			break;
 		}
 		case C_WORD:
-			while (j < len) {
+			for (;;) {
+				/* ASCII letters: the common case, without the decoder */
+				while (j < len && (unsigned char)s[j] < 0x80 && ascii_cls[(unsigned char)s[j]] == C_WORD)
+					j++;
+				if (j >= len)
+					break;
 				enum cls d = classify(s, j, len, &n);
 				if (d == C_WORD) {
 					j += n;
@@ -400,6 +401,8 @@ struct out {
 	int page0;
 	ctx pre;              /* context that needs a prefix (kind NONE: none) */
 	ctx suf;              /* context that needs a suffix (kind NONE: none) */
+	bool exact;           /* toks is the content's count (splits at blanks only) */
+	bool unit_inexact;    /* the unit being added was cut inside a word */
 	size_t last_a;        /* last unit: start, section, plain */
 	size_t last_sec;
 	bool last_plain;
@@ -465,6 +468,11 @@ static int flush(struct out *o)
 	a = line;
 	if (z <= a)
 		return 0;
+	/* The sum of the units is the count of the text when every cut was
+	 * between words and nothing was added or trimmed (the rules are
+	 * additive across blanks); else count again. */
+	bool exact = o->exact && a == o->a && z == o->z && o->pre.kind == CTX_NONE &&
+	             o->suf.kind == CTX_NONE;
 	if (o->n == o->alloc) {
 		size_t na = o->alloc ? o->alloc * 2 : 16;
 		hp_chunk *p = realloc(o->v, na * sizeof(*p));
@@ -498,7 +506,7 @@ static int flush(struct out *o)
 		return -ENOMEM;
 	}
 	build_path(c->heading, s, &o->secs[o->first_sec], o->keep);
-	c->tokens = hp_count_tokens(c->content, strlen(c->content));
+	c->tokens = exact ? o->toks : hp_count_tokens(c->content, strlen(c->content));
 	c->page = o->page0;
 	c->start = a;
 	c->end = z;
@@ -543,6 +551,7 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 		int gap = hp_count_tokens(o->s + o->z, a - o->z);
 		if ((int64_t)o->toks + gap + toks + suf <= o->cap) {
 			o->toks += gap + toks;
+			o->exact &= !o->unit_inexact;
 			o->z = z;
 			o->suf = suffix ? *cx : (ctx){ .kind = CTX_NONE };
 			o->last_a = a;
@@ -564,6 +573,7 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 				o->a = b;
 				o->z = z;
 				o->toks = ot + gap2 + toks;
+				o->exact = !o->unit_inexact;
 				o->first_sec = o->sec;
 				o->keep = o->secs[o->sec].level;
 				o->page0 = o->page;
@@ -579,6 +589,7 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 	o->a = a;
 	o->z = z;
 	o->toks = toks + (cont ? cx->pre_toks : 0);
+	o->exact = !o->unit_inexact;
 	o->first_sec = o->sec;
 	o->keep = o->secs[o->sec].level;
 	o->page0 = o->page;
@@ -776,7 +787,10 @@ static int unit(struct out *o, size_t ua, size_t uz, enum level lvl)
 		case L_TROW:  break;  /* never cut: the one exception to the limit */
 		}
 	}
-	return add(o, ua, uz, t);
+	o->unit_inexact = lvl == L_CHAR;
+	int r = add(o, ua, uz, t);
+	o->unit_inexact = false;
+	return r;
 }
 
 static int pack(struct out *o, size_t a, size_t z, enum level lvl)
