@@ -53,6 +53,7 @@ typedef struct hp_config {
 	uint64_t max_output;     /* max Markdown per document, default 64M */
 	int chunk_overlap;     /* tokens repeated between chunks, default 0, 0..4096 */
 	int chunk_min_tokens;  /* smaller sections merge, default 32, 0..4096 */
+	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
 	/* [embed]: chunks to an OpenAI-compatible embeddings endpoint */
 	char *embed_url;         /* NULL = off */
 	char *embed_model;       /* required when embed_url is set */

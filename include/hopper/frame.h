@@ -37,8 +37,9 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
-	HP_TAG_CHUNK_OVERLAP = 6, /* u64: chunk_overlap (absent: 0) */
-	HP_TAG_CHUNK_MIN = 7,    /* u64: chunk_min_tokens (absent: 0, no merging) */
+	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
+	HP_TAG_CHUNK_OVERLAP = 7, /* u64: chunk_overlap (absent: 0) */
+	HP_TAG_CHUNK_MIN = 8,    /* u64: chunk_min_tokens (absent: 0, no merging) */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -91,6 +92,7 @@ typedef struct hp_job_msg {
 	uint32_t chunk_min;     /* sent as is; see HP_TAG_CHUNK_MIN for absent */
 	bool have_chunk_min;    /* decode: the field was present */
 	uint64_t max_output;
+	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

@@ -48,6 +48,7 @@ static void test_job_round_trip(void **state)
 		.chunk_min = 0,
 		.have_chunk_min = true,
 		.max_output = 5u << 20,
+		.ocr_languages = "eng deu",
 	};
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -66,6 +67,7 @@ static void test_job_round_trip(void **state)
 	assert_true(d.have_chunk_min);    /* 0 sent is 0, not "absent" */
 	assert_int_equal(d.chunk_min, 0);
 	assert_true(d.max_output == m.max_output);
+	assert_string_equal(d.ocr_languages, "eng deu");
 	free(copy);
 
 	/* Without overlap and min: absent, decoded as 0 / not present. */
@@ -81,11 +83,13 @@ static void test_job_round_trip(void **state)
 	/* No name: the field is omitted and decodes as NULL. */
 	hp_buf_reset(&b);
 	m.name = NULL;
+	m.ocr_languages = NULL;
 	m.len = 0;
 	assert_int_equal(hp_job_msg_encode(&b, &m), 0);
 	pl = frame_payload(&b, HP_FRAME_JOB, &len);
 	assert_int_equal(hp_job_msg_decode(pl, len, &d), 0);
 	assert_null(d.name);
+	assert_null(d.ocr_languages);
 	assert_int_equal(d.len, 0);
 	hp_buf_free(&b);
 }
