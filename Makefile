@@ -25,13 +25,15 @@ SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd systemd-container debootstrap clang libclang-rt-14-dev
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev \
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng \
+	systemd-container debootstrap clang libclang-rt-14-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -109,7 +111,10 @@ $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/hopper: $(B)/daemon/hopper.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The CLI: one file per concern (commands, result printing, doctor).
+CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
+
+$(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -129,7 +134,7 @@ $(ATTACK_BIN): $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/tests/attack/atta
 # in $(FUZZ_B)); `make check` links them with tests/fuzz/standalone.c and
 # runs them over tests/data/regress/ (tests/integration/fuzz-regress.sh).
 # A converter added to the table gets a target by adding its name here.
-FUZZ_CONVERTERS := text markdown html csv json code xml
+FUZZ_CONVERTERS := text markdown html csv json code xml image
 FUZZ_TARGETS := frame config detect chunk $(FUZZ_CONVERTERS:%=convert_%)
 FUZZ_STANDALONE := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%)
 FUZZ_B ?= build-fuzz
@@ -172,6 +177,18 @@ bench: deps
 	    two=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $(B)/tests/bench/bench_convert 2 $$f 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
 	    printf '  %-28s %12s instructions\n' $$(basename $$f) $$((two - one)); \
 	  done; fi
+	@echo "chunker on the converted documents (5 rounds each; share of convert + chunk):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3)
+	@if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then \
+	  valgrind --tool=callgrind --callgrind-out-file=$(B)/chunk.cg $(B)/tests/bench/bench_chunk 1 \
+	    $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3) >/dev/null 2>&1; \
+	  callgrind_annotate --inclusive=yes $(B)/chunk.cg 2>/dev/null | awk \
+	    '/chunk.c:hp_chunk_markdown_opts$$/ { c = $$1 } /convert.c:hp_convert$$/ { v = $$1 } \
+	     END { gsub(",", "", c); gsub(",", "", v); if (c + v > 0) \
+	       printf "  chunker share by instructions (callgrind, repeatable): %.1f%% of convert+chunk\n", 100 * c / (c + v) }'; \
+	  rm -f $(B)/chunk.cg; fi
+	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
+	@tests/bench/tokens.sh $(B)
 
 # ---- dependencies ---------------------------------------------------------
 deps:

@@ -27,10 +27,14 @@
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/db.h"
+#include "hopper/embed.h"
 #include "hopper/hash.h"
+#include "hopper/ocr.h"
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
+#include "hopper/mirror.h"
+#include "hopper/search.h"
 #include "hopper/reader.h"
 #include "hopper/watch.h"
 #include "hopper/watchdog.h"
@@ -82,6 +86,9 @@ typedef struct daemon_state {
 	int exit_code;
 	uint64_t n_done, n_failed;
 	uint64_t n_linked;      /* of n_done: same content as a stored document */
+	hp_embed *embed;        /* [embed] url set: chunks to vectors */
+	hp_mirror *mirror;      /* [watch] output_dir set: the mirror folder */
+	hp_evsrc embed_src;
 } daemon_state;
 
 static daemon_state D;
@@ -396,7 +403,11 @@ static void dispatch(void)
 			.data = rq->data,
 			.len = rq->len,
 			.chunk_tokens = (uint32_t)j->chunk_tokens,
+			.chunk_overlap = (uint32_t)D.cfg->chunk_overlap,
+			.chunk_min = (uint32_t)D.cfg->chunk_min_tokens,
+			.have_chunk_min = true,
 			.max_output = D.cfg->max_output,
+			.ocr_languages = D.cfg->ocr_languages,
 		};
 		f.path = strdup(j->path);
 		int sr = f.path ? hp_pool_submit(D.pool, &m) : -ENOMEM;
@@ -444,6 +455,7 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		else {
 			D.n_done++;
 			hp_info("%s: done (%s, %zu chunks)", f->path, hp_format_name(res->doc.format), res->n_chunks);
+			hp_mirror_notify(D.mirror, &(int64_t){ (int64_t)job_id }, 1);
 		}
 		break;
 	case HP_POOL_ERROR: {
@@ -489,10 +501,16 @@ static void notify_status(void)
 		snprintf(bl, sizeof bl, "%lld", (long long)backlog);
 	else
 		snprintf(bl, sizeof bl, "?");
-	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), failed %llu%s",
+	char emb[160] = "";
+	if (D.embed) {
+		emb[0] = ';';
+		emb[1] = ' ';
+		hp_embed_status(D.embed, emb + 2, sizeof emb - 2);
+	}
+	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), failed %llu%s%s",
 	           D.stopping ? "stopping:" : "running:", hp_pool_alive(D.pool), hp_pool_busy(D.pool), bl,
 	           (unsigned long long)D.n_done, (unsigned long long)D.n_linked,
-	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "");
+	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "", emb);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -549,6 +567,7 @@ static void reload(void)
 	hp_config_free(D.cfg);
 	D.cfg = ncfg;
 	hp_log_level = D.cfg->log_level;
+	hp_mirror_reload(&D.mirror, D.cfg, D.conninfo);
 	hp_watcher_scan(D.watcher);
 	hp_notice("reloaded %s: %zu watch(es), %d folder(s) watched", D.cfg_path ? D.cfg_path : HP_CONFIG_DEFAULT_PATH,
 	          D.cfg->n_watches, hp_watcher_count(D.watcher));
@@ -663,8 +682,32 @@ static int run_loop(void)
 	return 0;
 }
 
+static void embed_on_event(hp_evsrc *src, uint32_t events)
+{
+	hp_embed_run(D.embed);
+}
+
+/* [embed] url set: the embedder runs beside the queue, on its own
+ * connection, driven by its one fd. Leases are the node's, so the next
+ * start of this node takes back what this one had claimed. */
+static int embed_start(void)
+{
+	if (!D.cfg->embed_url)
+		return 0;
+	char node[256];
+	snprintf(node, sizeof node, "%.*s", (int)strcspn(D.owner, ":"), D.owner);
+	int r = hp_embed_new(D.cfg, D.conninfo, node, &D.embed);
+	if (r < 0)
+		return r;
+	D.embed_src.fd = hp_embed_fd(D.embed);
+	D.embed_src.handler = embed_on_event;
+	return hp_evsrc_add(D.epfd, &D.embed_src, EPOLLIN);
+}
+
 static void shutdown_all(void)
 {
+	hp_embed_free(D.embed);
+	D.embed = NULL;
 	if (D.pool) {
 		hp_pool_free(D.pool, 2000);
 		D.pool = NULL;
@@ -674,6 +717,8 @@ static void shutdown_all(void)
 			hp_queue_requeue(D.q, (int64_t)D.flights[i].job_id);
 		hp_queue_release_all(D.q);
 	}
+	hp_mirror_free(D.mirror);   /* writes what was committed, before the database stops */
+	D.mirror = NULL;
 	while (D.n_flights)
 		flight_drop(&D.flights[0]);
 	pending_clear();
@@ -746,6 +791,10 @@ static int daemon_main(void)
 	r = hp_queue_open(D.conninfo, D.owner, &D.q);
 	if (r < 0)
 		goto fail;
+	if (hp_search_set_config(hp_queue_conn(D.q), D.cfg->search_config) < 0)
+		goto fail;
+	if (hp_mirror_start(D.cfg, D.conninfo, &D.mirror) < 0)
+		goto fail;
 	db_register();
 	recover_own_leases();
 
@@ -769,6 +818,11 @@ static int daemon_main(void)
 	r = hp_watcher_new(D.cfg, D.epfd, on_file, NULL, &D.watcher);
 	if (r < 0)
 		goto fail;
+	r = embed_start();
+	if (r < 0) {
+		hp_err("cannot start the embedder: %s", strerror(-r));
+		goto fail;
+	}
 	r = hp_watcher_scan(D.watcher);
 	if (r >= 0)
 		hp_info("start-up scan found %d file(s)", r);
@@ -819,6 +873,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Before anything else: converters that OCR must stay single-threaded. */
+	hp_ocr_single_thread(argv);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0) {
 		uint64_t limit = 0;
 		if (argc >= 4 && strcmp(argv[2], "--memory-limit") == 0)

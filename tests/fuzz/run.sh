@@ -28,6 +28,7 @@ seed() { # seed TARGET DIR: copy the files a target starts from into DIR
 	convert_json) exts="json" ;;
 	convert_xml) exts="xml svg" ;;
 	convert_code) exts="c h py sh js go rs" ;;
+	convert_image) exts="png jpg jpeg tif tiff webp gif bmp" ;;
 	*) exts="*" ;;
 	esac
 	local src
