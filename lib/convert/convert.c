@@ -664,9 +664,11 @@ static hp_format detect(const char *name, const void *data, size_t len,
 	if (by_mime && !text_like(by_mime))
 		return by_mime;    /* PDF and office types: the content says so */
 
+	/* libmagic's weak guesses for plain text ("SP" or "PA" at the start
+	 * reads as HP-GL plotter commands) do not beat a text-like name. */
 	int textual = by_mime || strncmp(mime, "text/", 5) == 0 ||
 	              ((strcmp(mime, "application/octet-stream") == 0 ||
-	                strcmp(mime, "application/x-wine-extension-ini") == 0) &&
+	                strcmp(mime, "application/x-wine-extension-ini") == 0 || text_like(by_ext)) &&
 	               looks_textual(d, len));
 	if (!textual)
 		return HP_FMT_UNKNOWN;

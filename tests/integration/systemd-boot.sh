@@ -214,7 +214,7 @@ restarted() { [ "$(prop NRestarts)" -gt "$restarts0" ] && [ "$(prop ActiveState)
 wait_for 60 restarted || fail "hopperd was not restarted after the hang: $(prop ActiveState) $(prop SubState) NRestarts=$(prop NRestarts)"
 in_ct 10 journalctl -u hopperd -b --no-pager -o cat | grep -q 'Watchdog timeout' || fail "no 'Watchdog timeout' in the journal"
 wd_done() { [ "$(count "SELECT count(*) FROM hopper.jobs WHERE path LIKE '/var/lib/hopper/inbox/wd/%' AND state = 'done'")" = 300 ]; }
-wait_for 120 wd_done || fail "after the restart not all 300 files are done: $(q "SELECT state, count(*) FROM hopper.jobs WHERE path LIKE '%/wd/%' GROUP BY 1")"
+wait_for 120 wd_done || fail "after the restart not all 300 files are done: $(q "SELECT state, count(*) FROM hopper.jobs WHERE path LIKE '%/wd/%' GROUP BY 1") $(q "SELECT path, attempts, error FROM hopper.jobs WHERE path LIKE '%/wd/%' AND state <> 'done'")"
 dups=$(count "SELECT count(*) FROM (SELECT path FROM hopper.jobs WHERE path LIKE '%/wd/%' GROUP BY path HAVING count(*) > 1) x")
 [ "$dups" = 0 ] || fail "$dups files have more than one job after the restart"
 log "watchdog: hung loop killed and restarted (MainPID $pid1 -> $(prop MainPID)); $held job(s) were running at the hang; 300 files done once each"

@@ -105,6 +105,9 @@ static void test_detect_by_name(void **state)
 	assert_int_equal(hp_detect("page.md", mh, strlen(mh)), HP_FMT_MARKDOWN);
 	/* the extension of an office format does not override content */
 	assert_int_equal(hp_detect("fake.docx", t, strlen(t)), HP_FMT_TEXT);
+	/* libmagic calls text starting "SP"/"PA"/"BP" HP-GL; a .txt is text. */
+	const char *hpgl = "SPAAbbbbCCCC\nMoreBase64Text\n";
+	assert_int_equal(hp_detect("w209.txt", hpgl, strlen(hpgl)), HP_FMT_TEXT);
 }
 
 static void test_text_title(void **state)
