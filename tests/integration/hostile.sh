@@ -104,6 +104,21 @@ put("random.docx", bytes(rnd.getrandbits(8) for _ in range(8192)))
 put("fake.pdf", b"%PDF-1.7\n" + bytes(rnd.getrandbits(8) for _ in range(2000)))
 put("fake.docx", b"PK\x03\x04" + bytes(rnd.getrandbits(8) for _ in range(2000)))
 
+# Image bombs for the OCR path: a PNG header claiming 60000x60000 pixels
+# (3.6 GB decoded) over a few KiB of data, truncated PNGs, random bytes as images.
+import struct
+def png_chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+def png(w, h, rows):
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+            png_chunk(b"IDAT", zlib.compress(rows, 9)) + png_chunk(b"IEND", b""))
+put("bomb.png", png(60000, 60000, b"\x00" * 60001 * 50))
+small = png(64, 16, b"".join(b"\x00" + bytes((x * 4) & 255 for x in range(64)) for _ in range(16)))
+for o in (8, 20, 33, len(small) // 2, len(small) - 5):
+    put("trunc-small-%d.png" % o, small[:o])
+put("random.png", b"\x89PNG\r\n\x1a\n" + bytes(rnd.getrandbits(8) for _ in range(3000)))
+put("random.jpg", b"\xff\xd8\xff\xe0" + bytes(rnd.getrandbits(8) for _ in range(3000)))
+
 # Invalid UTF-8 and mixed encodings.
 put("invalid-utf8.txt", b"valid start \xc3\x28 \xa0\xa1 \xf0\x28\x8c\xbc \xed\xa0\x80 overlong \xc0\xaf end\n" * 20)
 put("mixed.txt", "caf\u00e9 UTF-8 line\n".encode() + "caf\u00e9 Latin-1 line\n".encode("latin-1") + "\u65e5\u672c\u8a9e".encode("shift_jis") + b"\n")
@@ -176,7 +191,7 @@ check "100 good files done" 100 "$(sql "SELECT count(*) FROM hopper.jobs WHERE p
 bad=$(sql "SELECT path || ': [' || coalesce(error, '') || ']' FROM hopper.jobs WHERE state = 'failed'
 	AND (coalesce(error, '') !~ '[A-Za-z]{3}' OR error ~ '^-?[0-9]+$' OR error LIKE '%(null)%')")
 [ -z "$bad" ] && ok "every failure says why" || fail "failures without a readable reason: $bad"
-for n in bomb.docx laughs.docx laughs.xml deep.html deep-open.html deep.json deep.xml one-line.txt \
+for n in bomb.png random.png random.jpg bomb.docx laughs.docx laughs.xml deep.html deep-open.html deep.json deep.xml one-line.txt \
 	invalid-utf8.txt nul.txt empty.txt empty.pdf random-0.pdf; do
 	st=$(sql "SELECT state || ': ' || coalesce(error, '') FROM hopper.jobs WHERE path = '$tmp/inbox/$n'")
 	[ -n "$st" ] && ok "$n -> $st" || fail "$n has no job"
