@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "hopper/chunk.h"
@@ -46,26 +47,44 @@ static int read_full(int fd, void *p, size_t n)
 	return 0;
 }
 
-/* Convert and chunk one job into *res (status and error, or doc and
- * chunks). Returns the hp_doc to free after encoding (or NULL). */
-/* Fault injection (STYLE.md): with HOPPER_FAULT_CRASH=TEXT in the
- * environment, a worker converting a file whose name contains TEXT dies of
- * a real SIGSEGV (a write to a page mapped without access), as a converter
- * bug would. Tests use it; unset, it costs one getenv at start. */
+/* Fault injection (STYLE.md): with `--fault-crash TEXT` (or
+ * HOPPER_FAULT_CRASH=TEXT for `hopper convert`'s in-process worker), a
+ * worker converting a file whose name contains TEXT dies of a real SIGSEGV
+ * (a write to a page mapped without access), as a converter bug would.
+ * With `--fault-stderr TEXT`, such a job first writes raw bytes to stderr
+ * (control characters, a forged "<0>" line): what a compromised worker
+ * could write. Tests use both; unset, they cost a strstr per job. */
 static const char *fault_crash;
+static const char *fault_stderr;
+static uint64_t worker_memory_limit;
 static volatile char *fault_page;
+/* Per-job CPU-time backstop in seconds (0 none): ITIMER_PROF raises SIGPROF,
+ * whose default action ends the process; the pool names it. */
+static unsigned cpu_limit_s;
 
 static void fault_setup(void)
 {
-	fault_crash = getenv("HOPPER_FAULT_CRASH");
+	if (!fault_crash)
+		fault_crash = getenv("HOPPER_FAULT_CRASH");
 	if (!fault_crash || !*fault_crash)
 		return;
 	void *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fault_page = p == MAP_FAILED ? NULL : p;
 }
 
+static void cpu_timer(unsigned seconds)
+{
+	struct itimerval it = { .it_value = { .tv_sec = seconds } };
+	if (cpu_limit_s)
+		setitimer(ITIMER_PROF, &it, NULL);
+}
+
 static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 {
+	if (fault_stderr && *fault_stderr && m->name && strstr(m->name, fault_stderr)) {
+		static const char raw[] = "raw \033[31mred\033[0m\n<0>forged emergency\nnul\0byte\n";
+		hp_write_all(STDERR_FILENO, raw, sizeof raw - 1);
+	}
 	if (fault_page && m->name && strstr(m->name, fault_crash))
 		fault_page[0] = 1;
 	char err[512] = "";
@@ -74,10 +93,19 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.max_output = m->max_output ? (size_t)m->max_output : HP_WORKER_DEFAULT_OUTPUT,
 		.max_depth = HP_WORKER_MAX_DEPTH,
 	};
+	cpu_timer(cpu_limit_s);
 	int r = hp_convert(m->name, m->data, m->len, &lim, &doc, err, sizeof err);
 	if (r < 0) {
 		res->status = -r;
+		if (r == -ENOMEM && worker_memory_limit)
+			snprintf(err, sizeof err,
+			         "out of memory: converting this file needs more than memory_limit = %llu MiB "
+			         "(permanent; raise [workers] memory_limit)",
+			         (unsigned long long)(worker_memory_limit >> 20));
 		res->error = strdup(err[0] ? err : strerror(-r));
+		/* Say what it was, so the pool can recycle after a high-risk format. */
+		res->doc.format = hp_detect(m->name, m->data, m->len);
+		cpu_timer(0);
 		return NULL;
 	}
 	int tokens = m->chunk_tokens ? (int)m->chunk_tokens : HP_WORKER_DEFAULT_TOKENS;
@@ -88,9 +116,12 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		res->status = -r;
 		res->error = strdup(r == -ENOMEM ? "out of memory while splitting the Markdown into chunks"
 		                                 : "cannot split the Markdown into chunks");
+		res->doc.format = doc->format;
+		cpu_timer(0);
 		hp_doc_free(doc);
 		return NULL;
 	}
+	cpu_timer(0);
 	res->status = 0;
 	res->doc = *doc;
 	return doc;
@@ -168,8 +199,39 @@ static int discard_job(int fd, uint32_t len, uint64_t *ret_job_id)
 	return 0;
 }
 
+int hp_worker_exec_main(int argc, char **argv)
+{
+	uint64_t limit = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--memory-limit") == 0 && v) {
+			limit = strtoull(v, NULL, 10);
+			i++;
+		} else if (strcmp(a, "--cpu-limit") == 0 && v) {
+			cpu_limit_s = (unsigned)strtoul(v, NULL, 10);
+			i++;
+		} else if (strcmp(a, "--fault-crash") == 0 && v) {
+			fault_crash = v;
+			i++;
+		} else if (strcmp(a, "--fault-stderr") == 0 && v) {
+			fault_stderr = v;
+			i++;
+		} else if (strcmp(a, "--debug") == 0) {
+			hp_log_level = HP_LOG_DEBUG;
+		} else if (strcmp(a, "--sandbox-debug") == 0) {
+			/* read by hp_sandbox_enter; set in this process only */
+			setenv("HOPPER_SANDBOX_DEBUG", "1", 1);
+		} else {
+			hp_err("worker: unknown argument '%s'", a);
+			return 2;
+		}
+	}
+	return hp_worker_main(3, limit);
+}
+
 int hp_worker_main(int fd, uint64_t memory_limit)
 {
+	worker_memory_limit = memory_limit;
 	if (getenv("HOPPER_DEBUG"))
 		hp_log_level = HP_LOG_DEBUG;
 	int r = hp_convert_init();

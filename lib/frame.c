@@ -290,6 +290,10 @@ int hp_result_encode(hp_buf *b, const hp_result *r)
 	if (r->status != 0) {
 		if (e == 0)
 			e = hp_frame_put_str(b, HP_TAG_ERROR, r->error);
+		/* The format, when detected, also for a failure: the pool recycles
+		 * a worker after a job of a high-risk format either way. */
+		if (e == 0 && r->doc.format != HP_FMT_UNKNOWN)
+			e = hp_frame_put_str(b, HP_TAG_FORMAT, hp_format_name(r->doc.format));
 	} else {
 		if (e == 0)
 			e = hp_frame_put_str(b, HP_TAG_FORMAT, hp_format_name(r->doc.format));
@@ -449,9 +453,9 @@ int hp_result_decode(const void *payload, size_t n, size_t max_chunks, hp_result
 		r = -EBADMSG;
 		goto fail;
 	}
+	res.doc.format = format ? hp_format_from_name(format) : HP_FMT_UNKNOWN;
 	if (res.status == 0) {
 		/* A success must carry the document: a known format and Markdown. */
-		res.doc.format = format ? hp_format_from_name(format) : HP_FMT_UNKNOWN;
 		if (res.doc.format == HP_FMT_UNKNOWN || !res.doc.markdown) {
 			r = -EBADMSG;
 			goto fail;

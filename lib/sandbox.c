@@ -112,6 +112,8 @@ static int load_filter(void)
 		"futex", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
 		"clock_gettime", "gettimeofday", "time", "getpid", "gettid",
 		"getrandom", "sched_yield", "poll", "ppoll",
+		/* the per-job CPU-time backstop (ITIMER_PROF) */
+		"setitimer",
 		/* glibc's qsort asks sysinfo() for the amount of RAM (_SC_PHYS_PAGES) */
 		"sysinfo",
 		"exit", "exit_group",
