@@ -479,7 +479,7 @@ static void notify_status(void)
 		snprintf(bl, sizeof bl, "%lld", (long long)backlog);
 	else
 		snprintf(bl, sizeof bl, "?");
-	sd_notifyf(0, "STATUS=%s %s, %d busy; backlog %s, done %llu (%llu same content), failed %llu%s",
+	sd_notifyf(0, "STATUS=%s %s, %d busy, backlog %s, done %llu (%llu same content), failed %llu%s",
 	           D.stopping ? "stopping:" : "running:", pool, hp_pool_busy(D.pool), bl,
 	           (unsigned long long)D.n_done, (unsigned long long)D.n_linked,
 	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "");

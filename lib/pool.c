@@ -924,9 +924,7 @@ int hp_pool_target(const hp_pool *p, int *ret_batch, char *reason, size_t reason
 
 void hp_pool_describe(const hp_pool *p, char *buf, size_t len)
 {
-	int alive = count_ready(p);
-	snprintf(buf, len, "%d worker%s (target %d: %s)", alive, alive == 1 ? "" : "s", p->pout.target,
-	         p->pout.reason);
+	snprintf(buf, len, "workers %d (target %d: %s)", count_ready(p), p->pout.target, p->pout.reason);
 }
 
 void hp_pool_get_stats(const hp_pool *p, hp_pool_stats *ret)

@@ -96,7 +96,7 @@ void hp_pool_reconfigure(hp_pool *p, const hp_pool_config *cfg);
 /* The policy's last decision: target workers, claim batch size, and why
  * ("cpu-bound, 2 CPUs x 1"). reason may be NULL. */
 int hp_pool_target(const hp_pool *p, int *ret_batch, char *reason, size_t reason_len);
-/* "4 workers (target 4: cpu-bound, 2 CPUs x 2)" for STATUS=. */
+/* "workers 4 (target 4: cpu-bound, 2 CPUs x 2)" for STATUS=. */
 void hp_pool_describe(const hp_pool *p, char *buf, size_t len);
 /* Jobs finished, workers started, workers recycled, since the start. */
 typedef struct hp_pool_stats {

@@ -851,7 +851,7 @@ static void test_auto_follows_affinity(void **state)
 	run_until_alive(&f, 1);
 	char desc[192];
 	hp_pool_describe(f.pool, desc, sizeof desc);
-	assert_non_null(strstr(desc, "1 worker (target 1"));
+	assert_non_null(strstr(desc, "workers 1 (target 1"));
 	stop(&f);
 }
 
