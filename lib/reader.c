@@ -1,17 +1,24 @@
 /* reader.c — read whole files in batches with io_uring, see
  * include/hopper/reader.h
  *
- * A batch runs in two submissions:
+ * A batch runs in three submissions:
  *  1. one STATX per path (AT_SYMLINK_NOFOLLOW): only regular files within
  *     max_size go on, so FIFOs, devices and directories are never opened;
- *  2. per remaining file a chain OPENAT (into a slot of a registered sparse
- *     file table: a direct descriptor, no fd) -> READ of size+1 bytes (the
- *     extra byte shows a file that grew) -> CLOSE of the slot. The links are
- *     hard links (IOSQE_IO_HARDLINK) so the close runs even when the read is
- *     short or fails, and no slot leaks.
- * A file whose read does not return exactly the size statx saw is read again
- * with plain syscalls, which loop until EOF and re-check the size
- * (io_uring_prep_read(3): a short read is not an error, and breaks a link).
+ *  2. one OPENAT2 per remaining file (RESOLVE_NO_SYMLINKS);
+ *  3. per opened fd a chain STATX of the fd itself (AT_EMPTY_PATH: fstat) ->
+ *     READ of size+1 bytes (the extra byte shows a file that grew) -> CLOSE.
+ *     The links are hard links (IOSQE_IO_HARDLINK) so the close runs even
+ *     when the read is short or fails, and no fd leaks.
+ * The identity reported (dev, ino, mtime) is the opened fd's, so a path
+ * that was replaced between the first statx and the open is reported as
+ * what was read, never as what was stat'ed; the caller compares it with
+ * the job's. A file whose fd does not match its path's statx, or whose read
+ * does not return exactly the size, is read again with plain syscalls,
+ * which loop until EOF and re-check the size (io_uring_prep_read(3): a
+ * short read is not an error, and breaks a link).
+ * io_uring_submit(3) may submit fewer entries than were queued; the rest is
+ * submitted again, and only what was submitted is waited for. When the ring
+ * fails, it is torn down and every later file takes the plain path.
  * When io_uring cannot be set up, every file takes the plain path.
  */
 #include <errno.h>
@@ -40,10 +47,6 @@ static const struct open_how hp_open_how = {
 	.flags = HP_OPEN_FLAGS,
 	.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 };
-static const struct open_how hp_open_how_direct = {
-	.flags = HP_OPEN_FLAGS & ~O_CLOEXEC, /* refused for direct slots */
-	.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-};
 
 static int open_beneath(const char *path)
 {
@@ -58,9 +61,13 @@ struct hp_reader {
 	bool uring;
 	unsigned entries;    /* files per slice of a batch (= file table slots) */
 	size_t max_size;
-	struct statx *stx;   /* entries of scratch space */
+	struct statx *stx;   /* entries of scratch space: the paths */
+	struct statx *fstx;  /* entries: the opened fds */
 	int *res;            /* entries: read results */
-	int *open_res;       /* entries: openat results */
+	int *open_res;       /* entries: openat results (fds) */
+	int *fstat_res;      /* entries: statx-of-fd results */
+	void (*hook)(void *);  /* tests: between the statx and the open */
+	void *hook_data;
 };
 
 /* ---- plain path ---------------------------------------------------------- */
@@ -197,72 +204,101 @@ fail:
 
 static struct io_uring_sqe *get_sqe(hp_reader *rd)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&rd->ring);
-	if (!sqe) {
-		/* The ring is sized for a whole slice; this is a safety net. */
-		io_uring_submit(&rd->ring);
-		sqe = io_uring_get_sqe(&rd->ring);
-	}
-	return sqe;
+	/* The ring holds 4 x entries and a slice queues at most 3 per file
+	 * before it submits: a NULL here is a bug, reported as -EBUSY. */
+	return io_uring_get_sqe(&rd->ring);
 }
 
-/* Submit what is queued and collect `n` completions; user_data encodes
- * (index << 2 | kind). */
-enum { K_STATX = 0, K_OPEN = 1, K_READ = 2, K_CLOSE = 3 };
+/* user_data encodes (index << 2 | kind). */
+enum { K_STATX = 0, K_OPEN = 1, K_READ = 2, K_FSTAT = 3 };
 
-static int submit_collect(hp_reader *rd, unsigned n)
+static void take_cqe(hp_reader *rd, const struct io_uring_cqe *cqe)
 {
-	int r = io_uring_submit(&rd->ring);
-	if (r < 0)
-		return r;
-	for (unsigned got = 0; got < n;) {
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	unsigned i = (unsigned)(ud >> 2);
+	if (ud == UINT64_MAX)
+		return; /* a close: nothing to learn */
+	switch (ud & 3) {
+	case K_STATX:
+	case K_READ:
+		rd->res[i] = cqe->res;
+		break;
+	case K_OPEN:
+		rd->open_res[i] = cqe->res;
+		break;
+	case K_FSTAT:
+		rd->fstat_res[i] = cqe->res;
+		break;
+	}
+}
+
+/* Submit all that is queued (io_uring_submit may take fewer than queued:
+ * submit the rest again) and collect one completion per submitted entry. A
+ * ring that takes nothing while nothing is in flight is broken: -EIO after
+ * collecting what was submitted, so no completion is left to a later batch. */
+static int submit_collect(hp_reader *rd)
+{
+	unsigned inflight = 0;
+	int err = 0;
+	for (;;) {
+		unsigned ready = io_uring_sq_ready(&rd->ring);
+		if (ready && !err) {
+			int r = io_uring_submit(&rd->ring);
+			if (r > 0)
+				inflight += (unsigned)r;
+			else if (r == -EINTR)
+				continue;
+			else if ((r == 0 || r == -EAGAIN || r == -EBUSY) && inflight)
+				; /* completions first, then try again */
+			else
+				err = r < 0 ? r : -EIO;
+		}
+		if (!inflight)
+			break;
 		struct io_uring_cqe *cqe;
-		r = io_uring_wait_cqe(&rd->ring, &cqe);
+		int r = io_uring_wait_cqe(&rd->ring, &cqe);
 		if (r == -EINTR)
 			continue;
 		if (r < 0)
 			return r;
-		uint64_t ud = io_uring_cqe_get_data64(cqe);
-		unsigned i = (unsigned)(ud >> 2);
-		switch (ud & 3) {
-		case K_STATX:
-		case K_READ:
-			rd->res[i] = cqe->res;
-			break;
-		case K_OPEN:
-			rd->open_res[i] = cqe->res;
-			break;
-		default:
-			break; /* close of a direct slot: nothing to learn */
-		}
+		take_cqe(rd, cqe);
 		io_uring_cqe_seen(&rd->ring, cqe);
-		got++;
+		inflight--;
 	}
-	return 0;
+	return err;
+}
+
+static bool same_file(const struct statx *a, const struct statx *b)
+{
+	return a->stx_ino == b->stx_ino && a->stx_dev_major == b->stx_dev_major &&
+	       a->stx_dev_minor == b->stx_dev_minor && a->stx_size == b->stx_size &&
+	       a->stx_mtime.tv_sec == b->stx_mtime.tv_sec && a->stx_mtime.tv_nsec == b->stx_mtime.tv_nsec &&
+	       (a->stx_mode & S_IFMT) == (b->stx_mode & S_IFMT);
 }
 
 /* One slice of at most rd->entries files. */
 static int uring_slice(hp_reader *rd, hp_read_req *reqs, size_t n)
 {
-	unsigned queued = 0;
 	int r;
+	unsigned mask = STATX_TYPE | STATX_SIZE | STATX_INO | STATX_MTIME;
 
 	for (size_t i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = get_sqe(rd);
 		if (!sqe)
 			return -EBUSY;
-		io_uring_prep_statx(sqe, AT_FDCWD, reqs[i].path,
-		                    AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
-		                    STATX_TYPE | STATX_SIZE | STATX_INO | STATX_MTIME, &rd->stx[i]);
+		io_uring_prep_statx(sqe, AT_FDCWD, reqs[i].path, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+		                    mask, &rd->stx[i]);
 		io_uring_sqe_set_data64(sqe, (uint64_t)i << 2 | K_STATX);
 		rd->res[i] = -EIO;
-		queued++;
+		rd->open_res[i] = -EIO;
 	}
-	r = submit_collect(rd, queued);
+	r = submit_collect(rd);
 	if (r < 0)
 		return r;
+	if (rd->hook)
+		rd->hook(rd->hook_data);
 
-	queued = 0;
+	bool any = false;
 	for (size_t i = 0; i < n; i++) {
 		hp_read_req *q = &reqs[i];
 		const struct statx *sx = &rd->stx[i];
@@ -275,61 +311,92 @@ static int uring_slice(hp_reader *rd, hp_read_req *reqs, size_t n)
 			q->err = -EFBIG;
 		if (q->err)
 			continue;
-		size_t size = (size_t)sx->stx_size;
-		q->data = malloc(size + 2); /* + 1 to see growth, + 1 for the NUL */
-		if (!q->data) {
-			q->err = -ENOMEM;
+		struct io_uring_sqe *o = get_sqe(rd);
+		if (!o)
+			return -EBUSY;
+		io_uring_prep_openat2(o, AT_FDCWD, q->path, (struct open_how *)&hp_open_how);
+		io_uring_sqe_set_data64(o, (uint64_t)i << 2 | K_OPEN);
+		any = true;
+	}
+	if (!any)
+		return 0;
+	r = submit_collect(rd);
+	if (r < 0)
+		goto close_fds;
+
+	any = false;
+	for (size_t i = 0; i < n; i++) {
+		hp_read_req *q = &reqs[i];
+		if (q->err)
+			continue;
+		if (rd->open_res[i] < 0) {
+			/* Gone or replaced (e.g. by a symlink) since the statx. */
+			q->err = rd->open_res[i];
 			continue;
 		}
-		q->len = size;
-		q->dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
-		q->ino = sx->stx_ino;
-		q->mtime_ns = ts_ns(sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec);
-
-		struct io_uring_sqe *o = get_sqe(rd), *rdq = o ? get_sqe(rd) : NULL,
-		                    *c = rdq ? get_sqe(rd) : NULL;
-		if (!c)
-			return -EBUSY;
-		io_uring_prep_openat2_direct(o, AT_FDCWD, q->path, (struct open_how *)&hp_open_how_direct,
-		                             (unsigned)i);
-		io_uring_sqe_set_data64(o, (uint64_t)i << 2 | K_OPEN);
-		o->flags |= IOSQE_IO_HARDLINK;
-		io_uring_prep_read(rdq, (int)i, q->data, (unsigned)(size + 1), 0);
+		size_t size = (size_t)rd->stx[i].stx_size;
+		q->data = malloc(size + 2); /* + 1 to see growth, + 1 for the NUL */
+		struct io_uring_sqe *f = get_sqe(rd), *rdq = f ? get_sqe(rd) : NULL, *c = rdq ? get_sqe(rd) : NULL;
+		if (!c) {
+			r = -EBUSY;
+			goto close_fds;
+		}
+		int fd = rd->open_res[i];
+		io_uring_prep_statx(f, fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, mask, &rd->fstx[i]);
+		io_uring_sqe_set_data64(f, (uint64_t)i << 2 | K_FSTAT);
+		f->flags |= IOSQE_IO_HARDLINK;
+		if (q->data)
+			io_uring_prep_read(rdq, fd, q->data, (unsigned)(size + 1), 0);
+		else
+			io_uring_prep_nop(rdq); /* no memory: the close still runs */
 		io_uring_sqe_set_data64(rdq, (uint64_t)i << 2 | K_READ);
-		rdq->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
-		io_uring_prep_close_direct(c, (unsigned)i);
-		io_uring_sqe_set_data64(c, (uint64_t)i << 2 | K_CLOSE);
-		rd->open_res[i] = -EIO;
+		rdq->flags |= IOSQE_IO_HARDLINK;
+		io_uring_prep_close(c, fd);
+		io_uring_sqe_set_data64(c, UINT64_MAX);
+		rd->fstat_res[i] = -EIO;
 		rd->res[i] = -EIO;
-		queued += 3;
+		rd->open_res[i] = -1; /* the ring closes it */
+		any = true;
 	}
-	if (queued) {
-		r = submit_collect(rd, queued);
+	if (any) {
+		r = submit_collect(rd);
 		if (r < 0)
-			return r;
+			goto close_fds;
 	}
 
 	for (size_t i = 0; i < n; i++) {
 		hp_read_req *q = &reqs[i];
-		if (q->err || !q->data)
+		if (q->err)
 			continue;
-		if (rd->open_res[i] < 0) {
-			/* Gone or replaced (e.g. by a symlink) since the statx. */
-			free(q->data);
-			clear_out(q);
-			q->err = rd->open_res[i];
+		if (!q->data) {
+			q->err = -ENOMEM;
 			continue;
 		}
-		if (rd->res[i] >= 0 && (size_t)rd->res[i] == q->len) {
-			q->data[q->len] = '\0';
+		const struct statx *fx = &rd->fstx[i];
+		size_t size = (size_t)rd->stx[i].stx_size;
+		if (rd->fstat_res[i] == 0 && same_file(&rd->stx[i], fx) && rd->res[i] >= 0 &&
+		    (size_t)rd->res[i] == size) {
+			q->data[size] = '\0';
+			q->len = size;
+			q->dev = makedev(fx->stx_dev_major, fx->stx_dev_minor);
+			q->ino = fx->stx_ino;
+			q->mtime_ns = ts_ns(fx->stx_mtime.tv_sec, fx->stx_mtime.tv_nsec);
 			continue;
 		}
-		/* Short, grown or failed: read it again, carefully. */
+		/* Replaced between statx and open, short, grown or failed: read it
+		 * again, carefully (fstat of the fd it reads). */
 		free(q->data);
 		clear_out(q);
 		plain_read(rd, q);
 	}
 	return 0;
+
+close_fds:
+	/* Fds the ring did not take over. */
+	for (size_t i = 0; i < n; i++)
+		if (rd->open_res[i] >= 0)
+			close(rd->open_res[i]);
+	return r;
 }
 
 /* ---- public -------------------------------------------------------------- */
@@ -349,22 +416,18 @@ int hp_reader_new(unsigned entries, size_t max_size, unsigned flags, hp_reader *
 	rd->entries = entries;
 	rd->max_size = max_size;
 	rd->stx = calloc(entries, sizeof *rd->stx);
+	rd->fstx = calloc(entries, sizeof *rd->fstx);
 	rd->res = calloc(entries, sizeof *rd->res);
 	rd->open_res = calloc(entries, sizeof *rd->open_res);
-	if (!rd->stx || !rd->res || !rd->open_res) {
+	rd->fstat_res = calloc(entries, sizeof *rd->fstat_res);
+	if (!rd->stx || !rd->fstx || !rd->res || !rd->open_res || !rd->fstat_res) {
 		hp_reader_free(rd);
 		return -ENOMEM;
 	}
 	if (!(flags & HP_READER_NO_URING)) {
 		int r = io_uring_queue_init(entries * 4, &rd->ring, 0);
-		if (r == 0) {
+		if (r == 0)
 			rd->uring = true;
-			r = io_uring_register_files_sparse(&rd->ring, entries);
-			if (r < 0) {
-				io_uring_queue_exit(&rd->ring);
-				rd->uring = false;
-			}
-		}
 		if (!rd->uring)
 			hp_info("io_uring is not available (%s); reading files with read()", strerror(-r));
 	}
@@ -390,15 +453,25 @@ int hp_reader_read(hp_reader *rd, hp_read_req *reqs, size_t n)
 		size_t m = n - off < rd->entries ? n - off : rd->entries;
 		int r = uring_slice(rd, reqs + off, m);
 		if (r < 0) {
-			/* The ring itself failed: nothing of this batch is trusted. */
+			/* The ring itself failed: nothing of this batch is trusted,
+			 * and the ring is not used again. */
 			for (size_t i = 0; i < n; i++) {
 				free(reqs[i].data);
 				clear_out(&reqs[i]);
 			}
+			hp_err("io_uring failed (%s); reading files with read() from now on", strerror(-r));
+			io_uring_queue_exit(&rd->ring);
+			rd->uring = false;
 			return r;
 		}
 	}
 	return 0;
+}
+
+void hp_reader_set_test_hook(hp_reader *rd, void (*fn)(void *), void *data)
+{
+	rd->hook = fn;
+	rd->hook_data = data;
 }
 
 void hp_reader_free(hp_reader *rd)
@@ -408,7 +481,9 @@ void hp_reader_free(hp_reader *rd)
 	if (rd->uring)
 		io_uring_queue_exit(&rd->ring);
 	free(rd->stx);
+	free(rd->fstx);
 	free(rd->res);
 	free(rd->open_res);
+	free(rd->fstat_res);
 	free(rd);
 }

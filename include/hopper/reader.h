@@ -1,7 +1,9 @@
 /* reader.h — read whole files, many at a time, with io_uring.
  *
- * What it does: for a batch of paths, statx + openat + read + close through
- * io_uring (liburing), keeping the batch in flight together; falls back to
+ * What it does: for a batch of paths, statx + openat + fstat + read + close
+ * through io_uring (liburing), keeping the batch in flight together; the
+ * identity reported is the opened file's (dev, ino, mtime), so the caller
+ * can compare it with the job's; falls back to
  * plain open/fstat/read/close when io_uring_queue_init fails (ENOSYS,
  * EPERM: disabled by sysctl or seccomp). Files are opened O_RDONLY |
  * O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, must be regular files, and may not
@@ -42,5 +44,8 @@ bool hp_reader_uring(const hp_reader *r);
  * (individual files may have failed), -errno when the reader itself broke. */
 int hp_reader_read(hp_reader *r, hp_read_req *reqs, size_t n);
 void hp_reader_free(hp_reader *r);
+/* Tests only: call fn(data) in each io_uring slice between the statx of
+ * the paths and their open (to replace a file in that window). */
+void hp_reader_set_test_hook(hp_reader *r, void (*fn)(void *), void *data);
 
 #endif

@@ -293,6 +293,39 @@ static void test_reuse(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/* The file at a path is replaced (rename over it, same size, new content)
+ * between the reader's statx and its open: what is reported is the file
+ * that was read, bytes and identity together, so the caller's comparison
+ * with the job's identity sees the change. */
+static void swap_file(void *data)
+{
+	(void)data;
+	write_file("swap.new", "BBBBBBBB\n", 9);
+	assert_int_equal(rename(path_of("swap.new"), path_of("swap.txt")), 0);
+}
+
+static void test_replaced_between_stat_and_open(void **state)
+{
+	hp_reader *r;
+	assert_int_equal(hp_reader_new(4, MAX_SIZE, 0, &r), 0);
+	if (!hp_reader_uring(r)) {
+		hp_reader_free(r);
+		skip();
+	}
+	write_file("swap.txt", "AAAAAAAA\n", 9);
+	struct stat before;
+	assert_int_equal(stat(path_of("swap.txt"), &before), 0);
+	hp_reader_set_test_hook(r, swap_file, NULL);
+	hp_read_req q;
+	read_one(r, "swap.txt", &q);
+	assert_int_equal(q.err, 0);
+	assert_string_equal(q.data, "BBBBBBBB\n");
+	check_stat(&q); /* the identity of what is there now, and was read */
+	assert_true(q.ino != (uint64_t)before.st_ino);
+	free(q.data);
+	hp_reader_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_replaced_between_stat_and_open),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
