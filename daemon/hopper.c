@@ -4,6 +4,7 @@
  *   hopper [-c FILE] sql QUERY          one query, rows as an aligned table
  *   hopper [-c FILE] failures           what failed and why, newest first
  *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
+ *   hopper bench DIR [--json]           sequential vs parallel vs io_uring, advice
  *
  * It reads the same configuration as hopperd to find the database, so with
  * the embedded default `hopper status` needs no arguments.
@@ -25,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hopper/bench.h"
 #include "hopper/chunk.h"
 #include "hopper/common.h"
 #include "hopper/config.h"
@@ -55,6 +57,12 @@ static void usage(FILE *f)
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
 	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
 	        "                          database\n"
+	        "  bench DIR [--json] [--max-workers N]\n"
+	        "                          convert every file under DIR sequentially, with\n"
+	        "                          the auto pool, and with io_uring reads (no\n"
+	        "                          database, nothing written); print files/s, MB/s,\n"
+	        "                          speedups, time per format, worker RSS and a\n"
+	        "                          recommended [workers] max\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE       configuration file; it tells where the database\n"
@@ -637,8 +645,40 @@ static int cmd_convert(int argc, char **argv)
 	return rc;
 }
 
+/* `hopper bench`: the workers are this binary run as `hopper --worker`. */
+static int cmd_bench(int argc, char **argv)
+{
+	static char exe[PATH_MAX];
+	hp_bench_opts o = { .worker_exe = exe };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			o.json = true;
+		else if (strcmp(argv[i], "--max-workers") == 0 && i + 1 < argc)
+			o.max_workers = atoi(argv[++i]);
+		else if (argv[i][0] != '-' && !o.dir)
+			o.dir = argv[i];
+		else {
+			fprintf(stderr, "hopper bench: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!o.dir) {
+		fprintf(stderr, "Usage: hopper bench DIR [--json] [--max-workers N]\n");
+		return 2;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n < 0) {
+		fprintf(stderr, "hopper bench: cannot find my own binary (/proc/self/exe): %s\n", strerror(errno));
+		return 1;
+	}
+	exe[n] = '\0';
+	return hp_bench_run(&o, stdout) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return hp_worker_exec_main(argc, argv);
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -674,6 +714,8 @@ int main(int argc, char **argv)
 		return cmd_failures(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
+	if (strcmp(cmd, "bench") == 0)
+		return cmd_bench(sub_argc, sub_argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
