@@ -512,7 +512,8 @@ int hp_bench_run(const hp_bench_opts *o, FILE *out)
 	if (rec >= 2 && n_sweep > rec)
 		snprintf(why, sizeof why, "a worker beyond %d gains < 5%%", rec);
 
-	double spawn = spawn_ms(o->worker_exe);
+	char wexe[PATH_MAX];
+	double spawn = hp_pool_worker_exe(o->worker_exe, wexe, sizeof wexe) >= 0 ? spawn_ms(wexe) : 0;
 	if (o->json)
 		print_json(out, &b, &res, ceiling, modes, names, sweep, n_sweep, rec, why, spawn, med);
 	else

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -745,6 +746,22 @@ static void apply_config(hp_pool *p, const hp_pool_config *cfg)
 	                                     : (size_t)256 << 20;
 }
 
+int hp_pool_worker_exe(const char *self, char *buf, size_t len)
+{
+	const char *slash = strrchr(self, '/');
+	int dir = slash ? (int)(slash - self) : 0;
+	/* Next to the caller (the build tree, or BINDIR), then in LIBEXECDIR
+	 * (PREFIX/lib/hopper, relative to BINDIR = PREFIX/bin). */
+	static const char *const where[] = { "/hopper-worker", "/../lib/hopper/hopper-worker" };
+	for (size_t i = 0; slash && i < HP_ARRAY_SIZE(where); i++) {
+		if (snprintf(buf, len, "%.*s%s", dir, self, where[i]) < (int)len && access(buf, X_OK) == 0)
+			return 0;
+	}
+	if (snprintf(buf, len, "%s", self) >= (int)len)
+		return -ENAMETOOLONG;
+	return 1;
+}
+
 void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *exe)
 {
 	*ret = (hp_pool_config){
@@ -777,7 +794,11 @@ int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userda
 	p->userdata = userdata;
 	p->devnull = -1;
 	p->backlog = -1;
-	p->exe = strdup(cfg->exe);
+	char wexe[PATH_MAX];
+	r = hp_pool_worker_exe(cfg->exe, wexe, sizeof wexe);
+	if (r < 0)
+		goto fail;
+	p->exe = strdup(wexe);
 	p->cfg.exe = p->exe;
 	p->res_root = hp_strdup0(cfg->resources_root);
 	p->cfg.resources_root = p->res_root;

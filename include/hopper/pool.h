@@ -69,6 +69,10 @@ typedef enum hp_pool_outcome {
 typedef void (*hp_pool_cb)(void *userdata, uint64_t job_id, hp_pool_outcome o,
                            hp_result *r, const char *reason);
 
+/* The worker program for a supervisor or CLI at path `self`: hopper-worker
+ * next to it, or in ../lib/hopper/, written to buf (0); else `self` itself,
+ * which must then answer `--worker` (1). */
+int hp_pool_worker_exe(const char *self, char *buf, size_t len);
 /* The pool's settings from the [workers] keys; exe borrowed. */
 void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *exe);
 
