@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -44,6 +47,78 @@ static int read_full(int fd, void *p, size_t n)
 			return got == 0 ? -ENODATA : -EPIPE;
 		got += (size_t)r;
 	}
+	return 0;
+}
+
+/* Read a frame header; an fd passed with it (SCM_RIGHTS, unix(7)) goes to
+ * *ret_fd (else -1). 0, -ENODATA at a clean EOF, -EPIPE mid-header,
+ * -EBADMSG for more than one fd or truncated control data, else -errno. */
+static int read_header(int fd, uint8_t *hdr, int *ret_fd)
+{
+	size_t got = 0;
+	int passed = -1;
+	while (got < HP_FRAME_HDR_LEN) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} cb;
+		struct iovec iov = { .iov_base = hdr + got, .iov_len = HP_FRAME_HDR_LEN - got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
+		                     .msg_controllen = sizeof cb.buf };
+		ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (r < 0 && errno == EINTR)
+			continue;
+		int bad = 0;
+		for (struct cmsghdr *c = r >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < n; i++) {
+				int x;
+				memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof x);
+				if (passed < 0 && i == 0 && !bad)
+					passed = x;
+				else {
+					close(x);
+					bad = 1;
+				}
+			}
+		}
+		if (r >= 0 && (mh.msg_flags & MSG_CTRUNC))
+			bad = 1;
+		if (bad || r <= 0) {
+			if (passed >= 0)
+				close(passed);
+			if (bad)
+				return -EBADMSG;
+			if (r < 0)
+				return -errno;
+			return got == 0 ? -ENODATA : -EPIPE;
+		}
+		got += (size_t)r;
+	}
+	*ret_fd = passed;
+	return 0;
+}
+
+/* Map the memfd that carries a job's bytes: it must be sealed against
+ * writes and resizing (so what is checked here stays true), hold len
+ * bytes and a NUL. The mapping (len + 1 bytes) goes to *ret. */
+static int map_memfd(int mfd, size_t len, const char **ret)
+{
+	int seals = fcntl(mfd, F_GET_SEALS);
+	int need = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	struct stat st;
+	if (seals < 0 || (seals & need) != need || fstat(mfd, &st) < 0 || (uint64_t)st.st_size != (uint64_t)len + 1)
+		return -EBADMSG;
+	char *p = mmap(NULL, len + 1, PROT_READ, MAP_SHARED, mfd, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	if (p[len] != '\0') {
+		munmap(p, len + 1);
+		return -EBADMSG;
+	}
+	*ret = p;
 	return 0;
 }
 
@@ -141,13 +216,30 @@ static int send_error(int fd, uint64_t job_id, int status, const char *msg)
 	return r;
 }
 
-static int handle_job(int fd, const void *payload, size_t len)
+static int handle_job(int fd, const void *payload, size_t len, int mfd)
 {
 	hp_job_msg m;
 	int r = hp_job_msg_decode(payload, len, &m);
-	if (r < 0) {
+	if (r < 0 || m.in_memfd != (mfd >= 0)) {
 		hp_err("worker: malformed job frame from the supervisor");
-		return r;
+		return -EBADMSG;
+	}
+	const char *map = NULL;
+	if (m.in_memfd) {
+		r = map_memfd(mfd, m.len, &map);
+		if (r == -ENOMEM) {
+			char msg[200];
+			snprintf(msg, sizeof msg,
+			         "the file does not fit in a worker's memory (memory_limit = %llu MiB); "
+			         "raise [workers] memory_limit (permanent)",
+			         (unsigned long long)(worker_memory_limit >> 20));
+			return send_error(fd, m.job_id, ENOMEM, msg);
+		}
+		if (r < 0) {
+			hp_err("worker: the job's memfd is not sealed or not its size");
+			return -EBADMSG;
+		}
+		m.data = map;
 	}
 	hp_result res = { .job_id = m.job_id };
 	hp_doc *doc = run_job(&m, &res);
@@ -170,6 +262,8 @@ static int handle_job(int fd, const void *payload, size_t len)
 		free(res.error);
 	}
 	hp_chunks_free(res.chunks, res.n_chunks);
+	if (map)
+		munmap((void *)map, m.len + 1);
 	return r;
 }
 
@@ -247,9 +341,14 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 	for (;;) {
 		uint8_t hdr[HP_FRAME_HDR_LEN];
 		uint32_t type, len;
-		r = read_full(fd, hdr, sizeof hdr);
+		int mfd = -1;
+		r = read_header(fd, hdr, &mfd);
 		if (r == -ENODATA)
 			return 0; /* the supervisor closed the socket: stop */
+		if (r == -EBADMSG) {
+			hp_err("worker: malformed file passing from the supervisor");
+			return 2;
+		}
 		if (r < 0) {
 			hp_err("worker: cannot read from the supervisor: %s", strerror(-r));
 			return 1;
@@ -268,6 +367,8 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 			 * error for that file, not a dead worker (which would look like
 			 * a crash and be tried again and again). */
 			uint64_t job_id = 0;
+			if (mfd >= 0)
+				close(mfd);
 			if (discard_job(fd, len, &job_id) < 0)
 				return 1;
 			char msg[200];
@@ -286,8 +387,10 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 			return 1;
 		}
 		payload[len] = '\0';
-		r = handle_job(fd, payload, len);
+		r = handle_job(fd, payload, len, mfd);
 		free(payload);
+		if (mfd >= 0)
+			close(mfd);
 		if (r == -EBADMSG)
 			return 2;
 		if (r < 0) {

@@ -195,7 +195,9 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_MAX_OUTPUT, m->max_output);
 	/* Data last: the worker reads the payload into a buffer with a NUL
 	 * after it, so the file bytes end up NUL-terminated for free. */
-	if (r == 0)
+	if (r == 0 && m->in_memfd)
+		r = hp_frame_put_u64(b, HP_TAG_DATA_MEMFD, m->len);
+	else if (r == 0)
 		r = hp_frame_put(b, HP_TAG_DATA, m->data, m->len);
 	return frame_finish(b, old, start, r);
 }
@@ -229,6 +231,14 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 				return -EBADMSG;
 			m.data = val;
 			m.len = len;
+			have_data = true;
+			break;
+		case HP_TAG_DATA_MEMFD:
+			if (have_data || get_u64(val, len, &v) < 0 || v > SIZE_MAX - 1)
+				return -EBADMSG;
+			m.data = NULL;
+			m.len = (size_t)v;
+			m.in_memfd = true;
 			have_data = true;
 			break;
 		case HP_TAG_CHUNK_TOKENS:

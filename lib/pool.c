@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -50,6 +51,9 @@
 #define HP_POOL_DEFAULT_JOBS 1000
 #define HP_POOL_DEFAULT_IDLE_MS 60000
 #define HP_POOL_RSS_EVERY_MS 5000
+/* Files from this size on travel in a sealed memfd (SCM_RIGHTS), not in
+ * the frame: the supervisor keeps no second copy in its output buffer. */
+#define HP_POOL_MEMFD_MIN ((size_t)1 << 20)
 
 typedef struct worker {
 	hp_evsrc src;          /* first: the epoll handler casts back */
@@ -70,6 +74,7 @@ typedef struct worker {
 	uint64_t spawned_ms;
 	uint64_t kill_at_ms;   /* SIGKILL if not reaped by then; 0 none */
 	unsigned jobs;         /* jobs it finished */
+	int pass_fd;           /* memfd to send with the frame's first byte; -1 none */
 	char reason[96];
 	hp_buf out;
 	size_t out_off;        /* bytes of out already written */
@@ -228,6 +233,10 @@ static void close_socket(worker *w)
 		w->src.fd = -1;
 	}
 	w->events = 0;
+	if (w->pass_fd >= 0) {
+		close(w->pass_fd);
+		w->pass_fd = -1;
+	}
 	hp_buf_free(&w->out);
 	hp_buf_free(&w->in);
 	w->out_off = 0;
@@ -373,6 +382,7 @@ static worker *worker_alloc(hp_pool *p)
 	w->pool = p;
 	w->src.fd = -1;
 	w->err.fd = -1;
+	w->pass_fd = -1;
 	p->w[p->n++] = w;
 	return w;
 }
@@ -474,8 +484,28 @@ static void set_events(worker *w, uint32_t want)
 static void flush_out(worker *w)
 {
 	while (w->src.fd >= 0 && w->out_off < w->out.len) {
-		ssize_t n = send(w->src.fd, w->out.data + w->out_off, w->out.len - w->out_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n;
+		if (w->pass_fd >= 0) {
+			/* unix(7): the fd rides on the first byte sent with it. */
+			char cbuf[CMSG_SPACE(sizeof(int))];
+			memset(cbuf, 0, sizeof cbuf);
+			struct iovec iov = { .iov_base = w->out.data + w->out_off, .iov_len = w->out.len - w->out_off };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			                     .msg_controllen = sizeof cbuf };
+			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &w->pass_fd, sizeof(int));
+			n = sendmsg(w->src.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				close(w->pass_fd);
+				w->pass_fd = -1;
+			}
+		} else {
+			n = send(w->src.fd, w->out.data + w->out_off, w->out.len - w->out_off,
+			         MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -867,6 +897,33 @@ int hp_pool_busy(const hp_pool *p)
 	return n;
 }
 
+/* The file's bytes and a NUL in a memfd sealed against any change
+ * (memfd_create(2), F_ADD_SEALS): the worker can trust what it maps. -1
+ * when that fails; the bytes then go in the frame. */
+static int to_memfd(const void *data, size_t len)
+{
+	int fd = memfd_create("hopper-job", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	const char *p = data;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (write(fd, "", 1) != 1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
 int hp_pool_submit(hp_pool *p, const hp_job_msg *m)
 {
 	if (m->len > HP_POOL_MAX_JOB)
@@ -879,9 +936,20 @@ int hp_pool_submit(hp_pool *p, const hp_job_msg *m)
 	}
 	if (!w)
 		return -EBUSY;
-	int r = hp_job_msg_encode(&w->out, m);
-	if (r < 0)
+	hp_job_msg mm = *m;
+	int mfd = m->len >= HP_POOL_MEMFD_MIN && !m->in_memfd ? to_memfd(m->data, m->len) : -1;
+	if (mfd >= 0) {
+		mm.in_memfd = true;
+		mm.data = NULL;
+	}
+	int r = hp_job_msg_encode(&w->out, &mm);
+	if (r < 0) {
+		if (mfd >= 0)
+			close(mfd);
 		return r;
+	}
+	w->pass_fd = mfd;
+	p->stats.memfd_jobs += mfd >= 0;
 	w->busy = true;
 	w->delivered = false;
 	w->job_id = m->job_id;

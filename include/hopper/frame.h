@@ -14,6 +14,7 @@
 #ifndef HOPPER_FRAME_H
 #define HOPPER_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
+	HP_TAG_DATA_MEMFD = 6,   /* u64: the file's length; its bytes (and a NUL
+	                            after them) are in a sealed memfd passed with
+	                            SCM_RIGHTS on the frame's first byte */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -78,8 +82,10 @@ int hp_field_next(hp_field_iter *it, uint16_t *ret_tag, const void **ret_val, ui
 typedef struct hp_job_msg {
 	uint64_t job_id;
 	const char *name;    /* borrowed */
-	const void *data;    /* borrowed */
+	const void *data;    /* borrowed; NULL when in_memfd (decoded) */
 	size_t len;
+	bool in_memfd;       /* the bytes travel in a memfd (HP_TAG_DATA_MEMFD);
+	                        encode writes only the length */
 	uint32_t chunk_tokens;
 	uint64_t max_output;
 } hp_job_msg;

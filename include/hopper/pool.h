@@ -105,6 +105,7 @@ void hp_pool_describe(const hp_pool *p, char *buf, size_t len);
 /* Jobs finished, workers started, workers recycled, since the start. */
 typedef struct hp_pool_stats {
 	uint64_t jobs, spawned, recycled;
+	uint64_t memfd_jobs;       /* jobs whose bytes went in a sealed memfd */
 	uint64_t job_ms_avg;       /* moving average of conversion times */
 	uint64_t rss_peak;         /* largest VmHWM seen of a worker, bytes */
 } hp_pool_stats;

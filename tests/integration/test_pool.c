@@ -259,8 +259,8 @@ static void test_convert_formats(void **state)
 	stop(&f);
 }
 
-/* Several MiB each way: the job is written in pieces as the socket drains
- * (EPOLLOUT) and the result read in pieces. */
+/* Several MiB each way: the file's bytes go in a sealed memfd passed with
+ * the frame, and the result is read in pieces. */
 static void test_large_job(void **state)
 {
 	fixture f;
@@ -280,6 +280,10 @@ static void test_large_job(void **state)
 		fail_msg("large job: outcome %d, %s", o->o, o->error ? o->error : o->reason);
 	assert_true(o->markdown_len >= n / 2);
 	assert_true(o->n_chunks > 100);
+	/* It went in a sealed memfd, not in the frame. */
+	hp_pool_stats st;
+	hp_pool_get_stats(f.pool, &st);
+	assert_int_equal(st.memfd_jobs, 1);
 	stop(&f);
 }
 
