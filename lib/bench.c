@@ -400,6 +400,8 @@ static void print_text(FILE *out, const bench *b, const hp_resources *res, int c
 			        modes[0].fmt_ms[f] / (double)modes[0].fmt_n[f]);
 	fprintf(out, "\nworker spawn cost %.1f ms; median conversion %.2f ms (a recycled worker costs %.1fx a job)\n",
 	        spawn, med, med > 0 ? spawn / med : 0);
+	hp_format_size(vm_hwm(getpid()), m1, sizeof m1);
+	fprintf(out, "supervisor side (this process: reader + pool) peak RSS %s\n", m1);
 	fprintf(out, "recommendation: workers.max = %d: %s\n", rec, why);
 }
 
@@ -432,8 +434,9 @@ static void print_json(FILE *out, const bench *b, const hp_resources *res, int c
 		        hp_format_name((hp_format)f), modes[0].fmt_n[f], modes[0].fmt_ms[f] / (double)modes[0].fmt_n[f]);
 		first = false;
 	}
-	fprintf(out, "},\"spawn_ms\":%.3f,\"job_ms_median\":%.3f,\"recommendation\":{\"max\":%d,\"why\":\"%s\"}}\n",
-	        spawn, med, rec, why);
+	fprintf(out, "},\"spawn_ms\":%.3f,\"job_ms_median\":%.3f,\"supervisor_rss_peak\":%llu,"
+	        "\"recommendation\":{\"max\":%d,\"why\":\"%s\"}}\n",
+	        spawn, med, (unsigned long long)vm_hwm(getpid()), rec, why);
 }
 
 int hp_bench_run(const hp_bench_opts *o, FILE *out)
