@@ -806,6 +806,37 @@ static void test_over_memory_limit(void **state)
 	stop(&f);
 }
 
+/* max_frame follows max_output when a reload changes it: a result that a
+ * small max_output's frame limit refuses is accepted after the reload. */
+static void test_max_frame_follows_reload(void **state)
+{
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 1, .memory_limit = (uint64_t)1 << 30, .job_timeout_ms = 60000,
+		.max_output = (uint64_t)1 << 20, /* frames up to 3 MiB + 16 MiB */
+	};
+	start_cfg(&f, &cfg);
+	size_t n = (size_t)12 << 20; /* Markdown + chunks: about 24 MiB of result */
+	char *big = malloc(n);
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = "word \n"[i % 6];
+	assert_int_equal(submit(&f, 101, "big.txt", big, n), 0);
+	run_until(&f, 1);
+	assert_int_equal(find(101)->o, HP_POOL_CRASHED);
+	assert_string_equal(find(101)->reason, "worker sent a malformed frame");
+	cfg.max_output = (uint64_t)32 << 20;
+	hp_pool_reconfigure(f.pool, &cfg);
+	run_until_alive(&f, 1);
+	assert_int_equal(submit(&f, 102, "big.txt", big, n), 0);
+	free(big);
+	run_until(&f, 2);
+	const outcome *o = find(102);
+	if (o->o != HP_POOL_DONE)
+		fail_msg("after reload: outcome %d, %s", o->o, o->error ? o->error : o->reason);
+	stop(&f);
+}
+
 /* ---- scaling ----------------------------------------------------------- */
 
 /* max = auto with the process limited to 1 CPU (sched_setaffinity, as
@@ -921,6 +952,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_killed_from_outside),
 		cmocka_unit_test(test_over_memory_limit),
 		cmocka_unit_test(test_auto_follows_affinity),
+		cmocka_unit_test(test_max_frame_follows_reload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
