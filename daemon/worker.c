@@ -128,9 +128,12 @@ static int map_memfd(int mfd, size_t len, const char **ret)
  * (a write to a page mapped without access), as a converter bug would.
  * With `--fault-stderr TEXT`, such a job first writes raw bytes to stderr
  * (control characters, a forged "<0>" line): what a compromised worker
- * could write. Tests use both; unset, they cost a strstr per job. */
+ * could write. With `--fault-spin TEXT`, such a job burns CPU for ever (a
+ * parser in an endless loop). Tests use them; unset, they cost a strstr
+ * per job. */
 static const char *fault_crash;
 static const char *fault_stderr;
+static const char *fault_spin;
 static uint64_t worker_memory_limit;
 static volatile char *fault_page;
 /* Per-job CPU-time backstop in seconds (0 none): ITIMER_PROF raises SIGPROF,
@@ -162,6 +165,11 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 	}
 	if (fault_page && m->name && strstr(m->name, fault_crash))
 		fault_page[0] = 1;
+	if (fault_spin && *fault_spin && m->name && strstr(m->name, fault_spin)) {
+		cpu_timer(cpu_limit_s);
+		for (volatile unsigned long spin = 0;; spin++)
+			;
+	}
 	char err[512] = "";
 	hp_doc *doc = NULL;
 	hp_convert_limits lim = {
@@ -309,6 +317,9 @@ int hp_worker_exec_main(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--fault-stderr") == 0 && v) {
 			fault_stderr = v;
+			i++;
+		} else if (strcmp(a, "--fault-spin") == 0 && v) {
+			fault_spin = v;
 			i++;
 		} else if (strcmp(a, "--debug") == 0) {
 			hp_log_level = HP_LOG_DEBUG;

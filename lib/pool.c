@@ -95,9 +95,9 @@ struct hp_pool {
 	int devnull;
 	bool stopping;
 	/* arguments every worker gets, built once */
-	char *argv[16];
+	char *argv[20];
 	char arg_limit[32], arg_cpu[32];
-	char *fault_crash, *fault_stderr;
+	char *fault_crash, *fault_stderr, *fault_spin;
 	/* scaling */
 	hp_resources res;
 	hp_policy_state pst;
@@ -299,6 +299,10 @@ static void build_argv(hp_pool *p)
 	if (p->fault_stderr) {
 		p->argv[a++] = (char *)"--fault-stderr";
 		p->argv[a++] = p->fault_stderr;
+	}
+	if (p->fault_spin) {
+		p->argv[a++] = (char *)"--fault-spin";
+		p->argv[a++] = p->fault_spin;
 	}
 	const char *sd = getenv("HOPPER_SANDBOX_DEBUG");
 	if (sd && *sd && strcmp(sd, "0") != 0)
@@ -835,6 +839,8 @@ int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userda
 	const char *fc = getenv("HOPPER_FAULT_CRASH"), *fs = getenv("HOPPER_FAULT_STDERR");
 	p->fault_crash = fc && *fc ? strdup(fc) : NULL;
 	p->fault_stderr = fs && *fs ? strdup(fs) : NULL;
+	const char *fsp = getenv("HOPPER_FAULT_SPIN");
+	p->fault_spin = fsp && *fsp ? strdup(fsp) : NULL;
 	if (!p->exe || (cfg->resources_root && !p->res_root)) {
 		r = -ENOMEM;
 		goto fail;
@@ -1155,5 +1161,6 @@ void hp_pool_free(hp_pool *p, uint64_t timeout_ms)
 	free(p->res_root);
 	free(p->fault_crash);
 	free(p->fault_stderr);
+	free(p->fault_spin);
 	free(p);
 }

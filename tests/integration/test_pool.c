@@ -837,6 +837,36 @@ static void test_max_frame_follows_reload(void **state)
 	stop(&f);
 }
 
+/* The per-job CPU-time backstop: with the supervisor not enforcing
+ * job_timeout (no tick here), a worker stuck burning CPU (HOPPER_FAULT_SPIN)
+ * ends by itself after 2 x job_timeout of CPU time, and the job says so. */
+static void test_cpu_backstop(void **state)
+{
+	setenv("HOPPER_FAULT_SPIN", "spin-me", 1);
+	fixture f;
+	start(&f, 1, 1000, NULL); /* CPU limit: 2 s */
+	unsetenv("HOPPER_FAULT_SPIN");
+	assert_int_equal(submit(&f, 111, "spin-me.txt", "x\n", 2), 0);
+	for (int i = 0; i < 3000 && n_outs < 1; i++) {
+		struct epoll_event ev[8];
+		int n = epoll_wait(f.epfd, ev, 8, 10);
+		for (int k = 0; k < n; k++) {
+			hp_evsrc *src = ev[k].data.ptr;
+			src->handler(src, ev[k].events);
+		}
+		int st;
+		pid_t pid;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			if (hp_pool_owns_pid(f.pool, pid))
+				hp_pool_reaped(f.pool, pid, st);
+	}
+	assert_int_equal(n_outs, 1);
+	const outcome *o = find(111);
+	assert_int_equal(o->o, HP_POOL_CRASHED);
+	assert_string_equal(o->reason, "used more than 2 s of CPU time");
+	stop(&f);
+}
+
 /* ---- scaling ----------------------------------------------------------- */
 
 /* max = auto with the process limited to 1 CPU (sched_setaffinity, as
@@ -953,6 +983,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_over_memory_limit),
 		cmocka_unit_test(test_auto_follows_affinity),
 		cmocka_unit_test(test_max_frame_follows_reload),
+		cmocka_unit_test(test_cpu_backstop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
