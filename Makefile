@@ -32,13 +32,6 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
 	systemd mandoc libcurl4-openssl-dev libjson-c-dev
 
-# What the converters need. Only the binaries that carry the worker code
-# link these: hopper-worker (what the pool starts), and, while the format
-# names live in lib/convert/convert.c, hopperd and hopper too. A converter
-# that needs a library adds it here (e.g. MuPDF's static libraries).
-CONVERT_PKGS := libxml-2.0 libmagic uchardet libseccomp
-CONVERT_LIBS := $(shell pkg-config --libs $(CONVERT_PKGS) 2>/dev/null) -lm
-
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -111,7 +104,9 @@ $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The supervisor: no worker code, so no converter (and none of their
+# libraries) is linked in; `hopperd --worker` execs hopper-worker.
+$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -122,10 +117,13 @@ $(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The worker alone: converters, chunker, frames, sandbox; no libpq, libsystemd, liburing.
+# The worker alone: converters, chunker, frames, sandbox. Linked --as-needed
+# against every library, so it depends on exactly those its code uses (not
+# libpq, libsystemd, liburing), whatever a converter adds to PKGS or to
+# CONVERT_LIBS (static libraries such as MuPDF's).
 $(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CONVERT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

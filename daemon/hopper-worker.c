@@ -4,8 +4,8 @@
  * (pool.c finds it next to hopperd). It links only what conversion needs
  * (the converters, the chunker, frames, the sandbox: CONVERT_LIBS in the
  * Makefile), not libpq, libsystemd or liburing, so a worker starts faster
- * and carries less into the sandbox. `hopperd --worker` remains as a
- * fallback when this binary is not installed.
+ * and carries less into the sandbox; and hopperd, which does not carry
+ * the worker code, links no converter at all (`hopperd --worker` execs this).
  */
 #include <stdio.h>
 #include <string.h>

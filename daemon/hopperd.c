@@ -843,7 +843,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return hp_worker_exec_main(argc, argv);
+		return hp_pool_exec_worker(argc, argv);
 	enum { OPT_CHECK = 256, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },

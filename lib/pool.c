@@ -796,6 +796,26 @@ int hp_pool_worker_exe(const char *self, char *buf, size_t len)
 	return 1;
 }
 
+int hp_pool_exec_worker(int argc, char **argv)
+{
+	char self[PATH_MAX], exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0) {
+		hp_err("worker: cannot find my own binary (/proc/self/exe): %s", strerror(errno));
+		return 127;
+	}
+	self[n] = '\0';
+	if (hp_pool_worker_exe(self, exe, sizeof exe) != 0) {
+		hp_err("worker: hopper-worker is not installed next to %s or in ../lib/hopper", self);
+		return 127;
+	}
+	(void)argc;
+	argv[0] = exe;
+	execv(exe, argv);
+	hp_err("worker: cannot run %s: %s", exe, strerror(errno));
+	return 127;
+}
+
 void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *exe)
 {
 	*ret = (hp_pool_config){

@@ -73,6 +73,10 @@ typedef void (*hp_pool_cb)(void *userdata, uint64_t job_id, hp_pool_outcome o,
  * next to it, or in ../lib/hopper/, written to buf (0); else `self` itself,
  * which must then answer `--worker` (1). */
 int hp_pool_worker_exe(const char *self, char *buf, size_t len);
+/* `hopperd --worker ...`: exec hopper-worker (found as above) with the same
+ * arguments, so hopperd itself links no converter. Returns only on
+ * failure, with an exit status (127). */
+int hp_pool_exec_worker(int argc, char **argv);
 /* The pool's settings from the [workers] keys; exe borrowed. */
 void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *exe);
 
