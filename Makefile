@@ -149,6 +149,8 @@ bench: deps
 	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
 	  cp "$$f" "$$d/$$i-$$(basename "$$f")"; done; done; \
 	  $(B)/hopper bench "$$d" --max-workers 2; rc=$$?; rm -rf "$$d"; exit $$rc
+	@echo "supervisor memory with a backlog of 10,000 files (embedded PostgreSQL; baseline: an empty folder):"
+	@tests/bench/supervisor_rss.sh $(B) 10000
 	@if command -v valgrind >/dev/null; then \
 	  echo "instructions per file (callgrind: 2 rounds minus 1 round, so start-up is excluded; repeatable):"; \
 	  for f in $(BENCH_DOCS); do \
