@@ -113,7 +113,7 @@ $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
 # The CLI: one file per concern (commands, result printing, doctor).
 CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
 
-$(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
+$(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -484,8 +484,8 @@ out:
 	return r;
 }
 
-/* Conversions run in a child process that is a hopperd worker in all but
- * name (hp_worker_main: sandbox, limits, converters, chunker) and speaks the
+/* Conversions run in a child process that is a hopperd worker (hopper-worker:
+ * sandbox, limits, converters, chunker; this binary links none of them) and speaks the
  * same frames over a socketpair, so a hostile file costs that child, not
  * this process, and `hopper convert` shows exactly what hopperd would store.
  * One child serves every file; a new one is started after a crash. */
@@ -531,7 +531,7 @@ static int child_start(convert_child *c)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		_exit(hp_worker_main(sv[1], CONVERT_MEMORY_LIMIT));
+		_exit(hp_pool_exec_worker_fd(sv[1], CONVERT_MEMORY_LIMIT));
 	}
 	close(sv[1]);
 	c->pid = pid;
@@ -735,7 +735,7 @@ static int cmd_bench(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
-		return hp_worker_exec_main(argc, argv);
+		return hp_pool_exec_worker(argc, argv);
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },

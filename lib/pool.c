@@ -816,6 +816,39 @@ int hp_pool_exec_worker(int argc, char **argv)
 	return 127;
 }
 
+int hp_pool_exec_worker_fd(int fd, uint64_t memory_limit)
+{
+	char self[PATH_MAX], exe[PATH_MAX], limit[32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0)
+		return 127;
+	self[n] = '\0';
+	if (hp_pool_worker_exe(self, exe, sizeof exe) != 0) {
+		hp_err("hopper-worker is not installed next to %s or in ../lib/hopper", self);
+		return 127;
+	}
+	if (fd != 3) {
+		if (dup2(fd, 3) < 0)
+			return 127;
+	} else {
+		fcntl(3, F_SETFD, 0); /* keep it across exec */
+	}
+	snprintf(limit, sizeof limit, "%llu", (unsigned long long)memory_limit);
+	char *argv[8] = { exe, (char *)"--worker", (char *)"--memory-limit", limit };
+	int a = 4;
+	const char *fc = getenv("HOPPER_FAULT_CRASH");
+	if (fc && *fc) {
+		argv[a++] = (char *)"--fault-crash";
+		argv[a++] = (char *)fc;
+	}
+	if (getenv("HOPPER_DEBUG"))
+		argv[a++] = (char *)"--debug";
+	argv[a] = NULL;
+	execve(exe, argv, worker_env());
+	hp_err("cannot run %s: %s", exe, strerror(errno));
+	return 127;
+}
+
 void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *exe)
 {
 	*ret = (hp_pool_config){

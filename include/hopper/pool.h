@@ -77,6 +77,10 @@ int hp_pool_worker_exe(const char *self, char *buf, size_t len);
  * arguments, so hopperd itself links no converter. Returns only on
  * failure, with an exit status (127). */
 int hp_pool_exec_worker(int argc, char **argv);
+/* In a forked child (`hopper convert`): exec hopper-worker with `fd` as
+ * its socket (fd 3), an empty environment and `memory_limit`. Returns only
+ * on failure, with an exit status (127). */
+int hp_pool_exec_worker_fd(int fd, uint64_t memory_limit);
 /* The pool's settings from the [workers] keys; exe borrowed. */
 void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *exe);
 
