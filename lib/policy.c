@@ -103,7 +103,7 @@ static int ceiling(const hp_policy_config *c, const hp_policy_input *in, hp_poli
 		ceil_n = by_mem;
 	} else {
 		out->ceiling_why = HP_WHY_CPU;
-		snprintf(out->reason, sizeof out->reason, "cpu-bound, %.3g CPU%s x %.3g", cpus,
+		snprintf(out->reason, sizeof out->reason, "cpu-bound, %.3g CPU%s x %.1f", cpus,
 		         cpus == 1 ? "" : "s", mult);
 		ceil_n = by_cpu;
 	}
