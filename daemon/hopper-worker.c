@@ -10,10 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hopper/ocr.h"
 #include "hopper/pool.h"
 
 int main(int argc, char **argv)
 {
+	/* The pool starts workers with OMP_THREAD_LIMIT=1 already; started
+	 * any other way, this re-executes with it (see ocr.h). */
+	hp_ocr_single_thread(argv);
 	if (argc < 2 || strcmp(argv[1], "--worker") != 0) {
 		fprintf(stderr, "hopper-worker is started by hopperd (hopper-worker --worker ...), "
 		                "not by hand: use `hopper convert FILE` to convert a file\n");

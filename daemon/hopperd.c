@@ -392,6 +392,7 @@ static void dispatch(void)
 			.len = rq->len,
 			.chunk_tokens = (uint32_t)j->chunk_tokens,
 			.max_output = D.cfg->max_output,
+			.ocr_languages = D.cfg->ocr_languages,
 		};
 		f.path = strdup(j->path);
 		int sr = f.path ? hp_pool_submit(D.pool, &m) : -ENOMEM;

@@ -15,7 +15,7 @@ static const char *const format_names[HP_FMT__MAX] = {
 	[HP_FMT_EPUB] = "epub", [HP_FMT_HTML] = "html",
 	[HP_FMT_MARKDOWN] = "markdown", [HP_FMT_TEXT] = "text",
 	[HP_FMT_CSV] = "csv", [HP_FMT_JSON] = "json", [HP_FMT_XML] = "xml",
-	[HP_FMT_CODE] = "code",
+	[HP_FMT_CODE] = "code", [HP_FMT_IMAGE] = "image",
 };
 
 const char *hp_format_name(hp_format f)

@@ -311,27 +311,34 @@ static void build_argv(hp_pool *p)
 }
 
 /* The environment of a worker: nothing of the supervisor's (no
- * PGPASSWORD, no NOTIFY_SOCKET, no HOME). Sanitizer builds pass their
- * runtime options on, so a test's ASAN_OPTIONS reaches the worker. */
+ * PGPASSWORD, no NOTIFY_SOCKET, no HOME), only what the converters need to
+ * start right: OMP_THREAD_LIMIT=1 (libgomp reads it at load time; the
+ * sandbox allows no threads, see ocr.h) and the operator's TESSDATA_PREFIX
+ * when set. Sanitizer builds pass their runtime options on, so a test's
+ * ASAN_OPTIONS reaches the worker. Built once per process (static). */
 static char **worker_env(void)
 {
-	static char *env[4];
+	static char *env[8];
+	static char tess[PATH_MAX + 32];
+	int n = 0;
+	env[n++] = (char *)"OMP_THREAD_LIMIT=1";
+	const char *td = getenv("TESSDATA_PREFIX");
+	if (td && *td && strlen(td) < PATH_MAX) {
+		snprintf(tess, sizeof tess, "TESSDATA_PREFIX=%s", td);
+		env[n++] = tess;
+	}
 #ifdef HP_SANITIZE
 	static const char *const keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
 	static char buf[3][512];
-	int n = 0;
 	for (size_t i = 0; i < HP_ARRAY_SIZE(keep); i++) {
 		const char *v = getenv(keep[i]);
 		if (v) {
-			snprintf(buf[n], sizeof buf[n], "%s=%s", keep[i], v);
-			env[n] = buf[n];
-			n++;
+			snprintf(buf[i], sizeof buf[i], "%s=%s", keep[i], v);
+			env[n++] = buf[i];
 		}
 	}
-	env[n] = NULL;
-#else
-	env[0] = NULL;
 #endif
+	env[n] = NULL;
 	return env;
 }
 

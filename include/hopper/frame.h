@@ -37,7 +37,8 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
-	HP_TAG_DATA_MEMFD = 6,   /* u64: the file's length; its bytes (and a NUL
+	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
+	HP_TAG_DATA_MEMFD = 7,   /* u64: the file's length; its bytes (and a NUL
 	                            after them) are in a sealed memfd passed with
 	                            SCM_RIGHTS on the frame's first byte */
 	/* result */
@@ -88,6 +89,7 @@ typedef struct hp_job_msg {
 	                        encode writes only the length */
 	uint32_t chunk_tokens;
 	uint64_t max_output;
+	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

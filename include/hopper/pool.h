@@ -1,7 +1,8 @@
 /* pool.h — the converter worker processes, seen from the supervisor.
  *
  * What it does: starts workers by fork+exec of `exe --worker ...` with one
- * end of a socketpair as fd 3, an empty environment and stderr on a pipe
+ * end of a socketpair as fd 3, an environment with nothing of the
+ * supervisor's (OMP_THREAD_LIMIT=1, TESSDATA_PREFIX) and stderr on a pipe
  * that the pool reads and logs line by line, escaped and prefixed with the
  * worker's pid (a worker cannot forge a log line of the supervisor's);
  * sends JOB frames, reads RESULT frames (lengths checked against limits
@@ -78,7 +79,7 @@ int hp_pool_worker_exe(const char *self, char *buf, size_t len);
  * failure, with an exit status (127). */
 int hp_pool_exec_worker(int argc, char **argv);
 /* In a forked child (`hopper convert`): exec hopper-worker with `fd` as
- * its socket (fd 3), an empty environment and `memory_limit`. Returns only
+ * its socket (fd 3), the workers' environment and `memory_limit`. Returns only
  * on failure, with an exit status (127). */
 int hp_pool_exec_worker_fd(int fd, uint64_t memory_limit);
 /* The pool's settings from the [workers] keys; exe borrowed. */

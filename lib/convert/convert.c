@@ -34,13 +34,14 @@
 
 #include "hopper/common.h"
 #include "hopper/convert.h"
+#include "hopper/ocr.h"
 #include "convert-int.h"
 
 /* ---- the converter table ------------------------------------------------- */
 
 static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
-	&hp_conv_json, &hp_conv_code, &hp_conv_xml,
+	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
 };
 
 /* ---- process-wide state loaded by hp_convert_init() ----------------------- */
@@ -133,6 +134,8 @@ int hp_convert_init(void)
 		charsets[i].cd = cd;
 	}
 	xmlInitParser();
+	/* Language data for OCR; without it images fail with the reason. */
+	hp_ocr_preload();
 	init_done = 1;
 out:
 	return r;
@@ -579,6 +582,13 @@ static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
 	{ "text/x-tcl", HP_FMT_CODE },
 	{ "application/javascript", HP_FMT_CODE },
 	{ "text/javascript", HP_FMT_CODE },
+	{ "image/png", HP_FMT_IMAGE },
+	{ "image/jpeg", HP_FMT_IMAGE },
+	{ "image/tiff", HP_FMT_IMAGE },
+	{ "image/webp", HP_FMT_IMAGE },
+	{ "image/gif", HP_FMT_IMAGE },
+	{ "image/bmp", HP_FMT_IMAGE },
+	{ "image/x-ms-bmp", HP_FMT_IMAGE },
 };
 
 static int is_zip_mime(const char *mime)
