@@ -3,7 +3,14 @@
  * several formats convert; an error result leaves the worker alive; a
  * worker killed by SIGSEGV and a worker that hangs (SIGSTOP) past the job
  * timeout are reported as CRASHED with the reason and replaced; a broken
- * worker binary is not respawned in a tight loop.
+ * worker binary is not respawned in a tight loop. Isolation: a worker's
+ * environment holds nothing of ours, its stderr arrives as our log lines
+ * (prefixed, escaped), it is replaced after max_jobs_per_worker jobs and
+ * after a high-risk format, a kill from outside is named, the CPU-time
+ * backstop and memory_limit end a job with a clear reason. Scaling: with
+ * the process pinned to 1 CPU, max = auto keeps one worker; unpinned, the
+ * backlog grows the pool and idle_timeout shrinks it. max_frame follows a
+ * reloaded max_output.
  *
  * The hopperd binary is $HOPPERD, else hopperd next to the build tree this
  * test lives in (B/tests/integration/test_pool -> B/hopperd). Exit 77 when
