@@ -27,6 +27,7 @@
 #define BENCH_TIMEOUT_MS 60000
 #define BENCH_GAIN 1.05   /* one more worker must gain at least 5% */
 #define BENCH_SPAWNS 9
+#define BENCH_READ_AHEAD ((size_t)64 << 20) /* bytes of files read, not yet handed on */
 
 typedef struct bfile {
 	char *path;
@@ -181,6 +182,13 @@ static void turn(int epfd, hp_pool *p, int wait_ms)
 	reap(p);
 }
 
+/* The reader's fd only wakes the loop; completions are taken each turn. */
+static void wake(hp_evsrc *src, uint32_t events)
+{
+	(void)src;
+	(void)events;
+}
+
 static uint64_t vm_hwm(pid_t pid)
 {
 	char path[64], buf[2048];
@@ -219,14 +227,20 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 		.max_output = (uint64_t)64 << 20,
 	};
 	hp_pool *p = NULL;
-	hp_reader *rd = NULL;
+	hp_areader *rd = NULL;
+	hp_evsrc rsrc = { .fd = -1, .handler = wake };
 	int r = hp_pool_new(&pc, epfd, on_result, b, &p);
 	if (r < 0)
 		goto out;
-	r = hp_reader_new(64, BENCH_MAX_FILE, uring ? 0 : HP_READER_NO_URING, &rd);
+	r = hp_areader_new(64, BENCH_MAX_FILE, BENCH_READ_AHEAD, uring ? 0 : HP_READER_NO_URING, &rd);
 	if (r < 0)
 		goto out;
-	rr->uring = hp_reader_uring(rd);
+	rr->uring = hp_areader_uring(rd);
+	rsrc.fd = hp_areader_fd(rd);
+	if (hp_evsrc_add(epfd, &rsrc, EPOLLIN) < 0) {
+		r = -errno;
+		goto out;
+	}
 	b->cur = rr;
 	b->done = 0;
 
@@ -243,40 +257,48 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 		turn(epfd, p, 1);
 
 	uint64_t t0 = now_us(), last_tick = hp_now_ms();
-	size_t next = 0;
-	hp_read_req *reqs = calloc(64, sizeof *reqs);
-	if (!reqs) {
+	/* Files are read ahead (up to 64 in flight, at most BENCH_READ_AHEAD
+	 * bytes held) and each goes to a worker as soon as it is read and one
+	 * is idle, as hopperd's reader feeds its pool. */
+	size_t next = 0, rq_head = 0, rq_tail = 0;
+	hp_read_req *reqs = calloc(b->n, sizeof *reqs);
+	hp_read_req **ready = calloc(b->n, sizeof *ready);
+	if (!reqs || !ready) {
+		free(reqs);
+		free(ready);
 		r = -ENOMEM;
 		goto out;
 	}
 	uint64_t rss[64] = { 0 };
 	size_t n_rss = 0;
 	while (b->done < b->n) {
-		int idle = hp_pool_idle(p);
-		if (idle > 0 && next < b->n) {
-			size_t k = (size_t)idle < b->n - next ? (size_t)idle : b->n - next;
-			if (k > 64)
-				k = 64;
-			for (size_t i = 0; i < k; i++)
-				reqs[i] = (hp_read_req){ .path = b->files[next + i].path };
-			r = hp_reader_read(rd, reqs, k);
-			for (size_t i = 0; i < k; i++) {
-				size_t idx = next + i;
-				const char *base = strrchr(b->files[idx].path, '/');
-				hp_job_msg m = { .job_id = idx + 1, .name = base ? base + 1 : b->files[idx].path,
-				                 .data = reqs[i].data, .len = reqs[i].len, .chunk_tokens = 512,
-				                 .max_output = (uint64_t)64 << 20 };
-				b->started_us[idx] = now_us();
-				if (r < 0 || reqs[i].err || hp_pool_submit(p, &m) < 0) {
-					rr->failed++;
-					b->done++;
-				}
-				free(reqs[i].data);
-			}
-			next += k;
-			continue;
+		while (next < b->n) {
+			reqs[next].path = b->files[next].path;
+			if (hp_areader_submit(rd, &reqs[next]) < 0)
+				break;
+			next++;
 		}
-		turn(epfd, p, 50);
+		hp_read_req *got[64];
+		size_t k = hp_areader_take(rd, got, 64);
+		for (size_t i = 0; i < k; i++)
+			ready[rq_tail++] = got[i];
+		while (rq_head < rq_tail && hp_pool_idle(p) > 0) {
+			hp_read_req *q = ready[rq_head++];
+			size_t idx = (size_t)(q - reqs);
+			const char *base = strrchr(b->files[idx].path, '/');
+			hp_job_msg m = { .job_id = idx + 1, .name = base ? base + 1 : b->files[idx].path,
+			                 .data = q->data, .len = q->len, .chunk_tokens = 512,
+			                 .max_output = (uint64_t)64 << 20 };
+			b->started_us[idx] = now_us();
+			if (q->err || hp_pool_submit(p, &m) < 0) {
+				rr->failed++;
+				b->done++;
+			}
+			hp_areader_release(rd, q->len);
+			free(q->data);
+			q->data = NULL;
+		}
+		turn(epfd, p, k || rq_head < rq_tail ? 0 : 50);
 		uint64_t now = hp_now_ms();
 		if (now - last_tick >= 500) {
 			last_tick = now;
@@ -285,6 +307,7 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 	}
 	rr->secs = (double)(now_us() - t0) / 1e6;
 	free(reqs);
+	free(ready);
 	/* Peak RSS of each worker alive now (recycled ones are gone). */
 	hp_worker_info wi[64];
 	size_t nw = hp_pool_list(p, wi, 64);
@@ -303,7 +326,7 @@ out:
 	b->cur = NULL;
 	if (p)
 		hp_pool_free(p, 2000);
-	hp_reader_free(rd);
+	hp_areader_free(rd);
 	close(epfd);
 	return r;
 }

@@ -2,7 +2,9 @@
  * folder, and how many workers it should run.
  *
  * What it does: converts every regular file under DIR with real sandboxed
- * workers (pool.h) and the real reader (reader.h), without a database, in
+ * workers (pool.h) fed by the asynchronous reader (reader.h: files read
+ * ahead within a byte budget, each handed to a worker as soon as it is
+ * read and one is idle), without a database, in
  * three modes: sequential (1 worker, read()), parallel (the auto pool,
  * read()) and parallel + io_uring; then adds workers one at a time until
  * one more gains less than 5%, and recommends [workers] max. Prints files/s,
