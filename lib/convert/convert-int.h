@@ -22,6 +22,11 @@ extern const hp_converter hp_conv_xml;
 int hp_to_utf8_from(const char *charset, const char *data, size_t len,
                     char **ret, size_t *ret_len, char *err, size_t errlen);
 
+/* "UTF-16LE" or "UTF-16BE" when data looks like UTF-16 text without a byte
+ * order mark (Latin-script text: a NUL in every other byte, and the first
+ * 4 KiB decode to non-control characters); NULL otherwise. */
+const char *hp_utf16_bomless(const char *data, size_t len);
+
 /* Is charset one that hp_to_utf8_from() can decode? */
 int hp_charset_known(const char *charset);
 

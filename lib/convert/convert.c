@@ -446,6 +446,10 @@ int hp_to_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
 		data += 3;
 		len -= 3;
 	}
+	/* Before the UTF-8 check: ASCII in UTF-16 is "valid UTF-8" with NULs. */
+	const char *u16 = hp_utf16_bomless(data, len);
+	if (u16)
+		return hp_to_utf8_from(u16, data, len, ret, ret_len, err, errlen);
 	if (hp_utf8_valid(data, len))
 		return hp_to_utf8_from("UTF-8", data, len, ret, ret_len, err, errlen);
 	if (memchr(data, '\0', len)) {
@@ -564,11 +568,103 @@ static hp_format zip_format(const char *d, size_t len)
 	return HP_FMT_UNKNOWN;
 }
 
-/* Does this look like text in some charset? No NUL bytes (unless a UTF-16/32
- * BOM says so) and few C0 controls other than the usual whitespace. */
+/* Signatures that decide by themselves (WHATWG MIME Sniffing §6.1-6.2,
+ * APPNOTE.TXT §4.3.7, [MS-CFB] §2.2): checked at offset 0 before anything
+ * else, so a text file that merely mentions "%PDF-" later is still text.
+ * `fmt` UNKNOWN means "binary, and we know which": the MIME type goes into
+ * the error message. */
+static const struct magic_sig {
+	const char *sig;
+	size_t len;
+	hp_format fmt;
+	const char *mime;
+} magic_sigs[] = {
+	{ "%PDF-", 5, HP_FMT_PDF, "application/pdf" },
+	{ "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8, HP_FMT_UNKNOWN, "application/x-ole-storage" },
+	{ "\x89PNG\r\n\x1A\n", 8, HP_FMT_UNKNOWN, "image/png" },
+	{ "\xFF\xD8\xFF", 3, HP_FMT_UNKNOWN, "image/jpeg" },
+	{ "GIF87a", 6, HP_FMT_UNKNOWN, "image/gif" },
+	{ "GIF89a", 6, HP_FMT_UNKNOWN, "image/gif" },
+	{ "II*\0", 4, HP_FMT_UNKNOWN, "image/tiff" },
+	{ "MM\0*", 4, HP_FMT_UNKNOWN, "image/tiff" },
+	{ "\x1F\x8B", 2, HP_FMT_UNKNOWN, "application/gzip" },
+	{ "\x28\xB5\x2F\xFD", 4, HP_FMT_UNKNOWN, "application/zstd" },
+	{ "\xFD" "7zXZ\0", 6, HP_FMT_UNKNOWN, "application/x-xz" },
+	{ "BZh", 3, HP_FMT_UNKNOWN, "application/x-bzip2" },
+	{ "7z\xBC\xAF\x27\x1C", 6, HP_FMT_UNKNOWN, "application/x-7z-compressed" },
+	{ "Rar!\x1A\x07", 6, HP_FMT_UNKNOWN, "application/x-rar" },
+	{ "\x7F" "ELF", 4, HP_FMT_UNKNOWN, "application/x-executable" },
+	{ "{\\rtf", 5, HP_FMT_UNKNOWN, "text/rtf" },
+};
+
+/* Lower-case ASCII prefix match of s[0..n) against lit. */
+static int starts_ci(const char *s, size_t n, const char *lit)
+{
+	size_t l = strlen(lit);
+	return n >= l && strncasecmp(s, lit, l) == 0;
+}
+
+/* The bytes of d decoded as UTF-16 without a byte order mark? Text in a
+ * Latin script has a NUL in every other byte; 'L' (little endian), 'B'
+ * (big endian) or 0. Only the first 4 KiB are looked at, and they must
+ * decode (surrogates paired) to characters that are not controls. */
+static int utf16_guess(const unsigned char *d, size_t len)
+{
+	size_t n = (len < 4096 ? len : 4096) & ~(size_t)1;
+	if (n < 4)
+		return 0;
+	size_t zero_even = 0, zero_odd = 0;
+	for (size_t i = 0; i < n; i += 2) {
+		zero_even += d[i] == 0;
+		zero_odd += d[i + 1] == 0;
+	}
+	size_t units = n / 2;
+	int le;
+	if (zero_odd * 10 >= units * 7 && zero_even * 20 <= units)
+		le = 1;
+	else if (zero_even * 10 >= units * 7 && zero_odd * 20 <= units)
+		le = 0;
+	else
+		return 0;
+	for (size_t i = 0; i < n; i += 2) {
+		unsigned u = le ? (unsigned)d[i] | (unsigned)d[i + 1] << 8
+		                : (unsigned)d[i] << 8 | (unsigned)d[i + 1];
+		if (u == 0 || (u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f'))
+			return 0;
+		if (u >= 0xDC00 && u <= 0xDFFF)
+			return 0;                    /* a low surrogate alone */
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			if (i + 3 >= n)
+				break;               /* cut at the 4 KiB window */
+			unsigned v = le ? (unsigned)d[i + 2] | (unsigned)d[i + 3] << 8
+			                : (unsigned)d[i + 2] << 8 | (unsigned)d[i + 3];
+			if (v < 0xDC00 || v > 0xDFFF)
+				return 0;
+			i += 2;
+		}
+	}
+	return le ? 'L' : 'B';
+}
+
+const char *hp_utf16_bomless(const char *data, size_t len)
+{
+	switch (utf16_guess((const unsigned char *)data, len)) {
+	case 'L': return "UTF-16LE";
+	case 'B': return "UTF-16BE";
+	default: return NULL;
+	}
+}
+
+/* Does this look like text in some charset? A byte order mark, UTF-16
+ * without one, or no NUL bytes and few C0 controls other than the usual
+ * whitespace in the first 64 KiB. */
 static int looks_textual(const unsigned char *d, size_t len)
 {
 	if (len >= 2 && ((d[0] == 0xFF && d[1] == 0xFE) || (d[0] == 0xFE && d[1] == 0xFF)))
+		return 1;
+	if (len >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0)
+		return 1;
+	if (utf16_guess(d, len))
 		return 1;
 	size_t n = len < 65536 ? len : 65536, ctl = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -579,6 +675,60 @@ static int looks_textual(const unsigned char *d, size_t len)
 			ctl++;
 	}
 	return ctl * 100 <= n;
+}
+
+/* What text with no telling extension is, from its first bytes: HTML by
+ * the WHATWG "scriptable MIME type" patterns (MIME Sniffing §7.1), XML by
+ * its declaration, JSON by its brackets, code by a #! line. UNKNOWN when
+ * the start says nothing (libmagic is asked then). Only ASCII-compatible
+ * text is sniffed; UTF-16 is left to the extension. */
+static hp_format sniff_text(const char *s, size_t len)
+{
+	static const char *const html_tags[] = {
+		"<!doctype html", "<html", "<head", "<script", "<iframe", "<h1", "<div",
+		"<font", "<table", "<a", "<style", "<title", "<b", "<body", "<br", "<p",
+		"<!--",
+	};
+	if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	size_t i = 0;
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f'))
+		i++;
+	s += i;
+	len -= i;
+	if (len == 0)
+		return HP_FMT_UNKNOWN;
+	if (starts_ci(s, len, "<?xml")) {
+		size_t w = len < 1024 ? len : 1024;
+		if (memmem(s, w, "<html", 5) || memmem(s, w, "<!DOCTYPE html", 14))
+			return HP_FMT_HTML;      /* XHTML */
+		return HP_FMT_XML;
+	}
+	for (size_t k = 0; k < HP_ARRAY_SIZE(html_tags); k++) {
+		size_t l = strlen(html_tags[k]);
+		if (starts_ci(s, len, html_tags[k]) && len > l &&
+		    (s[l] == ' ' || s[l] == '>' || (k == HP_ARRAY_SIZE(html_tags) - 1 && s[l] != 0)))
+			return HP_FMT_HTML;
+	}
+	if (s[0] == '#' && len > 1 && s[1] == '!' && i == 0)
+		return HP_FMT_CODE;
+	if (s[0] == '{' || s[0] == '[') {
+		size_t e = len;
+		while (e > 0 && isspace((unsigned char)s[e - 1]))
+			e--;
+		size_t k = 1;
+		while (k < e && isspace((unsigned char)s[k]))
+			k++;
+		/* "[section]" is INI, not JSON: after '[' comes a JSON value */
+		int value_next = k < e && (strchr("{[\"-]", s[k]) || isdigit((unsigned char)s[k]) ||
+		                           s[k] == 't' || s[k] == 'f' || s[k] == 'n');
+		if (e > 0 && ((s[0] == '{' && s[e - 1] == '}' && k < e && (s[k] == '"' || s[k] == '}')) ||
+		              (s[0] == '[' && s[e - 1] == ']' && value_next)))
+			return HP_FMT_JSON;
+	}
+	return HP_FMT_UNKNOWN;
 }
 
 static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
@@ -610,15 +760,31 @@ static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
 	{ "text/javascript", HP_FMT_CODE },
 };
 
-static int is_zip_mime(const char *mime)
+/* libmagic's MIME type for data into mime; the format it names, or
+ * UNKNOWN. */
+static hp_format magic_format(const void *data, size_t len, char *mime, size_t mimelen)
 {
-	return strcmp(mime, "application/zip") == 0 || strcmp(mime, "application/x-zip") == 0 ||
-	       strcmp(mime, "application/x-zip-compressed") == 0 ||
-	       strcmp(mime, "application/java-archive") == 0;
+	if (hp_convert_init() == 0) {
+		const char *m = magic_buffer(magic_cookie, data, len);
+		if (m)
+			snprintf(mime, mimelen, "%s", m);
+	}
+	for (size_t i = 0; i < HP_ARRAY_SIZE(mime_formats); i++)
+		if (strcmp(mime_formats[i].mime, mime) == 0)
+			return mime_formats[i].fmt;
+	return HP_FMT_UNKNOWN;
 }
 
-/* The detection behind hp_detect(); also reports libmagic's MIME type for
- * error messages. */
+/* The detection behind hp_detect(); also reports a MIME type for error
+ * messages. Order: signatures at offset 0 (PDF, ZIP containers, OLE,
+ * images, archives); then text (a byte order mark, UTF-16 without one, or
+ * bytes with no NULs and few controls), where a text extension decides and
+ * else the first bytes do; libmagic only for what is still open: text with
+ * no telling extension or start, and binary data with no known signature.
+ * libmagic costs most of the instructions of a small file, and its text
+ * guesses ("message/rfc822" for a .txt whose first line is "From:",
+ * "application/pdf" for Go source mentioning "%PDF-", "image/x-tga" for
+ * UTF-16 Markdown) are exactly where the name knows better. */
 static hp_format detect(const char *name, const void *data, size_t len,
                         char *mime, size_t mimelen)
 {
@@ -632,18 +798,8 @@ static hp_format detect(const char *name, const void *data, size_t len,
 		snprintf(mime, mimelen, "inode/x-empty");
 		return text_like(by_ext) ? by_ext : HP_FMT_TEXT;
 	}
-	if (hp_convert_init() == 0) {
-		const char *m = magic_buffer(magic_cookie, data, len);
-		if (m)
-			snprintf(mime, mimelen, "%s", m);
-	}
-
-	hp_format by_mime = HP_FMT_UNKNOWN;
-	for (size_t i = 0; i < HP_ARRAY_SIZE(mime_formats); i++)
-		if (strcmp(mime_formats[i].mime, mime) == 0)
-			by_mime = mime_formats[i].fmt;
-
-	if (is_zip_mime(mime) || (len >= 4 && memcmp(d, "PK\3\4", 4) == 0 && !by_mime)) {
+	if ((len >= 4 && memcmp(d, "PK\3\4", 4) == 0) || (len >= 4 && memcmp(d, "PK\5\6", 4) == 0)) {
+		snprintf(mime, mimelen, "application/zip");
 		hp_format z = zip_format(data, len);
 		if (z)
 			return z;
@@ -651,23 +807,40 @@ static hp_format detect(const char *name, const void *data, size_t len,
 			return by_ext;
 		return HP_FMT_UNKNOWN;
 	}
-	if (by_mime && !text_like(by_mime))
-		return by_mime;    /* PDF and office types: the content says so */
+	for (size_t i = 0; i < HP_ARRAY_SIZE(magic_sigs); i++)
+		if (len >= magic_sigs[i].len && memcmp(d, magic_sigs[i].sig, magic_sigs[i].len) == 0) {
+			snprintf(mime, mimelen, "%s", magic_sigs[i].mime);
+			return magic_sigs[i].fmt;
+		}
+	/* A PDF may have junk before its header (ISO 32000-2 §7.5.2 allows
+	 * readers to look in the first 1024 bytes); trust that with the name. */
+	if (by_ext == HP_FMT_PDF && memmem(d, len < 1024 ? len : 1024, "%PDF-", 5)) {
+		snprintf(mime, mimelen, "application/pdf");
+		return HP_FMT_PDF;
+	}
 
-	int textual = by_mime || strncmp(mime, "text/", 5) == 0 ||
-	              ((strcmp(mime, "application/octet-stream") == 0 ||
-	                strcmp(mime, "application/x-wine-extension-ini") == 0) &&
-	               looks_textual(d, len));
-	if (!textual)
-		return HP_FMT_UNKNOWN;
-	/* Text-like content: the name disambiguates (a Markdown file with
-	 * HTML in it is Markdown; a .txt file that libmagic thinks is C is
-	 * text). */
-	if (text_like(by_ext))
-		return by_ext;
-	if (by_mime)
-		return by_mime;
-	return HP_FMT_TEXT;
+	if (looks_textual(d, len)) {
+		snprintf(mime, mimelen, "text/plain");
+		/* A clear text extension wins: a Markdown file with HTML in it is
+		 * Markdown; a .txt file that starts like a mail is text. */
+		if (text_like(by_ext))
+			return by_ext;
+		hp_format f = sniff_text(data, len);
+		if (f)
+			return f;
+		f = magic_format(data, len, mime, mimelen);
+		if (f && text_like(f))
+			return f;
+		return HP_FMT_TEXT;
+	}
+	/* Binary with no signature we know: ask libmagic (for the formats it
+	 * knows by deeper rules, and for the error message). */
+	hp_format f = magic_format(data, len, mime, mimelen);
+	if (strcmp(mime, "application/zip") == 0 && (f = zip_format(data, len)))
+		return f;    /* a ZIP behind a prefix (self-extracting) */
+	if (f && !text_like(f))
+		return f;
+	return HP_FMT_UNKNOWN;
 }
 
 hp_format hp_detect(const char *name, const void *data, size_t len)

@@ -107,6 +107,46 @@ static void test_detect_by_name(void **state)
 	assert_int_equal(hp_detect("fake.docx", t, strlen(t)), HP_FMT_TEXT);
 }
 
+/* Text that decodes, with a clear text extension, is what its name says,
+ * whatever libmagic guesses from its first bytes. Each of these failed
+ * before: "message/rfc822", "PDF documents are not supported yet",
+ * "image/x-tga". */
+static void test_text_extension_wins(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_file("mailish.txt", &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_TEXT);
+	assert_string_equal(d->title, "From: the maintainers <team@example.org>");
+	hp_doc_free(d);
+
+	assert_int_equal(convert_file("pdfsniff.go", &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_CODE);
+	assert_non_null(strstr(d->markdown, "```go\n// Package pdfsniff"));
+	assert_non_null(strstr(d->markdown, "[]byte(\"%PDF-\")"));
+	hp_doc_free(d);
+
+	/* UTF-16 without a byte order mark: decoded, not refused for NULs */
+	assert_int_equal(convert_file("utf16-nobom.md", &d, err, sizeof(err)), 0);
+	assert_int_equal(d->format, HP_FMT_MARKDOWN);
+	assert_non_null(strstr(d->markdown, "#\tHopper manual\n\nDrop files into the inbox;"));
+	assert_string_equal(d->title, "Hopper manual");
+	hp_doc_free(d);
+
+	/* and without a name, content still decides */
+	assert_int_equal(detect_file("utf16-nobom.md", "notes"), HP_FMT_TEXT);
+	assert_int_equal(detect_file("pdfsniff.go", "pdfsniff"), HP_FMT_TEXT);
+	const char *j = "[\n  {\"a\": 1}\n]\n", *ini = "[core]\nbare = false\n";
+	assert_int_equal(hp_detect("noext", j, strlen(j)), HP_FMT_JSON);
+	assert_int_equal(hp_detect("noext", ini, strlen(ini)), HP_FMT_TEXT);
+	const char *sh = "#!/bin/sh\necho hi\n";
+	assert_int_equal(hp_detect("run", sh, strlen(sh)), HP_FMT_CODE);
+	const char *x = "<?xml version=\"1.0\"?>\n<feed/>\n";
+	assert_int_equal(hp_detect(NULL, x, strlen(x)), HP_FMT_XML);
+	/* a signature at offset 0 still beats the name */
+	assert_int_equal(hp_detect("a.txt", "\x89PNG\r\n\x1A\n\0\0", 10), HP_FMT_UNKNOWN);
+}
+
 static void test_text_title(void **state)
 {
 	hp_doc *d;
@@ -297,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test(test_detect_by_content),
 		cmocka_unit_test(test_detect_by_name),
+		cmocka_unit_test(test_text_extension_wins),
 		cmocka_unit_test(test_text_title),
 		cmocka_unit_test(test_markdown_title),
 		cmocka_unit_test(test_charset_latin1),
