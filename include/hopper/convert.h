@@ -1,7 +1,8 @@
 /* convert.h — format detection and conversion of document bytes to Markdown.
  *
- * What it does: detects the format (content first, libmagic; extension as a
- * hint) and runs the converter for it. Each converter is one file
+ * What it does: detects the format (signatures, then text by its
+ * extension or first bytes, libmagic only for what is still open) and runs
+ * the converter for it. Each converter is one file
  * lib/convert/<format>.c exporting one hp_converter; the table in
  * lib/convert/convert.c lists them. Adding a format touches that file and
  * the table.

@@ -1,14 +1,15 @@
 /* convert.c — format detection, the converter table, charset handling.
  * See include/hopper/convert.h for the contract.
  *
- * Detection: content first. libmagic gives a MIME type; office formats
- * (ZIP containers) are told apart by the member names inside the archive
- * ("word/", "xl/", "ppt/", an ODF/EPUB "mimetype" member), because libmagic
- * says only "application/zip" when [Content_Types].xml is not the first
- * member. For text-like content the file extension decides between text,
- * Markdown, HTML, CSV, JSON, XML and source code, since those are often
- * indistinguishable by content. Bytes that are neither a known type nor
- * text are HP_FMT_UNKNOWN.
+ * Detection: signatures at offset 0 first (PDF, ZIP, OLE, images,
+ * archives); office formats (ZIP containers) are told apart by the member
+ * names inside the archive ("word/", "xl/", "ppt/", an ODF/EPUB "mimetype"
+ * member). Then text: a byte order mark, UTF-16 without one, or bytes with
+ * no NULs and few controls. For text, a text extension decides between
+ * text, Markdown, HTML, CSV, JSON, XML and source code, since those are
+ * often indistinguishable by content; without one, the first bytes
+ * (HTML, XML, JSON, #!) and only then libmagic. Bytes that are neither a
+ * known type nor text are HP_FMT_UNKNOWN, named by libmagic's MIME type.
  *
  * Empty input: hp_detect() still answers (by extension, else text), but
  * hp_convert() fails with -EINVAL "empty file (0 bytes)": an empty document
