@@ -52,6 +52,12 @@ typedef struct hp_doc {
 	size_t markdown_len;
 	int pages;          /* 0 when the format has no pages */
 	char *meta_json;    /* a JSON object as text, or NULL */
+	/* Sentences about what was cut or left out (converters add them with
+	 * hp_doc_warn, lib/convert/convert-int.h); hp_convert() adds them to
+	 * meta_json as "warnings": [...]. Nothing is cut silently. */
+	char **warnings;
+	size_t nwarnings;
+	size_t nwarnings_over;  /* warnings past HP_WARN_MAX, only counted */
 } hp_doc;
 
 typedef struct hp_convert_limits {

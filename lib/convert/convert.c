@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <magic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -856,10 +857,106 @@ void hp_doc_free(hp_doc *doc)
 {
 	if (!doc)
 		return;
+	for (size_t i = 0; i < doc->nwarnings; i++)
+		free(doc->warnings[i]);
+	free(doc->warnings);
 	free(doc->title);
 	free(doc->markdown);
 	free(doc->meta_json);
 	free(doc);
+}
+
+static int doc_vwarn(hp_doc *doc, char **ret_s, const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		return -ENOMEM;
+	*ret_s = s;
+	if (doc->nwarnings >= HP_WARN_MAX)
+		return 0;    /* counted when merged; the caller still owns s */
+	char **w = realloc(doc->warnings, (doc->nwarnings + 1) * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	doc->warnings = w;
+	w[doc->nwarnings++] = s;
+	*ret_s = NULL;
+	return 0;
+}
+
+int hp_doc_warn(hp_doc *doc, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = doc_vwarn(doc, &s, fmt, ap);
+	va_end(ap);
+	if (r == 0 && s)
+		doc->nwarnings_over++;
+	free(s);
+	return r;
+}
+
+int hp_conv_note(hp_doc *doc, hp_buf *md, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = hp_doc_warn(doc, "%s", s);
+	if (r == 0) {
+		/* its own paragraph, whatever came before */
+		const char *sep = md->len == 0 ? "" :
+		                  md->data[md->len - 1] != '\n' ? "\n\n" :
+		                  md->len >= 2 && md->data[md->len - 2] == '\n' ? "" : "\n";
+		r = hp_buf_addf(md, "%s> Note: %s\n", sep, s);
+	}
+	free(s);
+	return r;
+}
+
+/* doc->meta_json with "warnings": [...] added. 0 or -ENOMEM. */
+static int merge_warnings(hp_doc *doc)
+{
+	if (!doc->nwarnings)
+		return 0;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	int r = 0;
+	const char *m = doc->meta_json;
+	size_t ml = m ? strlen(m) : 0;
+	while (ml && (m[ml - 1] == ' ' || m[ml - 1] == '\n'))
+		ml--;
+	if (m && ml >= 2 && m[0] == '{' && m[ml - 1] == '}') {
+		size_t inner = ml - 1;
+		while (inner > 1 && (m[inner - 1] == ' ' || m[inner - 1] == '\n'))
+			inner--;
+		r = hp_buf_add(&b, m, inner);
+		if (r == 0 && inner > 1)
+			r = hp_buf_addstr(&b, ", ");
+	} else
+		r = hp_buf_addc(&b, '{');
+	if (r == 0)
+		r = hp_buf_addstr(&b, "\"warnings\": [");
+	for (size_t i = 0; r == 0 && i < doc->nwarnings; i++) {
+		if (i)
+			r = hp_buf_addstr(&b, ", ");
+		if (r == 0)
+			r = hp_json_str(&b, doc->warnings[i]);
+	}
+	if (r == 0 && doc->nwarnings_over)
+		r = hp_buf_addf(&b, ", \"and %zu more\"", doc->nwarnings_over);
+	if (r == 0)
+		r = hp_buf_addstr(&b, "]}");
+	if (r < 0) {
+		hp_buf_free(&b);
+		return r;
+	}
+	free(doc->meta_json);
+	doc->meta_json = hp_buf_steal(&b);
+	return doc->meta_json ? 0 : -ENOMEM;
 }
 
 static const char *const not_yet_names[HP_FMT__MAX] = {
@@ -927,6 +1024,8 @@ int hp_convert(const char *name, const void *data, size_t len,
 		r = hp_conv_efbig(l.max_output, err, errlen);
 		goto fail;
 	}
+	if ((r = merge_warnings(doc)) < 0)
+		goto fail;
 	*ret_doc = doc;
 	return 0;
 fail:

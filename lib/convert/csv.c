@@ -6,7 +6,9 @@
  * have different lengths (short rows are padded). The delimiter is a tab
  * for .tsv, else whichever of , ; \t occurs most on the first line. The
  * first row is the header (as markitdown does). Cells have whitespace
- * collapsed and '|' escaped, so each record stays one table row.
+ * collapsed and '|' escaped, so each record stays one table row. Every
+ * row has the width of the widest record, up to CSV_MAX_COLS; a wider
+ * file leaves a note after the table and a warning in meta.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -108,7 +110,23 @@ static int convert_csv(const char *name, const char *data, size_t len,
 		goto fail;
 	char delim = pick_delim(name, s, n);
 
-	while (pos < n && r == 0) {
+	/* Pass 1: the widest record, so that every row has the header's
+	 * width (GFM drops cells past it without a word). */
+	size_t widest = 0;
+	for (pos = 0; pos < n && r == 0;) {
+		if (s[pos] == '\n' || (s[pos] == '\r' && pos + 1 < n && s[pos + 1] == '\n')) {
+			pos += s[pos] == '\r' ? 2 : 1;
+			continue;
+		}
+		size_t k = 0;
+		for (int end = 0; !end && r == 0; k++)
+			end = csv_field(s, n, &pos, delim, &cell, &r) || pos >= n;
+		if (k > widest)
+			widest = k;
+	}
+	cols = widest < CSV_MAX_COLS ? widest : CSV_MAX_COLS;
+
+	for (pos = 0; pos < n && r == 0;) {
 		/* skip blank lines between records */
 		if (s[pos] == '\n' || (s[pos] == '\r' && pos + 1 < n && s[pos + 1] == '\n')) {
 			pos += s[pos] == '\r' ? 2 : 1;
@@ -118,14 +136,12 @@ static int convert_csv(const char *name, const char *data, size_t len,
 		r = hp_buf_addc(&out, '|');
 		for (int end = 0; !end && r == 0;) {
 			end = csv_field(s, n, &pos, delim, &cell, &r);
-			if (r == 0 && k < CSV_MAX_COLS)
+			if (r == 0 && k < cols)
 				r = hp_buf_addf(&out, " %s |", cell.data ? cell.data : "");
 			k++;
 			if (pos >= n)
 				end = 1;
 		}
-		if (row == 0)
-			cols = k < CSV_MAX_COLS ? k : CSV_MAX_COLS;
 		for (size_t j = k; j < cols && r == 0; j++)
 			r = hp_buf_addstr(&out, "  |");
 		if (r == 0)
@@ -139,6 +155,8 @@ static int convert_csv(const char *name, const char *data, size_t len,
 		}
 		row++;
 	}
+	if (r == 0 && widest > cols)
+		r = hp_conv_note(doc, &out, "table cut to the first %zu of %zu columns", cols, widest);
 	if (r == -EFBIG) {
 		r = hp_conv_efbig(lim->max_output, err, errlen);
 		goto fail;

@@ -303,6 +303,35 @@ static void test_json_and_code(void **state)
 	hp_doc_free(d);
 }
 
+/* A CSV wider than the column cap is cut with a note in the Markdown and a
+ * warning in meta; a row longer than the header widens the table rather
+ * than losing cells. */
+static void test_csv_cap_noted(void **state)
+{
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	for (int row = 0; row < 2; row++) {
+		for (int c = 0; c < 1500; c++)
+			assert_int_equal(hp_buf_addf(&b, "%sr%dc%d", c ? "," : "", row, c), 0);
+		assert_int_equal(hp_buf_addc(&b, '\n'), 0);
+	}
+	hp_doc *d = NULL;
+	char err[256];
+	assert_int_equal(hp_convert("wide.csv", b.data, b.len, &lim, &d, err, sizeof(err)), 0);
+	assert_non_null(strstr(d->markdown, "| r1c999 |\n\n> Note: table cut to the first 1000 of 1500 columns\n"));
+	assert_null(strstr(d->markdown, "r1c1000"));
+	assert_non_null(d->meta_json);
+	assert_string_equal(d->meta_json, "{\"warnings\": [\"table cut to the first 1000 of 1500 columns\"]}");
+	hp_doc_free(d);
+	hp_buf_free(&b);
+
+	const char *ragged = "a,b\n1,2,3\n";
+	assert_int_equal(hp_convert("r.csv", ragged, strlen(ragged), &lim, &d, err, sizeof(err)), 0);
+	assert_string_equal(d->markdown, "| a | b |  |\n| --- | --- | --- |\n| 1 | 2 | 3 |\n");
+	assert_null(d->meta_json);
+	hp_doc_free(d);
+}
+
 static void test_output_limit(void **state)
 {
 	hp_convert_limits small = { .max_output = 1000, .max_depth = 64 };
@@ -346,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_binary),
 		cmocka_unit_test(test_not_supported_yet),
 		cmocka_unit_test(test_json_and_code),
+		cmocka_unit_test(test_csv_cap_noted),
 		cmocka_unit_test(test_output_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
