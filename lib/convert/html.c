@@ -933,9 +933,26 @@ static void el_dl(struct hp_html_md *m, xmlNode *n, int depth)
 	def_list(m, n, depth);
 }
 
+/* Write the pending line breaks now, with the prefix of the container
+ * they belong to: a blank line before a quote is blank, not ">". */
+static void flush_breaks(struct hp_html_md *m)
+{
+	if (!m->any || m->inline_only)
+		return;
+	if (m->hard_br && m->nls == 0 && m->need_nl == 1)
+		return;     /* begin_text writes the "  " of the <br> first */
+	while (m->nls < m->need_nl) {
+		if (m->nls > 0)
+			out_prefix_blank(m);
+		out_str(m, "\n");
+		m->nls++;
+	}
+}
+
 static void el_blockquote(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	want_break(m, 2);
+	flush_breaks(m);
 	if (!m->inline_only)
 		push_pfx(m, "> ", NULL);
 	walk_children(m, n, depth);

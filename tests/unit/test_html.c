@@ -116,6 +116,12 @@ static void test_blockquote_pre_hr(void **state)
 	/* a fence longer than any backtick run inside */
 	expect_in(d, "````\na ``` b\n````");
 	hp_doc_free(d);
+
+	/* the blank line before a quote belongs to what is outside it */
+	d = html("<p>a</p><blockquote><p>b</p><blockquote>c</blockquote></blockquote>");
+	expect_in(d, "a\n\n> b\n>\n> > c\n");
+	expect_not_in(d, "a\n>");
+	hp_doc_free(d);
 }
 
 static void test_tables(void **state)
