@@ -355,7 +355,13 @@ static int iconv_all(iconv_t cd, const char *data, size_t len, char **ret, size_
 			cap = ncap;
 			continue;
 		}
-		r = -EINVAL;    /* EILSEQ or a truncated sequence (EINVAL) */
+		/* EINVAL: an incomplete sequence at the very end of the input, a
+		 * file cut short mid-character: keep what came before it. */
+		if (errno == EINVAL && !flushing && inleft < 8) {
+			flushing = 1;
+			continue;
+		}
+		r = -EINVAL;    /* EILSEQ */
 		goto fail;
 	}
 	out[used] = '\0';
@@ -447,6 +453,16 @@ int hp_to_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
 	if (len >= 3 && memcmp(u, "\xEF\xBB\xBF", 3) == 0) {
 		data += 3;
 		len -= 3;
+	}
+	/* UTF-8 cut short inside a character: the text before it. */
+	for (size_t k = 1; k <= 3 && k < len; k++) {
+		unsigned char c = (unsigned char)data[len - k];
+		if ((c & 0xC0) == 0x80)
+			continue;
+		size_t need = c >= 0xF5 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+		if (need > k && hp_utf8_valid(data, len - k))
+			len -= k;
+		break;
 	}
 	/* Before the UTF-8 check: ASCII in UTF-16 is "valid UTF-8" with NULs. */
 	const char *u16 = hp_utf16_bomless(data, len);
@@ -614,7 +630,7 @@ static int utf16_guess(const unsigned char *d, size_t len)
 {
 	size_t n = (len < 4096 ? len : 4096) & ~(size_t)1;
 	if (n < 4)
-		return 0;
+		return 0;    /* one character says nothing */
 	size_t zero_even = 0, zero_odd = 0;
 	for (size_t i = 0; i < n; i += 2) {
 		zero_even += d[i] == 0;

@@ -234,6 +234,21 @@ static void test_to_utf8(void **state)
 	assert_string_equal(s, "UTF-16 text: Gr\xC3\xBC\xC3\x9F" "e\n");
 	free(s);
 	free(d);
+	/* cut short inside a character: the text before it */
+	assert_int_equal(hp_to_utf8("caf\xC3", 4, &s, &n, err, sizeof(err)), 0);
+	assert_string_equal(s, "caf");
+	free(s);
+	assert_int_equal(hp_to_utf8("\xEF\xBB\xBFx\xE2\x82", 6, &s, &n, err, sizeof(err)), 0);
+	assert_string_equal(s, "x");
+	free(s);
+	d = fixture("sjis.txt", &len);
+	assert_true(len > 10);
+	size_t cut = len - 1;
+	while (cut > 0 && (unsigned char)d[cut - 1] < 0x80)
+		cut--;     /* end on the first byte of a two-byte character */
+	assert_int_equal(hp_to_utf8(d, cut, &s, &n, err, sizeof(err)), 0);
+	free(s);
+	free(d);
 	/* NUL bytes: binary, not text */
 	assert_int_equal(hp_to_utf8("a\0b\xFF", 4, &s, &n, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "NUL"));
