@@ -676,8 +676,39 @@ static void inline_list(struct hp_html_md *m, xmlNode *n, int depth, int ordered
 	m->space = 1;
 }
 
+/* The first <a> under n (not deeper than a few levels), or NULL. */
+static const xmlNode *first_link(const xmlNode *n, int levels)
+{
+	for (const xmlNode *c = n->children; c && levels > 0; c = c->next) {
+		if (is(c, "a"))
+			return c;
+		const xmlNode *a = c->type == XML_ELEMENT_NODE ? first_link(c, levels - 1) : NULL;
+		if (a)
+			return a;
+	}
+	return NULL;
+}
+
+/* A language switcher: a list whose every item links to the page in
+ * another language (hreflang, HTML §4.6.2). Chrome, however it is marked. */
+static int lang_switcher(const xmlNode *n)
+{
+	int items = 0;
+	for (const xmlNode *c = n->children; c; c = c->next) {
+		if (!is(c, "li"))
+			continue;
+		const xmlNode *a = first_link(c, 3);
+		if (!a || !attr(a, "hreflang"))
+			return 0;
+		items++;
+	}
+	return items >= 3;
+}
+
 static void list(struct hp_html_md *m, xmlNode *n, int depth, int ordered)
 {
+	if (lang_switcher(n))
+		return;
 	if (m->inline_only) {
 		inline_list(m, n, depth, ordered);
 		return;

@@ -218,6 +218,15 @@ static void test_chrome_dropped(void **state)
 		expect_not_in(d, gone2[i]);
 	hp_doc_free(d);
 
+	/* a language switcher is chrome wherever it is */
+	d = html("<main><h1>T</h1><ul><li><a href=\"//de.x/T\" hreflang=de>Deutsch</a></li>"
+	         "<li><a href=\"//fr.x/T\" hreflang=fr>Fran\xC3\xA7" "ais</a></li>"
+	         "<li><span><a href=\"//ja.x/T\" hreflang=ja>JA</a></span></li></ul><p>text</p></main>");
+	expect_not_in(d, "Deutsch");
+	expect_not_in(d, "JA");
+	expect_in(d, "# T\n\ntext\n");
+	hp_doc_free(d);
+
 	/* an empty <main> does not hide the page */
 	d = html("<body><main></main><p>real text</p></body>");
 	expect_in(d, "real text");
