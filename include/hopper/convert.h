@@ -77,6 +77,10 @@ typedef struct hp_converter {
 	               char *err, size_t errlen);
 } hp_converter;
 
+/* 1 when the converter table has an entry for f (this build converts it),
+ * else 0: hp_convert() fails with "... documents are not supported yet". */
+int hp_format_supported(hp_format f);
+
 /* Load what must be loaded before the sandbox closes (libmagic database,
  * iconv converters for common charsets). Call once per process; idempotent.
  * 0 or -errno. */

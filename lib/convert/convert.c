@@ -74,6 +74,19 @@ static const hp_converter *const converters[] = {
 	&hp_conv_json, &hp_conv_code, &hp_conv_xml,
 };
 
+static const hp_converter *converter_for(hp_format f)
+{
+	for (size_t i = 0; i < HP_ARRAY_SIZE(converters); i++)
+		if (converters[i]->format == f)
+			return converters[i];
+	return NULL;
+}
+
+int hp_format_supported(hp_format f)
+{
+	return converter_for(f) != NULL;
+}
+
 /* ---- process-wide state loaded by hp_convert_init() ----------------------- */
 
 static magic_t magic_cookie;
@@ -1006,10 +1019,7 @@ int hp_convert(const char *name, const void *data, size_t len,
 		r = -ENOTSUP;
 		goto fail;
 	}
-	const hp_converter *conv = NULL;
-	for (size_t i = 0; i < HP_ARRAY_SIZE(converters); i++)
-		if (converters[i]->format == f)
-			conv = converters[i];
+	const hp_converter *conv = converter_for(f);
 	if (!conv) {
 		if (not_yet_names[f])
 			snprintf(err, errlen, "%s documents are not supported yet", not_yet_names[f]);
