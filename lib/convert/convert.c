@@ -189,6 +189,16 @@ int hp_utf8_valid(const char *str, size_t len)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 	while (i < len) {
+		/* ASCII runs 8 bytes at a time: most text is mostly ASCII */
+		while (len - i >= 8) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
 		unsigned char c = s[i];
 		if (c < 0x80) {
 			i++;
@@ -386,13 +396,10 @@ fail:
 	return r;
 }
 
-static int finish_utf8(char *s, size_t n, char **ret, size_t *ret_len, char *err, size_t errlen)
+/* s (malloc'd, valid UTF-8) as the result: no NULs, no BOM. Frees s on
+ * failure. */
+static int finish_valid(char *s, size_t n, char **ret, size_t *ret_len, char *err, size_t errlen)
 {
-	if (!hp_utf8_valid(s, n)) {
-		free(s);
-		snprintf(err, errlen, "not valid UTF-8 after charset detection");
-		return -EINVAL;
-	}
 	int r = check_text(s, n, err, errlen);
 	if (r < 0) {
 		free(s);
@@ -406,6 +413,16 @@ static int finish_utf8(char *s, size_t n, char **ret, size_t *ret_len, char *err
 	*ret = s;
 	*ret_len = n;
 	return 0;
+}
+
+static int finish_utf8(char *s, size_t n, char **ret, size_t *ret_len, char *err, size_t errlen)
+{
+	if (!hp_utf8_valid(s, n)) {
+		free(s);
+		snprintf(err, errlen, "not valid UTF-8 after charset detection");
+		return -EINVAL;
+	}
+	return finish_valid(s, n, ret, ret_len, err, errlen);
 }
 
 int hp_to_utf8_from(const char *charset, const char *data, size_t len,
@@ -430,7 +447,7 @@ int hp_to_utf8_from(const char *charset, const char *data, size_t len,
 			return -ENOMEM;
 		memcpy(s, data, len);
 		s[len] = '\0';
-		return finish_utf8(s, len, ret, ret_len, err, errlen);
+		return finish_valid(s, len, ret, ret_len, err, errlen);
 	}
 	struct charset *c = charset_find(charset);
 	if (!c) {
@@ -481,8 +498,14 @@ int hp_to_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
 	const char *u16 = hp_utf16_bomless(data, len);
 	if (u16)
 		return hp_to_utf8_from(u16, data, len, ret, ret_len, err, errlen);
-	if (hp_utf8_valid(data, len))
-		return hp_to_utf8_from("UTF-8", data, len, ret, ret_len, err, errlen);
+	if (hp_utf8_valid(data, len)) {
+		char *c = malloc(len + 1);
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, data, len);
+		c[len] = '\0';
+		return finish_valid(c, len, ret, ret_len, err, errlen);
+	}
 	if (memchr(data, '\0', len)) {
 		snprintf(err, errlen, "contains NUL bytes: binary data, not text");
 		return -EINVAL;
@@ -699,6 +722,17 @@ static int looks_textual(const unsigned char *d, size_t len)
 		return 1;
 	size_t n = len < 65536 ? len : 65536, ctl = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* skip 8 bytes at a time while none is below 0x20 */
+		while (n - i >= 8) {
+			uint64_t w;
+			memcpy(&w, d + i, 8);
+			const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+			if ((w - ones * 0x20) & ~w & highs)
+				break;     /* some byte < 0x20 (Mycroft's "has less than") */
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		unsigned char c = d[i];
 		if (c == 0)
 			return 0;

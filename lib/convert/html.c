@@ -60,16 +60,6 @@ static int is(const xmlNode *n, const char *name)
 	       strcasecmp((const char *)n->name, name) == 0;
 }
 
-static int in_set(const xmlNode *n, const char *const *set)
-{
-	if (!n || n->type != XML_ELEMENT_NODE)
-		return 0;
-	for (; *set; set++)
-		if (strcasecmp((const char *)n->name, *set) == 0)
-			return 1;
-	return 0;
-}
-
 static const char *attr(const xmlNode *n, const char *name)
 {
 	for (const xmlAttr *a = n->properties; a; a = a->next)
@@ -796,20 +786,6 @@ static void pre_links(struct hp_html_md *m, xmlNode *n, int depth, int *count)
 
 /* ---- the walk ------------------------------------------------------------------ */
 
-static const char *const dropped[] = {
-	"script", "style", "noscript", "template", "svg", "math", "iframe", "object",
-	"embed", "canvas", "input", "select", "textarea", "button", "option", "datalist",
-	"audio", "video", "source", "track", "map", "meta", "link", "base", "frameset",
-	"frame", "nav", NULL,
-};
-
-/* Separated from what is around them by a blank line. */
-static const char *const blocks[] = {
-	"p", "address", "figure", "details", "fieldset", "div", "section", "article",
-	"main", "header", "footer", "aside", "figcaption", "summary", "dt", "dd", "form",
-	"center", "legend", "hgroup", "body", "html", "caption", "search", "menu", NULL,
-};
-
 static int has_role(const xmlNode *n, const char *const *roles)
 {
 	const char *r = attr(n, "role");
@@ -1005,27 +981,136 @@ static void el_cell(struct hp_html_md *m, xmlNode *n, int depth)
 	m->space = 1;
 }
 
+/* Every element with its own treatment, sorted by name for bsearch()
+ * (libxml2's HTML parser gives element names in lower case). Elements not
+ * here (span, font, abbr, unknown) are walked through. */
+enum el_kind { EL_HANDLER, EL_DROPPED, EL_BLOCK, EL_ROW };
+
 static const struct element {
 	const char *name;
+	enum el_kind kind;
 	void (*fn)(struct hp_html_md *m, xmlNode *n, int depth);
 } elements[] = {
-	{ "head", el_head }, { "title", el_title }, { "br", el_br }, { "hr", el_hr },
-	{ "pre", el_pre }, { "xmp", el_pre }, { "listing", el_pre }, { "plaintext", el_pre },
-	{ "code", el_code }, { "kbd", el_code }, { "samp", el_code }, { "tt", el_code },
-	{ "a", el_a }, { "img", el_img },
-	{ "strong", el_strong }, { "b", el_strong },
-	{ "em", el_em }, { "i", el_em }, { "cite", el_em }, { "dfn", el_em }, { "var", el_em },
-	{ "s", el_strike }, { "strike", el_strike }, { "del", el_strike },
-	{ "sub", el_sub }, { "sup", el_sup },
-	{ "ul", el_ul }, { "menu", el_ul }, { "dir", el_ul }, { "ol", el_ol }, { "li", el_li },
-	{ "dl", el_dl }, { "blockquote", el_blockquote }, { "table", el_table },
-	{ "td", el_cell }, { "th", el_cell },
+	{ "a", EL_HANDLER, el_a },
+	{ "address", EL_BLOCK, NULL },
+	{ "article", EL_BLOCK, NULL },
+	{ "aside", EL_BLOCK, NULL },
+	{ "audio", EL_DROPPED, NULL },
+	{ "b", EL_HANDLER, el_strong },
+	{ "base", EL_DROPPED, NULL },
+	{ "blockquote", EL_HANDLER, el_blockquote },
+	{ "body", EL_BLOCK, NULL },
+	{ "br", EL_HANDLER, el_br },
+	{ "button", EL_DROPPED, NULL },
+	{ "canvas", EL_DROPPED, NULL },
+	{ "caption", EL_BLOCK, NULL },
+	{ "center", EL_BLOCK, NULL },
+	{ "cite", EL_HANDLER, el_em },
+	{ "code", EL_HANDLER, el_code },
+	{ "datalist", EL_DROPPED, NULL },
+	{ "dd", EL_BLOCK, NULL },
+	{ "del", EL_HANDLER, el_strike },
+	{ "details", EL_BLOCK, NULL },
+	{ "dfn", EL_HANDLER, el_em },
+	{ "dir", EL_HANDLER, el_ul },
+	{ "div", EL_BLOCK, NULL },
+	{ "dl", EL_HANDLER, el_dl },
+	{ "dt", EL_BLOCK, NULL },
+	{ "em", EL_HANDLER, el_em },
+	{ "embed", EL_DROPPED, NULL },
+	{ "fieldset", EL_BLOCK, NULL },
+	{ "figcaption", EL_BLOCK, NULL },
+	{ "figure", EL_BLOCK, NULL },
+	{ "footer", EL_BLOCK, NULL },
+	{ "form", EL_BLOCK, NULL },
+	{ "frame", EL_DROPPED, NULL },
+	{ "frameset", EL_DROPPED, NULL },
+	{ "head", EL_HANDLER, el_head },
+	{ "header", EL_BLOCK, NULL },
+	{ "hgroup", EL_BLOCK, NULL },
+	{ "hr", EL_HANDLER, el_hr },
+	{ "html", EL_BLOCK, NULL },
+	{ "i", EL_HANDLER, el_em },
+	{ "iframe", EL_DROPPED, NULL },
+	{ "img", EL_HANDLER, el_img },
+	{ "input", EL_DROPPED, NULL },
+	{ "kbd", EL_HANDLER, el_code },
+	{ "legend", EL_BLOCK, NULL },
+	{ "li", EL_HANDLER, el_li },
+	{ "link", EL_DROPPED, NULL },
+	{ "listing", EL_HANDLER, el_pre },
+	{ "main", EL_BLOCK, NULL },
+	{ "map", EL_DROPPED, NULL },
+	{ "math", EL_DROPPED, NULL },
+	{ "menu", EL_HANDLER, el_ul },
+	{ "meta", EL_DROPPED, NULL },
+	{ "nav", EL_DROPPED, NULL },
+	{ "noscript", EL_DROPPED, NULL },
+	{ "object", EL_DROPPED, NULL },
+	{ "ol", EL_HANDLER, el_ol },
+	{ "option", EL_DROPPED, NULL },
+	{ "p", EL_BLOCK, NULL },
+	{ "plaintext", EL_HANDLER, el_pre },
+	{ "pre", EL_HANDLER, el_pre },
+	{ "s", EL_HANDLER, el_strike },
+	{ "samp", EL_HANDLER, el_code },
+	{ "script", EL_DROPPED, NULL },
+	{ "search", EL_BLOCK, NULL },
+	{ "section", EL_BLOCK, NULL },
+	{ "select", EL_DROPPED, NULL },
+	{ "source", EL_DROPPED, NULL },
+	{ "strike", EL_HANDLER, el_strike },
+	{ "strong", EL_HANDLER, el_strong },
+	{ "style", EL_DROPPED, NULL },
+	{ "sub", EL_HANDLER, el_sub },
+	{ "summary", EL_BLOCK, NULL },
+	{ "sup", EL_HANDLER, el_sup },
+	{ "svg", EL_DROPPED, NULL },
+	{ "table", EL_HANDLER, el_table },
+	{ "td", EL_HANDLER, el_cell },
+	{ "template", EL_DROPPED, NULL },
+	{ "textarea", EL_DROPPED, NULL },
+	{ "th", EL_HANDLER, el_cell },
+	{ "title", EL_HANDLER, el_title },
+	{ "tr", EL_ROW, NULL },
+	{ "track", EL_DROPPED, NULL },
+	{ "tt", EL_HANDLER, el_code },
+	{ "ul", EL_HANDLER, el_ul },
+	{ "var", EL_HANDLER, el_em },
+	{ "video", EL_DROPPED, NULL },
+	{ "xmp", EL_HANDLER, el_pre },
 };
+
+static int element_cmp(const void *key, const void *e)
+{
+	return strcmp(key, ((const struct element *)e)->name);
+}
+
+static const struct element *element_of(const xmlNode *n)
+{
+	char low[16];
+	size_t i = 0;
+	if (n->type != XML_ELEMENT_NODE || !n->name)
+		return NULL;
+	for (const xmlChar *p = n->name; *p; p++) {
+		if (i + 1 >= sizeof(low))
+			return NULL;
+		low[i++] = (char)tolower(*p);
+	}
+	low[i] = '\0';
+	return bsearch(low, elements, HP_ARRAY_SIZE(elements), sizeof(elements[0]), element_cmp);
+}
+
+static int is_dropped(const xmlNode *n)
+{
+	const struct element *e = element_of(n);
+	return e && e->kind == EL_DROPPED;
+}
 
 /* Is n left out altogether? */
 static int skipped(const struct hp_html_md *m, const xmlNode *n)
 {
-	if (in_set(n, dropped) || attr(n, "hidden") || nav_role(n))
+	if (is_dropped(n) || attr(n, "hidden") || nav_role(n))
 		return 1;
 	const char *ah = attr(n, "aria-hidden");
 	if (ah && strcasecmp(ah, "true") == 0)
@@ -1055,16 +1140,15 @@ static void walk(struct hp_html_md *m, xmlNode *n, int depth)
 		heading(m, n, name[1] - '0', depth);
 		return;
 	}
-	for (size_t i = 0; i < HP_ARRAY_SIZE(elements); i++)
-		if (strcasecmp(name, elements[i].name) == 0) {
-			elements[i].fn(m, n, depth);
-			return;
-		}
-	if (in_set(n, blocks)) {
+	const struct element *e = element_of(n);
+	if (e && e->kind == EL_HANDLER) {
+		e->fn(m, n, depth);
+	} else if (e && e->kind == EL_BLOCK) {
+		/* separated from what is around them by a blank line */
 		want_break(m, 2);
 		walk_children(m, n, depth);
 		want_break(m, 2);
-	} else if (is(n, "tr")) {
+	} else if (e && e->kind == EL_ROW) {
 		want_break(m, 1);
 		walk_children(m, n, depth);
 		want_break(m, 1);
@@ -1082,7 +1166,7 @@ static xmlNode *find_first(struct hp_html_md *m, xmlNode *n, const char *name, i
 	if (depth > m->max_depth)
 		return NULL;
 	for (xmlNode *c = n->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE || skipped(m, c) || in_set(c, dropped))
+		if (c->type != XML_ELEMENT_NODE || skipped(m, c))
 			continue;
 		if (is(c, name))
 			return c;
