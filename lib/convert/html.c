@@ -363,6 +363,54 @@ static void heading(struct hp_html_md *m, xmlNode *n, int level, int depth)
 	free(t);
 }
 
+static void out_run(struct hp_html_md *m, char c, size_t n)
+{
+	for (size_t i = 0; i < n && !m->err; i++)
+		out_add(m, &c, 1);
+}
+
+/* <pre> inside a cell or heading: one code span. */
+static void pre_inline(struct hp_html_md *m, const char *s, size_t len)
+{
+	char *t = strndup(s, len);
+	if (!t) {
+		m->err = -ENOMEM;
+		return;
+	}
+	collapse(t);
+	size_t f = longest_run(t, '`') + 1;
+	begin_text(m);
+	out_run(m, '`', f);
+	out_str(m, t);
+	out_run(m, '`', f);
+	free(t);
+}
+
+/* The language from class="language-x" / "lang-x" on <pre> or its <code>. */
+static void pre_lang(xmlNode *n, char *lang, size_t size)
+{
+	lang[0] = '\0';
+	for (xmlNode *k = n; k && !lang[0]; k = k->children) {
+		const char *cls = k->type == XML_ELEMENT_NODE ? attr(k, "class") : NULL;
+		const char *p = cls ? strstr(cls, "language-") : NULL;
+		size_t skip = 9;
+		if (!p && cls && (p = strstr(cls, "lang-")))
+			skip = 5;
+		if (p) {
+			p += skip;
+			size_t l = strcspn(p, " \t\n\"'`");
+			if (l >= size)
+				l = size - 1;
+			memcpy(lang, p, l);
+			lang[l] = '\0';
+		}
+		if (k != n && !is(k, "code"))
+			break;
+	}
+}
+
+/* A fenced code block; the fence is longer than any backtick run inside
+ * (CommonMark §4.5), so no content can end it early. */
 static void pre_block(struct hp_html_md *m, xmlNode *n)
 {
 	xmlChar *c = xmlNodeGetContent(n);
@@ -376,60 +424,17 @@ static void pre_block(struct hp_html_md *m, xmlNode *n)
 	if (len == 0)
 		goto out;
 	if (m->inline_only) {
-		char *t = strndup(s, len);
-		if (!t) {
-			m->err = -ENOMEM;
-			goto out;
-		}
-		collapse(t);
-		size_t f = longest_run(t, '`') + 1;
-		begin_text(m);
-		for (size_t i = 0; i < f; i++)
-			out_str(m, "`");
-		out_str(m, t);
-		for (size_t i = 0; i < f; i++)
-			out_str(m, "`");
-		free(t);
+		pre_inline(m, s, len);
 		goto out;
 	}
-	/* Language from class="language-x" / "lang-x" on <pre> or its <code>. */
-	char lang[32] = "";
-	for (xmlNode *k = n; k && !lang[0]; k = k->children) {
-		const char *cls = k->type == XML_ELEMENT_NODE ? attr(k, "class") : NULL;
-		const char *p = cls ? strstr(cls, "language-") : NULL;
-		size_t skip = 9;
-		if (!p && cls && (p = strstr(cls, "lang-")))
-			skip = 5;
-		if (p) {
-			p += skip;
-			size_t l = strcspn(p, " \t\n\"'`");
-			if (l >= sizeof(lang))
-				l = sizeof(lang) - 1;
-			memcpy(lang, p, l);
-			lang[l] = '\0';
-		}
-		if (k != n && !is(k, "code"))
-			break;
-	}
-	size_t f = 3;
-	{
-		size_t run = 0, best = 0;
-		for (size_t i = 0; i < len; i++) {
-			run = s[i] == '`' ? run + 1 : 0;
-			if (run > best)
-				best = run;
-		}
-		if (best >= f)
-			f = best + 1;
-	}
-	char fence[64];
-	if (f >= sizeof(fence))
-		f = sizeof(fence) - 1;  /* cannot happen below 63 backticks in a row */
-	memset(fence, '`', f);
-	fence[f] = '\0';
+	char lang[32];
+	pre_lang(n, lang, sizeof(lang));
+	size_t f = longest_run(s, '`') + 1;
+	if (f < 3)
+		f = 3;
 	want_break(m, 2);
 	begin_text(m);
-	out_str(m, fence);
+	out_run(m, '`', f);
 	out_str(m, lang);
 	size_t i = 0;
 	while (i <= len && !m->err) {
@@ -449,7 +454,7 @@ static void pre_block(struct hp_html_md *m, xmlNode *n)
 	}
 	out_str(m, "\n");
 	out_prefix(m);
-	out_str(m, fence);
+	out_run(m, '`', f);
 	want_break(m, 2);
 out:
 	xmlFree(c);
@@ -1341,6 +1346,47 @@ static int page_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
 	return hp_to_utf8(data, len, ret, ret_len, err, errlen);
 }
 
+/* End with exactly one newline (none for an empty page). 0 or -errno. */
+static int finish_output(struct hp_html_md *m)
+{
+	while (m->out.len && isspace((unsigned char)m->out.data[m->out.len - 1]))
+		m->out.len--;
+	if (m->out.data)
+		m->out.data[m->out.len] = '\0';
+	return m->out.len ? hp_buf_addc(&m->out, '\n') : 0;
+}
+
+/* The walk's first error as the converter's result, with its sentence. */
+static int walk_error(const struct hp_html_md *m, const hp_convert_limits *lim,
+                      char *err, size_t errlen)
+{
+	if (m->err == -ELOOP) {
+		snprintf(err, errlen, "HTML nested deeper than %d levels", lim->max_depth);
+		return -EINVAL;
+	}
+	if (m->err == -EFBIG)
+		return hp_conv_efbig(lim->max_output, err, errlen);
+	return m->err;
+}
+
+/* doc->meta_json from the page: its language (<html lang>). 0 or -errno. */
+static int page_meta(const xmlNode *root, hp_doc *doc)
+{
+	const char *lang = attr(root, "lang");
+	if (!lang || !*lang || strlen(lang) >= 64)
+		return 0;
+	hp_buf meta;
+	hp_buf_init(&meta, 0);
+	int r;
+	if ((r = hp_buf_addstr(&meta, "{\"lang\": ")) < 0 || (r = hp_json_str(&meta, lang)) < 0 ||
+	    (r = hp_buf_addc(&meta, '}')) < 0) {
+		hp_buf_free(&meta);
+		return r;
+	}
+	doc->meta_json = hp_buf_steal(&meta);
+	return doc->meta_json ? 0 : -ENOMEM;
+}
+
 /* ---- entry point ------------------------------------------------------------------ */
 
 static int convert_html(const char *name, const char *data, size_t len,
@@ -1357,8 +1403,6 @@ static int convert_html(const char *name, const char *data, size_t len,
 	m.max_depth = lim->max_depth;
 	m.max_output = lim->max_output;
 	m.doc = doc;
-	hp_buf meta;
-	hp_buf_init(&meta, 0);
 
 	int r = page_utf8(data, len, &s, &n, err, errlen);
 	if (r < 0)
@@ -1380,41 +1424,17 @@ static int convert_html(const char *name, const char *data, size_t len,
 	if (root)
 		walk_page(&m, root);
 	if (m.pfx_cut && !m.err)
-		hp_doc_warn(doc, "lists and quotes nested deeper than %d levels were flattened", MAX_PFX);
-	if (m.err == -ELOOP) {
-		snprintf(err, errlen, "HTML nested deeper than %d levels", lim->max_depth);
-		r = -EINVAL;
+		m.err = hp_doc_warn(doc, "lists and quotes nested deeper than %d levels were flattened",
+		                    MAX_PFX);
+	if (!m.err)
+		m.err = finish_output(&m);
+	if ((r = walk_error(&m, lim, err, errlen)) < 0)
 		goto out;
-	}
-	if (m.err == -EFBIG) {
-		r = hp_conv_efbig(lim->max_output, err, errlen);
-		goto out;
-	}
-	if (m.err < 0) {
-		r = m.err;
-		goto out;
-	}
-	/* End with exactly one newline (none for an empty page). */
-	while (m.out.len && isspace((unsigned char)m.out.data[m.out.len - 1]))
-		m.out.len--;
-	if (m.out.data)
-		m.out.data[m.out.len] = '\0';
-	if (m.out.len && (r = hp_buf_addc(&m.out, '\n')) < 0) {
-		if (r == -EFBIG)
-			r = hp_conv_efbig(lim->max_output, err, errlen);
-		goto out;
-	}
-
 	const char *title = m.title ? m.title : m.h1;
 	if (title && (r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title)) < 0)
 		goto out;
-	const char *lang = root ? attr(root, "lang") : NULL;
-	if (lang && *lang && strlen(lang) < 64) {
-		if ((r = hp_buf_addstr(&meta, "{\"lang\": ")) < 0 || (r = hp_json_str(&meta, lang)) < 0 ||
-		    (r = hp_buf_addc(&meta, '}')) < 0)
-			goto out;
-		doc->meta_json = hp_buf_steal(&meta);
-	}
+	if (root && (r = page_meta(root, doc)) < 0)
+		goto out;
 	doc->markdown_len = m.out.len;
 	doc->markdown = hp_buf_steal(&m.out);
 	if (!doc->markdown)
@@ -1432,7 +1452,6 @@ out:
 	free(m.h1);
 	hp_buf_free(&m.out);
 	hp_buf_free(&m.pend);
-	hp_buf_free(&meta);
 	return r;
 }
 
