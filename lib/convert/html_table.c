@@ -7,6 +7,9 @@
  * repeated in every slot it covers: a reader of any row or column sees
  * what the page shows there. rowspan=0 covers the rest of the table.
  *
+ * Several header rows in a <thead> become one header row (GFM has one):
+ * each column's header is its texts from top to bottom ("Flow AM").
+ *
  * Limits: colspan at most 1000 and rowspan at most 65534 (the HTML
  * clamps), at most MAX_COLS columns (a wider table is cut, with a note and
  * a warning), and the text of all slots together at most lim->max_output
@@ -31,6 +34,7 @@ struct src_cell {
 struct src_row {
 	struct src_cell *cells;
 	size_t n, alloc;
+	int in_thead;
 };
 
 struct src_table {
@@ -63,7 +67,8 @@ static long span_attr(const xmlNode *c, const char *name, long dflt, long max)
 }
 
 /* Read one <tr>'s cells (rendered inline) into t. */
-static void read_row(struct hp_html_md *m, struct src_table *t, xmlNode *tr, int depth)
+static void read_row(struct hp_html_md *m, struct src_table *t, xmlNode *tr, int depth,
+                     int in_thead)
 {
 	if (depth > m->max_depth) {
 		m->err = -ELOOP;
@@ -81,6 +86,7 @@ static void read_row(struct hp_html_md *m, struct src_table *t, xmlNode *tr, int
 	}
 	struct src_row *r = &t->rows[t->n++];
 	memset(r, 0, sizeof(*r));
+	r->in_thead = in_thead;
 	for (xmlNode *c = tr->children; c && !m->err; c = c->next) {
 		if (!hp_html_is(c, "td") && !hp_html_is(c, "th"))
 			continue;
@@ -105,17 +111,18 @@ static void read_row(struct hp_html_md *m, struct src_table *t, xmlNode *tr, int
 	}
 }
 
-static void read_rows(struct hp_html_md *m, struct src_table *t, xmlNode *n, int depth)
+static void read_rows(struct hp_html_md *m, struct src_table *t, xmlNode *n, int depth,
+                      int in_thead)
 {
 	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
 		if (hp_html_is(c, "tr"))
-			read_row(m, t, c, depth + 1);
+			read_row(m, t, c, depth + 1, in_thead);
 		else if (hp_html_is(c, "thead") || hp_html_is(c, "tbody") || hp_html_is(c, "tfoot")) {
 			if (depth + 1 > m->max_depth) {
 				m->err = -ELOOP;
 				return;
 			}
-			read_rows(m, t, c, depth + 1);
+			read_rows(m, t, c, depth + 1, hp_html_is(c, "thead"));
 		}
 	}
 }
@@ -213,6 +220,40 @@ static void out_row(struct hp_html_md *m, const struct grid *g, size_t i)
 	hp_html_want_break(m, 1);
 }
 
+/* How many leading rows form the header: the rows of a <thead> when it has
+ * several and rows follow it (a grouped header: "Flow" over "AM" "PM"),
+ * else the first row. */
+static size_t header_rows(const struct src_table *t)
+{
+	size_t h = 0;
+	while (h < t->n && t->rows[h].in_thead)
+		h++;
+	return h > 1 && h < t->n ? h : 1;
+}
+
+/* The header rows 0..h-1 as one row: per column, the distinct texts from
+ * top to bottom ("Flow AM"), a text spanning down or across said once. */
+static void out_header(struct hp_html_md *m, const struct grid *g, size_t h)
+{
+	hp_html_begin_text(m);
+	hp_html_out_str(m, "|");
+	for (size_t k = 0; k < g->cols; k++) {
+		hp_html_out_str(m, " ");
+		const char *prev = NULL;
+		for (size_t i = 0; i < h; i++) {
+			const char *c = g->slot[i * g->cols + k];
+			if (!c || !*c || (prev && strcmp(prev, c) == 0))
+				continue;
+			if (prev)
+				hp_html_out_str(m, " ");
+			hp_html_out_str(m, c);
+			prev = c;
+		}
+		hp_html_out_str(m, " |");
+	}
+	hp_html_want_break(m, 1);
+}
+
 void hp_html_table(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	struct src_table t = { 0 };
@@ -222,7 +263,7 @@ void hp_html_table(struct hp_html_md *m, xmlNode *n, int depth)
 			hp_html_want_break(m, 2);
 			hp_html_walk(m, c, depth + 1);
 		}
-	read_rows(m, &t, n, depth);
+	read_rows(m, &t, n, depth, 0);
 	if (m->err)
 		goto out;
 	int r = place(m, &t, &g);
@@ -245,13 +286,14 @@ void hp_html_table(struct hp_html_md *m, xmlNode *n, int depth)
 		goto out;
 	}
 	hp_html_want_break(m, 2);
-	out_row(m, &g, 0);
+	size_t h = header_rows(&t);
+	out_header(m, &g, h);
 	hp_html_begin_text(m);
 	hp_html_out_str(m, "|");
 	for (size_t i = 0; i < g.cols; i++)
 		hp_html_out_str(m, " --- |");
 	hp_html_want_break(m, 1);
-	for (size_t i = 1; i < g.rows; i++)
+	for (size_t i = h; i < g.rows; i++)
 		out_row(m, &g, i);
 	hp_html_want_break(m, 2);
 	if (g.wanted_cols > g.cols)

@@ -162,6 +162,18 @@ static void test_table_grid(void **state)
 	             "| South | 5 | 6 | d |\n");
 	hp_doc_free(d);
 
+	/* a grouped header in <thead> becomes one header row */
+	d = html("<table><thead><tr><th rowspan=2>Region</th><th colspan=2>Sales</th></tr>"
+	         "<tr><th>Q1</th><th>Q2</th></tr></thead>"
+	         "<tbody><tr><td>North</td><td>1</td><td>2</td></tr></tbody></table>");
+	expect_in(d, "| Region | Sales Q1 | Sales Q2 |\n| --- | --- | --- |\n| North | 1 | 2 |\n");
+	hp_doc_free(d);
+
+	/* a <thead> with nothing after it stays rows */
+	d = html("<table><thead><tr><th>a</th></tr><tr><th>b</th></tr></thead></table>");
+	expect_in(d, "| a |\n| --- |\n| b |\n");
+	hp_doc_free(d);
+
 	/* rowspan=0 covers the rest of the table; a span past the last row stops there */
 	d = html("<table><tr><td rowspan=0>L</td><td>1</td></tr><tr><td>2</td></tr>"
 	         "<tr><td>3</td><td rowspan=9>x</td></tr></table>");
