@@ -37,6 +37,7 @@ struct hp_html_md {
 	int item_start;    /* inside a fresh <li>: no text yet */
 	int inline_only;   /* heading/cell/title: breaks become spaces */
 	int escape_pipe;
+	int wrap;          /* inside a link or emphasis: no blank lines, no headings */
 	int drop_chrome;   /* no <main>/<article>: page chrome is left out */
 	int mark[HP_HTML_NMARK]; /* open emphasis of each kind: nested ones collapse */
 	struct hp_html_pfx pfx[HP_HTML_MAX_PFX];

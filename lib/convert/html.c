@@ -87,8 +87,9 @@ static void out_str(struct hp_html_md *m, const char *s)
 
 static void want_break(struct hp_html_md *m, int n)
 {
-	/* The first block inside a list item shares the marker's line. */
-	if (m->item_start)
+	/* The first block inside a list item shares the marker's line; inside
+	 * a link or emphasis a blank line would end it: a line break at most. */
+	if (m->item_start || m->wrap)
 		n = n > 1 ? 1 : n;
 	if (n > m->need_nl)
 		m->need_nl = n;
@@ -347,8 +348,11 @@ static void heading(struct hp_html_md *m, xmlNode *n, int level, int depth)
 	if (!t)
 		return;
 	if (*t) {
-		if (m->inline_only) {
+		if (m->inline_only || m->wrap) {
+			/* a heading inside a cell, or inside a link (a card): its text */
+			want_break(m, 1);
 			out_atom(m, t, strlen(t));
+			want_break(m, 1);
 		} else {
 			want_break(m, 2);
 			char hashes[8] = "######";
@@ -524,7 +528,9 @@ static void link(struct hp_html_md *m, xmlNode *n, int depth)
 	size_t saved = m->pend.len;
 	if (hp_buf_addc(&m->pend, '[') < 0)
 		m->err = -ENOMEM;
+	m->wrap++;
 	walk_children(m, n, depth);
+	m->wrap--;
 	if (m->pend.len > saved) {     /* no text inside: drop the link */
 		m->pend.len = saved;
 		if (m->pend.data)
@@ -581,7 +587,9 @@ static void wrap_inline(struct hp_html_md *m, xmlNode *n, int depth, const char 
 	size_t saved = m->pend.len;
 	if (hp_buf_addstr(&m->pend, open) < 0)
 		m->err = -ENOMEM;
+	m->wrap++;
 	walk_children(m, n, depth);
+	m->wrap--;
 	if (m->pend.len > saved) {
 		m->pend.len = saved;
 		if (m->pend.data)

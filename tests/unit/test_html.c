@@ -293,6 +293,18 @@ static void test_pre_links(void **state)
 	hp_doc_free(d);
 }
 
+/* Blocks inside a link or emphasis (a card) must not end it: line breaks
+ * at most, and a heading there is its text. */
+static void test_blocks_in_inline(void **state)
+{
+	hp_doc *d = html("<p>x</p><a href=\"/c\"><h3>Card title</h3><div>desc</div><div>more</div></a>"
+	                 "<b><div>one</div><div>two</div></b><p>y</p>");
+	expect_in(d, "x\n\n[Card title\ndesc\nmore](/c)");
+	expect_in(d, "**one\ntwo**");
+	expect_not_in(d, "###");
+	hp_doc_free(d);
+}
+
 static void test_dropped(void **state)
 {
 	hp_doc *d = html("<html><head><style>p{color:red}</style><script>var HEADJS=1;</script></head>"
@@ -403,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_lists_in_cells),
 		cmocka_unit_test(test_inline_marks),
 		cmocka_unit_test(test_pre_links),
+		cmocka_unit_test(test_blocks_in_inline),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_entities),
 		cmocka_unit_test(test_depth_limit),
