@@ -72,6 +72,7 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 	hp_doc *doc = NULL;
 	hp_convert_limits lim = {
 		.max_output = m->max_output ? (size_t)m->max_output : HP_WORKER_DEFAULT_OUTPUT,
+		.ocr_languages = m->ocr_languages,
 		.max_depth = HP_WORKER_MAX_DEPTH,
 	};
 	int r = hp_convert(m->name, m->data, m->len, &lim, &doc, err, sizeof err);

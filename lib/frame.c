@@ -193,6 +193,8 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_CHUNK_TOKENS, m->chunk_tokens);
 	if (r == 0)
 		r = hp_frame_put_u64(b, HP_TAG_MAX_OUTPUT, m->max_output);
+	if (r == 0)
+		r = hp_frame_put_str(b, HP_TAG_OCR_LANGUAGES, m->ocr_languages);
 	/* Data last: the worker reads the payload into a buffer with a NUL
 	 * after it, so the file bytes end up NUL-terminated for free. */
 	if (r == 0)
@@ -204,6 +206,7 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 {
 	hp_job_msg m = { 0 };
 	bool have_id = false, have_data = false, have_name = false, have_ct = false, have_mo = false;
+	bool have_ocr = false;
 	hp_field_iter it;
 	uint16_t tag;
 	const void *val;
@@ -241,6 +244,11 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			if (have_mo || get_u64(val, len, &m.max_output) < 0)
 				return -EBADMSG;
 			have_mo = true;
+			break;
+		case HP_TAG_OCR_LANGUAGES:
+			if (have_ocr || get_str(val, len, &m.ocr_languages, NULL) < 0)
+				return -EBADMSG;
+			have_ocr = true;
 			break;
 		default:
 			break; /* a later stage's field: not ours to judge */

@@ -49,6 +49,7 @@ typedef struct hp_config {
 	int max_attempts;      /* default 3, 1..100 */
 	uint64_t max_file_size;  /* default 256M */
 	uint64_t max_output;     /* max Markdown per document, default 64M */
+	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
 	/* [embed]: chunks to an OpenAI-compatible embeddings endpoint */
 	char *embed_url;         /* NULL = off */
 	char *embed_model;       /* required when embed_url is set */

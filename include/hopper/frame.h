@@ -36,6 +36,7 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
+	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -82,6 +83,7 @@ typedef struct hp_job_msg {
 	size_t len;
 	uint32_t chunk_tokens;
 	uint64_t max_output;
+	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

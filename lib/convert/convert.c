@@ -36,6 +36,7 @@
 
 #include "hopper/common.h"
 #include "hopper/convert.h"
+#include "hopper/ocr.h"
 #include "convert-int.h"
 
 /* ---- format names (shared spelling with SQL) ----------------------------- */
@@ -47,7 +48,7 @@ static const char *const format_names[HP_FMT__MAX] = {
 	[HP_FMT_EPUB] = "epub", [HP_FMT_HTML] = "html",
 	[HP_FMT_MARKDOWN] = "markdown", [HP_FMT_TEXT] = "text",
 	[HP_FMT_CSV] = "csv", [HP_FMT_JSON] = "json", [HP_FMT_XML] = "xml",
-	[HP_FMT_CODE] = "code",
+	[HP_FMT_CODE] = "code", [HP_FMT_IMAGE] = "image",
 };
 
 const char *hp_format_name(hp_format f)
@@ -71,7 +72,7 @@ hp_format hp_format_from_name(const char *name)
 
 static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
-	&hp_conv_json, &hp_conv_code, &hp_conv_xml,
+	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
 };
 
 static const hp_converter *converter_for(hp_format f)
@@ -177,6 +178,8 @@ int hp_convert_init(void)
 		charsets[i].cd = cd;
 	}
 	xmlInitParser();
+	/* Language data for OCR; without it images fail with the reason. */
+	hp_ocr_preload();
 	init_done = 1;
 out:
 	return r;
@@ -626,7 +629,7 @@ static hp_format zip_format(const char *d, size_t len)
  * APPNOTE.TXT §4.3.7, [MS-CFB] §2.2): checked at offset 0 before anything
  * else, so a text file that merely mentions "%PDF-" later is still text.
  * `fmt` UNKNOWN means "binary, and we know which": the MIME type goes into
- * the error message. */
+ * the error message. WebP and BMP need more than a prefix: image_sig(). */
 static const struct magic_sig {
 	const char *sig;
 	size_t len;
@@ -635,12 +638,12 @@ static const struct magic_sig {
 } magic_sigs[] = {
 	{ "%PDF-", 5, HP_FMT_PDF, "application/pdf" },
 	{ "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8, HP_FMT_UNKNOWN, "application/x-ole-storage" },
-	{ "\x89PNG\r\n\x1A\n", 8, HP_FMT_UNKNOWN, "image/png" },
-	{ "\xFF\xD8\xFF", 3, HP_FMT_UNKNOWN, "image/jpeg" },
-	{ "GIF87a", 6, HP_FMT_UNKNOWN, "image/gif" },
-	{ "GIF89a", 6, HP_FMT_UNKNOWN, "image/gif" },
-	{ "II*\0", 4, HP_FMT_UNKNOWN, "image/tiff" },
-	{ "MM\0*", 4, HP_FMT_UNKNOWN, "image/tiff" },
+	{ "\x89PNG\r\n\x1A\n", 8, HP_FMT_IMAGE, "image/png" },
+	{ "\xFF\xD8\xFF", 3, HP_FMT_IMAGE, "image/jpeg" },
+	{ "GIF87a", 6, HP_FMT_IMAGE, "image/gif" },
+	{ "GIF89a", 6, HP_FMT_IMAGE, "image/gif" },
+	{ "II*\0", 4, HP_FMT_IMAGE, "image/tiff" },
+	{ "MM\0*", 4, HP_FMT_IMAGE, "image/tiff" },
 	{ "\x1F\x8B", 2, HP_FMT_UNKNOWN, "application/gzip" },
 	{ "\x28\xB5\x2F\xFD", 4, HP_FMT_UNKNOWN, "application/zstd" },
 	{ "\xFD" "7zXZ\0", 6, HP_FMT_UNKNOWN, "application/x-xz" },
@@ -650,6 +653,23 @@ static const struct magic_sig {
 	{ "\x7F" "ELF", 4, HP_FMT_UNKNOWN, "application/x-executable" },
 	{ "{\\rtf", 5, HP_FMT_UNKNOWN, "text/rtf" },
 };
+
+/* WebP ("RIFF" size "WEBP", RFC 9649 §2) and BMP ("BM", two reserved
+ * zero words, a known DIB header size): the MIME type, or NULL. Checked
+ * in full, since "BM" alone starts ordinary text. */
+static const char *image_sig(const unsigned char *d, size_t len)
+{
+	if (len >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)
+		return "image/webp";
+	if (len >= 18 && d[0] == 'B' && d[1] == 'M' && !d[6] && !d[7] && !d[8] && !d[9]) {
+		uint32_t dib = (uint32_t)d[14] | (uint32_t)d[15] << 8 | (uint32_t)d[16] << 16 |
+		               (uint32_t)d[17] << 24;
+		if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 ||
+		    dib == 124)
+			return "image/bmp";
+	}
+	return NULL;
+}
 
 /* Lower-case ASCII prefix match of s[0..n) against lit. */
 static int starts_ci(const char *s, size_t n, const char *lit)
@@ -823,6 +843,13 @@ static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
 	{ "text/x-tcl", HP_FMT_CODE },
 	{ "application/javascript", HP_FMT_CODE },
 	{ "text/javascript", HP_FMT_CODE },
+	{ "image/png", HP_FMT_IMAGE },
+	{ "image/jpeg", HP_FMT_IMAGE },
+	{ "image/tiff", HP_FMT_IMAGE },
+	{ "image/webp", HP_FMT_IMAGE },
+	{ "image/gif", HP_FMT_IMAGE },
+	{ "image/bmp", HP_FMT_IMAGE },
+	{ "image/x-ms-bmp", HP_FMT_IMAGE },
 };
 
 /* libmagic's MIME type for data into mime; the format it names, or
@@ -877,6 +904,11 @@ static hp_format detect(const char *name, const void *data, size_t len,
 			snprintf(mime, mimelen, "%s", magic_sigs[i].mime);
 			return magic_sigs[i].fmt;
 		}
+	const char *img = image_sig(d, len);
+	if (img) {
+		snprintf(mime, mimelen, "%s", img);
+		return HP_FMT_IMAGE;
+	}
 	/* A PDF may have junk before its header (ISO 32000-2 §7.5.2 allows
 	 * readers to look in the first 1024 bytes); trust that with the name. */
 	if (by_ext == HP_FMT_PDF && memmem(d, len < 1024 ? len : 1024, "%PDF-", 5)) {

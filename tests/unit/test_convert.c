@@ -144,7 +144,9 @@ static void test_text_extension_wins(void **state)
 	const char *x = "<?xml version=\"1.0\"?>\n<feed/>\n";
 	assert_int_equal(hp_detect(NULL, x, strlen(x)), HP_FMT_XML);
 	/* a signature at offset 0 still beats the name */
-	assert_int_equal(hp_detect("a.txt", "\x89PNG\r\n\x1A\n\0\0", 10), HP_FMT_UNKNOWN);
+	assert_int_equal(hp_detect("a.txt", "\x89PNG\r\n\x1A\n\0\0", 10), HP_FMT_IMAGE);
+	const char *bm = "BMW and Audi are cars, not bitmaps.\n";
+	assert_int_equal(hp_detect("cars", bm, strlen(bm)), HP_FMT_TEXT);
 }
 
 static void test_text_title(void **state)
