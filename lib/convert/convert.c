@@ -487,20 +487,24 @@ int hp_to_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
 		data += 3;
 		len -= 3;
 	}
-	/* UTF-8 cut short inside a character: the text before it. */
+	/* Before the UTF-8 check: ASCII in UTF-16 is "valid UTF-8" with NULs. */
+	const char *u16 = hp_utf16_bomless(data, len);
+	if (u16)
+		return hp_to_utf8_from(u16, data, len, ret, ret_len, err, errlen);
+	/* UTF-8 cut short inside a character: the text before it. Only when
+	 * that text has other UTF-8 characters: "caf\xE9" is Latin-1 "café". */
 	for (size_t k = 1; k <= 3 && k < len; k++) {
 		unsigned char c = (unsigned char)data[len - k];
 		if ((c & 0xC0) == 0x80)
 			continue;
 		size_t need = c >= 0xF5 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-		if (need > k && hp_utf8_valid(data, len - k))
+		int multibyte = 0;
+		for (size_t i = 0; need > k && i < len - k && !multibyte; i++)
+			multibyte = (unsigned char)data[i] >= 0x80;
+		if (multibyte && hp_utf8_valid(data, len - k))
 			len -= k;
 		break;
 	}
-	/* Before the UTF-8 check: ASCII in UTF-16 is "valid UTF-8" with NULs. */
-	const char *u16 = hp_utf16_bomless(data, len);
-	if (u16)
-		return hp_to_utf8_from(u16, data, len, ret, ret_len, err, errlen);
 	if (hp_utf8_valid(data, len)) {
 		char *c = malloc(len + 1);
 		if (!c)
