@@ -1085,7 +1085,11 @@ int hp_convert(const char *name, const void *data, size_t len,
 	}
 	hp_format f = detect(name, data, len, mime, sizeof(mime));
 	if (f == HP_FMT_UNKNOWN) {
-		snprintf(err, errlen, "unrecognised format (%s)", mime);
+		if (strcmp(mime, "application/x-ole-storage") == 0)
+			snprintf(err, errlen, "legacy Office file (OLE2: .doc, .xls, .ppt or .msg) is not "
+			         "supported; save it as .docx, .xlsx or .pptx");
+		else
+			snprintf(err, errlen, "unrecognised format (%s)", mime);
 		r = -ENOTSUP;
 		goto fail;
 	}

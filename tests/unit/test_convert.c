@@ -282,6 +282,12 @@ static void test_empty_and_binary(void **state)
 	assert_null(d);
 	assert_string_equal(err, "unrecognised format (application/octet-stream)");
 
+	/* a legacy Office file says what it is and what to do */
+	char ole[512] = "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+	assert_int_equal(hp_convert("old.doc", ole, sizeof(ole), &lim, &d, err, sizeof(err)), -ENOTSUP);
+	assert_null(d);
+	assert_non_null(strstr(err, "legacy Office file"));
+
 	/* text with NUL bytes but a text name: refused with a sentence */
 	const char nul[] = "hello\0world\0 this is a text file\n";
 	int r = hp_convert("nul.txt", nul, sizeof(nul) - 1, &lim, &d, err, sizeof(err));
