@@ -197,6 +197,21 @@ static void test_table_cap_noted(void **state)
 	assert_non_null(strstr(d->meta_json, "\"warnings\": [\"table cut to the first 1000 of 1002 columns\"]"));
 	hp_doc_free(d);
 	hp_buf_free(&b);
+
+	/* with other meta; past 50 warnings the rest are counted */
+	hp_buf_init(&b, 0);
+	assert_int_equal(hp_buf_addstr(&b, "<html lang=en><body>"), 0);
+	for (int i = 0; i < 53; i++)
+		assert_int_equal(hp_buf_addf(&b, "<table><tr><td>t%d</td><td colspan=1000>x</td></tr></table>", i), 0);
+	assert_int_equal(hp_convert("many.html", b.data, b.len, &lim, &d, err, sizeof(err)), 0);
+	assert_non_null(d->meta_json);
+	if (strncmp(d->meta_json, "{\"lang\": \"en\", \"warnings\": [\"table cut", 36) != 0)
+		fail_msg("meta: %s", d->meta_json);
+	const char *end = ", \"table cut to the first 1000 of 1001 columns\", \"and 3 more\"]}";
+	assert_non_null(strstr(d->meta_json, end));
+	assert_int_equal(strlen(strstr(d->meta_json, end)), strlen(end));
+	hp_doc_free(d);
+	hp_buf_free(&b);
 }
 
 /* With <main> only that is kept; without it, <article>s; else chrome
