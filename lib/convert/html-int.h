@@ -38,6 +38,7 @@ struct hp_html_md {
 	int inline_only;   /* heading/cell/title: breaks become spaces */
 	int escape_pipe;
 	int wrap;          /* inside a link or emphasis: no blank lines, no headings */
+	int in_heading;    /* rendering a heading: links to "#..." are its text */
 	int drop_chrome;   /* no <main>/<article>: page chrome is left out */
 	int mark[HP_HTML_NMARK]; /* open emphasis of each kind: nested ones collapse */
 	struct hp_html_pfx pfx[HP_HTML_MAX_PFX];

@@ -308,6 +308,7 @@ static char *render_inline(struct hp_html_md *m, xmlNode *n, int depth, int esca
 	sub.max_output = m->max_output;
 	sub.doc = m->doc;
 	sub.drop_chrome = m->drop_chrome;
+	sub.in_heading = m->in_heading;
 	memcpy(sub.mark, m->mark, sizeof(sub.mark));
 	sub.inline_only = 1;
 	sub.escape_pipe = escape_pipe;
@@ -344,7 +345,9 @@ static void heading(struct hp_html_md *m, xmlNode *n, int level, int depth)
 			m->h1 = NULL;
 		}
 	}
+	m->in_heading++;
 	char *t = render_inline(m, n, depth, m->escape_pipe);
+	m->in_heading--;
 	if (!t)
 		return;
 	if (*t) {
@@ -521,7 +524,8 @@ static int skip_href(const char *h)
 static void link(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	const char *href = attr(n, "href");
-	if (!href || !*href || skip_href(href)) {
+	/* A heading that links to itself (a permalink anchor) is its text. */
+	if (!href || !*href || skip_href(href) || (m->in_heading && href[0] == '#')) {
 		walk_children(m, n, depth);
 		return;
 	}

@@ -51,6 +51,12 @@ static void test_headings_and_paragraphs(void **state)
 	assert_int_equal(d->markdown[0], '#');
 	hp_doc_free(d);
 
+	/* A heading's permalink anchor is not a link; other links stay. */
+	d = html("<h2 id=usage><a href=\"#usage\">Usage</a></h2><h3>See <a href=\"/x\">x</a></h3>"
+	         "<p><a href=\"#usage\">back</a></p>");
+	expect_in(d, "## Usage\n\n### See [x](/x)\n\n[back](#usage)\n");
+	hp_doc_free(d);
+
 	/* No <title>: the first h1 is the title. */
 	d = html("<body><p>intro</p><h1>Real <b>name</b></h1></body>");
 	assert_string_equal(d->title, "Real name");
