@@ -253,13 +253,15 @@ static void pop_pfx(struct hp_html_md *m)
 
 /* ---- helpers on text content ----------------------------------------------- */
 
-/* Collapse whitespace runs to one space and trim, in place. */
+/* Collapse whitespace runs to one space and trim, in place. No-break
+ * spaces (U+00A0) stay inside the text but are trimmed at its ends. */
 static void collapse(char *s)
 {
 	char *w = s;
 	int sp = 0;
 	for (char *r = s; *r; r++) {
-		if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r' || *r == '\f') {
+		if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r' || *r == '\f' ||
+		    (w == s && r[0] == '\xC2' && r[1] == '\xA0' && r++)) {
 			sp = w != s;
 			continue;
 		}
@@ -267,6 +269,14 @@ static void collapse(char *s)
 			*w++ = ' ';
 		sp = 0;
 		*w++ = *r;
+	}
+	for (;;) {
+		if (w > s && w[-1] == ' ')
+			w--;
+		else if (w - s >= 2 && w[-2] == '\xC2' && w[-1] == '\xA0')
+			w -= 2;
+		else
+			break;
 	}
 	*w = '\0';
 }

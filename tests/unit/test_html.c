@@ -51,6 +51,11 @@ static void test_headings_and_paragraphs(void **state)
 	assert_int_equal(d->markdown[0], '#');
 	hp_doc_free(d);
 
+	/* no-break spaces at the ends of a heading are trimmed, inside kept */
+	d = html("<h1>&nbsp;Macro is&nbsp;it&nbsp;<button>Copy</button></h1>");
+	expect_in(d, "# Macro is\xC2\xA0it\n");
+	hp_doc_free(d);
+
 	/* A heading's permalink anchor is not a link; other links stay. */
 	d = html("<h2 id=usage><a href=\"#usage\">Usage</a></h2><h3>See <a href=\"/x\">x</a></h3>"
 	         "<p><a href=\"#usage\">back</a></p>");
