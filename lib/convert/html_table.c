@@ -7,7 +7,8 @@
  * repeated in every slot it covers: a reader of any row or column sees
  * what the page shows there. rowspan=0 covers the rest of the table.
  *
- * Several header rows in a <thead> become one header row (GFM has one):
+ * A table of a single cell is a layout box: its content is converted as
+ * blocks. Several header rows in a <thead> become one header row (GFM has one):
  * each column's header is its texts from top to bottom ("Flow AM").
  *
  * Limits: colspan at most 1000 and rowspan at most 65534 (the HTML
@@ -254,10 +255,49 @@ static void out_header(struct hp_html_md *m, const struct grid *g, size_t h)
 	hp_html_want_break(m, 1);
 }
 
+/* Count rows and cells under n (through thead/tbody/tfoot); the last cell
+ * seen into *cell. Stops counting past 2 of either. */
+static void count_cells(xmlNode *n, int *rows, int *cells, xmlNode **cell, int depth)
+{
+	for (xmlNode *c = n->children; c && *rows < 2 && *cells < 2 && depth < 4; c = c->next) {
+		if (hp_html_is(c, "tr")) {
+			++*rows;
+			for (xmlNode *d = c->children; d; d = d->next)
+				if (hp_html_is(d, "td") || hp_html_is(d, "th")) {
+					++*cells;
+					*cell = d;
+				}
+		} else if (hp_html_is(c, "thead") || hp_html_is(c, "tbody") || hp_html_is(c, "tfoot"))
+			count_cells(c, rows, cells, cell, depth + 1);
+	}
+}
+
+/* A table of one cell is a box for layout (a code listing in a frame):
+ * its content as blocks, not a one-cell pipe table. */
+static xmlNode *layout_cell(xmlNode *n)
+{
+	int rows = 0, cells = 0;
+	xmlNode *cell = NULL;
+	count_cells(n, &rows, &cells, &cell, 0);
+	return rows == 1 && cells == 1 ? cell : NULL;
+}
+
 void hp_html_table(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	struct src_table t = { 0 };
 	struct grid g = { 0 };
+	xmlNode *box = m->inline_only ? NULL : layout_cell(n);
+	if (box) {
+		hp_html_want_break(m, 2);
+		for (xmlNode *c = n->children; c && !m->err; c = c->next)
+			if (hp_html_is(c, "caption"))
+				hp_html_walk(m, c, depth + 1);
+		hp_html_want_break(m, 2);
+		for (xmlNode *c = box->children; c && !m->err; c = c->next)
+			hp_html_walk(m, c, depth + 2);
+		hp_html_want_break(m, 2);
+		return;
+	}
 	for (xmlNode *c = n->children; c && !m->err; c = c->next)
 		if (hp_html_is(c, "caption")) {
 			hp_html_want_break(m, 2);

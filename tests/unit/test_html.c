@@ -185,6 +185,12 @@ static void test_table_grid(void **state)
 	expect_in(d, "| a |\n| --- |\n| b |\n");
 	hp_doc_free(d);
 
+	/* a one-cell table is a layout box: a code listing stays a code block */
+	d = html("<p>Synopsis:</p><table><tr><td><pre>fc-list --all\n  more</pre><p>note</p></td></tr></table>");
+	expect_in(d, "Synopsis:\n\n```\nfc-list --all\n  more\n```\n\nnote\n");
+	expect_not_in(d, "|");
+	hp_doc_free(d);
+
 	/* rowspan=0 covers the rest of the table; a span past the last row stops there */
 	d = html("<table><tr><td rowspan=0>L</td><td>1</td></tr><tr><td>2</td></tr>"
 	         "<tr><td>3</td><td rowspan=9>x</td></tr></table>");
