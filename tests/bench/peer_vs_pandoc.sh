@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench: hopper against pandoc (-t gfm) on the same peer documents in
-# the same run. Three rates, files/s and MB/s:
+# the same run. Three ways, each as files/s by the wall clock and by CPU
+# time (user + system of every process; steadier than the wall clock on a
+# machine shared with other work):
 #   hopper batch     one `hopper convert F1 F2 ...` for all files: one
 #                    sandboxed converter child for all, as a worker works
 #   hopper per file  one `hopper convert F` per file (process start-up,
@@ -17,33 +19,29 @@ files=("$top"/../shared/peer-tests/markitdown/files/*."$ext")
 [ -f "${files[0]}" ] || { echo "  $ext: no peer documents"; exit 0; }
 command -v pandoc >/dev/null || { echo "  $ext: pandoc not installed (apt-get install pandoc), no baseline"; exit 0; }
 bytes=$(cat "${files[@]}" | wc -c)
-now() { date +%s%N; }
-
-# report NAME FILES NS: prints the line, sets RATE (files/s)
-report() {
-	local ns=$3
-	[ "$ns" -gt 0 ] || ns=1
-	RATE=$(awk -v n="$2" -v ns="$ns" 'BEGIN { printf "%.3f", n / (ns / 1e9) }')
-	awk -v n="$2" -v ns="$ns" -v b="$bytes" -v f=${#files[@]} -v name="$1" -v e="$ext" 'BEGIN {
-		printf "  %-5s %-16s %8.1f files/s %8.2f MB/s\n", e, name, n / (ns / 1e9), b * n / f / 1e6 / (ns / 1e9) }'
-}
-
 batch=()
 for ((i = 0; i < rounds; i++)); do batch+=("${files[@]}"); done
-t0=$(now)
-"$hopper" convert "${batch[@]}" >/dev/null 2>&1 || echo "  (hopper convert failed on some $ext file)"
-t1=$(now)
-report "hopper batch" ${#batch[@]} $((t1 - t0)); hb=$RATE
 
-t0=$(now)
-for f in "${batch[@]}"; do "$hopper" convert "$f" >/dev/null 2>&1; done
-t1=$(now)
-report "hopper per file" ${#batch[@]} $((t1 - t0)); hp=$RATE
+# measure NAME N CMD...: runs CMD, prints the rates, sets WALL and CPU
+# (files/s)
+measure() {
+	local name=$1 n=$2 t
+	shift 2
+	TIMEFORMAT='%R %U %S'
+	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
+	read -r WALL CPU < <(awk -v n="$n" -v t="$t" 'BEGIN { split(t, a, " ");
+		w = a[1] > 0 ? a[1] : 0.001; c = a[2] + a[3] > 0 ? a[2] + a[3] : 0.001;
+		printf "%.4f %.4f\n", n / w, n / c }')
+	awk -v e="$ext" -v name="$name" -v w="$WALL" -v c="$CPU" -v b="$bytes" -v f=${#files[@]} 'BEGIN {
+		printf "  %-5s %-16s %8.1f files/s %8.2f MB/s (wall)  %8.1f files/s (CPU)\n",
+		       e, name, w, w * b / f / 1e6, c }'
+}
+hopper_each() { local f; for f in "$@"; do "$hopper" convert "$f"; done; }
+pandoc_each() { local f; for f in "$@"; do pandoc -t gfm "$f"; done; }
 
-t0=$(now)
-for f in "${files[@]}"; do pandoc -t gfm "$f" >/dev/null 2>&1; done
-t1=$(now)
-report "pandoc" ${#files[@]} $((t1 - t0)); p=$RATE
-
-awk -v hb="$hb" -v hp="$hp" -v p="$p" -v e="$ext" 'BEGIN {
-	printf "  %-5s hopper/pandoc: %.1fx batch, %.1fx per file (target >= 20x)\n", e, hb / p, hp / p }'
+measure "hopper batch" ${#batch[@]} "$hopper" convert "${batch[@]}"; hbw=$WALL hbc=$CPU
+measure "hopper per file" ${#batch[@]} hopper_each "${batch[@]}"; hpw=$WALL hpc=$CPU
+measure "pandoc" ${#files[@]} pandoc_each "${files[@]}"; pw=$WALL pc=$CPU
+awk -v e="$ext" -v hbw="$hbw" -v hbc="$hbc" -v hpw="$hpw" -v hpc="$hpc" -v pw="$pw" -v pc="$pc" 'BEGIN {
+	printf "  %-5s hopper/pandoc per file: %.1fx wall, %.1fx CPU; batch: %.1fx wall, %.1fx CPU (target >= 20x)\n",
+	       e, hpw / pw, hpc / pc, hbw / pw, hbc / pc }'
