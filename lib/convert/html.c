@@ -907,6 +907,17 @@ static void el_pre(struct hp_html_md *m, xmlNode *n, int depth)
 		want_break(m, 2);
 }
 
+/* Form fields are left out, but a checkbox is a task list's state
+ * (GFM "- [x] done"). */
+static void el_input(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	const char *type = attr(n, "type");
+	if (!type || strcasecmp(type, "checkbox") != 0)
+		return;
+	out_atom(m, attr(n, "checked") ? "[x]" : "[ ]", 3);
+	m->space = 1;
+}
+
 static void el_code(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	code_span(m, n);
@@ -1060,7 +1071,7 @@ static const struct element {
 	{ "i", EL_HANDLER, el_em },
 	{ "iframe", EL_DROPPED, NULL },
 	{ "img", EL_HANDLER, el_img },
-	{ "input", EL_DROPPED, NULL },
+	{ "input", EL_HANDLER, el_input },
 	{ "kbd", EL_HANDLER, el_code },
 	{ "legend", EL_BLOCK, NULL },
 	{ "li", EL_HANDLER, el_li },

@@ -118,6 +118,15 @@ static void test_lists_nested(void **state)
 	hp_doc_free(d);
 }
 
+static void test_task_list(void **state)
+{
+	hp_doc *d = html("<ul><li><input type=checkbox checked disabled> done</li>"
+	                 "<li><input type=\"checkbox\" disabled>todo</li></ul><p><input value=X></p>");
+	expect_in(d, "* [x] done\n* [ ] todo\n");
+	expect_not_in(d, "X");
+	hp_doc_free(d);
+}
+
 static void test_blockquote_pre_hr(void **state)
 {
 	hp_doc *d = html("<blockquote><p>quoted</p><p>more</p></blockquote><hr>"
@@ -437,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_inline),
 		cmocka_unit_test(test_images),
 		cmocka_unit_test(test_lists_nested),
+		cmocka_unit_test(test_task_list),
 		cmocka_unit_test(test_blockquote_pre_hr),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_table_grid),
