@@ -30,7 +30,8 @@
  * left out. Block elements (p, div, section, figure, dt, dd, ...) are
  * separated by a blank line. Dropped: <head> (but <title> is the document
  * title, else the first <h1>), script, style, noscript, template, svg,
- * math, iframe, object, form controls, comments, and elements marked hidden.
+ * math, iframe, object, form controls (a checkbox is a task list "[x]"),
+ * comments, and elements marked hidden.
  */
 #include <ctype.h>
 #include <errno.h>
