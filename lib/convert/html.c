@@ -35,6 +35,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,6 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
-#include <stdarg.h>
 
 #include "hopper/common.h"
 #include "hopper/convert.h"
