@@ -399,7 +399,12 @@ static void pre_inline(struct hp_html_md *m, const char *s, size_t len)
 	size_t f = longest_run(t, '`') + 1;
 	begin_text(m);
 	out_run(m, '`', f);
-	out_str(m, t);
+	for (const char *p = t; *p && !m->err; p++) {
+		/* GFM §4.10: a pipe in a cell ends it even inside code */
+		if (*p == '|' && m->escape_pipe)
+			out_str(m, "\\");
+		out_add(m, p, 1);
+	}
 	out_run(m, '`', f);
 	free(t);
 }

@@ -156,6 +156,9 @@ static void test_tables(void **state)
 	d = html("<table><tr><th>c</th></tr><tr><td><code>a|b</code> <a href=\"/q?x|y\">l</a></td></tr></table>");
 	expect_in(d, "| `a\\|b` [l](/q?x%7Cy) |");
 	hp_doc_free(d);
+	d = html("<table><tr><th>c</th><th>d</th></tr><tr><td><pre>p|q</pre></td><td>x</td></tr></table>");
+	expect_in(d, "| `p\\|q` | x |");
+	hp_doc_free(d);
 
 	/* No th: the first row is still the header. */
 	d = html("<table><tr><td><b>x</b></td><td>y</td></tr><tr><td>1</td><td>2</td></tr></table>");
