@@ -651,7 +651,6 @@ static const struct magic_sig {
 	{ "\x1F\x8B", 2, HP_FMT_UNKNOWN, "application/gzip" },
 	{ "\x28\xB5\x2F\xFD", 4, HP_FMT_UNKNOWN, "application/zstd" },
 	{ "\xFD" "7zXZ\0", 6, HP_FMT_UNKNOWN, "application/x-xz" },
-	{ "BZh", 3, HP_FMT_UNKNOWN, "application/x-bzip2" },
 	{ "7z\xBC\xAF\x27\x1C", 6, HP_FMT_UNKNOWN, "application/x-7z-compressed" },
 	{ "Rar!\x1A\x07", 6, HP_FMT_UNKNOWN, "application/x-rar" },
 	{ "\x7F" "ELF", 4, HP_FMT_UNKNOWN, "application/x-executable" },
