@@ -32,6 +32,7 @@
 #include "hopper/config.h"
 #include "hopper/convert.h"
 #include "hopper/db.h"
+#include "hopper/embed.h"
 #include "hopper/frame.h"
 #include "hopper/ocr.h"
 #include "hopper/pool.h"
@@ -58,10 +59,14 @@ static void usage(FILE *f)
 	        "                          run one SQL query on hopper's database, print the\n"
 	        "                          rows (-A unaligned, -t rows only, as in psql)\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
-	        "  search [--limit N] [--watch] WORDS...\n"
+	        "  search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...\n"
 	        "                          best chunks by full-text search (ts_rank over\n"
 	        "                          websearch_to_tsquery: words, \"a phrase\", -not, or):\n"
-	        "                          path, heading path, snippet (default 10 hits)\n"
+	        "                          path, heading path, snippet (default 10 hits);\n"
+	        "                          --watch: one watch's documents only; --semantic:\n"
+	        "                          also by meaning, with [embed]'s vectors (cosine\n"
+	        "                          similarity fused with the full-text rank);\n"
+	        "                          --refresh: again every 2 s\n"
 	        "  convert FILE... [-o DIR]\n"
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
@@ -439,11 +444,37 @@ static int cmd_failures(int argc, char **argv)
 	return rc;
 }
 
-/* hopper search [--limit N] [--watch] WORDS... — see include/hopper/search.h */
+static const char search_usage[] =
+	"hopper: usage: hopper search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...\n";
+
+/* The vector of the search words from the [embed] endpoint of the config. */
+static char *query_vector(const char *words, char **ret_model)
+{
+	hp_config *cfg = NULL;
+	char *found = NULL, *vec = NULL;
+	int r = hp_config_load(resolve_config(&found), 0, stderr, &cfg);
+	free(found);
+	if (r < 0)
+		return NULL;
+	char err[512];
+	if (hp_embed_text(cfg, words, &vec, err, sizeof err) < 0)
+		fprintf(stderr, "hopper: --semantic: %s\n", err);
+	else if (!(*ret_model = strdup(cfg->embed_model)))
+		fprintf(stderr, "hopper: out of memory\n");
+	if (!*ret_model) {
+		free(vec);
+		vec = NULL;
+	}
+	hp_config_free(cfg);
+	return vec;
+}
+
+/* hopper search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...
+ * — see include/hopper/search.h */
 static int cmd_search(int argc, char **argv)
 {
-	int limit = 10;
-	bool watch = false;
+	hp_search_opts o = { .max_rows = 10 };
+	bool refresh = false, semantic = false;
 	hp_buf q;
 	hp_buf_init(&q, 4096);
 	for (int i = 1; i < argc; i++) {
@@ -455,9 +486,17 @@ static int cmd_search(int argc, char **argv)
 				hp_buf_free(&q);
 				return 2;
 			}
-			limit = (int)v;
-		} else if (!strcmp(argv[i], "--watch")) {
-			watch = true;
+			o.max_rows = (int)v;
+		} else if (!strcmp(argv[i], "--watch") && i + 1 < argc) {
+			o.watch = argv[++i];
+		} else if (!strcmp(argv[i], "--semantic")) {
+			semantic = true;
+		} else if (!strcmp(argv[i], "--refresh")) {
+			refresh = true;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			fputs(search_usage, stderr);
+			hp_buf_free(&q);
+			return 2;
 		} else if ((q.len && hp_buf_addc(&q, ' ') < 0) || hp_buf_addstr(&q, argv[i]) < 0) {
 			fprintf(stderr, "hopper: the search words are too long\n");
 			hp_buf_free(&q);
@@ -465,19 +504,26 @@ static int cmd_search(int argc, char **argv)
 		}
 	}
 	if (!q.len) {
-		fprintf(stderr, "hopper: usage: hopper search [--limit N] [--watch] WORDS...\n");
+		fputs(search_usage, stderr);
 		return 2;
 	}
+	char *model = NULL, *qvec = NULL;
+	if (semantic && !(qvec = query_vector(q.data, &model))) {
+		hp_buf_free(&q);
+		return 1;
+	}
+	o.qvec = qvec;
+	o.model = model;
 	PGconn *c = connect_db();
 	int rc = c ? 0 : 1;
-	bool color = isatty(STDOUT_FILENO);
-	if (watch)
+	o.color = isatty(STDOUT_FILENO);
+	if (refresh)
 		signal(SIGINT, on_sigint);
 	while (c && !rc) {
 		char err[512];
-		if (watch)
+		if (refresh)
 			printf("\033[H\033[2J");
-		int n = hp_search_print(c, q.data, limit, color, stdout, err, sizeof err);
+		int n = hp_search_print(c, q.data, &o, stdout, err, sizeof err);
 		if (n < 0) {
 			fprintf(stderr, "hopper: %s\n", err);
 			rc = 1;
@@ -485,10 +531,12 @@ static int cmd_search(int argc, char **argv)
 			printf("no chunk matches \"%s\"\n", q.data);
 		}
 		fflush(stdout);
-		if (!watch || interrupted || sleep(2) != 0 || interrupted)
+		if (!refresh || interrupted || sleep(2) != 0 || interrupted)
 			break;
 	}
 	PQfinish(c);
+	free(qvec);
+	free(model);
 	hp_buf_free(&q);
 	return rc;
 }
