@@ -19,6 +19,7 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MANDIR    ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/hopper
 DESTDIR   ?=
 DEVELOPER ?= 1
 SANITIZE  ?=
@@ -67,7 +68,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/%)
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
-all: $(B)/hopperd $(B)/hopper
+all: $(B)/hopperd $(B)/hopper $(B)/hopper-worker
 .PHONY: all deps run check unit integration peer install uninstall clean bench check-systemd fuzz fuzz-bins
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
@@ -107,16 +108,26 @@ $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The supervisor: no worker code, so no converter (and none of their
+# libraries) is linked in; `hopperd --worker` execs hopper-worker.
+$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The CLI: one file per concern (commands, result printing, doctor).
 CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
 
-$(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
+$(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The worker alone: converters, chunker, frames, sandbox. Linked --as-needed
+# against every library, so it depends on exactly those its code uses (not
+# libpq, libsystemd, liburing), whatever a converter adds to PKGS or to
+# CONVERT_LIBS (static libraries such as MuPDF's).
+$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -124,11 +135,15 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# hopperd with a converter that attacks its own sandbox (tests/attack/attack.c):
+# A hopper-worker with a converter that attacks its own sandbox
+# (tests/attack/attack.c), beside a copy of hopperd that therefore starts it:
 # for tests/integration/sandbox-attack.sh only, never installed.
-ATTACK_BIN := $(B)/tests/hopperd-attack
-$(ATTACK_BIN): $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/tests/attack/attack.o $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+ATTACK_BIN := $(B)/tests/attack/hopperd $(B)/tests/attack/hopper-worker
+$(B)/tests/attack/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/tests/attack/attack.o $(B)/libhopper.a
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
+$(B)/tests/attack/hopperd: $(B)/hopperd
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
 
 # Fuzz targets (tests/fuzz/): `make fuzz` links them with libFuzzer (clang,
 # in $(FUZZ_B)); `make check` links them with tests/fuzz/standalone.c and
@@ -164,12 +179,19 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
+	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
+	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
+	  cp "$$f" "$$d/$$i-$$(basename "$$f")"; done; done; \
+	  $(B)/hopper bench "$$d" --max-workers 2; rc=$$?; rm -rf "$$d"; exit $$rc
+	@echo "supervisor memory with a backlog of 10,000 files (embedded PostgreSQL; baseline: an empty folder):"
+	@tests/bench/supervisor_rss.sh $(B) 10000
 	@if command -v valgrind >/dev/null; then \
 	  echo "instructions per file (callgrind: 2 rounds minus 1 round, so start-up is excluded; repeatable):"; \
 	  for f in $(BENCH_DOCS); do \
@@ -189,6 +211,8 @@ bench: deps
 	  rm -f $(B)/chunk.cg; fi
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
+	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"
+	@tests/bench/peer_vs_pandoc.sh $(B) html 5
 
 # ---- dependencies ---------------------------------------------------------
 deps:
@@ -242,13 +266,15 @@ peer: all
 # directory (/var/lib/hopper: the embedded database and the inbox).
 MAN_PAGES := $(wildcard daemon/*.[1-8] etc/*.[1-8])
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
-INSTALLED := $(BINDIR)/hopperd $(BINDIR)/hopper $(UNITDIR)/hopperd.service \
+INSTALLED := $(BINDIR)/hopperd $(BINDIR)/hopper $(LIBEXECDIR)/hopper-worker $(UNITDIR)/hopperd.service \
 	$(SYSUSERSDIR)/hopper.conf $(TMPFILESDIR)/hopper.conf $(COMPLETIONDIR)/hopper \
 	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/hopper $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 755 $(B)/hopperd $(B)/hopper $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 755 $(B)/hopper-worker $(DESTDIR)$(LIBEXECDIR)/
 	[ -f $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf ] || \
 	  install -m 644 etc/hopper.conf $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service
@@ -264,7 +290,7 @@ uninstall:
 	@conf=$(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf; \
 	if [ -f $$conf ] && cmp -s $$conf etc/hopper.conf; then rm -f $$conf; \
 	elif [ -f $$conf ]; then echo "kept $$conf: it was changed (remove it by hand)"; fi
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/hopper 2>/dev/null
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/hopper $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 	@echo "uninstalled; the state directory (/var/lib/hopper) and the user hopper are left as they are"
 
 clean:

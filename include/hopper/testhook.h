@@ -3,9 +3,9 @@
  * What it does: names a weak symbol. Release binaries leave it undefined
  * (NULL), so the worker calls hp_convert as always. Test binaries link an
  * object that defines it (tests/attack/attack.c, linked into
- * build/tests/hopperd-attack only): the worker then offers every job to it
+ * build/tests/attack/hopper-worker only): the worker then offers every job to it
  * first, and it takes the jobs whose names it knows.
- * What it never does: exist in build/hopperd or build/hopper.
+ * What it never does: exist in build/hopper-worker, hopperd or hopper.
  * Process rules: worker side, same contract as hp_converter.convert, plus:
  * return 1 to decline a job (the worker then calls hp_convert), 0 with
  * *ret_doc set (free with hp_doc_free) or -errno with err filled.

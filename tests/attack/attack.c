@@ -1,6 +1,6 @@
 /* attack.c — a converter that attacks its own sandbox (test builds only).
  *
- * Linked into build/tests/hopperd-attack, never into build/hopperd: it
+ * Linked into build/tests/attack/hopper-worker, never into build/hopper-worker: it
  * defines hp_test_convert (include/hopper/testhook.h). A job whose file name
  * contains "attack-WHAT." runs one attack from inside a real worker, after
  * the sandbox is in place, exactly as exploited parser code would:
