@@ -29,7 +29,7 @@ skip() { echo "skip: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn)"
 command -v systemd-nspawn >/dev/null || skip "systemd-nspawn not installed (apt-get install systemd-container)"
 command -v nsenter >/dev/null || skip "nsenter not installed (util-linux)"
-rootfs_tar=$("$top/tests/lib/systemd-root.sh" "$B/hopperd" "$B/hopper"); rc=$?
+rootfs_tar=$("$top/tests/lib/systemd-root.sh" "$B/hopperd" "$B/hopper" "$B/hopper-worker"); rc=$?
 [ $rc -eq 77 ] && skip "no root file system for the container (see the message above)"
 [ $rc -eq 0 ] && [ -f "$rootfs_tar" ] || { echo "FAIL: cannot build a root file system for the container"; exit 1; }
 
@@ -90,7 +90,7 @@ tar -C "$root" -xpf "$rootfs_tar" || fail "cannot unpack $rootfs_tar"
 [ -x "$root/lib/systemd/systemd" ] || [ -x "$root/usr/lib/systemd/systemd" ] || fail "$rootfs_tar has no systemd"
 make -s -C "$top" install B="$B" SANITIZE="${SANITIZE:-}" PREFIX=/usr DESTDIR="$root" >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "make install into the rootfs failed"; }
-missing=$(chroot "$root" ldd /usr/bin/hopperd 2>&1 | grep 'not found')
+missing=$(for b in /usr/bin/hopperd /usr/bin/hopper /usr/lib/hopper/hopper-worker; do chroot "$root" ldd $b; done 2>&1 | grep "not found")
 [ -z "$missing" ] || skip "the build needs libraries the rootfs lacks (sanitizer build?): $missing"
 log "rootfs unpacked and build installed"
 
@@ -142,10 +142,11 @@ grep -q "Got notification message from PID $main_pid (READY=1" "$tmp/journal.txt
 in_ct 10 systemctl status hopperd --no-pager >"$tmp/status.txt" 2>&1
 grep -q 'Status: ".*workers.*backlog' "$tmp/status.txt" || { cat "$tmp/status.txt"; fail "systemctl status shows no Status line with workers and backlog"; }
 log "started after READY=1: $(grep 'Status:' "$tmp/status.txt" | sed 's/^ *//')"
-users=$(in_ct 5 ps -o user= -p "$main_pid"; in_ct 5 ps -o user= -C postgres | sort -u)
+users=$(in_ct 5 ps -o user= -p "$main_pid"; in_ct 5 ps -o user= -C postgres,hopper-worker | sort -u)
+[ -n "$(in_ct 5 ps -o pid= -C hopper-worker)" ] || fail "no hopper-worker running"
 [ -n "$(in_ct 5 ps -o pid= -C postgres)" ] || fail "no embedded postgres running"
-[ "$(sort -u <<<"$users" | tr -d ' ')" = hopper ] || fail "hopperd/postgres run as: $(sort -u <<<"$users" | tr '\n' ' ') (wanted only hopper)"
-log "hopperd and postgres run as hopper"
+[ "$(sort -u <<<"$users" | tr -d ' ')" = hopper ] || fail "hopperd/postgres/workers run as: $(sort -u <<<"$users" | tr '\n' ' ') (wanted only hopper)"
+log "hopperd, its workers and postgres run as hopper"
 
 # 5. Files a member of the group hopper copies into the default inbox.
 in_ct 10 runuser -u ann -- sh -c '
@@ -203,7 +204,7 @@ in_ct 10 sh -c 'mkdir -p /etc/systemd/system/hopperd.service.d && printf "[Servi
 in_ct 20 systemctl daemon-reload || fail "daemon-reload failed"
 in_ct 60 systemctl restart hopperd || fail "restart with the test drop-in failed"
 pid1=$(prop MainPID) restarts0=$(prop NRestarts)
-in_ct 30 sh -c 'i=0; while [ $i -lt 300 ]; do head -c 20000 /dev/urandom | base64 > /tmp/w$i.txt; i=$((i+1)); done;
+in_ct 30 sh -c 'i=0; while [ $i -lt 300 ]; do yes "file $i: the quick brown fox jumps over the lazy dog" | head -c 20000 > /tmp/w$i.txt; i=$((i+1)); done;
 	mkdir -p /var/lib/hopper/inbox/wd && chown hopper:hopper /var/lib/hopper/inbox/wd &&
 	mv /tmp/w*.txt /var/lib/hopper/inbox/wd/ && touch /var/lib/hopper/hang && chown hopper /var/lib/hopper/hang' ||
 	fail "cannot drop the watchdog files"
@@ -222,7 +223,7 @@ in_ct 10 rm -f /etc/systemd/system/hopperd.service.d/test-hang.conf
 in_ct 20 systemctl daemon-reload
 
 # 10. Stop drains: files in flight, then stop; nothing left running.
-in_ct 30 sh -c 'i=0; while [ $i -lt 200 ]; do head -c 20000 /dev/urandom | base64 > /tmp/s$i.txt; i=$((i+1)); done;
+in_ct 30 sh -c 'i=0; while [ $i -lt 200 ]; do yes "stop file $i: the quick brown fox jumps over the lazy dog" | head -c 20000 > /tmp/s$i.txt; i=$((i+1)); done;
 	mkdir -p /var/lib/hopper/inbox/st && mv /tmp/s*.txt /var/lib/hopper/inbox/st/' || fail "cannot drop files before stop"
 sleep 1
 in_ct 60 systemctl stop hopperd || fail "systemctl stop hopperd failed"
