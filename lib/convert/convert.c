@@ -935,7 +935,7 @@ void hp_doc_free(hp_doc *doc)
 	free(doc);
 }
 
-static int doc_vwarn(hp_doc *doc, char **ret_s, const char *fmt, va_list ap)
+static HP_PRINTF(3, 0) int doc_vwarn(hp_doc *doc, char **ret_s, const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
