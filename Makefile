@@ -161,6 +161,8 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
 	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e.sh \
+	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
@@ -190,6 +192,8 @@ bench: deps
 	     END { gsub(",", "", c); gsub(",", "", v); if (c + v > 0) \
 	       printf "  chunker share by instructions (callgrind, repeatable): %.1f%% of convert+chunk\n", 100 * c / (c + v) }'; \
 	  rm -f $(B)/chunk.cg; fi
+	@echo "code files: symbol-aware code chunker (tree-sitter) vs the Markdown chunker on the same Markdown (5 rounds):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_CODE)
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
 
