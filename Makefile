@@ -160,7 +160,7 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt
 BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e.sh \
 	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
 bench: deps
@@ -196,6 +196,8 @@ bench: deps
 	@$(B)/tests/bench/bench_chunk 5 $(BENCH_CODE)
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
+	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"
+	@tests/bench/peer_vs_pandoc.sh $(B) html 5
 
 # ---- dependencies ---------------------------------------------------------
 deps:
