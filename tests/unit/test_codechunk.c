@@ -350,7 +350,21 @@ static void test_empty_and_fallback(void **state)
 	assert_true(nchunks > 3);
 	for (size_t i = 0; i < nchunks; i++)
 		assert_string_equal(chunks[i].heading, "shop.py");
+	/* a parse over the time limit (1 µs for ~400 KB): line windows */
+	hp_buf_init(&b, 0);
+	for (int i = 0; i < 4000; i++)
+		assert_int_equal(hp_buf_addf(&b, "def f_%d(x):\n    return [x * %d for _ in range(3)]\n\n", i, i), 0);
+	assert_int_equal(hp_buf_addc(&b, '\0'), 0);
+	hp_code_set_limits(0, 1);
+	code_opts("slow.py", b.data, 512, 0, 0);
+	assert_true(nchunks > 10);
+	for (size_t i = 0; i < nchunks; i++)
+		assert_string_equal(chunks[i].heading, "slow.py");
+	/* the same parser, limits back: symbols again */
 	hp_code_set_limits(0, 0);
+	code_opts("slow.py", b.data, 512, 0, 0);
+	expect("slow.py > f_3999", "return [x * 3999");
+	hp_buf_free(&b);
 	/* not a single fenced block: the Markdown chunker */
 	hp_chunk_opts o = { .max_tokens = 100 };
 	hp_chunks_free(chunks, nchunks);
