@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Writes the small office test documents in this folder from the XML below.
+
+    python3 tests/data/office/make.py      (or: make testdata)
+
+The outputs are committed, so the tests need neither this script nor an
+office suite. Each document holds what tests/unit/test_office.c asserts:
+headings from styles, runs with emphasis, nested numbered lists, merged
+table cells, footnotes, links, images; sheets with shared strings, number
+formats and dates; slides with titles, tables and notes; an EPUB spine; and
+the OpenDocument equivalents. Timestamps are fixed so the bytes repeat.
+"""
+import os
+import sys
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATE = (2024, 1, 2, 3, 4, 6)
+
+
+def write_zip(name, parts, stored_first=None):
+    path = os.path.join(HERE, name)
+    with zipfile.ZipFile(path, "w") as z:
+        if stored_first:
+            zi = zipfile.ZipInfo(stored_first[0], DATE)
+            zi.compress_type = zipfile.ZIP_STORED
+            z.writestr(zi, stored_first[1])
+        for pname, data in parts:
+            zi = zipfile.ZipInfo(pname, DATE)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    print("wrote", path)
+
+
+XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+R = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+A = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+P = 'xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"'
+RELS = 'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"'
+RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def rels(items):
+    out = XML + f"<Relationships {RELS}>"
+    for rid, typ, target, *ext in items:
+        mode = ' TargetMode="External"' if ext else ""
+        out += f'<Relationship Id="{rid}" Type="{RT}/{typ}" Target="{target}"{mode}/>'
+    return out + "</Relationships>"
+
+
+def core(title, creator):
+    return (XML + '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            f"<dc:title>{title}</dc:title><dc:creator>{creator}</dc:creator>"
+            '<dcterms:created xsi:type="dcterms:W3CDTF">2024-01-02T03:04:05Z</dcterms:created>'
+            "</cp:coreProperties>")
+
+
+def content_types(overrides):
+    out = XML + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    out += '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    out += '<Default Extension="xml" ContentType="application/xml"/><Default Extension="png" ContentType="image/png"/>'
+    for part, ct in overrides:
+        out += f'<Override PartName="/{part}" ContentType="{ct}"/>'
+    return out + "</Types>"
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+
+
+# ---- DOCX -------------------------------------------------------------------
+
+def run(text, props=""):
+    rpr = f"<w:rPr>{props}</w:rPr>" if props else ""
+    return f'<w:r>{rpr}<w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def para(inner, style=None, num=None):
+    ppr = ""
+    if style or num:
+        ppr = "<w:pPr>"
+        if style:
+            ppr += f'<w:pStyle w:val="{style}"/>'
+        if num:
+            ppr += f'<w:numPr><w:ilvl w:val="{num[1]}"/><w:numId w:val="{num[0]}"/></w:numPr>'
+        ppr += "</w:pPr>"
+    return f"<w:p>{ppr}{inner}</w:p>"
+
+
+def cell(text, extra=""):
+    tcpr = f"<w:tcPr>{extra}</w:tcPr>" if extra else ""
+    return f"<w:tc>{tcpr}{para(run(text) if text else '')}</w:tc>"
+
+
+DOCX_STYLES = (XML + f"<w:styles {W}>"
+               '<w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/></w:style>'
+               '<w:style w:type="paragraph" w:styleId="T1"><w:name w:val="Title"/></w:style>'
+               '<w:style w:type="paragraph" w:styleId="H1x"><w:name w:val="heading 1"/></w:style>'
+               '<w:style w:type="paragraph" w:styleId="H2x"><w:name w:val="heading 2"/><w:basedOn w:val="H1x"/></w:style>'
+               '<w:style w:type="paragraph" w:styleId="Mine"><w:name w:val="My Section"/><w:basedOn w:val="Normal"/>'
+               '<w:pPr><w:outlineLvl w:val="2"/></w:pPr></w:style>'
+               '<w:style w:type="character" w:styleId="Strong"><w:name w:val="Strong"/><w:rPr><w:b/></w:rPr></w:style>'
+               "</w:styles>")
+
+DOCX_NUMBERING = (XML + f"<w:numbering {W}>"
+                  '<w:abstractNum w:abstractNumId="10">'
+                  '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/></w:lvl>'
+                  '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="bullet"/></w:lvl>'
+                  "</w:abstractNum>"
+                  '<w:abstractNum w:abstractNumId="11"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/></w:lvl></w:abstractNum>'
+                  '<w:num w:numId="1"><w:abstractNumId w:val="10"/></w:num>'
+                  '<w:num w:numId="2"><w:abstractNumId w:val="11"/></w:num>'
+                  "</w:numbering>")
+
+DOCX_FOOTNOTES = (XML + f"<w:footnotes {W}>"
+                  '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+                  '<w:footnote w:id="1"><w:p>' + run("A footnote about ") + run("sources", "<w:i/>") +
+                  "</w:p></w:footnote></w:footnotes>")
+
+DRAWING = ('<w:r><w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+           '<wp:docPr id="1" name="Picture 1" descr="A tiny red square"/>'
+           f'<a:graphic {A}><a:graphicData><pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+           '<pic:blipFill><a:blip r:embed="rId9"/></pic:blipFill></pic:pic></a:graphicData></a:graphic>'
+           "</wp:inline></w:drawing></w:r>")
+
+DOCX_BODY = "".join([
+    para(run("Quarterly Notes"), "T1"),
+    para(run("Install"), "H1x"),
+    para(run("Plain text with ") + run("bold", "<w:b/>") + run(" and ") + run("italic", "<w:i/>") +
+         run(" and ") + run("gone", "<w:strike/>") + run(" and ") +
+         '<w:r><w:rPr><w:rStyle w:val="Strong"/></w:rPr><w:t>styled</w:t></w:r>' + run(" words.") +
+         '<w:r><w:footnoteReference w:id="1"/></w:r>'),
+    para(run("Not bold", '<w:b w:val="0"/>') + run(" see ") +
+         f'<w:hyperlink r:id="rId8"><w:r><w:t>the site</w:t></w:r></w:hyperlink>' + run(".")),
+    para(run("Debian"), "H2x"),
+    para(run("Outline level heading"), "Mine"),
+    para(run("first step"), num=("1", 0)),
+    para(run("a detail"), num=("1", 1)),
+    para(run("another detail"), num=("1", 1)),
+    para(run("second step"), num=("1", 0)),
+    para(run("loose bullet"), num=("2", 0)),
+    "<w:tbl><w:tr>" + cell("Name") + cell("Q1") + cell("Q2") + "</w:tr>"
+    "<w:tr>" + cell("Span", '<w:gridSpan w:val="2"/>') + cell("x") + "</w:tr>"
+    "<w:tr>" + cell("Tall", '<w:vMerge w:val="restart"/>') + cell("1") + cell("a|b") + "</w:tr>"
+    "<w:tr>" + cell("", "<w:vMerge/>") + cell("2") + cell("3") + "</w:tr></w:tbl>",
+    para(DRAWING),
+    para('<w:del w:id="5"><w:r><w:delText>deleted words</w:delText></w:r></w:del>' + run("Kept words.")),
+])
+
+DOCX_DOC = (XML + f'<w:document {W} {R} xmlns:m="http://schemas.openxmlformats.org/officeDocument/2006/math">'
+            f"<w:body>{DOCX_BODY}<w:sectPr/></w:body></w:document>")
+
+
+def make_docx():
+    write_zip("sample.docx", [
+        ("[Content_Types].xml", content_types([
+            ("word/document.xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml")])),
+        ("_rels/.rels", rels([("rId1", "officeDocument", "word/document.xml"),
+                              ("rId2", "metadata/core-properties", "docProps/core.xml")])),
+        ("docProps/core.xml", core("Quarterly Notes", "Ada Lovelace")),
+        ("word/_rels/document.xml.rels", rels([
+            ("rId1", "styles", "styles.xml"), ("rId2", "numbering", "numbering.xml"),
+            ("rId3", "footnotes", "footnotes.xml"),
+            ("rId8", "hyperlink", "https://example.org/a b", True),
+            ("rId9", "image", "media/image1.png")])),
+        ("word/document.xml", DOCX_DOC),
+        ("word/styles.xml", DOCX_STYLES),
+        ("word/numbering.xml", DOCX_NUMBERING),
+        ("word/footnotes.xml", DOCX_FOOTNOTES),
+        ("word/media/image1.png", PNG),
+    ])
+
+
+MAKERS = {"docx": make_docx}
+
+if __name__ == "__main__":
+    which = sys.argv[1:] or list(MAKERS)
+    for k in which:
+        MAKERS[k]()

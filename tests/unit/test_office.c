@@ -1,0 +1,382 @@
+/* test_office.c — the ZIP-based converters (DOCX, XLSX, PPTX, EPUB, ODF)
+ * and their safety layer: ZIP bombs (ratio, total, entry count), entity
+ * bombs and external entities, deep nesting, truncated archives.
+ * Documents are in tests/data/office/ (written by make.py there); hostile
+ * archives are built here with libzip, in memory. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <zip.h>
+
+#include "hopper/common.h"
+#include "hopper/convert.h"
+
+static hp_convert_limits lim = { .max_output = 4u << 20, .max_depth = 256 };
+static char datadir[4096];
+
+static char *fixture(const char *name, size_t *ret_len)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", datadir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open fixture %s (run from the repository root)", path);
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		assert_int_equal(hp_buf_add(&b, tmp, n), 0);
+	fclose(f);
+	*ret_len = b.len;
+	return hp_buf_steal(&b);
+}
+
+static hp_doc *convert_ok(const char *name)
+{
+	size_t n;
+	char *d = fixture(name, &n);
+	char err[512] = "";
+	hp_doc *doc = NULL;
+	int r = hp_convert(name, d, n, &lim, &doc, err, sizeof(err));
+	free(d);
+	if (r != 0)
+		fail_msg("%s: %d %s", name, r, err);
+	return doc;
+}
+
+static void has(const hp_doc *doc, const char *s)
+{
+	if (!strstr(doc->markdown, s))
+		fail_msg("missing \"%s\" in:\n%s", s, doc->markdown);
+}
+
+static void hasnt(const hp_doc *doc, const char *s)
+{
+	if (strstr(doc->markdown, s))
+		fail_msg("unexpected \"%s\" in:\n%s", s, doc->markdown);
+}
+
+/* ---- building archives in memory ---------------------------------------- */
+
+struct part {
+	const char *name;
+	const char *data;
+	size_t len;      /* 0: strlen */
+};
+
+static char *make_zip(const struct part *parts, size_t n, size_t *ret_len)
+{
+	zip_error_t ze;
+	zip_error_init(&ze);
+	zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
+	assert_non_null(src);
+	zip_t *za = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
+	assert_non_null(za);
+	zip_source_keep(src);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = parts[i].len ? parts[i].len : strlen(parts[i].data);
+		zip_source_t *s = zip_source_buffer(za, parts[i].data, len, 0);
+		assert_non_null(s);
+		assert_true(zip_file_add(za, parts[i].name, s, ZIP_FL_ENC_UTF_8) >= 0);
+	}
+	assert_int_equal(zip_close(za), 0);
+	zip_stat_t st;
+	assert_int_equal(zip_source_open(src), 0);
+	assert_int_equal(zip_source_stat(src, &st), 0);
+	char *out = malloc(st.size);
+	assert_non_null(out);
+	assert_int_equal(zip_source_read(src, out, st.size), (zip_int64_t)st.size);
+	zip_source_close(src);
+	zip_source_free(src);
+	zip_error_fini(&ze);
+	*ret_len = st.size;
+	return out;
+}
+
+#define W_NS "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\""
+
+/* A DOCX whose document.xml is `doc` (and nothing else but the names a
+ * reader looks for). */
+static char *docx_with(const char *doc, size_t doclen, size_t *ret_len)
+{
+	struct part p[] = {
+		{ "[Content_Types].xml", "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>", 0 },
+		{ "word/document.xml", doc, doclen },
+	};
+	return make_zip(p, HP_ARRAY_SIZE(p), ret_len);
+}
+
+/* Convert bytes as `name`; returns r and the error. */
+static int convert_bytes(const char *name, const char *d, size_t n, const hp_convert_limits *l,
+                         char *err, size_t errlen)
+{
+	hp_doc *doc = NULL;
+	err[0] = '\0';
+	int r = hp_convert(name, d, n, l, &doc, err, errlen);
+	hp_doc_free(doc);
+	return r;
+}
+
+static void err_has(const char *err, const char *s)
+{
+	if (!strstr(err, s))
+		fail_msg("error \"%s\" does not say \"%s\"", err, s);
+}
+
+/* ---- the safety layer ---------------------------------------------------- */
+
+static char *body_doc(size_t filler, char fill)
+{
+	const char *head = "<w:document " W_NS "><w:body><w:p><w:r><w:t>";
+	const char *tail = "</w:t></w:r></w:p></w:body></w:document>";
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *d = malloc(hl + filler + tl + 1);
+	assert_non_null(d);
+	memcpy(d, head, hl);
+	for (size_t i = 0; i < filler; i++)
+		d[hl + i] = fill ? fill : (char)('a' + (i * 7919 % 26)) ;
+	memcpy(d + hl + filler, tail, tl + 1);
+	return d;
+}
+
+static void test_zip_ratio_bomb(void **state)
+{
+	(void)state;
+	/* 4 MiB of one letter compresses about 1000:1 */
+	char *doc = body_doc(4u << 20, 'x');
+	size_t n;
+	char *z = docx_with(doc, 0, &n);
+	char err[512];
+	int r = convert_bytes("bomb.docx", z, n, &lim, err, sizeof(err));
+	assert_int_equal(r, -EFBIG);
+	err_has(err, "zip entry word/document.xml expands");
+	err_has(err, "zip_max_ratio");
+	/* with a higher ratio allowed, the same file converts */
+	hp_convert_limits l = lim;
+	l.zip_max_ratio = 100000;
+	l.max_output = 8u << 20;
+	assert_int_equal(convert_bytes("bomb.docx", z, n, &l, err, sizeof(err)), 0);
+	free(z);
+	free(doc);
+}
+
+static void test_zip_total(void **state)
+{
+	(void)state;
+	char *doc = body_doc(200000, 0);
+	size_t n;
+	char *z = docx_with(doc, 0, &n);
+	char err[512];
+	hp_convert_limits l = lim;
+	l.zip_max_total = 100000;
+	assert_int_equal(convert_bytes("big.docx", z, n, &l, err, sizeof(err)), -EFBIG);
+	err_has(err, "zip entry word/document.xml expands past");
+	err_has(err, "zip_max_total");
+	assert_int_equal(convert_bytes("big.docx", z, n, &lim, err, sizeof(err)), 0);
+	free(z);
+	free(doc);
+}
+
+static void test_zip_entries(void **state)
+{
+	(void)state;
+	struct part p[40];
+	char names[40][32];
+	const char *doc = "<w:document " W_NS "><w:body><w:p><w:r><w:t>hi</w:t></w:r></w:p></w:body></w:document>";
+	p[0] = (struct part){ "word/document.xml", doc, 0 };
+	for (int i = 1; i < 40; i++) {
+		snprintf(names[i], sizeof(names[i]), "junk/%d.xml", i);
+		p[i] = (struct part){ names[i], "<a/>", 0 };
+	}
+	size_t n;
+	char *z = make_zip(p, 40, &n);
+	char err[512];
+	hp_convert_limits l = lim;
+	l.zip_max_entries = 20;
+	assert_int_equal(convert_bytes("many.docx", z, n, &l, err, sizeof(err)), -EFBIG);
+	err_has(err, "40 entries");
+	err_has(err, "zip_max_entries");
+	assert_int_equal(convert_bytes("many.docx", z, n, &lim, err, sizeof(err)), 0);
+	free(z);
+}
+
+static void expect_refused(const char *doc, const char *says)
+{
+	size_t n;
+	char *z = docx_with(doc, 0, &n);
+	char err[512];
+	assert_int_equal(convert_bytes("x.docx", z, n, &lim, err, sizeof(err)), -EINVAL);
+	err_has(err, "word/document.xml");
+	err_has(err, says);
+	free(z);
+}
+
+static void test_xml_billion_laughs(void **state)
+{
+	(void)state;
+	expect_refused("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n"
+	               " <!ENTITY lol \"lol\">\n"
+	               " <!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+	               " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+	               " <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+	               " <!ENTITY lol5 \"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\">\n"
+	               " <!ENTITY lol6 \"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\">\n"
+	               " <!ENTITY lol7 \"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\">\n"
+	               " <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
+	               " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
+	               "]>\n<w:document " W_NS "><w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>",
+	               "declares entities");
+}
+
+static void test_xml_external_entity(void **state)
+{
+	(void)state;
+	expect_refused("<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>"
+	               "<w:document " W_NS "><w:body><w:p><w:r><w:t>&xxe;</w:t></w:r></w:p></w:body></w:document>",
+	               "declares entities");
+	/* an external DTD alone: never loaded, and refused all the same */
+	expect_refused("<?xml version=\"1.0\"?><!DOCTYPE d SYSTEM \"file:///etc/passwd\">"
+	               "<w:document " W_NS "><w:body/></w:document>",
+	               "DOCTYPE");
+}
+
+static void test_xml_depth(void **state)
+{
+	(void)state;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	assert_int_equal(hp_buf_addstr(&b, "<w:document " W_NS "><w:body><w:p>"), 0);
+	for (int i = 0; i < 400; i++)
+		assert_int_equal(hp_buf_addstr(&b, "<w:ins>"), 0);
+	for (int i = 0; i < 400; i++)
+		assert_int_equal(hp_buf_addstr(&b, "</w:ins>"), 0);
+	assert_int_equal(hp_buf_addstr(&b, "</w:p></w:body></w:document>"), 0);
+	size_t n;
+	char *z = docx_with(b.data, b.len, &n);
+	char err[512];
+	hp_convert_limits l = lim;
+	l.max_depth = 100;
+	assert_int_equal(convert_bytes("deep.docx", z, n, &l, err, sizeof(err)), -EINVAL);
+	err_has(err, "word/document.xml nested deeper than 100 levels");
+	free(z);
+	hp_buf_free(&b);
+}
+
+static void test_xml_malformed(void **state)
+{
+	(void)state;
+	size_t n;
+	const char *doc = "<w:document " W_NS "><w:body><w:p>\n<w:r><w:t>x</w:r></w:p></w:body></w:document>";
+	char *z = docx_with(doc, 0, &n);
+	char err[512];
+	assert_int_equal(convert_bytes("bad.docx", z, n, &lim, err, sizeof(err)), -EINVAL);
+	err_has(err, "XML part word/document.xml is malformed (line 2");
+	free(z);
+}
+
+/* Cut a document at many offsets: every cut fails cleanly (or, when only
+ * the tail of the central directory survives, still converts). */
+static void truncated(const char *fixture_name)
+{
+	size_t n;
+	char *d = fixture(fixture_name, &n);
+	size_t cuts[] = { 4, 30, 100, n / 4, n / 3, n / 2, n * 2 / 3, n - 200, n - 22, n - 1 };
+	for (size_t i = 0; i < HP_ARRAY_SIZE(cuts); i++) {
+		if (cuts[i] == 0 || cuts[i] >= n)
+			continue;
+		char *c = malloc(cuts[i]);
+		assert_non_null(c);
+		memcpy(c, d, cuts[i]);
+		char err[512];
+		int r = convert_bytes(fixture_name, c, cuts[i], &lim, err, sizeof(err));
+		if (r == 0)
+			fail_msg("%s cut at %zu converted", fixture_name, cuts[i]);
+		if (!err[0])
+			fail_msg("%s cut at %zu: no error message", fixture_name, cuts[i]);
+		print_message("  %s cut at %zu: %s\n", fixture_name, cuts[i], err);
+		free(c);
+	}
+	/* damaged in the middle, central directory intact: an error or a
+	 * result, never a crash */
+	for (size_t off = 30; off + 64 < n; off += n / 7) {
+		char *c = malloc(n);
+		assert_non_null(c);
+		memcpy(c, d, n);
+		memset(c + off, 0x55, 64);
+		char err[512];
+		int r = convert_bytes(fixture_name, c, n, &lim, err, sizeof(err));
+		if (r < 0 && !err[0])
+			fail_msg("%s damaged at %zu: no error message", fixture_name, off);
+		free(c);
+	}
+	free(d);
+}
+
+/* ---- DOCX ------------------------------------------------------------------ */
+
+static void test_docx(void **state)
+{
+	(void)state;
+	hp_doc *doc = convert_ok("sample.docx");
+	assert_int_equal(doc->format, HP_FMT_DOCX);
+	assert_string_equal(doc->title, "Quarterly Notes");
+	has(doc, "\n# Install\n");
+	has(doc, "\n## Debian\n");                    /* heading 2 based on heading 1 */
+	has(doc, "\n### Outline level heading\n");    /* custom style with an outline level */
+	has(doc, "Plain text with **bold** and *italic* and ~~gone~~ and **styled** words.[^1]");
+	has(doc, "Not bold see [the site](https://example.org/a%20b).");
+	has(doc, "1. first step\n    - a detail\n    - another detail\n2. second step\n");
+	has(doc, "| Name | Q1 | Q2 |\n| --- | --- | --- |\n");
+	has(doc, "| Span | Span | x |");                 /* gridSpan repeated */
+	has(doc, "| Tall | 1 | a\\|b |\n| Tall | 2 | 3 |"); /* vMerge repeated, pipe escaped */
+	has(doc, "![A tiny red square](Picture1.png)");
+	has(doc, "[^1]: A footnote about *sources*");
+	hasnt(doc, "deleted words");
+	has(doc, "Kept words.");
+	assert_non_null(doc->meta_json);
+	assert_non_null(strstr(doc->meta_json, "\"author\": \"Ada Lovelace\""));
+	assert_non_null(strstr(doc->meta_json, "\"created\": \"2024-01-02T03:04:05Z\""));
+	hp_doc_free(doc);
+}
+
+static void test_docx_truncated(void **state)
+{
+	(void)state;
+	truncated("sample.docx");
+}
+
+static void test_docx_not_zip(void **state)
+{
+	(void)state;
+	char err[512];
+	const char junk[] = "PK\3\4 this is not really a zip file word/document.xml";
+	int r = convert_bytes("junk.docx", junk, sizeof(junk) - 1, &lim, err, sizeof(err));
+	assert_int_equal(r, -EINVAL);
+	err_has(err, "not a valid ZIP archive");
+}
+
+int main(void)
+{
+	const char *dd = getenv("HOPPER_TESTDATA");
+	snprintf(datadir, sizeof(datadir), "%s", dd ? dd : "tests/data/office");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_zip_ratio_bomb),
+		cmocka_unit_test(test_zip_total),
+		cmocka_unit_test(test_zip_entries),
+		cmocka_unit_test(test_xml_billion_laughs),
+		cmocka_unit_test(test_xml_external_entity),
+		cmocka_unit_test(test_xml_depth),
+		cmocka_unit_test(test_xml_malformed),
+		cmocka_unit_test(test_docx),
+		cmocka_unit_test(test_docx_truncated),
+		cmocka_unit_test(test_docx_not_zip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
