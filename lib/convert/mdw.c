@@ -121,7 +121,7 @@ int hp_il_text(hp_il *il, const char *s, size_t n, int flags)
 			esc = il->in_table;
 			break;
 		case '#': case '>': case '-': case '+': case '=':
-			esc = line_start;
+			esc = line_start && !il->in_table;
 			break;
 		default:
 			break;

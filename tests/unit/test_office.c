@@ -362,6 +362,54 @@ static void test_docx_not_zip(void **state)
 	err_has(err, "not a valid ZIP archive");
 }
 
+/* ---- XLSX ------------------------------------------------------------------ */
+
+static void test_xlsx(void **state)
+{
+	(void)state;
+	hp_doc *doc = convert_ok("sample.xlsx");
+	assert_int_equal(doc->format, HP_FMT_XLSX);
+	assert_string_equal(doc->title, "Budget 2024");
+	has(doc, "## Prices & Dates\n");
+	/* merged A1:D1 repeated; shared strings (rich text joined) */
+	has(doc, "| Merged title | Merged title | Merged title | Merged title |\n| --- | --- | --- | --- |\n");
+	has(doc, "| Item | Price | Share | When |");
+	/* number formats as displayed: currency, percent, ISO date, thousands,
+	 * booleans, a custom date-time, General, errors */
+	has(doc, "| Rich text | $1,234.50 | 12.34% | 2024-01-01 |");
+	has(doc, "| Big | 1,234,567 | TRUE | 1 January 2024 18:00 |");
+	has(doc, "| Plain | 0.3 | #DIV/0! |");
+	has(doc, "## Long\n");
+	has(doc, "| 30 | row 30 |");
+	hasnt(doc, "rows shown");
+	assert_non_null(strstr(doc->meta_json, "\"sheets\": 2"));
+	hp_doc_free(doc);
+}
+
+static void test_xlsx_row_cap(void **state)
+{
+	(void)state;
+	hp_convert_limits l = lim;
+	l.max_sheet_rows = 10;
+	size_t n;
+	char *d = fixture("sample.xlsx", &n);
+	char err[512] = "";
+	hp_doc *doc = NULL;
+	assert_int_equal(hp_convert("sample.xlsx", d, n, &l, &doc, err, sizeof(err)), 0);
+	has(doc, "| 10 | row 10 |");
+	hasnt(doc, "| 11 | row 11 |");
+	has(doc, "*Sheet Long: 10 of 30 rows shown (max_sheet_rows = 10).*");
+	assert_non_null(strstr(doc->meta_json, "sheet Long: 10 of 30 rows kept (max_sheet_rows)"));
+	hp_doc_free(doc);
+	free(d);
+}
+
+static void test_xlsx_truncated(void **state)
+{
+	(void)state;
+	truncated("sample.xlsx");
+}
+
 int main(void)
 {
 	const char *dd = getenv("HOPPER_TESTDATA");
@@ -377,6 +425,9 @@ int main(void)
 		cmocka_unit_test(test_docx),
 		cmocka_unit_test(test_docx_truncated),
 		cmocka_unit_test(test_docx_not_zip),
+		cmocka_unit_test(test_xlsx),
+		cmocka_unit_test(test_xlsx_row_cap),
+		cmocka_unit_test(test_xlsx_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,7 +174,74 @@ def make_docx():
     ])
 
 
-MAKERS = {"docx": make_docx}
+# ---- XLSX -------------------------------------------------------------------
+
+S = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def xcell(ref, v, t=None, s=None):
+    ta = f' t="{t}"' if t else ""
+    sa = f' s="{s}"' if s is not None else ""
+    if t == "inlineStr":
+        return f'<c r="{ref}"{ta}{sa}><is><t>{v}</t></is></c>'
+    return f'<c r="{ref}"{ta}{sa}><v>{v}</v></c>'
+
+
+def sheet(rows, merges=()):
+    out = XML + f"<worksheet {S} {R}><sheetData>"
+    for num, cells in rows:
+        out += f'<row r="{num}">' + "".join(cells) + "</row>"
+    out += "</sheetData>"
+    if merges:
+        out += f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>"
+    return out + "</worksheet>"
+
+
+XLSX_STYLES = (XML + f"<styleSheet {S}>"
+               '<numFmts count="3"><numFmt numFmtId="164" formatCode="&quot;$&quot;#,##0.00"/>'
+               '<numFmt numFmtId="165" formatCode="yyyy-mm-dd"/>'
+               '<numFmt numFmtId="166" formatCode="d mmmm yyyy h:mm"/></numFmts>'
+               '<cellXfs count="6"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="10"/>'
+               '<xf numFmtId="165"/><xf numFmtId="3"/><xf numFmtId="166"/></cellXfs></styleSheet>')
+
+XLSX_SST = (XML + f'<sst {S} count="5" uniqueCount="5">'
+            "<si><t>Item</t></si><si><t>Price</t></si><si><r><t>Rich </t></r><r><t>text</t></r></si>"
+            "<si><t>Share</t></si><si><t>Merged title</t></si></sst>")
+
+SHEET1 = sheet([
+    (1, [xcell("A1", 4, "s"), xcell("B1", "", None)]),
+    (2, [xcell("A2", 0, "s"), xcell("B2", 1, "s"), xcell("C2", 3, "s"), xcell("D2", "When", "inlineStr")]),
+    (3, [xcell("A3", 2, "s"), xcell("B3", "1234.5", None, 1), xcell("C3", "0.1234", None, 2),
+         xcell("D3", "45292", None, 3)]),
+    (5, [xcell("A5", "Big", "inlineStr"), xcell("B5", "1234567", None, 4), xcell("C5", "1", "b"),
+         xcell("D5", "45292.75", None, 5)]),
+    (6, [xcell("A6", "Plain", "inlineStr"), xcell("B6", "0.30000000000000004"), xcell("C6", "#DIV/0!", "e")]),
+], merges=("A1:D1",))
+
+SHEET2 = sheet([(i, [xcell(f"A{i}", i), xcell(f"B{i}", f"row {i}", "inlineStr")]) for i in range(1, 31)])
+
+
+def make_xlsx():
+    write_zip("sample.xlsx", [
+        ("[Content_Types].xml", content_types([
+            ("xl/workbook.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml")])),
+        ("_rels/.rels", rels([("rId1", "officeDocument", "xl/workbook.xml"),
+                              ("rId2", "metadata/core-properties", "docProps/core.xml")])),
+        ("docProps/core.xml", core("Budget 2024", "Grace Hopper")),
+        ("xl/workbook.xml", XML + f'<workbook {S} {R}><workbookPr/><sheets>'
+         '<sheet name="Prices &amp; Dates" sheetId="1" r:id="rId1"/>'
+         '<sheet name="Long" sheetId="2" r:id="rId2"/></sheets></workbook>'),
+        ("xl/_rels/workbook.xml.rels", rels([
+            ("rId1", "worksheet", "worksheets/sheet1.xml"), ("rId2", "worksheet", "/xl/worksheets/sheet2.xml"),
+            ("rId3", "styles", "styles.xml"), ("rId4", "sharedStrings", "sharedStrings.xml")])),
+        ("xl/worksheets/sheet1.xml", SHEET1),
+        ("xl/worksheets/sheet2.xml", SHEET2),
+        ("xl/styles.xml", XLSX_STYLES),
+        ("xl/sharedStrings.xml", XLSX_SST),
+    ])
+
+
+MAKERS = {"docx": make_docx, "xlsx": make_xlsx}
 
 if __name__ == "__main__":
     which = sys.argv[1:] or list(MAKERS)
