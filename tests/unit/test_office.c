@@ -410,6 +410,33 @@ static void test_xlsx_truncated(void **state)
 	truncated("sample.xlsx");
 }
 
+/* ---- PPTX ------------------------------------------------------------------ */
+
+static void test_pptx(void **state)
+{
+	(void)state;
+	hp_doc *doc = convert_ok("sample.pptx");
+	assert_int_equal(doc->format, HP_FMT_PPTX);
+	/* no title in the properties: the first slide's title */
+	assert_string_equal(doc->title, "Roadmap 2025");
+	/* presentation order, not part-name order */
+	has(doc, "<!-- slide 1 -->\n\n## Roadmap 2025\n\nTeam offsite\n\n<!-- slide 2 -->\n\n## Goals\n");
+	has(doc, "- **Ship the importer**\n    - PDF first\n    - *then Office*\n- Measure");
+	has(doc, "| Plan | Cost |\n| --- | --- |\n| Basic | 10 |\n| Both | Both |");
+	has(doc, "![Sales chart](Picture7.png)");
+	has(doc, "### Notes\n\nRemember the budget.");
+	hasnt(doc, "99");    /* slide number placeholder */
+	assert_non_null(strstr(doc->meta_json, "\"slides\": 2"));
+	assert_non_null(strstr(doc->meta_json, "\"author\": \"Alan Turing\""));
+	hp_doc_free(doc);
+}
+
+static void test_pptx_truncated(void **state)
+{
+	(void)state;
+	truncated("sample.pptx");
+}
+
 int main(void)
 {
 	const char *dd = getenv("HOPPER_TESTDATA");
@@ -428,6 +455,8 @@ int main(void)
 		cmocka_unit_test(test_xlsx),
 		cmocka_unit_test(test_xlsx_row_cap),
 		cmocka_unit_test(test_xlsx_truncated),
+		cmocka_unit_test(test_pptx),
+		cmocka_unit_test(test_pptx_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

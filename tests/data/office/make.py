@@ -241,7 +241,64 @@ def make_xlsx():
     ])
 
 
-MAKERS = {"docx": make_docx, "xlsx": make_xlsx}
+# ---- PPTX -------------------------------------------------------------------
+
+def sp(ph, paras):
+    phx = f'<p:ph type="{ph}"/>' if ph else ""
+    body = ""
+    for lvl, text, props in paras:
+        ppr = f'<a:pPr lvl="{lvl}"/>' if lvl else ""
+        body += f'<a:p>{ppr}<a:r><a:rPr lang="en-US" {props}/><a:t>{text}</a:t></a:r></a:p>'
+    return (f'<p:sp><p:nvSpPr><p:cNvPr id="2" name="Shape"/><p:cNvSpPr/><p:nvPr>{phx}</p:nvPr></p:nvSpPr>'
+            f"<p:spPr/><p:txBody><a:bodyPr/>{body}</p:txBody></p:sp>")
+
+
+def slide(shapes):
+    return (XML + f"<p:sld {A} {R} {P}><p:cSld><p:spTree>" + "".join(shapes) +
+            "</p:spTree></p:cSld></p:sld>")
+
+
+def tc(text, attrs=""):
+    return f"<a:tc{attrs}><a:txBody><a:bodyPr/><a:p><a:r><a:t>{text}</a:t></a:r></a:p></a:txBody></a:tc>"
+
+
+PPTX_TABLE = ('<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="4" name="Table 3"/><p:cNvGraphicFramePr/><p:nvPr/>'
+              '</p:nvGraphicFramePr><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/table">'
+              "<a:tbl><a:tr>" + tc("Plan") + tc("Cost") + "</a:tr><a:tr>" + tc("Basic") + tc("10") + "</a:tr>"
+              "<a:tr>" + tc("Both", ' gridSpan="2"') + tc("", ' hMerge="1"') + "</a:tr></a:tbl></a:graphicData></a:graphic></p:graphicFrame>")
+
+PPTX_PIC = ('<p:pic><p:nvPicPr><p:cNvPr id="5" name="Picture 7" descr="Sales chart"/><p:cNvPicPr/><p:nvPr/></p:nvPicPr>'
+            '<p:blipFill><a:blip r:embed="rId2"/></p:blipFill><p:spPr/></p:pic>')
+
+
+def make_pptx():
+    s1 = slide([sp("ctrTitle", [(0, "Roadmap 2025", "")]), sp("subTitle", [(0, "Team offsite", "")])])
+    s2 = slide([sp("body", [(0, "Ship the importer", 'b="1"'), (1, "PDF first", ""), (1, "then Office", 'i="1"'),
+                          (0, "Measure", "")]),
+                sp("title", [(0, "Goals", "")]), PPTX_TABLE, PPTX_PIC,
+                sp("sldNum", [(0, "99", "")])])
+    notes = (XML + f"<p:notes {A} {R} {P}><p:cSld><p:spTree>" + sp("sldImg", []) +
+             sp("body", [(0, "Remember the budget.", "")]) + "</p:spTree></p:cSld></p:notes>")
+    write_zip("sample.pptx", [
+        ("[Content_Types].xml", content_types([
+            ("ppt/presentation.xml", "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml")])),
+        ("_rels/.rels", rels([("rId1", "officeDocument", "ppt/presentation.xml"),
+                              ("rId2", "metadata/core-properties", "docProps/core.xml")])),
+        ("docProps/core.xml", core("", "Alan Turing")),
+        ("ppt/presentation.xml", XML + f"<p:presentation {A} {R} {P}><p:sldIdLst>"
+         '<p:sldId id="257" r:id="rId3"/><p:sldId id="256" r:id="rId2"/></p:sldIdLst></p:presentation>'),
+        ("ppt/_rels/presentation.xml.rels", rels([("rId2", "slide", "slides/slide2.xml"),
+                                                  ("rId3", "slide", "slides/slide1.xml")])),
+        ("ppt/slides/slide1.xml", s1),
+        ("ppt/slides/slide2.xml", s2),
+        ("ppt/slides/_rels/slide2.xml.rels", rels([("rId1", "notesSlide", "../notesSlides/notesSlide1.xml"),
+                                                   ("rId2", "image", "../media/image1.png")])),
+        ("ppt/notesSlides/notesSlide1.xml", notes),
+        ("ppt/media/image1.png", PNG),
+    ])
+
+
+MAKERS = {"docx": make_docx, "xlsx": make_xlsx, "pptx": make_pptx}
 
 if __name__ == "__main__":
     which = sys.argv[1:] or list(MAKERS)
