@@ -437,6 +437,34 @@ static void test_pptx_truncated(void **state)
 	truncated("sample.pptx");
 }
 
+/* ---- EPUB ------------------------------------------------------------------ */
+
+static void test_epub(void **state)
+{
+	(void)state;
+	hp_doc *doc = convert_ok("sample.epub");
+	assert_int_equal(doc->format, HP_FMT_EPUB);
+	assert_string_equal(doc->title, "The Small Book");
+	has(doc, "# The Small Book\n\n**Authors:** Mary Shelley, Percy Shelley\n");
+	/* spine order (the manifest lists chapter two first) */
+	char *one = strstr(doc->markdown, "# Chapter One");
+	char *two = strstr(doc->markdown, "# Chapter Two");
+	assert_non_null(one);
+	assert_non_null(two);
+	assert_true(one < two);
+	has(doc, "It was a **dark** night.");
+	has(doc, "| A | B |");
+	assert_non_null(strstr(doc->meta_json, "\"lang\": \"en\""));
+	assert_non_null(strstr(doc->meta_json, "spine item gone skipped: not in the manifest"));
+	hp_doc_free(doc);
+}
+
+static void test_epub_truncated(void **state)
+{
+	(void)state;
+	truncated("sample.epub");
+}
+
 int main(void)
 {
 	const char *dd = getenv("HOPPER_TESTDATA");
@@ -457,6 +485,8 @@ int main(void)
 		cmocka_unit_test(test_xlsx_truncated),
 		cmocka_unit_test(test_pptx),
 		cmocka_unit_test(test_pptx_truncated),
+		cmocka_unit_test(test_epub),
+		cmocka_unit_test(test_epub_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

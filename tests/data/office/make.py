@@ -298,7 +298,35 @@ def make_pptx():
     ])
 
 
-MAKERS = {"docx": make_docx, "xlsx": make_xlsx, "pptx": make_pptx}
+# ---- EPUB -------------------------------------------------------------------
+
+def xhtml(title, body):
+    return (XML + '<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+            f"<title>{title}</title></head><body>{body}</body></html>")
+
+
+def make_epub():
+    opf = (XML + '<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">'
+           '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:identifier id="id">x</dc:identifier>'
+           "<dc:title>The Small Book</dc:title><dc:creator>Mary Shelley</dc:creator><dc:creator>Percy Shelley</dc:creator>"
+           "<dc:language>en</dc:language></metadata><manifest>"
+           '<item id="c2" href="text/ch%202.xhtml" media-type="application/xhtml+xml"/>'
+           '<item id="c1" href="text/ch1.xhtml" media-type="application/xhtml+xml"/>'
+           '<item id="img" href="images/a.png" media-type="image/png"/>'
+           '</manifest><spine><itemref idref="c1"/><itemref idref="c2"/><itemref idref="gone"/></spine></package>')
+    write_zip("sample.epub", [
+        ("META-INF/container.xml", XML + '<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+         '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>'),
+        ("OEBPS/content.opf", opf),
+        ("OEBPS/text/ch1.xhtml", xhtml("One", "<h1>Chapter One</h1><p>It was a <b>dark</b> night.</p>"
+                                              "<ul><li>first</li><li>second</li></ul>")),
+        ("OEBPS/text/ch 2.xhtml", xhtml("Two", "<h1>Chapter Two</h1><table><tr><th>A</th><th>B</th></tr>"
+                                               "<tr><td>1</td><td>2</td></tr></table>")),
+        ("OEBPS/images/a.png", PNG),
+    ], stored_first=("mimetype", "application/epub+zip"))
+
+
+MAKERS = {"docx": make_docx, "xlsx": make_xlsx, "pptx": make_pptx, "epub": make_epub}
 
 if __name__ == "__main__":
     which = sys.argv[1:] or list(MAKERS)
