@@ -913,6 +913,10 @@ static int convert_xlsx(const char *name, const char *data, size_t len,
 		goto out;
 	if ((r = read_workbook(&x, &sheets, &nsheets)) < 0)
 		goto out;
+	if (!nsheets) {
+		r = hp_office_err(-EINVAL, err, errlen, "XLSX workbook %s lists no sheets", x.main);
+		goto out;
+	}
 	for (size_t i = 0; i < nsheets; i++) {
 		rel = hp_rels_id(&x.rels, sheets[i].rid);
 		if (!rel || rel->external || hp_zip_find(x.z, rel->target) < 0) {
