@@ -133,6 +133,9 @@ bench: deps
 	@$(B)/tests/bench/bench_reader
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"
+	@B=$(B) tests/bench/office_vs_pandoc.sh $(wildcard ../shared/peer-tests/markitdown/files/*.docx) \
+	  $(wildcard ../shared/peer-tests/markitdown/files/*.epub) tests/data/office/sample.docx tests/data/office/sample.epub
 	@if command -v valgrind >/dev/null; then \
 	  echo "instructions per file (callgrind: 2 rounds minus 1 round, so start-up is excluded; repeatable):"; \
 	  for f in $(BENCH_DOCS); do \
