@@ -29,6 +29,7 @@
 #include "hopper/db.h"
 #include "hopper/embed.h"
 #include "hopper/hash.h"
+#include "hopper/ocr.h"
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
@@ -392,6 +393,7 @@ static void dispatch(void)
 			.len = rq->len,
 			.chunk_tokens = (uint32_t)j->chunk_tokens,
 			.max_output = D.cfg->max_output,
+			.ocr_languages = D.cfg->ocr_languages,
 			.zip_max_total = D.cfg->zip_max_total,
 			.zip_max_ratio = (uint64_t)D.cfg->zip_max_ratio,
 			.zip_max_entries = (uint64_t)D.cfg->zip_max_entries,
@@ -844,6 +846,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Before anything else: converters that OCR must stay single-threaded. */
+	hp_ocr_single_thread(argv);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0) {
 		uint64_t limit = 0;
 		if (argc >= 4 && strcmp(argv[2], "--memory-limit") == 0)

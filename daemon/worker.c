@@ -72,6 +72,7 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 	hp_doc *doc = NULL;
 	hp_convert_limits lim = {
 		.max_output = m->max_output ? (size_t)m->max_output : HP_WORKER_DEFAULT_OUTPUT,
+		.ocr_languages = m->ocr_languages,
 		.max_depth = HP_WORKER_MAX_DEPTH,
 		.zip_max_total = m->zip_max_total,
 		.zip_max_ratio = (uint32_t)m->zip_max_ratio,

@@ -108,6 +108,9 @@ static const config_key config_keys[] = {
 	{ SEC_WORKERS, "max_sheet_rows", T_INT, "10000", 1, 100000000, KF_RELOAD, CFG(max_sheet_rows), 0,
 	  "spreadsheets: rows kept per sheet; the rest is cut with a note" },
 
+	{ SEC_WORKERS, "ocr_languages", T_STRING, "eng", 0, 0, KF_RELOAD, CFG(ocr_languages), 0,
+	  "Tesseract languages for pictures of text, e.g. \"eng deu\" (tesseract-ocr-LANG packages)" },
+
 	{ SEC_EMBED, "url", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_url), 0,
 	  "OpenAI-compatible /v1/embeddings endpoint; empty = no embeddings" },
 	{ SEC_EMBED, "model", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_model), 0,
@@ -974,6 +977,7 @@ void hp_config_free(hp_config *cfg)
 	free(cfg->file);
 	free(cfg->database);
 	free(cfg->state_dir);
+	free(cfg->ocr_languages);
 	free(cfg->embed_url);
 	free(cfg->embed_model);
 	free(cfg->embed_api_key_file);

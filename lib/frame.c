@@ -193,6 +193,8 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_CHUNK_TOKENS, m->chunk_tokens);
 	if (r == 0)
 		r = hp_frame_put_u64(b, HP_TAG_MAX_OUTPUT, m->max_output);
+	if (r == 0)
+		r = hp_frame_put_str(b, HP_TAG_OCR_LANGUAGES, m->ocr_languages);
 	const struct { uint16_t tag; uint64_t v; } lims[] = {
 		{ HP_TAG_ZIP_MAX_TOTAL, m->zip_max_total }, { HP_TAG_ZIP_MAX_RATIO, m->zip_max_ratio },
 		{ HP_TAG_ZIP_MAX_ENTRIES, m->zip_max_entries }, { HP_TAG_MAX_SHEET_ROWS, m->max_sheet_rows },
@@ -211,6 +213,7 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 {
 	hp_job_msg m = { 0 };
 	bool have_id = false, have_data = false, have_name = false, have_ct = false, have_mo = false;
+	bool have_ocr = false;
 	hp_field_iter it;
 	uint16_t tag;
 	const void *val;
@@ -248,6 +251,11 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			if (have_mo || get_u64(val, len, &m.max_output) < 0)
 				return -EBADMSG;
 			have_mo = true;
+			break;
+		case HP_TAG_OCR_LANGUAGES:
+			if (have_ocr || get_str(val, len, &m.ocr_languages, NULL) < 0)
+				return -EBADMSG;
+			have_ocr = true;
 			break;
 		case HP_TAG_ZIP_MAX_TOTAL:
 			if (get_u64(val, len, &m.zip_max_total) < 0)

@@ -49,6 +49,7 @@ typedef struct hp_config {
 	int max_attempts;      /* default 3, 1..100 */
 	uint64_t max_file_size;  /* default 256M */
 	uint64_t max_output;     /* max Markdown per document, default 64M */
+	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
 	uint64_t zip_max_total;  /* ZIP containers: bytes inflated per job, default 512M */
 	int zip_max_ratio;       /* ZIP: inflated:compressed per entry, default 200 */
 	int zip_max_entries;     /* ZIP: entries per archive, default 10000 */

@@ -36,10 +36,11 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
-	HP_TAG_ZIP_MAX_TOTAL = 6,   /* u64, 0 = default */
-	HP_TAG_ZIP_MAX_RATIO = 7,   /* u64 */
-	HP_TAG_ZIP_MAX_ENTRIES = 8, /* u64 */
-	HP_TAG_MAX_SHEET_ROWS = 9,  /* u64 */
+	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
+	HP_TAG_ZIP_MAX_TOTAL = 7,   /* u64, 0 = default */
+	HP_TAG_ZIP_MAX_RATIO = 8,   /* u64 */
+	HP_TAG_ZIP_MAX_ENTRIES = 9, /* u64 */
+	HP_TAG_MAX_SHEET_ROWS = 10,  /* u64 */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -86,6 +87,7 @@ typedef struct hp_job_msg {
 	size_t len;
 	uint32_t chunk_tokens;
 	uint64_t max_output;
+	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 	/* converter limits (hp_convert_limits); 0 = the converter's default */
 	uint64_t zip_max_total, zip_max_ratio, zip_max_entries, max_sheet_rows;
 } hp_job_msg;

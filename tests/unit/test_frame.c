@@ -45,6 +45,11 @@ static void test_job_round_trip(void **state)
 		.len = sizeof data - 1,
 		.chunk_tokens = 300,
 		.max_output = 5u << 20,
+		.ocr_languages = "eng deu",
+		.zip_max_total = 3u << 30,
+		.zip_max_ratio = 150,
+		.zip_max_entries = 777,
+		.max_sheet_rows = 12345,
 	};
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -60,16 +65,21 @@ static void test_job_round_trip(void **state)
 	assert_memory_equal(d.data, data, m.len);
 	assert_int_equal(d.chunk_tokens, 300);
 	assert_true(d.max_output == m.max_output);
+	assert_string_equal(d.ocr_languages, "eng deu");
+	assert_true(d.zip_max_total == 3ull << 30);
+	assert_true(d.zip_max_ratio == 150 && d.zip_max_entries == 777 && d.max_sheet_rows == 12345);
 	free(copy);
 
 	/* No name: the field is omitted and decodes as NULL. */
 	hp_buf_reset(&b);
 	m.name = NULL;
+	m.ocr_languages = NULL;
 	m.len = 0;
 	assert_int_equal(hp_job_msg_encode(&b, &m), 0);
 	pl = frame_payload(&b, HP_FRAME_JOB, &len);
 	assert_int_equal(hp_job_msg_decode(pl, len, &d), 0);
 	assert_null(d.name);
+	assert_null(d.ocr_languages);
 	assert_int_equal(d.len, 0);
 	hp_buf_free(&b);
 }
