@@ -20,6 +20,9 @@ extern const hp_converter hp_conv_docx;
 extern const hp_converter hp_conv_xlsx;
 extern const hp_converter hp_conv_pptx;
 extern const hp_converter hp_conv_epub;
+extern const hp_converter hp_conv_odt;
+extern const hp_converter hp_conv_ods;
+extern const hp_converter hp_conv_odp;
 
 /* Like hp_to_utf8(), but decode from `charset` (a name or alias from the
  * table opened by hp_convert_init) instead of detecting it. -ENOTSUP when

@@ -72,6 +72,7 @@ static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
 	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
 	&hp_conv_docx, &hp_conv_xlsx, &hp_conv_pptx, &hp_conv_epub,
+	&hp_conv_odt, &hp_conv_ods, &hp_conv_odp,
 };
 
 /* ---- process-wide state loaded by hp_convert_init() ----------------------- */

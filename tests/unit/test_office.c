@@ -465,6 +465,96 @@ static void test_epub_truncated(void **state)
 	truncated("sample.epub");
 }
 
+/* ---- OpenDocument ----------------------------------------------------------- */
+
+static void test_odt(void **state)
+{
+	(void)state;
+	hp_doc *doc = convert_ok("sample.odt");
+	assert_int_equal(doc->format, HP_FMT_ODT);
+	assert_string_equal(doc->title, "Field Notes");
+	has(doc, "# Install\n");
+	has(doc, "Plain **bold** and *italic* and ~~gone~~ and **strong**.[^1]");
+	has(doc, "See [the site](https://example.org/odf).");
+	has(doc, "\n## Debian\n");
+	has(doc, "1. first step\n    - a detail\n2. second step\n");
+	has(doc, "| Name | Q1 | Q2 |\n| --- | --- | --- |\n| Span | Span | x |\n| Tall | 1 | 2 |\n| Tall | 3 | 4 |");
+	has(doc, "![A tiny red square](Image1.png)");
+	has(doc, "[^1]: A note.");
+	hasnt(doc, "deleted words");
+	assert_non_null(strstr(doc->meta_json, "\"author\": \"Ada Lovelace\""));
+	assert_non_null(strstr(doc->meta_json, "\"pages\": 2"));
+	assert_int_equal(doc->pages, 2);
+	hp_doc_free(doc);
+}
+
+static void test_ods(void **state)
+{
+	(void)state;
+	hp_doc *doc = convert_ok("sample.ods");
+	assert_int_equal(doc->format, HP_FMT_ODS);
+	has(doc, "## Prices\n\n| Merged title | Merged title |\n| --- | --- |\n| Item | Price |\n| Tea | $1,234.50 |\n");
+	/* a million repeated empty rows and a thousand empty columns: trimmed */
+	hasnt(doc, "|  |  |");
+	has(doc, "| 30 | row 30 |\n| same |  |\n| same |  |\n| same |  |\n| same |  |\n| same |  |");
+	assert_non_null(strstr(doc->meta_json, "\"sheets\": 2"));
+	hp_doc_free(doc);
+
+	hp_convert_limits l = lim;
+	l.max_sheet_rows = 10;
+	size_t n;
+	char *d = fixture("sample.ods", &n);
+	char err[512] = "";
+	assert_int_equal(hp_convert("sample.ods", d, n, &l, &doc, err, sizeof(err)), 0);
+	has(doc, "| 10 | row 10 |");
+	hasnt(doc, "| 11 | row 11 |");
+	has(doc, "*Sheet Long: 10 of 35 rows shown (max_sheet_rows = 10).*");
+	hp_doc_free(doc);
+	free(d);
+}
+
+static void test_odp(void **state)
+{
+	(void)state;
+	hp_doc *doc = convert_ok("sample.odp");
+	assert_int_equal(doc->format, HP_FMT_ODP);
+	assert_string_equal(doc->title, "Roadmap 2025");
+	has(doc, "<!-- slide 1 -->\n\n## Roadmap 2025\n\nTeam offsite\n\n<!-- slide 2 -->\n\n## Goals\n");
+	has(doc, "1. **Ship** it");
+	has(doc, "| Plan | Cost |\n| --- | --- |\n| Basic | 10 |");
+	has(doc, "![Sales chart](Picture7.png)");
+	has(doc, "### Notes\n\nRemember the budget.");
+	hasnt(doc, "99");
+	assert_non_null(strstr(doc->meta_json, "\"slides\": 2"));
+	hp_doc_free(doc);
+}
+
+static void test_odf_truncated(void **state)
+{
+	(void)state;
+	truncated("sample.odt");
+	truncated("sample.ods");
+	truncated("sample.odp");
+}
+
+static void test_odf_encrypted(void **state)
+{
+	(void)state;
+	struct part p[] = {
+		{ "mimetype", "application/vnd.oasis.opendocument.text", 0 },
+		{ "content.xml", "\x93\x11 encrypted bytes", 0 },
+		{ "META-INF/manifest.xml", "<manifest:manifest xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\">"
+		  "<manifest:file-entry manifest:full-path=\"content.xml\"><manifest:encryption-data/></manifest:file-entry>"
+		  "</manifest:manifest>", 0 },
+	};
+	size_t n;
+	char *z = make_zip(p, HP_ARRAY_SIZE(p), &n);
+	char err[512];
+	assert_int_equal(convert_bytes("secret.odt", z, n, &lim, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "encrypted (password-protected) document, cannot read its text");
+	free(z);
+}
+
 int main(void)
 {
 	const char *dd = getenv("HOPPER_TESTDATA");
@@ -487,6 +577,11 @@ int main(void)
 		cmocka_unit_test(test_pptx_truncated),
 		cmocka_unit_test(test_epub),
 		cmocka_unit_test(test_epub_truncated),
+		cmocka_unit_test(test_odt),
+		cmocka_unit_test(test_ods),
+		cmocka_unit_test(test_odp),
+		cmocka_unit_test(test_odf_truncated),
+		cmocka_unit_test(test_odf_encrypted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -326,7 +326,133 @@ def make_epub():
     ], stored_first=("mimetype", "application/epub+zip"))
 
 
-MAKERS = {"docx": make_docx, "xlsx": make_xlsx, "pptx": make_pptx, "epub": make_epub}
+# ---- OpenDocument -------------------------------------------------------------
+
+ODF_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+          'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" '
+          'xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+          'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" '
+          'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+          'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+          'office:version="1.3"')
+
+ODF_AUTO = ('<office:automatic-styles>'
+            '<style:style style:name="T1" style:family="text"><style:text-properties fo:font-weight="bold"/></style:style>'
+            '<style:style style:name="T2" style:family="text"><style:text-properties fo:font-style="italic"/></style:style>'
+            '<style:style style:name="T3" style:family="text"><style:text-properties style:text-line-through-style="solid"/></style:style>'
+            '<style:style style:name="T4" style:family="text" style:parent-style-name="Strong"/>'
+            '<text:list-style style:name="L1"><text:list-level-style-number text:level="1" style:num-format="1"/>'
+            '<text:list-level-style-bullet text:level="2" text:bullet-char="*"/></text:list-style>'
+            "</office:automatic-styles>")
+
+ODF_STYLES = (XML + f"<office:document-styles {ODF_NS}><office:styles>"
+              '<style:style style:name="Strong" style:family="text"><style:text-properties fo:font-weight="bold"/></style:style>'
+              "</office:styles></office:document-styles>")
+
+
+def odf_meta(title, creator):
+    return (XML + f"<office:document-meta {ODF_NS}><office:meta><dc:title>{title}</dc:title>"
+            f"<meta:initial-creator>{creator}</meta:initial-creator>"
+            "<meta:creation-date>2024-01-02T03:04:05</meta:creation-date>"
+            '<meta:document-statistic meta:page-count="2"/></office:meta></office:document-meta>')
+
+
+def odf_manifest(mime):
+    return (XML + '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+            f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{mime}"/>'
+            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            "</manifest:manifest>")
+
+
+def write_odf(name, kind, body, meta=None):
+    mime = f"application/vnd.oasis.opendocument.{kind}"
+    content = (XML + f"<office:document-content {ODF_NS}>{ODF_AUTO}<office:body>{body}</office:body>"
+               "</office:document-content>")
+    parts = [("content.xml", content), ("styles.xml", ODF_STYLES),
+             ("META-INF/manifest.xml", odf_manifest(mime))]
+    if meta:
+        parts.append(("meta.xml", meta))
+    parts.append(("Pictures/img1.png", PNG))
+    write_zip(name, parts, stored_first=("mimetype", mime))
+
+
+def ocell(text, attrs=""):
+    return f"<table:table-cell{attrs}><text:p>{text}</text:p></table:table-cell>" if text else f"<table:table-cell{attrs}/>"
+
+
+def make_odt():
+    body = ("<office:text><text:sequence-decls/>"
+            '<text:h text:outline-level="1">Install</text:h>'
+            '<text:p>Plain <text:span text:style-name="T1">bold</text:span> and '
+            '<text:span text:style-name="T2">italic</text:span> and <text:span text:style-name="T3">gone</text:span> and '
+            '<text:span text:style-name="T4">strong</text:span>.<text:note text:note-class="footnote">'
+            "<text:note-citation>1</text:note-citation><text:note-body><text:p>A note.</text:p></text:note-body></text:note></text:p>"
+            '<text:p>See <text:a xlink:href="https://example.org/odf">the site</text:a>.</text:p>'
+            '<text:h text:outline-level="2">Debian</text:h>'
+            '<text:list text:style-name="L1"><text:list-item><text:p>first step</text:p>'
+            "<text:list><text:list-item><text:p>a detail</text:p></text:list-item></text:list></text:list-item>"
+            "<text:list-item><text:p>second step</text:p></text:list-item></text:list>"
+            '<table:table table:name="Table1"><table:table-column table:number-columns-repeated="3"/>'
+            "<table:table-row>" + ocell("Name") + ocell("Q1") + ocell("Q2") + "</table:table-row>"
+            "<table:table-row>" + ocell("Span", ' table:number-columns-spanned="2"') +
+            "<table:covered-table-cell/>" + ocell("x") + "</table:table-row>"
+            "<table:table-row>" + ocell("Tall", ' table:number-rows-spanned="2"') + ocell("1") + ocell("2") + "</table:table-row>"
+            "<table:table-row><table:covered-table-cell/>" + ocell("3") + ocell("4") + "</table:table-row>"
+            "</table:table>"
+            '<text:p><draw:frame draw:name="Image 1"><draw:image xlink:href="Pictures/img1.png"/>'
+            "<svg:title>A tiny red square</svg:title></draw:frame></text:p>"
+            '<text:tracked-changes><text:changed-region><text:deletion><text:p>deleted words</text:p></text:deletion>'
+            "</text:changed-region></text:tracked-changes>"
+            "</office:text>")
+    write_odf("sample.odt", "text", body, odf_meta("Field Notes", "Ada Lovelace"))
+
+
+def make_ods():
+    body = ('<office:spreadsheet><table:table table:name="Prices">'
+            '<table:table-column table:number-columns-repeated="1024"/>'
+            '<table:table-row>' + ocell("Merged title", ' table:number-columns-spanned="2"') +
+            '<table:covered-table-cell/><table:table-cell table:number-columns-repeated="1021"/></table:table-row>'
+            "<table:table-row>" + ocell("Item") + ocell("Price") + "</table:table-row>"
+            '<table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+            '<table:table-row>' + ocell("Tea", ' office:value-type="string"') +
+            ocell("$1,234.50", ' office:value-type="currency" office:value="1234.5"') + "</table:table-row>"
+            '<table:table-row table:number-rows-repeated="1048000"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+            '</table:table><table:table table:name="Long">' +
+            "".join(f"<table:table-row>{ocell(str(i))}{ocell(f'row {i}')}</table:table-row>" for i in range(1, 31)) +
+            '<table:table-row table:number-rows-repeated="5">' + ocell("same") + "</table:table-row>"
+            "</table:table></office:spreadsheet>")
+    write_odf("sample.ods", "spreadsheet", body, odf_meta("", "Grace Hopper"))
+
+
+def dframe(cls, inner, name="Frame"):
+    c = f' presentation:class="{cls}"' if cls else ""
+    return f'<draw:frame draw:name="{name}"{c}><draw:text-box>{inner}</draw:text-box></draw:frame>'
+
+
+def make_odp():
+    body = ("<office:presentation>"
+            '<draw:page draw:name="page1">' + dframe("title", "<text:p>Roadmap 2025</text:p>") +
+            dframe("subtitle", "<text:p>Team offsite</text:p>") + "</draw:page>"
+            '<draw:page draw:name="page2">' + dframe("title", "<text:p>Goals</text:p>") +
+            dframe("outline", '<text:list text:style-name="L1"><text:list-item><text:p>'
+                              '<text:span text:style-name="T1">Ship</text:span> it</text:p></text:list-item></text:list>') +
+            '<draw:frame draw:name="Table 1"><table:table>'
+            "<table:table-row>" + ocell("Plan") + ocell("Cost") + "</table:table-row>"
+            "<table:table-row>" + ocell("Basic") + ocell("10") + "</table:table-row></table:table></draw:frame>"
+            '<draw:frame draw:name="Picture 7"><draw:image xlink:href="Pictures/img1.png"/><svg:desc>Sales chart</svg:desc></draw:frame>' +
+            dframe("page-number", "<text:p>99</text:p>") +
+            '<presentation:notes><draw:page-thumbnail presentation:class="page"/>' +
+            dframe("notes", "<text:p>Remember the budget.</text:p>") + "</presentation:notes>"
+            "</draw:page></office:presentation>")
+    write_odf("sample.odp", "presentation", body, odf_meta("", "Alan Turing"))
+
+
+MAKERS = {"docx": make_docx, "xlsx": make_xlsx, "pptx": make_pptx, "epub": make_epub,
+          "odt": make_odt, "ods": make_ods, "odp": make_odp}
 
 if __name__ == "__main__":
     which = sys.argv[1:] or list(MAKERS)
