@@ -157,6 +157,10 @@ struct odf {
 	char *frame_name, *img_href;
 	hp_buf img_alt;
 	int in_alt, frame_title, frame_skip;
+	char *obj_href;      /* draw:object in the current frame */
+	int frame_has_table;
+	int nested;          /* converting an embedded object */
+	const char *content_part;
 	/* presentation */
 	int in_notes;
 	int slide_no;
@@ -565,10 +569,22 @@ static int table_emit(struct odf *o, const char *name)
 
 /* ---- frames and images ---------------------------------------------------------------- */
 
+static int embed_object(struct odf *o, const char *href);
+
 static int frame_end(struct odf *o)
 {
 	int r = 0;
-	if (o->img_href && !o->frame_skip) {
+	/* a picture next to an object or table is its stand-in rendering */
+	if (o->obj_href || o->frame_has_table) {
+		free(o->img_href);
+		o->img_href = NULL;
+	}
+	if (o->obj_href && !o->frame_skip)
+		r = embed_object(o, o->obj_href);
+	free(o->obj_href);
+	o->obj_href = NULL;
+	o->frame_has_table = 0;
+	if (r == 0 && o->img_href && !o->frame_skip) {
 		char name[256] = "";
 		const char *ext = "";
 		const char *dot = strrchr(o->img_href, '.');
@@ -737,6 +753,8 @@ static int on_start(struct odf *o)
 	}
 	if (ns == HP_NS_TABLE) {
 		if (strcmp(ln, "table") == 0) {
+			if (o->frame_depth)
+				o->frame_has_table = 1;
 			if (++o->tbl_depth == 1) {
 				otable_free(&o->tbl);
 				free(o->sheet_name);
@@ -788,6 +806,12 @@ static int on_start(struct odf *o)
 				o->frame_title = 0;
 				return hp_xr_skip(x);
 			}
+			return 0;
+		}
+		if (strcmp(ln, "object") == 0 && o->frame_depth && !o->obj_href) {
+			const char *h = hp_xr_attr(x, HP_NS_XLINK, "href");
+			if (h && !(o->obj_href = strdup(h)))
+				return -ENOMEM;
 			return 0;
 		}
 		if (strcmp(ln, "image") == 0 && o->frame_depth && !o->img_href) {
@@ -908,7 +932,8 @@ static int on_end(struct odf *o)
 
 static int walk_content(struct odf *o)
 {
-	int r = hp_xr_open(o->z, "content.xml", o->lim, 0, &o->x, o->err, o->errlen);
+	const char *part = o->content_part ? o->content_part : "content.xml";
+	int r = hp_xr_open(o->z, part, o->lim, 0, &o->x, o->err, o->errlen);
 	if (r == -ENOENT)
 		return hp_office_err(-EINVAL, o->err, o->errlen, "%s has no content.xml",
 		                     o->kind == ODT ? "ODT" : o->kind == ODS ? "ODS" : "ODP");
@@ -918,7 +943,7 @@ static int walk_content(struct odf *o)
 	r = read_styles(o, o->x, 1);
 	if (r == 0) {
 		/* no body at all */
-		r = hp_office_err(-EINVAL, o->err, o->errlen, "content.xml has no office:body");
+		r = hp_office_err(-EINVAL, o->err, o->errlen, "%s has no office:body", part);
 		goto out;
 	}
 	if (r < 0)
@@ -1034,12 +1059,11 @@ static int check_encrypted(struct odf *o)
 	return 0;
 }
 
-static int convert_odf(enum kind kind, const char *data, size_t len, const hp_convert_limits *lim,
-                       hp_doc *doc, char *err, size_t errlen)
+static struct odf *odf_new(enum kind kind, const hp_convert_limits *lim, char *err, size_t errlen)
 {
 	struct odf *o = calloc(1, sizeof(*o));
 	if (!o)
-		return -ENOMEM;
+		return NULL;
 	o->kind = kind;
 	o->lim = lim;
 	o->err = err;
@@ -1059,27 +1083,12 @@ static int convert_odf(enum kind kind, const char *data, size_t len, const hp_co
 	hp_buf_init(&o->notes_text, cap);
 	hp_buf_init(&o->img_alt, 4096);
 	o->tbl.limit = cap;
-	int r = hp_zip_open(data, len, lim, &o->z, err, errlen);
-	if (r < 0)
-		goto out;
-	if ((r = check_encrypted(o)) < 0 || (r = load_styles_part(o)) < 0 || (r = walk_content(o)) < 0 ||
-	    (r = read_meta(o)) < 0)
-		goto out;
-	if (o->notes_text.len && (r = hp_md_raw(&o->md, o->notes_text.data)) < 0)
-		goto out;
-	const char *title = o->meta.title ? o->meta.title
-	                  : o->first_title ? o->first_title
-	                  : o->first_heading;
-	if (!title && kind == ODS && o->sheet_name)
-		title = o->sheet_name;
-	if (title && (r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title)) < 0)
-		goto out;
-	if ((r = hp_md_finish(&o->md, doc, lim, err, errlen)) < 0)
-		goto out;
-	r = hp_meta_finish(&o->meta, doc);
-out:
-	if (r == -EFBIG && !err[0])
-		r = hp_conv_efbig(lim->max_output, err, errlen);
+	return o;
+}
+
+/* Frees everything but o->z (the caller's). */
+static void odf_free(struct odf *o)
+{
 	for (size_t i = 0; i < o->nstyles; i++) {
 		free(o->styles[i].name);
 		free(o->styles[i].parent);
@@ -1108,8 +1117,66 @@ out:
 	free(o->sheet_name);
 	free(o->frame_name);
 	free(o->img_href);
-	hp_zip_close(o->z);
+	free(o->obj_href);
 	free(o);
+}
+
+/* An embedded object (a chart, a formula, a spreadsheet): its own
+ * content.xml in a folder of the package, converted as a text document
+ * (a chart's data is a table:table there) into the current output. One
+ * level only: objects inside objects are left out. */
+static int embed_object(struct odf *o, const char *href)
+{
+	if (o->nested)
+		return 0;
+	char dir[512], part[600];
+	if (hp_zip_resolve("", href, dir, sizeof(dir)) < 0 ||
+	    snprintf(part, sizeof(part), "%s/content.xml", dir) >= (int)sizeof(part))
+		return hp_meta_warn(&o->meta, "embedded object %.100s skipped: name too long", href);
+	if (hp_zip_find(o->z, part) < 0)
+		return 0;    /* an object without XML content (an OLE blob) */
+	struct odf *sub = odf_new(ODT, o->lim, o->err, o->errlen);
+	if (!sub)
+		return -ENOMEM;
+	sub->z = o->z;
+	sub->nested = 1;
+	sub->content_part = part;
+	int r = walk_content(sub);
+	if (r == 0 && sub->md.out.len)
+		r = hp_md_raw(o->out, sub->md.out.data);
+	odf_free(sub);
+	return r;
+}
+
+static int convert_odf(enum kind kind, const char *data, size_t len, const hp_convert_limits *lim,
+                       hp_doc *doc, char *err, size_t errlen)
+{
+	struct odf *o = odf_new(kind, lim, err, errlen);
+	if (!o)
+		return -ENOMEM;
+	int r = hp_zip_open(data, len, lim, &o->z, err, errlen);
+	if (r < 0)
+		goto out;
+	if ((r = check_encrypted(o)) < 0 || (r = load_styles_part(o)) < 0 || (r = walk_content(o)) < 0 ||
+	    (r = read_meta(o)) < 0)
+		goto out;
+	if (o->notes_text.len && (r = hp_md_raw(&o->md, o->notes_text.data)) < 0)
+		goto out;
+	const char *title = o->meta.title ? o->meta.title
+	                  : o->first_title ? o->first_title
+	                  : o->first_heading;
+	if (!title && kind == ODS && o->sheet_name)
+		title = o->sheet_name;
+	if (title && (r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title)) < 0)
+		goto out;
+	if ((r = hp_md_finish(&o->md, doc, lim, err, errlen)) < 0)
+		goto out;
+	r = hp_meta_finish(&o->meta, doc);
+out:
+	if (r == -EFBIG && !err[0])
+		r = hp_conv_efbig(lim->max_output, err, errlen);
+	hp_zip_close(o->z);
+	odf_free(o);
 	return r;
 }
 

@@ -523,6 +523,10 @@ static void test_odp(void **state)
 	has(doc, "1. **Ship** it");
 	has(doc, "| Plan | Cost |\n| --- | --- |\n| Basic | 10 |");
 	has(doc, "![Sales chart](Picture7.png)");
+	/* an embedded chart: its data table, not its stand-in picture */
+	has(doc, "Units sold\n\n|  | 2023 | 2024 |\n| --- | --- | --- |\n| North | 12 | 15 |");
+	hasnt(doc, "ObjectReplacements");
+	hasnt(doc, "Chart2");
 	has(doc, "### Notes\n\nRemember the budget.");
 	hasnt(doc, "99");
 	assert_non_null(strstr(doc->meta_json, "\"slides\": 2"));

@@ -368,7 +368,18 @@ def odf_manifest(mime):
             "</manifest:manifest>")
 
 
-def write_odf(name, kind, body, meta=None):
+CHART = (XML + f'<office:document-content {ODF_NS} xmlns:chart="urn:oasis:names:tc:opendocument:xmlns:chart:1.0">'
+         "<office:body><office:chart><chart:chart><chart:title><text:p>Units sold</text:p></chart:title>"
+         '<table:table table:name="local-table"><table:table-header-rows><table:table-row>'
+         "<table:table-cell/>" + "".join(f"<table:table-cell><text:p>{h}</text:p></table:table-cell>" for h in ("2023", "2024")) +
+         "</table:table-row></table:table-header-rows><table:table-rows>"
+         "<table:table-row><table:table-cell><text:p>North</text:p></table:table-cell>"
+         '<table:table-cell office:value-type="float" office:value="12"><text:p>12</text:p></table:table-cell>'
+         '<table:table-cell office:value-type="float" office:value="15"><text:p>15</text:p></table:table-cell></table:table-row>'
+         "</table:table-rows></table:table></chart:chart></office:chart></office:body></office:document-content>")
+
+
+def write_odf(name, kind, body, meta=None, extra=()):
     mime = f"application/vnd.oasis.opendocument.{kind}"
     content = (XML + f"<office:document-content {ODF_NS}>{ODF_AUTO}<office:body>{body}</office:body>"
                "</office:document-content>")
@@ -377,6 +388,7 @@ def write_odf(name, kind, body, meta=None):
     if meta:
         parts.append(("meta.xml", meta))
     parts.append(("Pictures/img1.png", PNG))
+    parts.extend(extra)
     write_zip(name, parts, stored_first=("mimetype", mime))
 
 
@@ -444,11 +456,14 @@ def make_odp():
             "<table:table-row>" + ocell("Plan") + ocell("Cost") + "</table:table-row>"
             "<table:table-row>" + ocell("Basic") + ocell("10") + "</table:table-row></table:table></draw:frame>"
             '<draw:frame draw:name="Picture 7"><draw:image xlink:href="Pictures/img1.png"/><svg:desc>Sales chart</svg:desc></draw:frame>' +
+            '<draw:frame draw:name="Chart 2"><draw:object xlink:href="./Object 1"/>'
+            '<draw:image xlink:href="./ObjectReplacements/Object 1"/></draw:frame>' +
             dframe("page-number", "<text:p>99</text:p>") +
             '<presentation:notes><draw:page-thumbnail presentation:class="page"/>' +
             dframe("notes", "<text:p>Remember the budget.</text:p>") + "</presentation:notes>"
             "</draw:page></office:presentation>")
-    write_odf("sample.odp", "presentation", body, odf_meta("", "Alan Turing"))
+    write_odf("sample.odp", "presentation", body, odf_meta("", "Alan Turing"),
+              extra=[("Object 1/content.xml", CHART), ("ObjectReplacements/Object 1", b"stand-in picture")])
 
 
 MAKERS = {"docx": make_docx, "xlsx": make_xlsx, "pptx": make_pptx, "epub": make_epub,
