@@ -65,7 +65,7 @@ TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/hopperd $(B)/hopper
-.PHONY: all deps run check unit integration peer install clean bench
+.PHONY: all deps run check unit integration peer install clean bench testdata
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 $(B)/.flags: FORCE
@@ -181,6 +181,10 @@ unit: all tests
 
 integration: all tests
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh integration
+
+# The office test documents (committed; this rewrites them from make.py).
+testdata:
+	python3 tests/data/office/make.py
 
 peer: all
 	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert
