@@ -335,6 +335,11 @@ struct walk {
 	/* image */
 	char *img_alt, *img_name, *img_rid;
 	int in_drawing;
+	/* fields (ECMA-376 Part 1 §17.16): HYPERLINK fields become links */
+	struct { int instr; int link; } fld[8];
+	int nfld;
+	hp_buf instr;
+	int simple_link;
 	/* notes */
 	int notes_mode;
 	char note_kind;
@@ -530,6 +535,34 @@ static int note_end(struct walk *w)
 	return r;
 }
 
+/* "HYPERLINK \"https://x\" \o \"tip\"" -> a malloc'd URL; NULL when the
+ * field is no external hyperlink (\\l: a bookmark in this document). */
+static char *field_url(const char *instr)
+{
+	while (*instr == ' ')
+		instr++;
+	if (strncmp(instr, "HYPERLINK", 9) != 0)
+		return NULL;
+	const char *p = instr + 9;
+	while (*p == ' ')
+		p++;
+	if (p[0] == '\\' && p[1] == 'l')
+		return NULL;
+	const char *q = p[0] == '"' ? p + 1 : p;
+	const char *e = p[0] == '"' ? strchr(q, '"') : q + strcspn(q, " ");
+	if (!e || e == q)
+		return NULL;
+	return strndup(q, (size_t)(e - q));
+}
+
+static int link_start(struct walk *w, char *url)
+{
+	free(w->link_url);
+	w->link_url = url;
+	w->link_open = 1;
+	return hp_il_link_open(cur_il(w));
+}
+
 static int on_start(struct walk *w)
 {
 	hp_xr *x = w->x;
@@ -584,6 +617,9 @@ static int on_start(struct walk *w)
 			return r;
 		}
 		if (w->tbl_depth) {
+			w->pstyle[0] = '\0';
+			w->num_id[0] = '\0';
+			w->ilvl = 0;
 			if (w->cell_paras++ && w->cell.b.len)
 				r = hp_il_break(&w->cell);
 			return r;
@@ -658,8 +694,53 @@ static int on_start(struct walk *w)
 	}
 	if (strcmp(ln, "noBreakHyphen") == 0)
 		return hp_il_text(cur_il(w), "-", 1, w->run_flags);
+	if (strcmp(ln, "instrText") == 0) {
+		if (w->nfld && w->fld[w->nfld - 1].instr) {
+			r = hp_xr_collect_text(x, &w->instr);
+			return r == -EFBIG ? 0 : r;
+		}
+		return hp_xr_skip(x);
+	}
+	if (strcmp(ln, "fldChar") == 0) {
+		const char *type = hp_xr_attr(x, HP_NS_W, "fldCharType");
+		if (!type)
+			return 0;
+		if (strcmp(type, "begin") == 0) {
+			if (w->nfld < (int)HP_ARRAY_SIZE(w->fld)) {
+				w->fld[w->nfld].instr = 1;
+				w->fld[w->nfld].link = 0;
+			}
+			w->nfld++;
+			hp_buf_reset(&w->instr);
+		} else if (strcmp(type, "separate") == 0 && w->nfld && w->nfld <= (int)HP_ARRAY_SIZE(w->fld)) {
+			w->fld[w->nfld - 1].instr = 0;
+			char *url = field_url(w->instr.data ? w->instr.data : "");
+			if (url && !w->link_open) {
+				w->fld[w->nfld - 1].link = 1;
+				return link_start(w, url);
+			}
+			free(url);
+		} else if (strcmp(type, "end") == 0 && w->nfld) {
+			int link = w->nfld <= (int)HP_ARRAY_SIZE(w->fld) && w->fld[w->nfld - 1].link;
+			w->nfld--;
+			if (link && w->link_open) {
+				w->link_open = 0;
+				return hp_il_link_close(cur_il(w), w->link_url);
+			}
+		}
+		return 0;
+	}
+	if (strcmp(ln, "fldSimple") == 0) {
+		char *url = field_url(hp_xr_attr(x, HP_NS_W, "instr") ? hp_xr_attr(x, HP_NS_W, "instr") : "");
+		if (url && !w->link_open && !hp_xr_empty(x)) {
+			w->simple_link = 1;
+			return link_start(w, url);
+		}
+		free(url);
+		return 0;
+	}
 	if (strcmp(ln, "del") == 0 || strcmp(ln, "moveFrom") == 0 || strcmp(ln, "sdtPr") == 0 ||
-	    strcmp(ln, "instrText") == 0 || strcmp(ln, "delText") == 0)
+	    strcmp(ln, "delText") == 0)
 		return hp_xr_skip(x);
 	if (strcmp(ln, "hyperlink") == 0) {
 		const hp_rel *rel = hp_rels_id(&d->rels, hp_xr_attr(x, HP_NS_R, "id"));
@@ -760,8 +841,14 @@ static int on_end(struct walk *w)
 	}
 	if (ns != HP_NS_W)
 		return 0;
-	if (strcmp(ln, "pPr") == 0)
+	if (strcmp(ln, "pPr") == 0) {
 		w->in_ppr = 0;
+		/* a list paragraph inside a table cell keeps its marker inline */
+		char marker[64];
+		if (w->tbl_depth && !w->txbx && w->num_id[0] &&
+		    list_marker(w->d, w->num_id, w->ilvl, marker, sizeof(marker)))
+			r = hp_il_raw(&w->cell, marker + strspn(marker, " "));
+	}
 	else if (strcmp(ln, "rPr") == 0)
 		w->in_rpr = 0;
 	else if (strcmp(ln, "t") == 0)
@@ -772,6 +859,12 @@ static int on_end(struct walk *w)
 			r = emit_image(w);
 	} else if (strcmp(ln, "txbxContent") == 0 && w->txbx) {
 		w->txbx--;
+	} else if (strcmp(ln, "fldSimple") == 0 && w->simple_link) {
+		w->simple_link = 0;
+		if (w->link_open) {
+			w->link_open = 0;
+			r = hp_il_link_close(cur_il(w), w->link_url);
+		}
 	} else if (strcmp(ln, "hyperlink") == 0 && w->link_open) {
 		w->link_open = 0;
 		r = hp_il_link_close(cur_il(w), w->link_url);
@@ -806,6 +899,7 @@ static int walk_part(struct docx *d, const char *part, int notes_mode, char kind
 	hp_il_init(&w.note, lim);
 	w.cell.in_table = 1;
 	hp_tbl_init(&w.tbl, lim);
+	hp_buf_init(&w.instr, 4096);
 	int r = hp_xr_open(d->z, part, d->lim, 0, &w.x, d->err, d->errlen);
 	if (r == -ENOENT && notes_mode) {
 		r = 0;
@@ -847,6 +941,7 @@ out:
 	hp_il_free(&w.math);
 	hp_il_free(&w.note);
 	hp_tbl_free(&w.tbl);
+	hp_buf_free(&w.instr);
 	free(w.link_url);
 	free(w.img_alt);
 	free(w.img_name);

@@ -337,6 +337,10 @@ static void test_docx(void **state)
 	has(doc, "| Span | Span | x |");                 /* gridSpan repeated */
 	has(doc, "| Tall | 1 | a\\|b |\n| Tall | 2 | 3 |"); /* vMerge repeated, pipe escaped */
 	has(doc, "![A tiny red square](Picture1.png)");
+	/* HYPERLINK fields, simple and complex; other fields show their result */
+	has(doc, "Field links: [simple](https://example.org/simple) and [**complex**](https://example.org/complex) and page 7.");
+	/* a list inside a table cell keeps its markers */
+	has(doc, "| Steps |\n| --- |\n| - boil<br>- steep |");
 	has(doc, "[^1]: A footnote about *sources*");
 	hasnt(doc, "deleted words");
 	has(doc, "Kept words.");
@@ -559,6 +563,26 @@ static void test_odf_encrypted(void **state)
 	free(z);
 }
 
+/* The output cap holds for every converter: a small max_output fails the
+ * job with "output over ...", never a cut document. */
+static void test_output_cap(void **state)
+{
+	(void)state;
+	static const char *const files[] = { "sample.docx", "sample.xlsx", "sample.pptx", "sample.epub",
+	                                      "sample.odt", "sample.ods", "sample.odp" };
+	for (size_t i = 0; i < HP_ARRAY_SIZE(files); i++) {
+		size_t n;
+		char *d = fixture(files[i], &n);
+		hp_convert_limits l = lim;
+		l.max_output = 100;
+		char err[512];
+		int r = convert_bytes(files[i], d, n, &l, err, sizeof(err));
+		if (r != -EFBIG || !strstr(err, "output over"))
+			fail_msg("%s with max_output 100: %d %s", files[i], r, err);
+		free(d);
+	}
+}
+
 int main(void)
 {
 	const char *dd = getenv("HOPPER_TESTDATA");
@@ -586,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_odp),
 		cmocka_unit_test(test_odf_truncated),
 		cmocka_unit_test(test_odf_encrypted),
+		cmocka_unit_test(test_output_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

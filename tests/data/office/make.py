@@ -147,6 +147,16 @@ DOCX_BODY = "".join([
     "<w:tr>" + cell("Tall", '<w:vMerge w:val="restart"/>') + cell("1") + cell("a|b") + "</w:tr>"
     "<w:tr>" + cell("", "<w:vMerge/>") + cell("2") + cell("3") + "</w:tr></w:tbl>",
     para(DRAWING),
+    para(run("Field links: ") +
+         '<w:fldSimple w:instr=" HYPERLINK &quot;https://example.org/simple&quot; "><w:r><w:t>simple</w:t></w:r></w:fldSimple>' +
+         run(" and ") +
+         '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> HYPERLINK "https://example.org/</w:instrText></w:r>'
+         '<w:r><w:instrText>complex" \\o "tip"</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r>' +
+         run("complex", "<w:b/>") + '<w:r><w:fldChar w:fldCharType="end"/></w:r>' + run(" and page ") +
+         '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> PAGE </w:instrText></w:r>'
+         '<w:r><w:fldChar w:fldCharType="separate"/></w:r>' + run("7") + '<w:r><w:fldChar w:fldCharType="end"/></w:r>' + run(".")),
+    "<w:tbl><w:tr>" + cell("Steps") + "</w:tr><w:tr><w:tc>" + para(run("boil"), num=("2", 0)) +
+    para(run("steep"), num=("2", 0)) + "</w:tc></w:tr></w:tbl>",
     para('<w:del w:id="5"><w:r><w:delText>deleted words</w:delText></w:r></w:del>' + run("Kept words.")),
 ])
 
