@@ -325,6 +325,7 @@ struct walk {
 	/* paragraph */
 	char pstyle[128];
 	int outline;         /* from pPr/outlineLvl, -1 none */
+	int plain;           /* a heading: its runs' emphasis is the style's, not shown */
 	char num_id[32];
 	int ilvl;
 	int in_ppr, in_rpr, in_t, in_mt, math_depth, math_para;
@@ -633,9 +634,8 @@ static int on_start(struct walk *w)
 		w->num_id[0] = '\0';
 		w->ilvl = 0;
 		w->outline = -1;
+		w->plain = 0;
 		hp_il_reset(&w->para);
-		if (hp_xr_empty(x))
-			hp_il_reset(&w->para);
 		return 0;
 	}
 	if (strcmp(ln, "pPr") == 0) {
@@ -843,6 +843,10 @@ static int on_end(struct walk *w)
 		return 0;
 	if (strcmp(ln, "pPr") == 0) {
 		w->in_ppr = 0;
+		int title;
+		w->plain = !w->tbl_depth && !w->notes_mode &&
+		           (style_heading(w->d, w->pstyle[0] ? w->pstyle : NULL, &title) ||
+		            (w->outline >= 0 && w->outline < 9));
 		/* a list paragraph inside a table cell keeps its marker inline */
 		char marker[64];
 		if (w->tbl_depth && !w->txbx && w->num_id[0] &&
@@ -926,7 +930,8 @@ static int walk_part(struct docx *d, const char *part, int notes_mode, char kind
 				r = hp_buf_addstr(&w.math.b, hp_xr_text(w.x));
 			else if (w.in_t && !w.hidden && !w.math_depth) {
 				const char *t = hp_xr_text(w.x);
-				r = hp_il_text(cur_il(&w), t, strlen(t), w.run_flags | w.run_style_flags);
+				r = hp_il_text(cur_il(&w), t, strlen(t),
+				               w.plain && !w.txbx ? 0 : w.run_flags | w.run_style_flags);
 			}
 			break;
 		}

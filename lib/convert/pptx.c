@@ -43,7 +43,7 @@ struct sw {                 /* one pass over a slide (or its notes) */
 	/* shape */
 	int ph_title, ph_body, ph_skip, in_shape;
 	/* paragraph */
-	int lvl, bullet, in_t, run_flags, in_rpr_depth;
+	int lvl, bullet, in_t, run_flags, in_run;
 	char *link;
 	/* table */
 	int in_tbl;
@@ -329,10 +329,20 @@ static int on_start(struct sw *w)
 	}
 	if (strcmp(ln, "r") == 0 || strcmp(ln, "fld") == 0) {
 		w->run_flags = 0;
+		w->in_run = 1;
 		if (ln[0] == 'f') {
 			const char *type = hp_xr_attr(x, HP_NS_NONE, "type");
 			if (type && strncmp(type, "slidenum", 8) == 0)
 				return hp_xr_skip(x);
+		}
+		return 0;
+	}
+	if (strcmp(ln, "hlinkClick") == 0 && w->in_run && !w->link && !w->ph_title) {
+		const hp_rel *rel = hp_rels_id(&w->rels, hp_xr_attr(x, HP_NS_R, "id"));
+		if (rel && rel->external) {
+			if (!(w->link = strdup(rel->target)))
+				return -ENOMEM;
+			return hp_il_link_open(cur_il(w));
 		}
 		return 0;
 	}
@@ -430,7 +440,14 @@ static int on_end(struct sw *w)
 		return 0;
 	if (strcmp(ln, "t") == 0)
 		w->in_t = 0;
-	else if (strcmp(ln, "p") == 0)
+	else if ((strcmp(ln, "r") == 0 || strcmp(ln, "fld") == 0) && w->in_run) {
+		w->in_run = 0;
+		if (w->link) {
+			r = hp_il_link_close(cur_il(w), w->link);
+			free(w->link);
+			w->link = NULL;
+		}
+	} else if (strcmp(ln, "p") == 0)
 		r = para_end(w);
 	else if (strcmp(ln, "tc") == 0 && w->in_tbl)
 		r = cell_end(w);

@@ -428,6 +428,7 @@ static void test_pptx(void **state)
 	has(doc, "- **Ship the importer**\n    - PDF first\n    - *then Office*\n- Measure");
 	has(doc, "| Plan | Cost |\n| --- | --- |\n| Basic | 10 |\n| Both | Both |");
 	has(doc, "![Sales chart](Picture7.png)");
+	has(doc, "\n[Docs](https://example.org/docs)\n");
 	has(doc, "### Notes\n\nRemember the budget.");
 	hasnt(doc, "99");    /* slide number placeholder */
 	assert_non_null(strstr(doc->meta_json, "\"slides\": 2"));

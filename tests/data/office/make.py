@@ -128,7 +128,7 @@ DRAWING = ('<w:r><w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.o
 
 DOCX_BODY = "".join([
     para(run("Quarterly Notes"), "T1"),
-    para(run("Install"), "H1x"),
+    para(run("Install", "<w:b/>"), "H1x"),
     para(run("Plain text with ") + run("bold", "<w:b/>") + run(" and ") + run("italic", "<w:i/>") +
          run(" and ") + run("gone", "<w:strike/>") + run(" and ") +
          '<w:r><w:rPr><w:rStyle w:val="Strong"/></w:rPr><w:t>styled</w:t></w:r>' + run(" words.") +
@@ -258,7 +258,8 @@ def sp(ph, paras):
     body = ""
     for lvl, text, props in paras:
         ppr = f'<a:pPr lvl="{lvl}"/>' if lvl else ""
-        body += f'<a:p>{ppr}<a:r><a:rPr lang="en-US" {props}/><a:t>{text}</a:t></a:r></a:p>'
+        rpr = f'<a:rPr lang="en-US" {props}' + ("" if props.startswith(">") else "/>")
+        body += f'<a:p>{ppr}<a:r>{rpr}<a:t>{text}</a:t></a:r></a:p>'
     return (f'<p:sp><p:nvSpPr><p:cNvPr id="2" name="Shape"/><p:cNvSpPr/><p:nvPr>{phx}</p:nvPr></p:nvSpPr>'
             f"<p:spPr/><p:txBody><a:bodyPr/>{body}</p:txBody></p:sp>")
 
@@ -285,6 +286,7 @@ def make_pptx():
     s1 = slide([sp("ctrTitle", [(0, "Roadmap 2025", "")]), sp("subTitle", [(0, "Team offsite", "")])])
     s2 = slide([sp("body", [(0, "Ship the importer", 'b="1"'), (1, "PDF first", ""), (1, "then Office", 'i="1"'),
                           (0, "Measure", "")]),
+                sp(None, [(0, "Docs", '><a:hlinkClick r:id="rId3"/></a:rPr>')]),
                 sp("title", [(0, "Goals", "")]), PPTX_TABLE, PPTX_PIC,
                 sp("sldNum", [(0, "99", "")])])
     notes = (XML + f"<p:notes {A} {R} {P}><p:cSld><p:spTree>" + sp("sldImg", []) +
@@ -302,7 +304,8 @@ def make_pptx():
         ("ppt/slides/slide1.xml", s1),
         ("ppt/slides/slide2.xml", s2),
         ("ppt/slides/_rels/slide2.xml.rels", rels([("rId1", "notesSlide", "../notesSlides/notesSlide1.xml"),
-                                                   ("rId2", "image", "../media/image1.png")])),
+                                                   ("rId2", "image", "../media/image1.png"),
+                                                   ("rId3", "hyperlink", "https://example.org/docs", True)])),
         ("ppt/notesSlides/notesSlide1.xml", notes),
         ("ppt/media/image1.png", PNG),
     ])
