@@ -54,6 +54,12 @@ size_t hp_crlf_to_lf(char *s, size_t n);
 
 #define HP_TITLE_MAX 200
 
+/* Which office/EPUB format is this ZIP archive (zip.c)? From the
+ * "mimetype" entry (ODF, EPUB), else the main part's content type in
+ * [Content_Types].xml (OOXML, macro-enabled and template variants too).
+ * HP_FMT_UNKNOWN when the bytes are no readable ZIP or neither says. */
+hp_format hp_office_sniff(const void *data, size_t len);
+
 /* The body of a converter whose Markdown is the input text itself (text,
  * Markdown): decode to UTF-8, CRLF to LF, enforce lim->max_output, take the
  * title with title_fn (which sets *ret, NULL for none; 0 or -errno), and

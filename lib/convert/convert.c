@@ -554,6 +554,9 @@ static int text_like(hp_format f)
  * first and uncompressed (ODF 1.2 part 3 §3.3, OCF §4.3). */
 static hp_format zip_format(const char *d, size_t len)
 {
+	hp_format sniffed = hp_office_sniff(d, len);
+	if (sniffed)
+		return sniffed;
 	static const struct { const char *needle; hp_format fmt; } sig[] = {
 		{ "mimetypeapplication/vnd.oasis.opendocument.text", HP_FMT_ODT },
 		{ "mimetypeapplication/vnd.oasis.opendocument.spreadsheet", HP_FMT_ODS },

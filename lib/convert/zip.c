@@ -23,6 +23,7 @@
 
 #include <zip.h>
 
+#include "convert-int.h"
 #include "office.h"
 
 /* Below this declared size the ratio limit does not apply. */
@@ -266,6 +267,52 @@ int hp_zip_read(hp_zip *z, const char *name, size_t max, char **ret, size_t *ret
 	*ret = p;
 	*ret_len = len;
 	return 0;
+}
+
+hp_format hp_office_sniff(const void *data, size_t len)
+{
+	static const struct { const char *needle; hp_format fmt; } types[] = {
+		/* ODF 1.2 part 3 §3.3 and OCF §4.3: the whole "mimetype" entry */
+		{ "application/vnd.oasis.opendocument.text", HP_FMT_ODT },
+		{ "application/vnd.oasis.opendocument.spreadsheet", HP_FMT_ODS },
+		{ "application/vnd.oasis.opendocument.presentation", HP_FMT_ODP },
+		{ "application/epub+zip", HP_FMT_EPUB },
+		/* ECMA-376 Part 2 §10.1.2.4: the main part's content type */
+		{ "wordprocessingml.document.main+xml", HP_FMT_DOCX },
+		{ "wordprocessingml.template.main+xml", HP_FMT_DOCX },
+		{ "ms-word.document.macroEnabled.main+xml", HP_FMT_DOCX },
+		{ "ms-word.template.macroEnabledTemplate.main+xml", HP_FMT_DOCX },
+		{ "spreadsheetml.sheet.main+xml", HP_FMT_XLSX },
+		{ "spreadsheetml.template.main+xml", HP_FMT_XLSX },
+		{ "ms-excel.sheet.macroEnabled.main+xml", HP_FMT_XLSX },
+		{ "presentationml.presentation.main+xml", HP_FMT_PPTX },
+		{ "presentationml.slideshow.main+xml", HP_FMT_PPTX },
+		{ "presentationml.template.main+xml", HP_FMT_PPTX },
+		{ "ms-powerpoint.presentation.macroEnabled.main+xml", HP_FMT_PPTX },
+	};
+	hp_convert_limits lim = { .zip_max_total = 2u << 20 };
+	hp_zip *z;
+	char err[8] = "";
+	hp_format f = HP_FMT_UNKNOWN;
+	if (hp_zip_open(data, len, &lim, &z, err, sizeof(err)) < 0)
+		return HP_FMT_UNKNOWN;
+	char *s = NULL;
+	size_t n;
+	size_t first = 0, last = 4;
+	if (hp_zip_read(z, "mimetype", 4096, &s, &n, err, sizeof(err)) == 0) {
+		/* trailing whitespace is a common writer mistake */
+		while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+			s[--n] = '\0';
+	} else if (hp_zip_read(z, "[Content_Types].xml", 1u << 20, &s, &n, err, sizeof(err)) == 0) {
+		first = 4;
+		last = HP_ARRAY_SIZE(types);
+	}
+	for (size_t i = first; s && i < last && !f; i++)
+		if (first ? strstr(s, types[i].needle) != NULL : strcmp(s, types[i].needle) == 0)
+			f = types[i].fmt;
+	free(s);
+	hp_zip_close(z);
+	return f;
 }
 
 int hp_zip_resolve(const char *base_part, const char *target, char *out, size_t outlen)

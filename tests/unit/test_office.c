@@ -564,6 +564,37 @@ static void test_odf_encrypted(void **state)
 	free(z);
 }
 
+/* Detection by what the package says it is ([Content_Types].xml, the
+ * mimetype entry), not by which member names happen to be inside. */
+static void test_sniff(void **state)
+{
+	(void)state;
+	const char *ct = "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+	                 "<Override PartName=\"/ppt/presentation.xml\" ContentType=\"application/"
+	                 "vnd.ms-powerpoint.presentation.macroEnabled.main+xml\"/></Types>";
+	struct part p[] = {
+		{ "[Content_Types].xml", ct, 0 },
+		{ "word/document.xml", "<x/>", 0 },     /* a stray member that name matching would take */
+		{ "ppt/presentation.xml", "<x/>", 0 },
+	};
+	size_t n;
+	char *z = make_zip(p, HP_ARRAY_SIZE(p), &n);
+	assert_int_equal(hp_detect("deck.bin", z, n), HP_FMT_PPTX);
+	free(z);
+	/* a deflated mimetype (padded so deflate pays): no name to match in
+	 * the raw bytes, libmagic says application/zip, no extension */
+	char mt[400];
+	snprintf(mt, sizeof(mt), "application/vnd.oasis.opendocument.spreadsheet%300s", "");
+	struct part q[] = {
+		{ "content.xml", "<x/>", 0 },
+		{ "mimetype", mt, 0 },
+	};
+	z = make_zip(q, HP_ARRAY_SIZE(q), &n);
+	assert_null(memmem(z, n, "opendocument.spreadsheet", 24));
+	assert_int_equal(hp_detect("noext", z, n), HP_FMT_ODS);
+	free(z);
+}
+
 /* The output cap holds for every converter: a small max_output fails the
  * job with "output over ...", never a cut document. */
 static void test_output_cap(void **state)
@@ -612,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_odf_truncated),
 		cmocka_unit_test(test_odf_encrypted),
 		cmocka_unit_test(test_output_cap),
+		cmocka_unit_test(test_sniff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
