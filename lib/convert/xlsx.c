@@ -652,6 +652,9 @@ static int read_sheet(struct xlsx *x, const char *part, struct sheet *s, size_t 
 				cur.num = (uint32_t)(rn ? atol(rn) - 1 : next_row);
 				next_row = (long)cur.num + 1;
 				next_col = 0;
+				/* a row inside a row (malformed but parseable): drop the open one */
+				for (size_t i = 0; i < cur.n; i++)
+					free(cur.c[i].s);
 				cur.n = 0;
 			} else if (strcmp(ln, "c") == 0) {
 				const char *ref = hp_xr_attr(r, HP_NS_NONE, "r");
