@@ -424,11 +424,18 @@ static int row_end(struct odf *o)
 		}
 		return r;
 	}
-	int rep = o->row_repeat < 1 ? 1 : o->row_repeat > MAX_ROW_REPEAT ? MAX_ROW_REPEAT : o->row_repeat;
+	int rep = o->row_repeat < 1 ? 1 : o->row_repeat;
+	if (rep > MAX_ROW_REPEAT) {
+		r = hp_meta_warn(&o->meta, "table %s: a row repeated %d times kept %d times",
+		                 o->sheet_name ? o->sheet_name : "", rep, MAX_ROW_REPEAT);
+		rep = MAX_ROW_REPEAT;
+	}
 	for (int k = 0; k < rep && r == 0; k++) {
+		if (o->kind == ODS && t->nrows >= o->max_rows) {
+			t->total_rows += (size_t)(rep - k);   /* counted, not kept */
+			break;
+		}
 		t->total_rows++;
-		if (o->kind == ODS && t->nrows >= o->max_rows)
-			continue;
 		if (t->nrows == t->cap) {
 			size_t nc = t->cap ? t->cap * 2 : 16;
 			struct orow *v = realloc(t->rows, nc * sizeof(*v));

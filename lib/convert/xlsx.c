@@ -25,6 +25,7 @@
 
 #define MAX_COLS 1000
 #define MAX_MERGES 2000
+#define MAX_MERGE_WORK 20000000u
 #define MAX_STRING (1u << 20)
 
 struct cellv {
@@ -580,7 +581,7 @@ struct sheet {
 	struct merge *merges;
 	size_t nmerges, mcap;
 	size_t total_rows;     /* non-empty rows seen, kept or not */
-	int cols_cut;
+	int cols_cut, merges_cut;
 	size_t bytes;
 };
 
@@ -681,6 +682,8 @@ static int read_sheet(struct xlsx *x, const char *part, struct sheet *s, size_t 
 				const char *ref = hp_xr_attr(r, HP_NS_NONE, "ref");
 				const char *colon = ref ? strchr(ref, ':') : NULL;
 				long c1, r1, c2, r2;
+				if (s->nmerges >= MAX_MERGES)
+					s->merges_cut = 1;
 				if (colon && s->nmerges < MAX_MERGES && parse_ref(ref, &c1, &r1) == 0 &&
 				    parse_ref(colon + 1, &c2, &r2) == 0 && r1 >= 0 && r2 >= r1 && c2 >= c1) {
 					if ((k = grow((void **)&s->merges, s->nmerges, &s->mcap, sizeof(*s->merges))) < 0)
@@ -792,13 +795,21 @@ static int emit_sheet(struct xlsx *x, const char *name, struct sheet *s, size_t 
 	hp_tbl t;
 	hp_tbl_init(&t, x->lim->max_output);
 	il.in_table = 1;
+	/* merged ranges are looked up per empty cell: bounded work, so that
+	 * thousands of overlapping ranges cannot make a sheet take minutes */
+	uint64_t merge_work = 0;
+	int merges_dropped = 0;
 	for (size_t i = 0; i < s->nrows && r == 0 && minc >= 0; i++) {
 		const struct row *row = &s->rows[i];
 		if ((r = hp_tbl_row(&t)) < 0)
 			break;
 		for (long c = minc; c <= maxc && r == 0; c++) {
 			const char *v = row_get(row, (uint32_t)c);
-			for (size_t m = 0; !v && m < s->nmerges; m++) {
+			for (size_t m = 0; !v && !merges_dropped && m < s->nmerges; m++) {
+				if (++merge_work > MAX_MERGE_WORK) {
+					merges_dropped = 1;
+					break;
+				}
 				const struct merge *mg = &s->merges[m];
 				if (row->num < mg->r1 || row->num > mg->r2 || (uint32_t)c < mg->c1 ||
 				    (uint32_t)c > mg->c2)
@@ -818,6 +829,8 @@ static int emit_sheet(struct xlsx *x, const char *name, struct sheet *s, size_t 
 		r = hp_tbl_emit(&t, &x->md);
 	hp_tbl_free(&t);
 	hp_il_free(&il);
+	if (r == 0 && (merges_dropped || s->merges_cut))
+		r = hp_meta_warn(&x->meta, "sheet %s: too many merged ranges to repeat their values all", name);
 	if (r == 0 && s->total_rows > s->nrows) {
 		char note[256];
 		snprintf(note, sizeof(note), "*Sheet %s: %zu of %zu rows shown (max_sheet_rows = %zu).*",
