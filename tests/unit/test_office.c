@@ -436,6 +436,42 @@ static void test_xlsx_odd_nesting(void **state)
 	free(z);
 }
 
+/* Thousands of overlapping merged ranges over a wide sparse sheet: the
+ * lookups are bounded and the cut is noted, the sheet still converts. */
+static void test_xlsx_merge_bomb(void **state)
+{
+	(void)state;
+	hp_buf sh;
+	hp_buf_init(&sh, 0);
+	assert_int_equal(hp_buf_addstr(&sh, "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>"), 0);
+	for (int i = 1; i <= 300; i++)
+		assert_int_equal(hp_buf_addf(&sh, "<row r=\"%d\"><c r=\"A%d\"><v>%d</v></c><c r=\"ALL%d\"><v>1</v></c></row>",
+		                             i, i, i, i), 0);
+	assert_int_equal(hp_buf_addstr(&sh, "</sheetData><mergeCells>"), 0);
+	for (int i = 0; i < 2500; i++)
+		assert_int_equal(hp_buf_addstr(&sh, "<mergeCell ref=\"ZZ1:ZZ2\"/>"), 0);
+	assert_int_equal(hp_buf_addstr(&sh, "</mergeCells></worksheet>"), 0);
+	struct part p[] = {
+		{ "xl/workbook.xml", "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+		  "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">"
+		  "<sheets><sheet name=\"S\" r:id=\"rId1\"/></sheets></workbook>", 0 },
+		{ "xl/_rels/workbook.xml.rels", "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+		  "<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" "
+		  "Target=\"worksheets/sheet1.xml\"/></Relationships>", 0 },
+		{ "xl/worksheets/sheet1.xml", sh.data, sh.len },
+	};
+	size_t n;
+	char *z = make_zip(p, HP_ARRAY_SIZE(p), &n);
+	hp_doc *doc = NULL;
+	char err[512] = "";
+	assert_int_equal(hp_convert("merges.xlsx", z, n, &lim, &doc, err, sizeof(err)), 0);
+	has(doc, "| 300 |");
+	assert_non_null(strstr(doc->meta_json, "too many merged ranges"));
+	hp_doc_free(doc);
+	free(z);
+	hp_buf_free(&sh);
+}
+
 static void test_xlsx_truncated(void **state)
 {
 	(void)state;
@@ -662,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_xlsx_row_cap),
 		cmocka_unit_test(test_xlsx_truncated),
 		cmocka_unit_test(test_xlsx_odd_nesting),
+		cmocka_unit_test(test_xlsx_merge_bomb),
 		cmocka_unit_test(test_pptx),
 		cmocka_unit_test(test_pptx_truncated),
 		cmocka_unit_test(test_epub),
