@@ -63,6 +63,7 @@ struct docx {
 	hp_md md;
 	hp_meta meta;
 	char *first_heading, *title_par;
+	char *default_lang;  /* styles.xml docDefaults: the language text is in */
 	int images;
 };
 
@@ -112,12 +113,24 @@ static int load_styles(struct docx *d, const char *part)
 	if (r < 0)
 		return r;
 	struct style *cur = NULL;
-	int in_rpr = 0;
+	int in_rpr = 0, in_defaults = 0;
 	while ((r = hp_xr_next(x)) > 0) {
 		int t = hp_xr_type(x);
 		if (hp_xr_ns(x) != HP_NS_W)
 			continue;
 		const char *ln = hp_xr_local(x);
+		if (strcmp(ln, "docDefaults") == 0) {
+			in_defaults = t == HP_XR_START && !hp_xr_empty(x);
+			continue;
+		}
+		if (in_defaults && t == HP_XR_START && strcmp(ln, "lang") == 0 && !d->default_lang) {
+			const char *v = hp_xr_attr(x, HP_NS_W, "val");
+			if (v && *v && strlen(v) < 64 && !(d->default_lang = strdup(v))) {
+				r = -ENOMEM;
+				break;
+			}
+			continue;
+		}
 		if (t == HP_XR_END) {
 			if (strcmp(ln, "style") == 0)
 				cur = NULL;
@@ -993,6 +1006,7 @@ static void docx_free(struct docx *d)
 	hp_meta_free(&d->meta);
 	free(d->first_heading);
 	free(d->title_par);
+	free(d->default_lang);
 	hp_zip_close(d->z);
 }
 
@@ -1033,6 +1047,10 @@ static int convert_docx(const char *name, const char *data, size_t len,
 		goto out;
 	if ((r = hp_meta_ooxml(&d.meta, d.z, lim, err, errlen)) < 0)
 		goto out;
+	if (!d.meta.lang && d.default_lang) {
+		d.meta.lang = d.default_lang;
+		d.default_lang = NULL;
+	}
 	const char *title = d.meta.title ? d.meta.title : d.title_par ? d.title_par : d.first_heading;
 	if (title && (r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title)) < 0)
 		goto out;

@@ -347,6 +347,7 @@ static void test_docx(void **state)
 	assert_non_null(doc->meta_json);
 	assert_non_null(strstr(doc->meta_json, "\"author\": \"Ada Lovelace\""));
 	assert_non_null(strstr(doc->meta_json, "\"created\": \"2024-01-02T03:04:05Z\""));
+	assert_non_null(strstr(doc->meta_json, "\"lang\": \"en-GB\""));   /* styles' docDefaults */
 	hp_doc_free(doc);
 }
 

@@ -96,6 +96,7 @@ def cell(text, extra=""):
 
 
 DOCX_STYLES = (XML + f"<w:styles {W}>"
+               '<w:docDefaults><w:rPrDefault><w:rPr><w:lang w:val="en-GB"/></w:rPr></w:rPrDefault></w:docDefaults>'
                '<w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/></w:style>'
                '<w:style w:type="paragraph" w:styleId="T1"><w:name w:val="Title"/></w:style>'
                '<w:style w:type="paragraph" w:styleId="H1x"><w:name w:val="heading 1"/></w:style>'
