@@ -34,6 +34,7 @@ struct ostyle {
 	char *name, *parent;
 	int flags;
 	int has_flags;
+	int heading;     /* paragraph styles: outline level, 0 none, -1 not said */
 };
 
 struct olist {
@@ -167,7 +168,8 @@ struct odf {
 	size_t max_rows;
 };
 
-static int push_style(struct odf *o, const char *name, const char *parent, int flags, int has)
+static int push_style(struct odf *o, const char *name, const char *parent, int flags, int has,
+                      int heading)
 {
 	if (o->nstyles == o->scap) {
 		size_t nc = o->scap ? o->scap * 2 : 32;
@@ -182,6 +184,7 @@ static int push_style(struct odf *o, const char *name, const char *parent, int f
 	s->parent = parent ? strdup(parent) : NULL;
 	s->flags = flags;
 	s->has_flags = has;
+	s->heading = heading;
 	if (!s->name || (parent && !s->parent)) {
 		free(s->name);
 		free(s->parent);
@@ -210,6 +213,44 @@ static int style_flags(struct odf *o, const char *name)
 	return 0;
 }
 
+/* Outline level of a paragraph style, through its parents; 0 for none. */
+static int style_heading(struct odf *o, const char *name)
+{
+	for (int hop = 0; name && hop < 16; hop++) {
+		const struct ostyle *found = NULL;
+		for (size_t i = o->nstyles; i-- > 0;)
+			if (strcmp(o->styles[i].name, name) == 0) {
+				found = &o->styles[i];
+				break;
+			}
+		if (!found)
+			return 0;
+		if (found->heading >= 0)
+			return found->heading;
+		name = found->parent;
+	}
+	return 0;
+}
+
+/* A paragraph style's own say on headings: style:default-outline-level
+ * (ODF 1.2 §19.510), else its name ("Heading 3", "Heading_20_3",
+ * "Title"); -1 when it says nothing and its parent decides. */
+static int heading_of_style(const char *name, const char *display, const char *level)
+{
+	if (level && *level)
+		return atoi(level) > 0 ? (atoi(level) > 6 ? 6 : atoi(level)) : 0;
+	const char *n = display ? display : name;
+	if (!n)
+		return -1;
+	if (strncmp(n, "Heading ", 8) == 0 && n[8] >= '1' && n[8] <= '9' && !n[9])
+		return n[8] - '0' > 6 ? 6 : n[8] - '0';
+	if (strncmp(n, "Heading_20_", 11) == 0 && n[11] >= '1' && n[11] <= '9' && !n[12])
+		return n[11] - '0' > 6 ? 6 : n[11] - '0';
+	if (strcmp(n, "Title") == 0)
+		return 1;
+	return -1;
+}
+
 static int list_ordered(struct odf *o, int level)
 {
 	if (level < 1 || level > MAX_LIST)
@@ -226,7 +267,7 @@ static int read_styles(struct odf *o, hp_xr *x, int stop_at_body)
 {
 	int r;
 	char cur[256] = "", parent[256] = "";
-	int flags = 0, has = 0, in_style = 0;
+	int flags = 0, has = 0, in_style = 0, heading = -1;
 	struct olist *ls = NULL;
 	while ((r = hp_xr_next(x)) > 0) {
 		enum hp_ns ns = hp_xr_ns(x);
@@ -237,13 +278,17 @@ static int read_styles(struct odf *o, hp_xr *x, int stop_at_body)
 		if (t == HP_XR_START && ns == HP_NS_STYLE && strcmp(ln, "style") == 0) {
 			const char *n = hp_xr_attr(x, HP_NS_STYLE, "name");
 			const char *p = hp_xr_attr(x, HP_NS_STYLE, "parent-style-name");
+			const char *fam = hp_xr_attr(x, HP_NS_STYLE, "family");
+			const char *disp = hp_xr_attr(x, HP_NS_STYLE, "display-name");
+			const char *lvl = hp_xr_attr(x, HP_NS_STYLE, "default-outline-level");
+			heading = fam && strcmp(fam, "paragraph") == 0 ? heading_of_style(n, disp, lvl) : -1;
 			snprintf(cur, sizeof(cur), "%s", n ? n : "");
 			snprintf(parent, sizeof(parent), "%s", p ? p : "");
 			flags = has = 0;
 			in_style = 1;
 			if (hp_xr_empty(x)) {
 				in_style = 0;
-				if (cur[0] && (r = push_style(o, cur, parent[0] ? parent : NULL, 0, 0)) < 0)
+				if (cur[0] && (r = push_style(o, cur, parent[0] ? parent : NULL, 0, 0, heading)) < 0)
 					return r;
 			}
 		} else if (t == HP_XR_START && in_style && ns == HP_NS_STYLE && strcmp(ln, "text-properties") == 0) {
@@ -267,7 +312,7 @@ static int read_styles(struct odf *o, hp_xr *x, int stop_at_body)
 			}
 		} else if (t == HP_XR_END && in_style && ns == HP_NS_STYLE && strcmp(ln, "style") == 0) {
 			in_style = 0;
-			if (cur[0] && (r = push_style(o, cur, parent[0] ? parent : NULL, flags, has)) < 0)
+			if (cur[0] && (r = push_style(o, cur, parent[0] ? parent : NULL, flags, has, heading)) < 0)
 				return r;
 		} else if (t == HP_XR_START && ns == HP_NS_TEXT && strcmp(ln, "list-style") == 0) {
 			const char *n = hp_xr_attr(x, HP_NS_STYLE, "name");
@@ -344,6 +389,16 @@ static int para_begin(struct odf *o, int heading)
 	if (il == &o->cell) {
 		if (o->cell_paras++ && il->b.len)
 			r = hp_il_break(il);
+		/* a list inside a cell keeps its markers, inline */
+		if (r == 0 && o->list_level && o->item_fresh) {
+			char m[32];
+			if (list_ordered(o, o->list_level))
+				snprintf(m, sizeof(m), "%d. ", ++o->counters[o->list_level - 1]);
+			else
+				snprintf(m, sizeof(m), "- ");
+			o->item_fresh = 0;
+			r = hp_il_raw(il, m);
+		}
 		return r;
 	}
 	if (il == &o->title) {
@@ -675,8 +730,10 @@ static int on_start(struct odf *o)
 					h = 1;
 			}
 			const char *st = hp_xr_attr(x, HP_NS_TEXT, "style-name");
+			if (!h && o->kind == ODT && !o->tbl_depth && !o->list_level)
+				h = style_heading(o, st);
 			if (depth < MAX_DEPTH_FLAGS)
-				o->flags_at[depth] |= style_flags(o, st);
+				o->flags_at[depth] |= h ? 0 : style_flags(o, st);
 			r = para_begin(o, h);
 			if (r == 0 && !o->para_depth)
 				o->para_depth = depth;
@@ -977,8 +1034,8 @@ static int walk_content(struct odf *o)
 				break;    /* text outside paragraphs is layout whitespace */
 			int d = hp_xr_depth(o->x) - 1;
 			int fl = d >= 0 && d < MAX_DEPTH_FLAGS ? o->flags_at[d] : 0;
-			if (o->frame_title)
-				fl = 0;
+			if (o->frame_title || (o->heading && !o->in_note_body))
+				fl = 0;    /* a heading's look is its style's, not emphasis */
 			r = hp_il_text(cur_il(o), t, strlen(t), fl);
 			break;
 		}

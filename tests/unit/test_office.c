@@ -543,12 +543,13 @@ static void test_odt(void **state)
 	hp_doc *doc = convert_ok("sample.odt");
 	assert_int_equal(doc->format, HP_FMT_ODT);
 	assert_string_equal(doc->title, "Field Notes");
-	has(doc, "# Install\n");
+	has(doc, "# Install\n");           /* a heading's bold span is its look, not emphasis */
 	has(doc, "Plain **bold** and *italic* and ~~gone~~ and **strong**.[^1]");
 	has(doc, "See [the site](https://example.org/odf).");
 	has(doc, "\n## Debian\n");
 	has(doc, "1. first step\n    - a detail\n2. second step\n");
 	has(doc, "| Name | Q1 | Q2 |\n| --- | --- | --- |\n| Span | Span | x |\n| Tall | 1 | 2 |\n| Tall | 3 | 4 |");
+	has(doc, "| Steps |\n| --- |\n| 1. boil<br>2. steep |");
 	has(doc, "![A tiny red square](Image1.png)");
 	has(doc, "[^1]: A note.");
 	hasnt(doc, "deleted words");

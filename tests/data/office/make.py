@@ -11,8 +11,10 @@ formats and dates; slides with titles, tables and notes; an EPUB spine; and
 the OpenDocument equivalents. Timestamps are fixed so the bytes repeat.
 """
 import os
+import struct
 import sys
 import zipfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATE = (2024, 1, 2, 3, 4, 6)
@@ -67,8 +69,16 @@ def content_types(overrides):
     return out + "</Types>"
 
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+def png_1x1():
+    """A valid 1x1 red PNG (PNG spec: signature, IHDR, IDAT, IEND with CRCs)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00\xff\x00\x00", 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+PNG = png_1x1()
 
 
 # ---- DOCX -------------------------------------------------------------------
@@ -364,6 +374,9 @@ ODF_AUTO = ('<office:automatic-styles>'
             "</office:automatic-styles>")
 
 ODF_STYLES = (XML + f"<office:document-styles {ODF_NS}><office:styles>"
+              '<style:style style:name="Heading" style:family="paragraph"/>'
+              '<style:style style:name="Chapter" style:display-name="Chapter" style:family="paragraph" '
+              'style:parent-style-name="Heading" style:default-outline-level="2"/>'
               '<style:style style:name="Strong" style:family="text"><style:text-properties fo:font-weight="bold"/></style:style>'
               "</office:styles></office:document-styles>")
 
@@ -375,11 +388,16 @@ def odf_meta(title, creator):
             '<meta:document-statistic meta:page-count="2"/></office:meta></office:document-meta>')
 
 
-def odf_manifest(mime):
-    return (XML + '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
-            f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{mime}"/>'
-            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-            "</manifest:manifest>")
+def odf_manifest(mime, names):
+    out = (XML + '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+           f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{mime}" manifest:version="1.3"/>')
+    for n in names:
+        t = "image/png" if n.endswith(".png") else "text/xml" if n.endswith(".xml") else "application/octet-stream"
+        out += f'<manifest:file-entry manifest:full-path="{n}" manifest:media-type="{t}"/>'
+        if n.endswith("/content.xml"):
+            d = n[:-len("content.xml")]
+            out += f'<manifest:file-entry manifest:full-path="{d}" manifest:media-type="application/vnd.oasis.opendocument.chart"/>'
+    return out + "</manifest:manifest>"
 
 
 CHART = (XML + f'<office:document-content {ODF_NS} xmlns:chart="urn:oasis:names:tc:opendocument:xmlns:chart:1.0">'
@@ -397,12 +415,12 @@ def write_odf(name, kind, body, meta=None, extra=()):
     mime = f"application/vnd.oasis.opendocument.{kind}"
     content = (XML + f"<office:document-content {ODF_NS}>{ODF_AUTO}<office:body>{body}</office:body>"
                "</office:document-content>")
-    parts = [("content.xml", content), ("styles.xml", ODF_STYLES),
-             ("META-INF/manifest.xml", odf_manifest(mime))]
+    parts = [("content.xml", content), ("styles.xml", ODF_STYLES)]
     if meta:
         parts.append(("meta.xml", meta))
     parts.append(("Pictures/img1.png", PNG))
     parts.extend(extra)
+    parts.append(("META-INF/manifest.xml", odf_manifest(mime, [n for n, _ in parts])))
     write_zip(name, parts, stored_first=("mimetype", mime))
 
 
@@ -412,13 +430,13 @@ def ocell(text, attrs=""):
 
 def make_odt():
     body = ("<office:text><text:sequence-decls/>"
-            '<text:h text:outline-level="1">Install</text:h>'
+            '<text:h text:outline-level="1"><text:span text:style-name="T1">Install</text:span></text:h>'
             '<text:p>Plain <text:span text:style-name="T1">bold</text:span> and '
             '<text:span text:style-name="T2">italic</text:span> and <text:span text:style-name="T3">gone</text:span> and '
             '<text:span text:style-name="T4">strong</text:span>.<text:note text:note-class="footnote">'
             "<text:note-citation>1</text:note-citation><text:note-body><text:p>A note.</text:p></text:note-body></text:note></text:p>"
             '<text:p>See <text:a xlink:href="https://example.org/odf">the site</text:a>.</text:p>'
-            '<text:h text:outline-level="2">Debian</text:h>'
+            '<text:p text:style-name="Chapter">Debian</text:p>'
             '<text:list text:style-name="L1"><text:list-item><text:p>first step</text:p>'
             "<text:list><text:list-item><text:p>a detail</text:p></text:list-item></text:list></text:list-item>"
             "<text:list-item><text:p>second step</text:p></text:list-item></text:list>"
@@ -429,6 +447,10 @@ def make_odt():
             "<table:table-row>" + ocell("Tall", ' table:number-rows-spanned="2"') + ocell("1") + ocell("2") + "</table:table-row>"
             "<table:table-row><table:covered-table-cell/>" + ocell("3") + ocell("4") + "</table:table-row>"
             "</table:table>"
+            '<table:table table:name="Table2"><table:table-row>' + ocell("Steps") + "</table:table-row>"
+            '<table:table-row><table:table-cell><text:list text:style-name="L1"><text:list-item><text:p>boil</text:p>'
+            "</text:list-item><text:list-item><text:p>steep</text:p></text:list-item></text:list></table:table-cell>"
+            "</table:table-row></table:table>"
             '<text:p><draw:frame draw:name="Image 1"><draw:image xlink:href="Pictures/img1.png"/>'
             "<svg:title>A tiny red square</svg:title></draw:frame></text:p>"
             '<text:tracked-changes><text:changed-region><text:deletion><text:p>deleted words</text:p></text:deletion>'
