@@ -157,7 +157,7 @@ struct odf {
 	int frame_depth;
 	char *frame_name, *img_href;
 	hp_buf img_alt;
-	int in_alt, frame_title, frame_skip;
+	int in_alt, frame_title, frame_skip, frame_outline;
 	char *obj_href;      /* draw:object in the current frame */
 	int frame_has_table;
 	int nested;          /* converting an embedded object */
@@ -429,6 +429,9 @@ static int para_end(struct odf *o)
 			r = -ENOMEM;
 			goto out;
 		}
+	} else if (o->frame_outline && !o->list_level) {
+		list = 1;
+		snprintf(prefix, sizeof(prefix), "- ");
 	} else if (o->list_level) {
 		int lv = o->list_level - 1;
 		list = 1;
@@ -860,6 +863,8 @@ static int on_start(struct odf *o)
 			o->frame_name = hp_strdup0(hp_xr_attr(x, HP_NS_DRAW, "name"));
 			o->frame_title = o->kind == ODP && !o->in_notes && cls &&
 			                 (strcmp(cls, "title") == 0);
+			/* an outline frame shows its paragraphs as bullets, list or not */
+			o->frame_outline = o->kind == ODP && cls && strcmp(cls, "outline") == 0;
 			o->frame_skip = cls && (strcmp(cls, "page-number") == 0 || strcmp(cls, "footer") == 0 ||
 			                        strcmp(cls, "date-time") == 0 || strcmp(cls, "header") == 0 ||
 			                        strcmp(cls, "page") == 0);
@@ -978,6 +983,7 @@ static int on_end(struct odf *o)
 				r = frame_end(o);
 				o->frame_title = 0;
 				o->frame_skip = 0;
+				o->frame_outline = 0;
 			}
 			return r;
 		}

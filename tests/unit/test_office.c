@@ -592,6 +592,7 @@ static void test_odp(void **state)
 	assert_string_equal(doc->title, "Roadmap 2025");
 	has(doc, "<!-- slide 1 -->\n\n## Roadmap 2025\n\nTeam offsite\n\n<!-- slide 2 -->\n\n## Goals\n");
 	has(doc, "1. **Ship** it");
+	has(doc, "\n- Plain outline line\n");    /* an outline frame is bullets */
 	has(doc, "| Plan | Cost |\n| --- | --- |\n| Basic | 10 |");
 	has(doc, "![Sales chart](Picture7.png)");
 	/* an embedded chart: its data table, not its stand-in picture */

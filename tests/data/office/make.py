@@ -286,8 +286,8 @@ def tc(text, attrs=""):
 
 PPTX_TABLE = ('<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="4" name="Table 3"/><p:cNvGraphicFramePr/><p:nvPr/>'
               '</p:nvGraphicFramePr><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/table">'
-              "<a:tbl><a:tr>" + tc("Plan") + tc("Cost") + "</a:tr><a:tr>" + tc("Basic") + tc("10") + "</a:tr>"
-              "<a:tr>" + tc("Both", ' gridSpan="2"') + tc("", ' hMerge="1"') + "</a:tr></a:tbl></a:graphicData></a:graphic></p:graphicFrame>")
+              '<a:tbl><a:tblGrid><a:gridCol w="1000000"/><a:gridCol w="1000000"/></a:tblGrid><a:tr h="300000">' + tc("Plan") + tc("Cost") + "</a:tr><a:tr h=\"300000\">" + tc("Basic") + tc("10") + "</a:tr>"
+              "<a:tr h=\"300000\">" + tc("Both", ' gridSpan="2"') + tc("", ' hMerge="1"') + "</a:tr></a:tbl></a:graphicData></a:graphic></p:graphicFrame>")
 
 PPTX_PIC = ('<p:pic><p:nvPicPr><p:cNvPr id="5" name="Picture 7" descr="Sales chart"/><p:cNvPicPr/><p:nvPr/></p:nvPicPr>'
             '<p:blipFill><a:blip r:embed="rId2"/></p:blipFill><p:spPr/></p:pic>')
@@ -488,6 +488,7 @@ def make_odp():
             '<draw:page draw:name="page2">' + dframe("title", "<text:p>Goals</text:p>") +
             dframe("outline", '<text:list text:style-name="L1"><text:list-item><text:p>'
                               '<text:span text:style-name="T1">Ship</text:span> it</text:p></text:list-item></text:list>') +
+            dframe("outline", "<text:p>Plain outline line</text:p>") +
             '<draw:frame draw:name="Table 1"><table:table>'
             "<table:table-row>" + ocell("Plan") + ocell("Cost") + "</table:table-row>"
             "<table:table-row>" + ocell("Basic") + ocell("10") + "</table:table-row></table:table></draw:frame>"
