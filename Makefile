@@ -128,7 +128,8 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md \
+	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
