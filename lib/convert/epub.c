@@ -40,6 +40,36 @@ struct epub {
 	hp_meta meta;
 };
 
+/* META-INF/encryption.xml (OCF §3.5.4) lists encrypted resources. Fonts
+ * are often "encrypted" by the IDPF/Adobe obfuscation, which is harmless;
+ * encrypted chapters mean DRM, and their bytes would only be garbage. */
+static int check_drm(struct epub *e)
+{
+	hp_xr *x;
+	int r = hp_xr_open(e->z, "META-INF/encryption.xml", e->lim, HP_XR_ALLOW_DOCTYPE, &x, e->err, e->errlen);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	int drm = 0;
+	while ((r = hp_xr_next(x)) > 0 && !drm) {
+		if (hp_xr_type(x) != HP_XR_START || strcmp(hp_xr_local(x), "CipherReference") != 0)
+			continue;
+		const char *uri = hp_xr_attr(x, HP_NS_NONE, "URI");
+		const char *dot = uri ? strrchr(uri, '.') : NULL;
+		if (dot && (strcasecmp(dot, ".xhtml") == 0 || strcasecmp(dot, ".html") == 0 ||
+		            strcasecmp(dot, ".htm") == 0 || strcasecmp(dot, ".opf") == 0))
+			drm = 1;
+	}
+	hp_xr_close(x);
+	if (r < 0)
+		return r;
+	if (drm)
+		return hp_office_err(-EINVAL, e->err, e->errlen,
+		                     "EPUB with encrypted chapters (DRM), cannot read its text");
+	return 0;
+}
+
 static int find_opf(struct epub *e)
 {
 	hp_xr *x;
@@ -229,7 +259,7 @@ static int convert_epub(const char *name, const char *data, size_t len,
 	int r = hp_zip_open(data, len, lim, &e.z, err, errlen);
 	if (r < 0)
 		goto out;
-	if ((r = find_opf(&e)) < 0 || (r = read_opf(&e)) < 0)
+	if ((r = check_drm(&e)) < 0 || (r = find_opf(&e)) < 0 || (r = read_opf(&e)) < 0)
 		goto out;
 	if (e.authors.len && !(e.meta.author = strdup(e.authors.data))) {
 		r = -ENOMEM;

@@ -529,6 +529,27 @@ static void test_epub(void **state)
 	hp_doc_free(doc);
 }
 
+static void test_epub_drm(void **state)
+{
+	(void)state;
+	const char *enc = "<encryption xmlns=\"urn:oasis:names:tc:opendocument:xmlns:container\" "
+	                  "xmlns:enc=\"http://www.w3.org/2001/04/xmlenc#\"><enc:EncryptedData>"
+	                  "<enc:CipherData><enc:CipherReference URI=\"OEBPS/font.otf\"/></enc:CipherData></enc:EncryptedData>"
+	                  "<enc:EncryptedData><enc:CipherData><enc:CipherReference URI=\"OEBPS/ch1.xhtml\"/>"
+	                  "</enc:CipherData></enc:EncryptedData></encryption>";
+	struct part p[] = {
+		{ "mimetype", "application/epub+zip", 0 },
+		{ "META-INF/encryption.xml", enc, 0 },
+		{ "META-INF/container.xml", "<container xmlns=\"urn:oasis:names:tc:opendocument:xmlns:container\"/>", 0 },
+	};
+	size_t n;
+	char *z = make_zip(p, HP_ARRAY_SIZE(p), &n);
+	char err[512];
+	assert_int_equal(convert_bytes("locked.epub", z, n, &lim, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "EPUB with encrypted chapters (DRM), cannot read its text");
+	free(z);
+}
+
 static void test_epub_truncated(void **state)
 {
 	(void)state;
@@ -706,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_pptx_truncated),
 		cmocka_unit_test(test_epub),
 		cmocka_unit_test(test_epub_truncated),
+		cmocka_unit_test(test_epub_drm),
 		cmocka_unit_test(test_odt),
 		cmocka_unit_test(test_ods),
 		cmocka_unit_test(test_odp),
