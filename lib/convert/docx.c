@@ -104,6 +104,11 @@ static int heading_of_name(const char *name, int *title)
 	return 0;
 }
 
+static int style_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct style *)a)->id, ((const struct style *)b)->id);
+}
+
 static int load_styles(struct docx *d, const char *part)
 {
 	hp_xr *x;
@@ -190,17 +195,19 @@ static int load_styles(struct docx *d, const char *part)
 		}
 	}
 	hp_xr_close(x);
+	if (d->nstyles > 1)
+		qsort(d->styles, d->nstyles, sizeof(*d->styles), style_cmp);
 	return r;
 }
 
+/* Styles are sorted by id once loaded (a hostile styles.xml may hold
+ * a hundred thousand, looked up for every paragraph). */
 static struct style *style_find(struct docx *d, const char *id)
 {
-	if (!id)
+	if (!id || !d->nstyles)
 		return NULL;
-	for (size_t i = 0; i < d->nstyles; i++)
-		if (strcmp(d->styles[i].id, id) == 0)
-			return &d->styles[i];
-	return NULL;
+	struct style key = { .id = (char *)id };
+	return bsearch(&key, d->styles, d->nstyles, sizeof(*d->styles), style_cmp);
 }
 
 /* Heading level of a paragraph style, through basedOn (bounded). */
@@ -219,6 +226,11 @@ static int style_heading(struct docx *d, const char *id, int *title)
 }
 
 /* ---- numbering.xml -------------------------------------------------------------- */
+
+static int num_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct numdef *)a)->id, ((const struct numdef *)b)->id);
+}
 
 static int load_numbering(struct docx *d, const char *part)
 {
@@ -285,15 +297,19 @@ static int load_numbering(struct docx *d, const char *part)
 		}
 	}
 	hp_xr_close(x);
+	if (d->nnums > 1)
+		qsort(d->nums, d->nnums, sizeof(*d->nums), num_cmp);
+	if (d->nabstracts > 1)
+		qsort(d->abstracts, d->nabstracts, sizeof(*d->abstracts), num_cmp);
 	return r;
 }
 
 static struct numdef *num_find(struct numdef *v, size_t n, const char *id)
 {
-	for (size_t i = 0; id && i < n; i++)
-		if (strcmp(v[i].id, id) == 0)
-			return &v[i];
-	return NULL;
+	if (!id || !n)
+		return NULL;
+	struct numdef key = { .id = (char *)id };
+	return bsearch(&key, v, n, sizeof(*v), num_cmp);
 }
 
 /* The marker for a list paragraph into out ("- ", "3. "), its level in

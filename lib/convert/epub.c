@@ -91,6 +91,12 @@ static int find_opf(struct epub *e)
 	return r;
 }
 
+static int item_cmp(const void *a, const void *b)
+{
+	const char *x = ((const struct item *)a)->id, *y = ((const struct item *)b)->id;
+	return strcmp(x ? x : "", y ? y : "");
+}
+
 static int take(char **dst, const char *v)
 {
 	if (!v) {
@@ -180,15 +186,16 @@ static int read_opf(struct epub *e)
 	}
 	hp_buf_free(&b);
 	hp_xr_close(x);
+	if (r == 0 && e->nitems > 1)
+		qsort(e->items, e->nitems, sizeof(*e->items), item_cmp);
 	return r;
 }
 
+/* The manifest is sorted by id after reading (read_opf). */
 static const struct item *item_by_id(struct epub *e, const char *id)
 {
-	for (size_t i = 0; i < e->nitems; i++)
-		if (e->items[i].id && strcmp(e->items[i].id, id) == 0)
-			return &e->items[i];
-	return NULL;
+	struct item key = { .id = (char *)id };
+	return e->nitems ? bsearch(&key, e->items, e->nitems, sizeof(*e->items), item_cmp) : NULL;
 }
 
 static int do_item(struct epub *e, const struct item *it)

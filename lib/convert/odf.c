@@ -35,6 +35,7 @@ struct ostyle {
 	int flags;
 	int has_flags;
 	int heading;     /* paragraph styles: outline level, 0 none, -1 not said */
+	size_t seq;      /* definition order: a later one of the same name wins */
 };
 
 struct olist {
@@ -103,11 +104,20 @@ static int orow_add(struct otable *t, struct orow *r, uint32_t col, const char *
 	return 0;
 }
 
+/* Cells are appended with ascending columns (the column only grows
+ * within a row), so a binary search finds them. */
 static const char *orow_get(const struct orow *r, uint32_t col)
 {
-	for (size_t k = 0; k < r->n; k++)
-		if (r->c[k].col == col)
-			return r->c[k].s;
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (r->c[mid].col < col)
+			lo = mid + 1;
+		else if (r->c[mid].col > col)
+			hi = mid;
+		else
+			return r->c[mid].s;
+	}
 	return NULL;
 }
 
@@ -124,6 +134,8 @@ struct odf {
 	hp_xr *x;
 	struct ostyle *styles;
 	size_t nstyles, scap;
+	int styles_sorted;
+	size_t list_hit;     /* the list style found last time (list_ordered) */
 	struct olist *lists;
 	size_t nlists, lcap;
 	hp_md md;            /* the document */
@@ -185,6 +197,7 @@ static int push_style(struct odf *o, const char *name, const char *parent, int f
 	s->flags = flags;
 	s->has_flags = has;
 	s->heading = heading;
+	s->seq = o->nstyles;
 	if (!s->name || (parent && !s->parent)) {
 		free(s->name);
 		free(s->parent);
@@ -194,16 +207,46 @@ static int push_style(struct odf *o, const char *name, const char *parent, int f
 	return 0;
 }
 
+static int ostyle_cmp(const void *a, const void *b)
+{
+	const struct ostyle *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sorted by (name, definition order) once the styles are read; a lookup
+ * takes the last definition of a name (content.xml's automatic styles
+ * come after styles.xml's). Unsorted (while reading): a linear scan. */
+static const struct ostyle *ostyle_find(struct odf *o, const char *name)
+{
+	if (!o->styles_sorted) {
+		for (size_t i = o->nstyles; i-- > 0;)
+			if (strcmp(o->styles[i].name, name) == 0)
+				return &o->styles[i];
+		return NULL;
+	}
+	size_t lo = 0, hi = o->nstyles;
+	while (lo < hi) {    /* first index with name > key */
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(o->styles[mid].name, name) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && strcmp(o->styles[lo - 1].name, name) == 0 ? &o->styles[lo - 1] : NULL;
+}
+
+static void styles_sort(struct odf *o)
+{
+	if (o->nstyles > 1)
+		qsort(o->styles, o->nstyles, sizeof(*o->styles), ostyle_cmp);
+	o->styles_sorted = 1;
+}
+
 static int style_flags(struct odf *o, const char *name)
 {
 	for (int hop = 0; name && hop < 16; hop++) {
-		const struct ostyle *found = NULL;
-		/* later definitions (content.xml) win over earlier (styles.xml) */
-		for (size_t i = o->nstyles; i-- > 0;)
-			if (strcmp(o->styles[i].name, name) == 0) {
-				found = &o->styles[i];
-				break;
-			}
+		const struct ostyle *found = ostyle_find(o, name);
 		if (!found)
 			return 0;
 		if (found->has_flags)
@@ -217,12 +260,7 @@ static int style_flags(struct odf *o, const char *name)
 static int style_heading(struct odf *o, const char *name)
 {
 	for (int hop = 0; name && hop < 16; hop++) {
-		const struct ostyle *found = NULL;
-		for (size_t i = o->nstyles; i-- > 0;)
-			if (strcmp(o->styles[i].name, name) == 0) {
-				found = &o->styles[i];
-				break;
-			}
+		const struct ostyle *found = ostyle_find(o, name);
 		if (!found)
 			return 0;
 		if (found->heading >= 0)
@@ -255,9 +293,13 @@ static int list_ordered(struct odf *o, int level)
 {
 	if (level < 1 || level > MAX_LIST)
 		return 0;
+	if (o->list_hit < o->nlists && strcmp(o->lists[o->list_hit].name, o->list_style) == 0)
+		return o->lists[o->list_hit].ordered[level - 1];
 	for (size_t i = o->nlists; i-- > 0;)
-		if (strcmp(o->lists[i].name, o->list_style) == 0)
+		if (strcmp(o->lists[i].name, o->list_style) == 0) {
+			o->list_hit = i;
 			return o->lists[i].ordered[level - 1];
+		}
 	return 0;
 }
 
@@ -1011,6 +1053,7 @@ static int walk_content(struct odf *o)
 		return r;
 	/* automatic styles come before the body */
 	r = read_styles(o, o->x, 1);
+	styles_sort(o);
 	if (r == 0) {
 		/* no body at all */
 		r = hp_office_err(-EINVAL, o->err, o->errlen, "%s has no office:body", part);

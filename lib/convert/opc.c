@@ -18,6 +18,11 @@ void hp_rels_free(hp_rels *r)
 	r->n = 0;
 }
 
+static int rel_cmp(const void *a, const void *b)
+{
+	return strcmp(((const hp_rel *)a)->id, ((const hp_rel *)b)->id);
+}
+
 int hp_rels_load(hp_zip *z, const char *part, const hp_convert_limits *lim, hp_rels *ret,
                  char *err, size_t errlen)
 {
@@ -79,18 +84,19 @@ int hp_rels_load(hp_zip *z, const char *part, const hp_convert_limits *lim, hp_r
 		hp_rels_free(&rs);
 		return r;
 	}
+	/* sorted for hp_rels_id: a part may have thousands of relationships */
+	if (rs.n > 1)
+		qsort(rs.v, rs.n, sizeof(*rs.v), rel_cmp);
 	*ret = rs;
 	return 0;
 }
 
 const hp_rel *hp_rels_id(const hp_rels *r, const char *id)
 {
-	if (!id)
+	if (!id || !r->n)
 		return NULL;
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->v[i].id, id) == 0)
-			return &r->v[i];
-	return NULL;
+	hp_rel key = { .id = (char *)id };
+	return bsearch(&key, r->v, r->n, sizeof(*r->v), rel_cmp);
 }
 
 const hp_rel *hp_rels_type(const hp_rels *r, const char *suffix)

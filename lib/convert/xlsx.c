@@ -597,12 +597,25 @@ static void sheet_free(struct sheet *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static int cell_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct cellv *)a)->col, y = ((const struct cellv *)b)->col;
+	return x < y ? -1 : x > y;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct row *)a)->num, y = ((const struct row *)b)->num;
+	return x < y ? -1 : x > y;
+}
+
+/* Cells are sorted by column at the row's end, rows by number at the
+ * sheet's end: lookups stay logarithmic whatever order the file has. */
 static const char *row_get(const struct row *r, uint32_t col)
 {
-	for (size_t k = 0; k < r->n; k++)
-		if (r->c[k].col == col)
-			return r->c[k].s;
-	return NULL;
+	struct cellv key = { .col = col };
+	const struct cellv *c = r->n ? bsearch(&key, r->c, r->n, sizeof(*r->c), cell_cmp) : NULL;
+	return c ? c->s : NULL;
 }
 
 static const struct row *find_row(const struct sheet *s, uint32_t num)
@@ -756,14 +769,16 @@ static int read_sheet(struct xlsx *x, const char *part, struct sheet *s, size_t 
 			}
 			if ((k = grow((void **)&s->rows, s->nrows, &s->cap, sizeof(*s->rows))) < 0)
 				break;
-			/* rows must ascend for find_row; out-of-order files are rare and
-			 * then merges simply find less */
+			if (cur.n > 1)
+				qsort(cur.c, cur.n, sizeof(*cur.c), cell_cmp);
 			s->rows[s->nrows++] = cur;
 			cur.c = NULL;
 			cur.n = 0;
 			ccap = 0;
 		}
 	}
+	if (k == 0 && s->nrows > 1)
+		qsort(s->rows, s->nrows, sizeof(*s->rows), row_cmp);
 	/* a row still open (truncated input ends with an error anyway) */
 	for (size_t i = 0; i < cur.n; i++)
 		free(cur.c[i].s);
