@@ -215,7 +215,10 @@ static int do_item(struct epub *e, const struct item *it)
 	char *data = NULL;
 	size_t len = 0;
 	char err2[512] = "";
-	int r = hp_zip_read(e->z, part, e->lim->max_output * 4 + (1u << 20), &data, &len, err2, sizeof(err2));
+	/* one chapter is parsed into a DOM by the HTML converter: keep it to
+	 * what can give max_output of Markdown (16 MiB at least) */
+	size_t cap = e->lim->max_output > (16u << 20) ? e->lim->max_output : (16u << 20);
+	int r = hp_zip_read(e->z, part, cap, &data, &len, err2, sizeof(err2));
 	if (r == -ENOENT)
 		return hp_meta_warn(&e->meta, "spine item %s skipped: not in the archive", part);
 	if (r < 0)
