@@ -38,6 +38,7 @@ struct numdef {
 	int ordered[MAX_LEVELS];
 	int start[MAX_LEVELS];
 	int count[MAX_LEVELS];
+	int start_set[MAX_LEVELS];   /* w:num: a w:startOverride for the level */
 	int used;
 };
 
@@ -249,7 +250,7 @@ static int load_numbering(struct docx *d, const char *part)
 		if (hp_xr_type(x) == HP_XR_END) {
 			if (strcmp(ln, "abstractNum") == 0 || strcmp(ln, "num") == 0)
 				cur = NULL;
-			else if (strcmp(ln, "lvl") == 0)
+			else if (strcmp(ln, "lvl") == 0 || strcmp(ln, "lvlOverride") == 0)
 				lvl = -1;
 			continue;
 		}
@@ -275,7 +276,16 @@ static int load_numbering(struct docx *d, const char *part)
 		}
 		if (!cur)
 			continue;
-		if (is_num && strcmp(ln, "abstractNumId") == 0) {
+		if (is_num && strcmp(ln, "lvlOverride") == 0) {
+			const char *v = hp_xr_attr(x, HP_NS_W, "ilvl");
+			lvl = v ? atoi(v) : -1;
+			if (lvl >= MAX_LEVELS)
+				lvl = -1;
+		} else if (is_num && lvl >= 0 && strcmp(ln, "startOverride") == 0) {
+			const char *v = hp_xr_attr(x, HP_NS_W, "val");
+			cur->start[lvl] = v ? atoi(v) : 1;
+			cur->start_set[lvl] = 1;
+		} else if (is_num && strcmp(ln, "abstractNumId") == 0) {
 			const char *v = hp_xr_attr(x, HP_NS_W, "val");
 			if (v && !cur->abstract && !(cur->abstract = strdup(v))) {
 				r = -ENOMEM;
@@ -329,7 +339,8 @@ static int list_marker(struct docx *d, const char *num_id, int ilvl, char *out, 
 	for (int k = ilvl + 1; k < MAX_LEVELS; k++)
 		num->count[k] = 0;
 	if (ordered) {
-		int n = num->count[ilvl]++ + (abs ? abs->start[ilvl] : 1);
+		int start = num->start_set[ilvl] ? num->start[ilvl] : abs ? abs->start[ilvl] : 1;
+		int n = num->count[ilvl]++ + start;
 		snprintf(out, outlen, "%*s%d. ", ilvl * 4, "", n);
 	} else {
 		snprintf(out, outlen, "%*s- ", ilvl * 4, "");

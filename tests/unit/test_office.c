@@ -333,6 +333,7 @@ static void test_docx(void **state)
 	has(doc, "Plain text with **bold** and *italic* and ~~gone~~ and **styled** words.[^1]");
 	has(doc, "Not bold see [the site](https://example.org/a%20b).");
 	has(doc, "1. first step\n    - a detail\n    - another detail\n2. second step\n");
+	has(doc, "Between lists.\n\n5. fifth\n6. sixth\n");    /* w:startOverride */
 	has(doc, "| Name | Q1 | Q2 |\n| --- | --- | --- |\n");
 	has(doc, "| Span | Span | x |");                 /* gridSpan repeated */
 	has(doc, "| Tall | 1 | a\\|b |\n| Tall | 2 | 3 |"); /* vMerge repeated, pipe escaped */

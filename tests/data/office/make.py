@@ -124,6 +124,8 @@ DOCX_NUMBERING = (XML + f"<w:numbering {W}>"
                   '<w:abstractNum w:abstractNumId="11"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/></w:lvl></w:abstractNum>'
                   '<w:num w:numId="1"><w:abstractNumId w:val="10"/></w:num>'
                   '<w:num w:numId="2"><w:abstractNumId w:val="11"/></w:num>'
+                  '<w:num w:numId="3"><w:abstractNumId w:val="10"/><w:lvlOverride w:ilvl="0">'
+                  '<w:startOverride w:val="5"/></w:lvlOverride></w:num>'
                   "</w:numbering>")
 
 DOCX_FOOTNOTES = (XML + f"<w:footnotes {W}>"
@@ -153,6 +155,9 @@ DOCX_BODY = "".join([
     para(run("another detail"), num=("1", 1)),
     para(run("second step"), num=("1", 0)),
     para(run("loose bullet"), num=("2", 0)),
+    para(run("Between lists.")),
+    para(run("fifth"), num=("3", 0)),
+    para(run("sixth"), num=("3", 0)),
     "<w:tbl><w:tr>" + cell("Name") + cell("Q1") + cell("Q2") + "</w:tr>"
     "<w:tr>" + cell("Span", '<w:gridSpan w:val="2"/>') + cell("x") + "</w:tr>"
     "<w:tr>" + cell("Tall", '<w:vMerge w:val="restart"/>') + cell("1") + cell("a|b") + "</w:tr>"
