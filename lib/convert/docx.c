@@ -381,6 +381,9 @@ struct walk {
 	int nfld;
 	hp_buf instr;
 	int simple_link;
+	/* charts in the current paragraph or table, shown after it */
+	char *charts[8];
+	int ncharts;
 	/* notes */
 	int notes_mode;
 	char note_kind;
@@ -440,6 +443,21 @@ static int set_dup(char **dst, const char *v)
 	return *dst ? 0 : -ENOMEM;
 }
 
+/* Charts waiting for the end of their paragraph or table. */
+static int flush_charts(struct walk *w)
+{
+	int r = 0;
+	for (int i = 0; i < w->ncharts; i++) {
+		const hp_rel *rel = hp_rels_id(&w->d->rels, w->charts[i]);
+		if (r == 0 && rel && !rel->external)
+			r = hp_chart_md(w->d->z, rel->target, w->d->lim, &w->d->md, &w->d->meta,
+			                w->d->err, w->d->errlen);
+		free(w->charts[i]);
+	}
+	w->ncharts = 0;
+	return r;
+}
+
 /* End of a paragraph outside tables: one Markdown block. */
 static int para_end(struct walk *w)
 {
@@ -469,6 +487,8 @@ static int para_end(struct walk *w)
 	r = hp_md_block(&d->md, prefix, text, n, list);
 out:
 	hp_il_reset(&w->para);
+	if (r == 0 && w->ncharts)
+		r = flush_charts(w);
 	return r;
 }
 
@@ -639,6 +659,13 @@ static int on_start(struct walk *w)
 	}
 	if (ns == HP_NS_A && strcmp(ln, "blip") == 0)
 		return set_dup(&w->img_rid, hp_xr_attr(x, HP_NS_R, "embed"));
+	if (ns == HP_NS_OTHER && strcmp(ln, "chart") == 0 && !w->notes_mode) {
+		const char *rid = hp_xr_attr(x, HP_NS_R, "id");
+		if (rid && w->ncharts < (int)HP_ARRAY_SIZE(w->charts) &&
+		    !(w->charts[w->ncharts++] = strdup(rid)))
+			return -ENOMEM;
+		return 0;
+	}
 	if (ns == HP_NS_OTHER && strcmp(ln, "imagedata") == 0) {
 		/* VML (w:pict) images */
 		if ((r = set_dup(&w->img_rid, hp_xr_attr(x, HP_NS_R, "id"))) == 0)
@@ -899,8 +926,14 @@ static int on_end(struct walk *w)
 		w->in_t = 0;
 	else if (strcmp(ln, "drawing") == 0) {
 		w->in_drawing = 0;
-		if (w->img_rid || w->img_name)
+		/* a picture has a blip; charts, shapes and SmartArt have none */
+		if (w->img_rid) {
 			r = emit_image(w);
+		} else {
+			free(w->img_alt);
+			free(w->img_name);
+			w->img_alt = w->img_name = NULL;
+		}
 	} else if (strcmp(ln, "txbxContent") == 0 && w->txbx) {
 		w->txbx--;
 	} else if (strcmp(ln, "fldSimple") == 0 && w->simple_link) {
@@ -920,6 +953,8 @@ static int on_end(struct walk *w)
 		if (--w->tbl_depth == 0) {
 			r = hp_tbl_emit(&w->tbl, &w->d->md);
 			hp_tbl_free(&w->tbl);
+			if (r == 0 && w->ncharts)
+				r = flush_charts(w);
 		}
 	} else if (w->notes_mode && (strcmp(ln, "footnote") == 0 || strcmp(ln, "endnote") == 0 ||
 	                             strcmp(ln, "comment") == 0)) {
@@ -987,6 +1022,8 @@ out:
 	hp_il_free(&w.note);
 	hp_tbl_free(&w.tbl);
 	hp_buf_free(&w.instr);
+	for (int i = 0; i < w.ncharts; i++)
+		free(w.charts[i]);
 	free(w.link_url);
 	free(w.img_alt);
 	free(w.img_name);

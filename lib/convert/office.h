@@ -206,6 +206,13 @@ int hp_meta_finish(hp_meta *mt, hp_doc *doc);
 /* Finish a conversion: md's text into doc (one trailing newline). */
 int hp_md_finish(hp_md *m, hp_doc *doc, const hp_convert_limits *lim, char *err, size_t errlen);
 
+/* ---- charts --------------------------------------------------------------- */
+
+/* Append chart part `part` to out as "Chart: TITLE" and a table of its
+ * cached series values. A missing part is a warning in meta. 0 or -errno. */
+int hp_chart_md(hp_zip *z, const char *part, const hp_convert_limits *lim, hp_md *out,
+                hp_meta *meta, char *err, size_t errlen);
+
 /* Set err to the first error: "what" with printf args, only when err is
  * still empty. Returns r. */
 int hp_office_err(int r, char *err, size_t errlen, const char *fmt, ...) HP_PRINTF(4, 5);

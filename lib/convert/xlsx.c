@@ -863,6 +863,32 @@ static int emit_sheet(struct xlsx *x, const char *name, struct sheet *s, size_t 
 	return r;
 }
 
+/* Charts drawn on a sheet: sheet -> drawing -> chart relationships. */
+static int sheet_charts(struct xlsx *x, const char *sheet_part)
+{
+	hp_rels srels, drels;
+	int r = hp_rels_load(x->z, sheet_part, x->lim, &srels, x->err, x->errlen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < srels.n && r == 0; i++) {
+		const hp_rel *d = &srels.v[i];
+		size_t tl = strlen(d->type);
+		if (d->external || tl < 8 || strcmp(d->type + tl - 8, "/drawing") != 0)
+			continue;
+		if ((r = hp_rels_load(x->z, d->target, x->lim, &drels, x->err, x->errlen)) < 0)
+			break;
+		for (size_t k = 0; k < drels.n && r == 0; k++) {
+			const hp_rel *c = &drels.v[k];
+			size_t cl = strlen(c->type);
+			if (!c->external && cl >= 6 && strcmp(c->type + cl - 6, "/chart") == 0)
+				r = hp_chart_md(x->z, c->target, x->lim, &x->md, &x->meta, x->err, x->errlen);
+		}
+		hp_rels_free(&drels);
+	}
+	hp_rels_free(&srels);
+	return r;
+}
+
 /* ---- the workbook ---------------------------------------------------------------- */
 
 struct sheet_ref {
@@ -968,6 +994,8 @@ static int convert_xlsx(const char *name, const char *data, size_t len,
 		if (r == 0)
 			r = emit_sheet(&x, sheets[i].name, &s, max_rows);
 		sheet_free(&s);
+		if (r == 0)
+			r = sheet_charts(&x, rel->target);
 		if (r < 0)
 			goto out;
 		x.meta.sheets++;

@@ -340,6 +340,9 @@ static void test_docx(void **state)
 	has(doc, "![A tiny red square](Picture1.png)");
 	/* HYPERLINK fields, simple and complex; other fields show their result */
 	has(doc, "Field links: [simple](https://example.org/simple) and [**complex**](https://example.org/complex) and page 7.");
+	/* a chart: its title and cached values, after its paragraph */
+	has(doc, "Sales by quarter:\n\nChart: Quarterly sales\n\n|  | North | South |\n| --- | --- | --- |\n| Q1 | 10 | 7 |\n| Q2 | 12 | 9 |");
+	hasnt(doc, "axis");
 	/* a list inside a table cell keeps its markers */
 	has(doc, "| Steps |\n| --- |\n| - boil<br>- steep |");
 	has(doc, "[^1]: A footnote about *sources*");
@@ -385,6 +388,7 @@ static void test_xlsx(void **state)
 	has(doc, "| Rich text | $1,234.50 | 12.34% | 2024-01-01 |");
 	has(doc, "| Big | 1,234,567 | TRUE | 1 January 2024 18:00 |");
 	has(doc, "| Plain | 0.3 | #DIV/0! |");
+	has(doc, "Chart: Price trend\n\n|  | Tea |\n| --- | --- |\n| Jan | 1.5 |\n| Feb | 1.75 |\n\n## Long");
 	has(doc, "## Long\n");
 	has(doc, "| 30 | row 30 |");
 	hasnt(doc, "rows shown");

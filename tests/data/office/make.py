@@ -81,6 +81,23 @@ def png_1x1():
 PNG = png_1x1()
 
 
+C = 'xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart"'
+
+
+def chart_xml(title, cats, series):
+    """A bar chart part with its cached values (what Office writes)."""
+    out = (XML + f"<c:chartSpace {C} {A} {R}><c:chart><c:title><c:tx><c:rich><a:bodyPr/><a:p><a:r><a:t>{title}</a:t>"
+           "</a:r></a:p></c:rich></c:tx></c:title><c:plotArea><c:barChart>")
+    for i, (name, vals) in enumerate(series):
+        out += (f'<c:ser><c:idx val="{i}"/><c:tx><c:strRef><c:f>Sheet1!$B$1</c:f><c:strCache><c:ptCount val="1"/>'
+                f'<c:pt idx="0"><c:v>{name}</c:v></c:pt></c:strCache></c:strRef></c:tx><c:cat><c:strRef><c:strCache>'
+                + "".join(f'<c:pt idx="{k}"><c:v>{c}</c:v></c:pt>' for k, c in enumerate(cats)) +
+                "</c:strCache></c:strRef></c:cat><c:val><c:numRef><c:numCache><c:formatCode>General</c:formatCode>"
+                + "".join(f'<c:pt idx="{k}"><c:v>{v}</c:v></c:pt>' for k, v in enumerate(vals)) +
+                "</c:numCache></c:numRef></c:val></c:ser>")
+    return out + '</c:barChart><c:valAx><c:title><c:tx><c:rich><a:p><a:r><a:t>axis</a:t></a:r></a:p></c:rich></c:tx></c:title></c:valAx></c:plotArea></c:chart></c:chartSpace>'
+
+
 # ---- DOCX -------------------------------------------------------------------
 
 def run(text, props=""):
@@ -163,6 +180,9 @@ DOCX_BODY = "".join([
     "<w:tr>" + cell("Tall", '<w:vMerge w:val="restart"/>') + cell("1") + cell("a|b") + "</w:tr>"
     "<w:tr>" + cell("", "<w:vMerge/>") + cell("2") + cell("3") + "</w:tr></w:tbl>",
     para(DRAWING),
+    para(run("Sales by quarter:") + '<w:r><w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+         '<wp:docPr id="3" name="Chart 3"/>' + f'<a:graphic {A}><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart">'
+         f'<c:chart {C} r:id="rId10"/></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>'),
     para(run("Field links: ") +
          '<w:fldSimple w:instr=" HYPERLINK &quot;https://example.org/simple&quot; "><w:r><w:t>simple</w:t></w:r></w:fldSimple>' +
          run(" and ") +
@@ -191,7 +211,8 @@ def make_docx():
             ("rId1", "styles", "styles.xml"), ("rId2", "numbering", "numbering.xml"),
             ("rId3", "footnotes", "footnotes.xml"),
             ("rId8", "hyperlink", "https://example.org/a b", True),
-            ("rId9", "image", "media/image1.png")])),
+            ("rId9", "image", "media/image1.png"), ("rId10", "chart", "charts/chart1.xml")])),
+        ("word/charts/chart1.xml", chart_xml("Quarterly sales", ["Q1", "Q2"], [("North", [10, 12]), ("South", [7, 9])])),
         ("word/document.xml", DOCX_DOC),
         ("word/styles.xml", DOCX_STYLES),
         ("word/numbering.xml", DOCX_NUMBERING),
@@ -260,7 +281,11 @@ def make_xlsx():
         ("xl/_rels/workbook.xml.rels", rels([
             ("rId1", "worksheet", "worksheets/sheet1.xml"), ("rId2", "worksheet", "/xl/worksheets/sheet2.xml"),
             ("rId3", "styles", "styles.xml"), ("rId4", "sharedStrings", "sharedStrings.xml")])),
-        ("xl/worksheets/sheet1.xml", SHEET1),
+        ("xl/worksheets/sheet1.xml", SHEET1.replace("</worksheet>", '<drawing r:id="rId1"/></worksheet>')),
+        ("xl/worksheets/_rels/sheet1.xml.rels", rels([("rId1", "drawing", "../drawings/drawing1.xml")])),
+        ("xl/drawings/drawing1.xml", XML + '<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"/>'),
+        ("xl/drawings/_rels/drawing1.xml.rels", rels([("rId1", "chart", "../charts/chart1.xml")])),
+        ("xl/charts/chart1.xml", chart_xml("Price trend", ["Jan", "Feb"], [("Tea", [1.5, 1.75])])),
         ("xl/worksheets/sheet2.xml", SHEET2),
         ("xl/styles.xml", XLSX_STYLES),
         ("xl/sharedStrings.xml", XLSX_SST),
