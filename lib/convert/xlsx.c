@@ -555,6 +555,8 @@ static void format_value(struct xlsx *x, double v, int style, char *out, size_t 
 	pick_section(code, v, sec, sizeof(sec), &neg);
 	if (is_date_format(sec) && v >= 0 && v < 2958466)   /* up to 9999-12-31 */
 		fmt_date(x, v, sec, out, outlen);
+	else if (strchr(sec, '/') && strchr(sec, '?'))
+		fmt_general(v, out, outlen);    /* fractions ("# ?/?"): the exact value instead */
 	else
 		fmt_number(sec, v, neg, out, outlen);
 }
