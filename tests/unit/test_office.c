@@ -387,7 +387,7 @@ static void test_xlsx(void **state)
 	 * booleans, a custom date-time, General, errors */
 	has(doc, "| Rich text | $1,234.50 | 12.34% | 2024-01-01 |");
 	has(doc, "| Big | 1,234,567 | TRUE | 1 January 2024 18:00 |");
-	has(doc, "| Plain | 0.3 | #DIV/0! |");
+	has(doc, "| Plain | 0.3 | #DIV/0! | (1,234) |");    /* built-in 37: negatives in parentheses */
 	has(doc, "Chart: Price trend\n\n|  | Tea |\n| --- | --- |\n| Jan | 1.5 |\n| Feb | 1.75 |\n\n## Long");
 	has(doc, "## Long\n");
 	has(doc, "| 30 | row 30 |");

@@ -248,8 +248,8 @@ XLSX_STYLES = (XML + f"<styleSheet {S}>"
                '<numFmts count="3"><numFmt numFmtId="164" formatCode="&quot;$&quot;#,##0.00"/>'
                '<numFmt numFmtId="165" formatCode="yyyy-mm-dd"/>'
                '<numFmt numFmtId="166" formatCode="d mmmm yyyy h:mm"/></numFmts>'
-               '<cellXfs count="6"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="10"/>'
-               '<xf numFmtId="165"/><xf numFmtId="3"/><xf numFmtId="166"/></cellXfs></styleSheet>')
+               '<cellXfs count="7"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="10"/>'
+               '<xf numFmtId="165"/><xf numFmtId="3"/><xf numFmtId="166"/><xf numFmtId="37"/></cellXfs></styleSheet>')
 
 XLSX_SST = (XML + f'<sst {S} count="5" uniqueCount="5">'
             "<si><t>Item</t></si><si><t>Price</t></si><si><r><t>Rich </t></r><r><t>text</t></r></si>"
@@ -262,7 +262,8 @@ SHEET1 = sheet([
          xcell("D3", "45292", None, 3)]),
     (5, [xcell("A5", "Big", "inlineStr"), xcell("B5", "1234567", None, 4), xcell("C5", "1", "b"),
          xcell("D5", "45292.75", None, 5)]),
-    (6, [xcell("A6", "Plain", "inlineStr"), xcell("B6", "0.30000000000000004"), xcell("C6", "#DIV/0!", "e")]),
+    (6, [xcell("A6", "Plain", "inlineStr"), xcell("B6", "0.30000000000000004"), xcell("C6", "#DIV/0!", "e"),
+         xcell("D6", "-1234", None, 6)]),
 ], merges=("A1:D1",))
 
 SHEET2 = sheet([(i, [xcell(f"A{i}", i), xcell(f"B{i}", f"row {i}", "inlineStr")]) for i in range(1, 31)])
