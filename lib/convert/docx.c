@@ -624,14 +624,11 @@ static int link_start(struct walk *w, char *url)
 	return hp_il_link_open(cur_il(w));
 }
 
-static int on_start(struct walk *w)
+/* Elements of other namespaces: equations, pictures, charts, VML. */
+static int start_foreign(struct walk *w, enum hp_ns ns, const char *ln)
 {
 	hp_xr *x = w->x;
-	struct docx *d = w->d;
-	enum hp_ns ns = hp_xr_ns(x);
-	const char *ln = hp_xr_local(x);
 	int r = 0;
-
 	if (ns == HP_NS_M) {
 		if (strcmp(ln, "oMathPara") == 0) {
 			w->math_para = 1;
@@ -674,37 +671,45 @@ static int on_start(struct walk *w)
 			r = emit_image(w);
 		return r;
 	}
-	if (ns != HP_NS_W)
-		return 0;
+	return 0;
+}
 
-	if (strcmp(ln, "p") == 0) {
-		if (w->txbx) {
-			hp_il *il = cur_il(w);
-			if (il->b.len)
-				r = w->tbl_depth ? hp_il_break(il) : hp_il_text(il, " ", 1, 0);
-			return r;
-		}
-		if (w->tbl_depth) {
-			w->pstyle[0] = '\0';
-			w->num_id[0] = '\0';
-			w->ilvl = 0;
-			if (w->cell_paras++ && w->cell.b.len)
-				r = hp_il_break(&w->cell);
-			return r;
-		}
-		if (w->notes_mode) {
-			if (w->note.b.len)
-				r = hp_il_text(&w->note, " ", 1, 0);
-			return r;
-		}
+/* w:p: a new block, or a line inside a text box, cell or note. */
+static int start_para(struct walk *w)
+{
+	int r = 0;
+	if (w->txbx) {
+		hp_il *il = cur_il(w);
+		if (il->b.len)
+			r = w->tbl_depth ? hp_il_break(il) : hp_il_text(il, " ", 1, 0);
+		return r;
+	}
+	if (w->tbl_depth) {
 		w->pstyle[0] = '\0';
 		w->num_id[0] = '\0';
 		w->ilvl = 0;
-		w->outline = -1;
-		w->plain = 0;
-		hp_il_reset(&w->para);
-		return 0;
+		if (w->cell_paras++ && w->cell.b.len)
+			r = hp_il_break(&w->cell);
+		return r;
 	}
+	if (w->notes_mode) {
+		if (w->note.b.len)
+			r = hp_il_text(&w->note, " ", 1, 0);
+		return r;
+	}
+	w->pstyle[0] = '\0';
+	w->num_id[0] = '\0';
+	w->ilvl = 0;
+	w->outline = -1;
+	w->plain = 0;
+	hp_il_reset(&w->para);
+	return 0;
+}
+
+/* w:pPr, w:rPr, w:r and the properties inside them. */
+static int start_props(struct walk *w, const char *ln)
+{
+	hp_xr *x = w->x;
 	if (strcmp(ln, "pPr") == 0) {
 		w->in_ppr = !hp_xr_empty(x);
 		return 0;
@@ -742,25 +747,19 @@ static int on_start(struct walk *w)
 		else if (strcmp(ln, "vanish") == 0)
 			w->hidden = onoff(v);
 		else if (strcmp(ln, "rStyle") == 0) {
-			struct style *s = style_find(d, v);
+			struct style *s = style_find(w->d, v);
 			w->run_style_flags = s ? s->flags : 0;
 		}
 		return 0;
 	}
-	if (strcmp(ln, "t") == 0) {
-		w->in_t = !hp_xr_empty(x);
-		return 0;
-	}
-	if (strcmp(ln, "tab") == 0 || strcmp(ln, "ptab") == 0)
-		return hp_il_text(cur_il(w), " ", 1, 0);
-	if (strcmp(ln, "br") == 0 || strcmp(ln, "cr") == 0) {
-		const char *type = hp_xr_attr(x, HP_NS_W, "type");
-		if (type && strcmp(type, "page") == 0)
-			return hp_il_text(cur_il(w), " ", 1, 0);
-		return hp_il_break(cur_il(w));
-	}
-	if (strcmp(ln, "noBreakHyphen") == 0)
-		return hp_il_text(cur_il(w), "-", 1, w->run_flags);
+	return 0;
+}
+
+/* Fields (ECMA-376 Part 1 §17.16): HYPERLINK instructions become links. */
+static int start_field(struct walk *w, const char *ln)
+{
+	hp_xr *x = w->x;
+	int r = 0;
 	if (strcmp(ln, "instrText") == 0) {
 		if (w->nfld && w->fld[w->nfld - 1].instr) {
 			r = hp_xr_collect_text(x, &w->instr);
@@ -806,11 +805,69 @@ static int on_start(struct walk *w)
 		free(url);
 		return 0;
 	}
+	return 0;
+}
+
+/* Tables: only the outermost is a table; inner ones flatten into its cell. */
+static int start_table(struct walk *w, const char *ln)
+{
+	hp_xr *x = w->x;
+	if (strcmp(ln, "tbl") == 0) {
+		if (w->notes_mode)
+			return 0;
+		if (++w->tbl_depth == 1) {
+			hp_tbl_free(&w->tbl);
+			hp_tbl_init(&w->tbl, w->d->lim->max_output);
+		}
+		return 0;
+	}
+	if (w->tbl_depth == 1 && strcmp(ln, "tr") == 0) {
+		w->col = 0;
+		return hp_tbl_row(&w->tbl);
+	}
+	if (w->tbl_depth == 1 && strcmp(ln, "tc") == 0) {
+		w->span = 1;
+		w->vmerge_cont = 0;
+		w->cell_paras = 0;
+		hp_il_reset(&w->cell);
+		return 0;
+	}
+	if (w->tbl_depth == 1 && strcmp(ln, "gridSpan") == 0) {
+		const char *v = hp_xr_attr(x, HP_NS_W, "val");
+		w->span = v ? atoi(v) : 1;
+		return 0;
+	}
+	if (w->tbl_depth == 1 && strcmp(ln, "vMerge") == 0) {
+		const char *v = hp_xr_attr(x, HP_NS_W, "val");
+		w->vmerge_cont = !v || strcmp(v, "continue") == 0;
+		return 0;
+	}
+	return 0;
+}
+
+/* Runs' content, links, drawings, note references, notes. */
+static int start_inline(struct walk *w, const char *ln)
+{
+	hp_xr *x = w->x;
+	if (strcmp(ln, "t") == 0) {
+		w->in_t = !hp_xr_empty(x);
+		return 0;
+	}
+	if (strcmp(ln, "tab") == 0 || strcmp(ln, "ptab") == 0)
+		return hp_il_text(cur_il(w), " ", 1, 0);
+	if (strcmp(ln, "br") == 0 || strcmp(ln, "cr") == 0) {
+		const char *type = hp_xr_attr(x, HP_NS_W, "type");
+		if (type && strcmp(type, "page") == 0)
+			return hp_il_text(cur_il(w), " ", 1, 0);
+		return hp_il_break(cur_il(w));
+	}
+	if (strcmp(ln, "noBreakHyphen") == 0)
+		return hp_il_text(cur_il(w), "-", 1, w->run_flags);
 	if (strcmp(ln, "del") == 0 || strcmp(ln, "moveFrom") == 0 || strcmp(ln, "sdtPr") == 0 ||
 	    strcmp(ln, "delText") == 0)
 		return hp_xr_skip(x);
 	if (strcmp(ln, "hyperlink") == 0) {
-		const hp_rel *rel = hp_rels_id(&d->rels, hp_xr_attr(x, HP_NS_R, "id"));
+		const hp_rel *rel = hp_rels_id(&w->d->rels, hp_xr_attr(x, HP_NS_R, "id"));
 		if (rel && rel->external && !hp_xr_empty(x) && !w->link_open) {
 			free(w->link_url);
 			if (!(w->link_url = strdup(rel->target)))
@@ -837,37 +894,6 @@ static int on_start(struct walk *w)
 		snprintf(ref, sizeof(ref), "[^%s%s]", ln[0] == 'f' ? "" : ln[0] == 'e' ? "e" : "c", id);
 		return hp_il_raw(cur_il(w), ref);
 	}
-	/* tables */
-	if (strcmp(ln, "tbl") == 0) {
-		if (w->notes_mode)
-			return 0;
-		if (++w->tbl_depth == 1) {
-			hp_tbl_free(&w->tbl);
-			hp_tbl_init(&w->tbl, d->lim->max_output);
-		}
-		return 0;
-	}
-	if (w->tbl_depth == 1 && strcmp(ln, "tr") == 0) {
-		w->col = 0;
-		return hp_tbl_row(&w->tbl);
-	}
-	if (w->tbl_depth == 1 && strcmp(ln, "tc") == 0) {
-		w->span = 1;
-		w->vmerge_cont = 0;
-		w->cell_paras = 0;
-		hp_il_reset(&w->cell);
-		return 0;
-	}
-	if (w->tbl_depth == 1 && strcmp(ln, "gridSpan") == 0) {
-		const char *v = hp_xr_attr(x, HP_NS_W, "val");
-		w->span = v ? atoi(v) : 1;
-		return 0;
-	}
-	if (w->tbl_depth == 1 && strcmp(ln, "vMerge") == 0) {
-		const char *v = hp_xr_attr(x, HP_NS_W, "val");
-		w->vmerge_cont = !v || strcmp(v, "continue") == 0;
-		return 0;
-	}
 	/* notes */
 	if (w->notes_mode && (strcmp(ln, "footnote") == 0 || strcmp(ln, "endnote") == 0 ||
 	                      strcmp(ln, "comment") == 0)) {
@@ -880,6 +906,26 @@ static int on_start(struct walk *w)
 		return 0;
 	}
 	return 0;
+}
+
+static int on_start(struct walk *w)
+{
+	enum hp_ns ns = hp_xr_ns(w->x);
+	const char *ln = hp_xr_local(w->x);
+	if (ns != HP_NS_W)
+		return start_foreign(w, ns, ln);
+	if (strcmp(ln, "p") == 0)
+		return start_para(w);
+	if (w->in_ppr || w->in_rpr || strcmp(ln, "pPr") == 0 || strcmp(ln, "rPr") == 0 ||
+	    strcmp(ln, "r") == 0)
+		return start_props(w, ln);
+	if (strcmp(ln, "instrText") == 0 || strcmp(ln, "fldChar") == 0 || strcmp(ln, "fldSimple") == 0)
+		return start_field(w, ln);
+	if (strcmp(ln, "tbl") == 0 ||
+	    (w->tbl_depth == 1 && (strcmp(ln, "tr") == 0 || strcmp(ln, "tc") == 0 ||
+	                           strcmp(ln, "gridSpan") == 0 || strcmp(ln, "vMerge") == 0)))
+		return start_table(w, ln);
+	return start_inline(w, ln);
 }
 
 static int on_end(struct walk *w)
