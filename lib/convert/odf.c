@@ -755,6 +755,176 @@ static int slide_end(struct odf *o)
 
 /* ---- the walker ------------------------------------------------------------------- */
 
+/* text: paragraphs, headings, spans, links, lists, notes. */
+static int start_text(struct odf *o, const char *ln, int depth)
+{
+	hp_xr *x = o->x;
+	int r = 0;
+	if (strcmp(ln, "p") == 0 || strcmp(ln, "h") == 0) {
+		int h = 0;
+		if (ln[0] == 'h') {
+			const char *lv = hp_xr_attr(x, HP_NS_TEXT, "outline-level");
+			h = lv ? atoi(lv) : 1;
+			if (h < 1)
+				h = 1;
+		}
+		const char *st = hp_xr_attr(x, HP_NS_TEXT, "style-name");
+		if (!h && o->kind == ODT && !o->tbl_depth && !o->list_level)
+			h = style_heading(o, st);
+		if (depth < MAX_DEPTH_FLAGS)
+			o->flags_at[depth] |= h ? 0 : style_flags(o, st);
+		r = para_begin(o, h);
+		if (r == 0 && !o->para_depth)
+			o->para_depth = depth;
+		return r < 0 ? r : 0;
+	}
+	if (strcmp(ln, "span") == 0) {
+		const char *st = hp_xr_attr(x, HP_NS_TEXT, "style-name");
+		if (depth < MAX_DEPTH_FLAGS)
+			o->flags_at[depth] |= style_flags(o, st);
+		return 0;
+	}
+	if (strcmp(ln, "s") == 0) {
+		return hp_il_text(cur_il(o), " ", 1, 0);
+	}
+	if (strcmp(ln, "tab") == 0)
+		return hp_il_text(cur_il(o), " ", 1, 0);
+	if (strcmp(ln, "line-break") == 0)
+		return hp_il_break(cur_il(o));
+	if (strcmp(ln, "a") == 0) {
+		const char *href = hp_xr_attr(x, HP_NS_XLINK, "href");
+		if (href && *href != '#' && !o->link && !hp_xr_empty(x)) {
+			if (!(o->link = strdup(href)))
+				return -ENOMEM;
+			return hp_il_link_open(cur_il(o));
+		}
+		return 0;
+	}
+	if (strcmp(ln, "list") == 0) {
+		const char *st = hp_xr_attr(x, HP_NS_TEXT, "style-name");
+		if (st && o->list_level == 0)
+			snprintf(o->list_style, sizeof(o->list_style), "%s", st);
+		if (o->list_level < MAX_LIST) {
+			o->list_level++;
+			o->counters[o->list_level - 1] = 0;
+		}
+		return 0;
+	}
+	if (strcmp(ln, "list-item") == 0) {
+		o->item_fresh = 1;
+		return 0;
+	}
+	if (strcmp(ln, "list-header") == 0) {
+		o->item_fresh = 0;
+		return 0;
+	}
+	if (strcmp(ln, "note") == 0) {
+		o->notes_n++;
+		char ref[32];
+		snprintf(ref, sizeof(ref), "[^%d]", o->notes_n);
+		r = hp_il_raw(cur_il(o), ref);
+		hp_il_reset(&o->note);
+		o->note_depth = depth;
+		return r;
+	}
+	if (strcmp(ln, "note-citation") == 0)
+		return hp_xr_skip(x);
+	if (strcmp(ln, "note-body") == 0) {
+		o->in_note_body = 1;
+		return 0;
+	}
+	if (strcmp(ln, "tracked-changes") == 0 || strcmp(ln, "table-of-content-source") == 0 ||
+	    strcmp(ln, "index-title-template") == 0 || strcmp(ln, "sequence-decls") == 0)
+		return hp_xr_skip(x);
+	return 0;
+}
+
+/* table: tables, rows, cells (covered ones too). */
+static int start_table(struct odf *o, const char *ln)
+{
+	hp_xr *x = o->x;
+	if (strcmp(ln, "table") == 0) {
+		if (o->frame_depth)
+			o->frame_has_table = 1;
+		if (++o->tbl_depth == 1) {
+			otable_free(&o->tbl);
+			free(o->sheet_name);
+			o->sheet_name = hp_strdup0(hp_xr_attr(x, HP_NS_TABLE, "name"));
+		}
+		return 0;
+	}
+	if (o->tbl_depth != 1)
+		return 0;
+	if (strcmp(ln, "table-row") == 0) {
+		const char *rep = hp_xr_attr(x, HP_NS_TABLE, "number-rows-repeated");
+		o->row_repeat = rep ? atoi(rep) : 1;
+		o->col = 0;
+		return 0;
+	}
+	if (strcmp(ln, "table-cell") == 0 || strcmp(ln, "covered-table-cell") == 0) {
+		const char *rep = hp_xr_attr(x, HP_NS_TABLE, "number-columns-repeated");
+		const char *cs = hp_xr_attr(x, HP_NS_TABLE, "number-columns-spanned");
+		const char *rs = hp_xr_attr(x, HP_NS_TABLE, "number-rows-spanned");
+		o->cell_repeat = rep ? atoi(rep) : 1;
+		o->cell_colspan = cs ? atoi(cs) : 1;
+		o->cell_rowspan = rs ? atoi(rs) : 1;
+		o->covered = ln[0] == 'c';
+		o->cell_paras = 0;
+		hp_il_reset(&o->cell);
+		return 0;
+	}
+	if (strcmp(ln, "table-columns") == 0 || strcmp(ln, "table-column") == 0 ||
+	    strcmp(ln, "shapes") == 0)
+		return 0;
+	return 0;
+}
+
+/* draw: frames, images, embedded objects, slides. */
+static int start_draw(struct odf *o, const char *ln)
+{
+	hp_xr *x = o->x;
+	if (strcmp(ln, "frame") == 0) {
+		if (++o->frame_depth > 1)
+			return 0;
+		const char *cls = hp_xr_attr(x, HP_NS_PRES, "class");
+		free(o->frame_name);
+		o->frame_name = hp_strdup0(hp_xr_attr(x, HP_NS_DRAW, "name"));
+		o->frame_title = o->kind == ODP && !o->in_notes && cls &&
+		                 (strcmp(cls, "title") == 0);
+		/* an outline frame shows its paragraphs as bullets, list or not */
+		o->frame_outline = o->kind == ODP && cls && strcmp(cls, "outline") == 0;
+		o->frame_skip = cls && (strcmp(cls, "page-number") == 0 || strcmp(cls, "footer") == 0 ||
+		                        strcmp(cls, "date-time") == 0 || strcmp(cls, "header") == 0 ||
+		                        strcmp(cls, "page") == 0);
+		if (o->frame_skip) {
+			/* the END is consumed by the skip */
+			o->frame_depth--;
+			o->frame_skip = 0;
+			o->frame_title = 0;
+			return hp_xr_skip(x);
+		}
+		return 0;
+	}
+	if (strcmp(ln, "object") == 0 && o->frame_depth && !o->obj_href) {
+		const char *h = hp_xr_attr(x, HP_NS_XLINK, "href");
+		if (h && !(o->obj_href = strdup(h)))
+			return -ENOMEM;
+		return 0;
+	}
+	if (strcmp(ln, "image") == 0 && o->frame_depth && !o->img_href) {
+		const char *h = hp_xr_attr(x, HP_NS_XLINK, "href");
+		if (h && !(o->img_href = strdup(h)))
+			return -ENOMEM;
+		return 0;
+	}
+	if (strcmp(ln, "page") == 0 && o->kind == ODP) {
+		o->slide_no++;
+		o->out = &o->slide;
+		return 0;
+	}
+	return 0;
+}
+
 static int on_start(struct odf *o)
 {
 	hp_xr *x = o->x;
@@ -765,85 +935,8 @@ static int on_start(struct odf *o)
 	if (depth < MAX_DEPTH_FLAGS)
 		o->flags_at[depth] = depth > 0 ? o->flags_at[depth - 1] : 0;
 
-	if (ns == HP_NS_TEXT) {
-		if (strcmp(ln, "p") == 0 || strcmp(ln, "h") == 0) {
-			int h = 0;
-			if (ln[0] == 'h') {
-				const char *lv = hp_xr_attr(x, HP_NS_TEXT, "outline-level");
-				h = lv ? atoi(lv) : 1;
-				if (h < 1)
-					h = 1;
-			}
-			const char *st = hp_xr_attr(x, HP_NS_TEXT, "style-name");
-			if (!h && o->kind == ODT && !o->tbl_depth && !o->list_level)
-				h = style_heading(o, st);
-			if (depth < MAX_DEPTH_FLAGS)
-				o->flags_at[depth] |= h ? 0 : style_flags(o, st);
-			r = para_begin(o, h);
-			if (r == 0 && !o->para_depth)
-				o->para_depth = depth;
-			return r < 0 ? r : 0;
-		}
-		if (strcmp(ln, "span") == 0) {
-			const char *st = hp_xr_attr(x, HP_NS_TEXT, "style-name");
-			if (depth < MAX_DEPTH_FLAGS)
-				o->flags_at[depth] |= style_flags(o, st);
-			return 0;
-		}
-		if (strcmp(ln, "s") == 0) {
-			return hp_il_text(cur_il(o), " ", 1, 0);
-		}
-		if (strcmp(ln, "tab") == 0)
-			return hp_il_text(cur_il(o), " ", 1, 0);
-		if (strcmp(ln, "line-break") == 0)
-			return hp_il_break(cur_il(o));
-		if (strcmp(ln, "a") == 0) {
-			const char *href = hp_xr_attr(x, HP_NS_XLINK, "href");
-			if (href && *href != '#' && !o->link && !hp_xr_empty(x)) {
-				if (!(o->link = strdup(href)))
-					return -ENOMEM;
-				return hp_il_link_open(cur_il(o));
-			}
-			return 0;
-		}
-		if (strcmp(ln, "list") == 0) {
-			const char *st = hp_xr_attr(x, HP_NS_TEXT, "style-name");
-			if (st && o->list_level == 0)
-				snprintf(o->list_style, sizeof(o->list_style), "%s", st);
-			if (o->list_level < MAX_LIST) {
-				o->list_level++;
-				o->counters[o->list_level - 1] = 0;
-			}
-			return 0;
-		}
-		if (strcmp(ln, "list-item") == 0) {
-			o->item_fresh = 1;
-			return 0;
-		}
-		if (strcmp(ln, "list-header") == 0) {
-			o->item_fresh = 0;
-			return 0;
-		}
-		if (strcmp(ln, "note") == 0) {
-			o->notes_n++;
-			char ref[32];
-			snprintf(ref, sizeof(ref), "[^%d]", o->notes_n);
-			r = hp_il_raw(cur_il(o), ref);
-			hp_il_reset(&o->note);
-			o->note_depth = depth;
-			return r;
-		}
-		if (strcmp(ln, "note-citation") == 0)
-			return hp_xr_skip(x);
-		if (strcmp(ln, "note-body") == 0) {
-			o->in_note_body = 1;
-			return 0;
-		}
-		if (strcmp(ln, "tracked-changes") == 0 || strcmp(ln, "table-of-content-source") == 0 ||
-		    strcmp(ln, "index-title-template") == 0 || strcmp(ln, "sequence-decls") == 0)
-			return hp_xr_skip(x);
-		return 0;
-	}
+	if (ns == HP_NS_TEXT)
+		return start_text(o, ln, depth);
 	if (ns == HP_NS_DC && o->in_note_body)
 		return hp_xr_skip(x);    /* a comment's author and date */
 	if (ns == HP_NS_OFFICE) {
@@ -860,84 +953,10 @@ static int on_start(struct odf *o)
 		}
 		return 0;
 	}
-	if (ns == HP_NS_TABLE) {
-		if (strcmp(ln, "table") == 0) {
-			if (o->frame_depth)
-				o->frame_has_table = 1;
-			if (++o->tbl_depth == 1) {
-				otable_free(&o->tbl);
-				free(o->sheet_name);
-				o->sheet_name = hp_strdup0(hp_xr_attr(x, HP_NS_TABLE, "name"));
-			}
-			return 0;
-		}
-		if (o->tbl_depth != 1)
-			return 0;
-		if (strcmp(ln, "table-row") == 0) {
-			const char *rep = hp_xr_attr(x, HP_NS_TABLE, "number-rows-repeated");
-			o->row_repeat = rep ? atoi(rep) : 1;
-			o->col = 0;
-			return 0;
-		}
-		if (strcmp(ln, "table-cell") == 0 || strcmp(ln, "covered-table-cell") == 0) {
-			const char *rep = hp_xr_attr(x, HP_NS_TABLE, "number-columns-repeated");
-			const char *cs = hp_xr_attr(x, HP_NS_TABLE, "number-columns-spanned");
-			const char *rs = hp_xr_attr(x, HP_NS_TABLE, "number-rows-spanned");
-			o->cell_repeat = rep ? atoi(rep) : 1;
-			o->cell_colspan = cs ? atoi(cs) : 1;
-			o->cell_rowspan = rs ? atoi(rs) : 1;
-			o->covered = ln[0] == 'c';
-			o->cell_paras = 0;
-			hp_il_reset(&o->cell);
-			return 0;
-		}
-		if (strcmp(ln, "table-columns") == 0 || strcmp(ln, "table-column") == 0 ||
-		    strcmp(ln, "shapes") == 0)
-			return 0;
-		return 0;
-	}
-	if (ns == HP_NS_DRAW) {
-		if (strcmp(ln, "frame") == 0) {
-			if (++o->frame_depth > 1)
-				return 0;
-			const char *cls = hp_xr_attr(x, HP_NS_PRES, "class");
-			free(o->frame_name);
-			o->frame_name = hp_strdup0(hp_xr_attr(x, HP_NS_DRAW, "name"));
-			o->frame_title = o->kind == ODP && !o->in_notes && cls &&
-			                 (strcmp(cls, "title") == 0);
-			/* an outline frame shows its paragraphs as bullets, list or not */
-			o->frame_outline = o->kind == ODP && cls && strcmp(cls, "outline") == 0;
-			o->frame_skip = cls && (strcmp(cls, "page-number") == 0 || strcmp(cls, "footer") == 0 ||
-			                        strcmp(cls, "date-time") == 0 || strcmp(cls, "header") == 0 ||
-			                        strcmp(cls, "page") == 0);
-			if (o->frame_skip) {
-				/* the END is consumed by the skip */
-				o->frame_depth--;
-				o->frame_skip = 0;
-				o->frame_title = 0;
-				return hp_xr_skip(x);
-			}
-			return 0;
-		}
-		if (strcmp(ln, "object") == 0 && o->frame_depth && !o->obj_href) {
-			const char *h = hp_xr_attr(x, HP_NS_XLINK, "href");
-			if (h && !(o->obj_href = strdup(h)))
-				return -ENOMEM;
-			return 0;
-		}
-		if (strcmp(ln, "image") == 0 && o->frame_depth && !o->img_href) {
-			const char *h = hp_xr_attr(x, HP_NS_XLINK, "href");
-			if (h && !(o->img_href = strdup(h)))
-				return -ENOMEM;
-			return 0;
-		}
-		if (strcmp(ln, "page") == 0 && o->kind == ODP) {
-			o->slide_no++;
-			o->out = &o->slide;
-			return 0;
-		}
-		return 0;
-	}
+	if (ns == HP_NS_TABLE)
+		return start_table(o, ln);
+	if (ns == HP_NS_DRAW)
+		return start_draw(o, ln);
 	if (ns == HP_NS_SVG && (strcmp(ln, "title") == 0 || strcmp(ln, "desc") == 0) && o->frame_depth) {
 		if (o->img_alt.len)
 			return hp_xr_skip(x);   /* the title wins over the description */
