@@ -4,6 +4,7 @@
  *   hopper [-c FILE] sql QUERY          one query, rows as an aligned table
  *   hopper [-c FILE] failures           what failed and why, newest first
  *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
+ *   hopper bench DIR [--json]           sequential vs parallel vs io_uring, advice
  *   hopper [-c FILE] doctor             is this machine ready? one line per check
  *
  * It reads the same configuration as hopperd to find the database, so with
@@ -26,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hopper/bench.h"
 #include "hopper/chunk.h"
 #include "hopper/search.h"
 #include "hopper/common.h"
@@ -34,7 +36,6 @@
 #include "hopper/db.h"
 #include "hopper/embed.h"
 #include "hopper/frame.h"
-#include "hopper/ocr.h"
 #include "hopper/pool.h"
 #include "doctor.h"
 #include "table.h"
@@ -73,6 +74,12 @@ static void usage(FILE *f)
 	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
 	        "                          database; --chunks: print the chunks instead\n"
 	        "                          (ordinal, tokens, page, start, end, heading)\n"
+	        "  bench DIR [--json] [--max-workers N]\n"
+	        "                          convert every file under DIR sequentially, with\n"
+	        "                          the auto pool, and with io_uring reads (no\n"
+	        "                          database, nothing written); print files/s, MB/s,\n"
+	        "                          speedups, time per format, worker RSS and a\n"
+	        "                          recommended [workers] max\n"
 	        "  doctor                  check config, folders, limits, io_uring, database,\n"
 	        "                          disk space and the sandbox; exit 1 on a problem\n"
 	        "\n"
@@ -585,8 +592,8 @@ out:
 	return r;
 }
 
-/* Conversions run in a child process that is a hopperd worker in all but
- * name (hp_worker_main: sandbox, limits, converters, chunker) and speaks the
+/* Conversions run in a child process that is a hopperd worker (hopper-worker:
+ * sandbox, limits, converters, chunker; this binary links none of them) and speaks the
  * same frames over a socketpair, so a hostile file costs that child, not
  * this process, and `hopper convert` shows exactly what hopperd would store.
  * One child serves every file; a new one is started after a crash. */
@@ -632,7 +639,7 @@ static int child_start(convert_child *c)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		_exit(hp_worker_main(sv[1], CONVERT_MEMORY_LIMIT));
+		_exit(hp_pool_exec_worker_fd(sv[1], CONVERT_MEMORY_LIMIT));
 	}
 	close(sv[1]);
 	c->pid = pid;
@@ -827,10 +834,40 @@ static int cmd_convert(int argc, char **argv)
 	return rc;
 }
 
+/* `hopper bench`: the workers are this binary run as `hopper --worker`. */
+static int cmd_bench(int argc, char **argv)
+{
+	static char exe[PATH_MAX];
+	hp_bench_opts o = { .worker_exe = exe };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			o.json = true;
+		else if (strcmp(argv[i], "--max-workers") == 0 && i + 1 < argc)
+			o.max_workers = atoi(argv[++i]);
+		else if (argv[i][0] != '-' && !o.dir)
+			o.dir = argv[i];
+		else {
+			fprintf(stderr, "hopper bench: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!o.dir) {
+		fprintf(stderr, "Usage: hopper bench DIR [--json] [--max-workers N]\n");
+		return 2;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n < 0) {
+		fprintf(stderr, "hopper bench: cannot find my own binary (/proc/self/exe): %s\n", strerror(errno));
+		return 1;
+	}
+	exe[n] = '\0';
+	return hp_bench_run(&o, stdout) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	/* Before anything else: converters that OCR must stay single-threaded. */
-	hp_ocr_single_thread(argv);
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return hp_pool_exec_worker(argc, argv);
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -868,6 +905,8 @@ int main(int argc, char **argv)
 		return cmd_search(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
+	if (strcmp(cmd, "bench") == 0)
+		return cmd_bench(sub_argc, sub_argv);
 	if (strcmp(cmd, "doctor") == 0)
 		return cmd_doctor(sub_argc, sub_argv);
 	if (strcmp(cmd, "help") == 0) {

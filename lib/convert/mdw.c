@@ -419,7 +419,6 @@ int hp_tbl_emit(hp_tbl *t, hp_md *m)
 void hp_meta_init(hp_meta *mt)
 {
 	memset(mt, 0, sizeof(*mt));
-	hp_buf_init(&mt->warnings, 64 * 1024);
 }
 
 void hp_meta_free(hp_meta *mt)
@@ -428,7 +427,9 @@ void hp_meta_free(hp_meta *mt)
 	free(mt->author);
 	free(mt->created);
 	free(mt->lang);
-	hp_buf_free(&mt->warnings);
+	for (int i = 0; i < mt->nwarn; i++)
+		free(mt->warn[i]);
+	free(mt->warn);
 }
 
 int hp_meta_warn(hp_meta *mt, const char *fmt, ...)
@@ -438,14 +439,16 @@ int hp_meta_warn(hp_meta *mt, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s, sizeof(s), fmt, ap);
 	va_end(ap);
-	if (mt->nwarn >= 100)
-		return 0;    /* enough to say what happened */
-	int r = mt->nwarn ? hp_buf_addstr(&mt->warnings, ", ") : 0;
-	if (r == 0)
-		r = hp_json_str(&mt->warnings, s);
-	if (r == 0)
-		mt->nwarn++;
-	return r == -EFBIG ? 0 : r;
+	if (mt->nwarn >= HP_WARN_MAX)
+		return 0;    /* hp_doc_warn keeps no more either */
+	char **v = realloc(mt->warn, (size_t)(mt->nwarn + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	mt->warn = v;
+	if (!(v[mt->nwarn] = strdup(s)))
+		return -ENOMEM;
+	mt->nwarn++;
+	return 0;
 }
 
 static int set_str(char **dst, hp_buf *b)
@@ -549,8 +552,9 @@ int hp_meta_finish(hp_meta *mt, hp_doc *doc)
 		r = hp_buf_addf(&j, "%s\"%s\": %d", sep, nums[i].k, nums[i].v);
 		sep = ", ";
 	}
-	if (r == 0 && mt->nwarn)
-		r = hp_buf_addf(&j, "%s\"warnings\": [%s]", sep, mt->warnings.data);
+	/* warnings: hp_convert() adds them to the object (hp_doc_warn) */
+	for (int i = 0; r == 0 && i < mt->nwarn; i++)
+		r = hp_doc_warn(doc, "%s", mt->warn[i]);
 	if (r == 0)
 		r = hp_buf_addc(&j, '}');
 	if (r == 0 && !doc->title && mt->title)

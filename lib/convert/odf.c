@@ -658,7 +658,7 @@ static int table_emit(struct odf *o, const char *name)
 	hp_il_free(&il);
 	if (r == 0 && o->kind == ODS && t->total_rows > t->nrows) {
 		char note[300];
-		snprintf(note, sizeof(note), "*Sheet %s: %zu of %zu rows shown (max_sheet_rows = %zu).*",
+		snprintf(note, sizeof(note), "> Note: sheet %s cut to the first %zu of %zu rows (max_sheet_rows = %zu)",
 		         name, t->nrows, t->total_rows, o->max_rows);
 		if ((r = hp_md_raw(o->out, note)) == 0)
 			r = hp_meta_warn(&o->meta, "sheet %s: %zu of %zu rows kept (max_sheet_rows)", name,
@@ -666,7 +666,7 @@ static int table_emit(struct odf *o, const char *name)
 	}
 	if (r == 0 && t->cols_cut) {
 		char note[300];
-		snprintf(note, sizeof(note), "*Table %s: columns after %d not shown.*", name ? name : "", MAX_COLS);
+		snprintf(note, sizeof(note), "> Note: table %s cut to the first %d columns", name ? name : "", MAX_COLS);
 		if ((r = hp_md_raw(o->out, note)) == 0)
 			r = hp_meta_warn(&o->meta, "table %s: columns after %d cut", name ? name : "", MAX_COLS);
 	}

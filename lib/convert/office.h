@@ -190,7 +190,7 @@ int hp_opc_main(hp_zip *z, const hp_convert_limits *lim, const char *fallback, c
 typedef struct hp_meta {
 	char *title, *author, *created, *lang;
 	int pages, sheets, slides;
-	hp_buf warnings;   /* JSON array body: "\"a\", \"b\"" */
+	char **warn;       /* sentences, handed to hp_doc_warn by hp_meta_finish */
 	int nwarn;
 } hp_meta;
 

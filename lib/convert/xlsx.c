@@ -850,7 +850,7 @@ static int emit_sheet(struct xlsx *x, const char *name, struct sheet *s, size_t 
 		r = hp_meta_warn(&x->meta, "sheet %s: too many merged ranges to repeat their values all", name);
 	if (r == 0 && s->total_rows > s->nrows) {
 		char note[256];
-		snprintf(note, sizeof(note), "*Sheet %s: %zu of %zu rows shown (max_sheet_rows = %zu).*",
+		snprintf(note, sizeof(note), "> Note: sheet %s cut to the first %zu of %zu rows (max_sheet_rows = %zu)",
 		         name, s->nrows, s->total_rows, max_rows);
 		if ((r = hp_md_raw(&x->md, note)) == 0)
 			r = hp_meta_warn(&x->meta, "sheet %s: %zu of %zu rows kept (max_sheet_rows)", name,
@@ -858,7 +858,7 @@ static int emit_sheet(struct xlsx *x, const char *name, struct sheet *s, size_t 
 	}
 	if (r == 0 && s->cols_cut) {
 		char note[256];
-		snprintf(note, sizeof(note), "*Sheet %s: columns after %d not shown.*", name, MAX_COLS);
+		snprintf(note, sizeof(note), "> Note: sheet %s cut to the first %d columns", name, MAX_COLS);
 		if ((r = hp_md_raw(&x->md, note)) == 0)
 			r = hp_meta_warn(&x->meta, "sheet %s: columns after %d cut", name, MAX_COLS);
 	}

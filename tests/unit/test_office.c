@@ -408,7 +408,7 @@ static void test_xlsx_row_cap(void **state)
 	assert_int_equal(hp_convert("sample.xlsx", d, n, &l, &doc, err, sizeof(err)), 0);
 	has(doc, "| 10 | row 10 |");
 	hasnt(doc, "| 11 | row 11 |");
-	has(doc, "*Sheet Long: 10 of 30 rows shown (max_sheet_rows = 10).*");
+	has(doc, "> Note: sheet Long cut to the first 10 of 30 rows (max_sheet_rows = 10)");
 	assert_non_null(strstr(doc->meta_json, "sheet Long: 10 of 30 rows kept (max_sheet_rows)"));
 	hp_doc_free(doc);
 	free(d);
@@ -605,7 +605,7 @@ static void test_ods(void **state)
 	assert_int_equal(hp_convert("sample.ods", d, n, &l, &doc, err, sizeof(err)), 0);
 	has(doc, "| 10 | row 10 |");
 	hasnt(doc, "| 11 | row 11 |");
-	has(doc, "*Sheet Long: 10 of 35 rows shown (max_sheet_rows = 10).*");
+	has(doc, "> Note: sheet Long cut to the first 10 of 35 rows (max_sheet_rows = 10)");
 	hp_doc_free(doc);
 	free(d);
 }
