@@ -11,6 +11,7 @@ formats and dates; slides with titles, tables and notes; an EPUB spine; and
 the OpenDocument equivalents. Timestamps are fixed so the bytes repeat.
 """
 import os
+import shutil
 import struct
 import sys
 import zipfile
@@ -537,7 +538,14 @@ def make_odp():
 MAKERS = {"docx": make_docx, "xlsx": make_xlsx, "pptx": make_pptx, "epub": make_epub,
           "odt": make_odt, "ods": make_ods, "odp": make_odp}
 
+GOLDEN = {"docx": "word", "xlsx": "excel", "pptx": "powerpoint", "epub": "book",
+          "odt": "writer", "ods": "calc", "odp": "impress"}
+
 if __name__ == "__main__":
     which = sys.argv[1:] or list(MAKERS)
     for k in which:
         MAKERS[k]()
+        # the same document is a golden one too (tests/data/golden/README):
+        # hopper convert must give its twin office.EXT.md byte for byte, the
+        # daemon must store the same, and every cut of it must fail cleanly
+        shutil.copyfile(os.path.join(HERE, "sample." + k), os.path.join(HERE, "..", "golden", GOLDEN[k] + "." + k))
