@@ -24,13 +24,13 @@ SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept libzip
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd mandoc libcurl4-openssl-dev libjson-c-dev \
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
 	libtesseract-dev libleptonica-dev tesseract-ocr-eng libtree-sitter-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -66,7 +66,7 @@ TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/hopperd $(B)/hopper $(B)/hopper-worker
-.PHONY: all deps run check unit integration peer install clean bench
+.PHONY: all deps run check unit integration peer install clean bench testdata
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 $(B)/.flags: FORCE
@@ -160,7 +160,8 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt \
+	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
 BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e.sh \
 	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
 bench: deps
@@ -168,6 +169,9 @@ bench: deps
 	@$(B)/tests/bench/bench_reader
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"
+	@B=$(B) tests/bench/office_vs_pandoc.sh $(wildcard ../shared/peer-tests/markitdown/files/*.docx) \
+	  $(wildcard ../shared/peer-tests/markitdown/files/*.epub) tests/data/office/sample.docx tests/data/office/sample.epub
 	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
 	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
 	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
@@ -235,6 +239,10 @@ unit: all tests
 
 integration: all tests
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh integration
+
+# The office test documents (committed; this rewrites them from make.py).
+testdata:
+	python3 tests/data/office/make.py
 
 peer: all
 	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert

@@ -177,6 +177,10 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.max_output = m->max_output ? (size_t)m->max_output : HP_WORKER_DEFAULT_OUTPUT,
 		.ocr_languages = m->ocr_languages,
 		.max_depth = HP_WORKER_MAX_DEPTH,
+		.zip_max_total = m->zip_max_total,
+		.zip_max_ratio = (uint32_t)m->zip_max_ratio,
+		.zip_max_entries = (uint32_t)m->zip_max_entries,
+		.max_sheet_rows = (uint32_t)m->max_sheet_rows,
 	};
 	cpu_timer(cpu_limit_s);
 	int r = hp_convert(m->name, m->data, m->len, &lim, &doc, err, sizeof err);
