@@ -29,10 +29,13 @@ seed() { # seed TARGET DIR: copy the files a target starts from into DIR
 	convert_xml) exts="xml svg" ;;
 	convert_code) exts="c h py sh js go rs" ;;
 	convert_image) exts="png jpg jpeg tif tiff webp gif bmp" ;;
+	convert_docx | convert_xlsx | convert_pptx | convert_epub | convert_odt | convert_ods | convert_odp)
+		exts=${t#convert_} ;;
 	*) exts="*" ;;
 	esac
 	local src
-	for src in "$top/tests/data/convert" "$top/tests/fuzz/seeds/$t" "$top/etc" \
+	for src in "$top/tests/data/convert" "$top/tests/data/office" "$top/tests/data/golden" \
+		"$top/tests/data/ocr" "$top/tests/fuzz/seeds/$t" "$top/etc" \
 		"$top/../shared/peer-tests"; do
 		[ -d "$src" ] || continue
 		for e in $exts; do

@@ -14,7 +14,7 @@ for bin in "$bdir"/tests/fuzz/fuzz_*; do
 	[ -x "$bin" ] || continue
 	t=${bin##*/fuzz_}
 	dirs=("$top/tests/data/regress/$t")
-	case $t in detect|convert_*|chunk) dirs+=("$top/tests/data/convert") ;; esac
+	case $t in detect|convert_*|chunk) dirs+=("$top/tests/data/convert" "$top/tests/data/office" "$top/tests/data/golden") ;; esac
 	[ -d "$top/tests/fuzz/seeds/$t" ] && dirs+=("$top/tests/fuzz/seeds/$t")
 	out=$("$bin" "${dirs[@]}" 2>&1); rc=$?
 	case $rc in

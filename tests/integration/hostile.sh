@@ -37,9 +37,9 @@ t0=$SECONDS
 
 # 1. The files, made in a staging folder first.
 mkdir -p "$tmp/inbox" "$tmp/stage" "$tmp/outside"
-python3 - "$tmp/stage" "$top/tests/data/convert" <<'PY' || { echo "FAIL: cannot make the hostile files"; exit 1; }
+python3 - "$tmp/stage" "$top/tests/data/convert" "$top/tests/data/office" <<'PY' || { echo "FAIL: cannot make the hostile files"; exit 1; }
 import os, random, sys, zipfile, zlib
-out, data = sys.argv[1], sys.argv[2]
+out, datas = sys.argv[1], sys.argv[2:]
 rnd = random.Random(19)
 def put(name, b):
     with open(os.path.join(out.encode(), name if isinstance(name, bytes) else name.encode()), "wb") as f:
@@ -47,9 +47,12 @@ def put(name, b):
 
 # Truncated at many offsets, for every format in the test data and a few more.
 samples = {}
-for n in sorted(os.listdir(data)):
-    with open(os.path.join(data, n), "rb") as f:
-        samples[n] = f.read()
+for data in datas:
+    for n in sorted(os.listdir(data)):
+        if n.endswith(".py") or not os.path.isfile(os.path.join(data, n)):
+            continue
+        with open(os.path.join(data, n), "rb") as f:
+            samples[n] = f.read()
 samples["page.html"] = b"<html><head><title>T</title></head><body>" + b"<div><p>para <b>bold</b> <a href='x'>l</a></p><table><tr><td>1</td></tr></table></div>" * 40 + b"</body></html>"
 samples["data.xml"] = b"<?xml version='1.0'?><root>" + b"<item a='1'>text &amp; more</item>" * 50 + b"</root>"
 samples["rows.csv"] = b"a,b,c\n" + b"1,\"two, quoted\",3\n" * 100
