@@ -206,7 +206,7 @@ in_ct 60 systemctl restart hopperd || fail "restart with the test drop-in failed
 pid1=$(prop MainPID) restarts0=$(prop NRestarts)
 in_ct 30 sh -c 'i=0; while [ $i -lt 300 ]; do yes "file $i: the quick brown fox jumps over the lazy dog" | head -c 20000 > /tmp/w$i.txt; i=$((i+1)); done;
 	mkdir -p /var/lib/hopper/inbox/wd && chown hopper:hopper /var/lib/hopper/inbox/wd &&
-	mv /tmp/w*.txt /var/lib/hopper/inbox/wd/ && touch /var/lib/hopper/hang && chown hopper /var/lib/hopper/hang' ||
+	mv /tmp/w*.txt /var/lib/hopper/inbox/wd/ && touch /var/lib/hopper/hang' ||
 	fail "cannot drop the watchdog files"
 taken() { [ ! -e "$root/var/lib/hopper/hang" ]; }
 wait_for 20 taken || fail "hopperd did not take the hang trigger"
