@@ -40,9 +40,9 @@ seed() { # seed TARGET DIR: copy the files a target starts from into DIR
 		[ -d "$src" ] || continue
 		for e in $exts; do
 			if [ "$e" = "*" ]; then
-				find "$src" -type f -size -1M ! -name '*.sh'
+				find "$src" -type f -size -1024k ! -name '*.sh'
 			else
-				find "$src" -type f -size -1M -name "*.$e"
+				find "$src" -type f -size -1024k -name "*.$e"
 			fi
 		done
 	done | head -n 300 | while read -r f; do cp -- "$f" "$dir/$(sha1sum <"$f" | cut -c1-16)"; done
