@@ -45,6 +45,7 @@ typedef enum key_type {
 	T_LIST,     /* char ** NULL-terminated (off) + size_t count (off2) */
 	T_ACTION,   /* hp_on_action (off) + char *dir (off2) */
 	T_LOGLEVEL, /* int 3..7 */
+	T_MODE,     /* hp_watch_mode: auto | inotify | poll */
 } key_type;
 
 enum {
@@ -105,8 +106,12 @@ static const config_key config_keys[] = {
 	  "watch subfolders too" },
 	{ SEC_WATCH, "exclude", T_LIST, ".* *.part *.tmp *.crdownload ~$*", 0, 0, KF_RELOAD,
 	  WCF(exclude), WCF(n_exclude), "fnmatch(3) patterns on file names to ignore, space-separated" },
-	{ SEC_WATCH, "settle", T_DURATION, "2s", 0, 3600 * 1000, KF_RELOAD | KF_LATER, WCF(settle_ms), 0,
-	  "quiet time before taking a file its writer never closes" },
+	{ SEC_WATCH, "settle", T_DURATION, "2s", 0, 3600 * 1000, KF_RELOAD, WCF(settle_ms), 0,
+	  "quiet time (size and mtime unchanged) before taking a file nobody closed; 0 = wait for close or rename" },
+	{ SEC_WATCH, "mode", T_MODE, "auto", 0, 0, KF_RELOAD, WCF(mode), 0,
+	  "inotify, poll (walk the folder every poll_interval: NFS, SMB, FUSE) or auto (poll on those filesystems)" },
+	{ SEC_WATCH, "poll_interval", T_DURATION, "5s", 100, 3600 * 1000, KF_RELOAD, WCF(poll_interval_ms), 0,
+	  "how often a polled folder is walked" },
 	{ SEC_WATCH, "on_success", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_LATER, WCF(on_success),
 	  WCF(on_success_dir), "after conversion: keep, delete or move:DIR" },
 	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE | KF_LATER,
@@ -125,6 +130,10 @@ static const config_key config_keys[] = {
 
 /* Longest watch name: it is stored in hopper.jobs.watch and shown in bars. */
 #define WATCH_NAME_MAX 64
+
+static const char *const watch_modes[] = {
+	[HP_MODE_AUTO] = "auto", [HP_MODE_INOTIFY] = "inotify", [HP_MODE_POLL] = "poll",
+};
 
 static const struct { const char *name; int level; } log_levels[] = {
 	{ "err", HP_LOG_ERR }, { "error", HP_LOG_ERR },
@@ -582,6 +591,15 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 		set_string(FIELD(base, k->off2, char *), dir);
 		break;
 	}
+	case T_MODE:
+		for (size_t i = 0; i < HP_ARRAY_SIZE(watch_modes); i++) {
+			if (!strcmp(v, watch_modes[i])) {
+				*FIELD(base, k->off, hp_watch_mode) = (hp_watch_mode)i;
+				goto out;
+			}
+		}
+		perr(p, line, "bad mode '%s': use auto, inotify or poll", v);
+		break;
 	case T_LOGLEVEL: {
 		int64_t n;
 		for (size_t i = 0; i < HP_ARRAY_SIZE(log_levels); i++) {
@@ -1076,6 +1094,9 @@ static void print_value(const config_key *k, const void *base, FILE *out)
 			fputs(a == HP_ON_DELETE ? "delete" : "keep", out);
 		break;
 	}
+	case T_MODE:
+		fputs(watch_modes[*CFIELD(base, k->off, hp_watch_mode)], out);
+		break;
 	case T_LOGLEVEL: {
 		int v = *CFIELD(base, k->off, int);
 		const char *name = NULL;

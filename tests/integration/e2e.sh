@@ -49,9 +49,9 @@ out=$("$hopperd" -c "$tmp/bad.conf" 2>&1); rc=$?
 	|| fail "bad config: rc=$rc out=$out"
 
 # Keys this release accepts but does not act on yet are named, not silently taken.
-printf '[watch a]\npath = %s\nsettle = 5s\n' "$tmp" > "$tmp/later.conf"
+printf '[watch a]\npath = %s\noutput_dir = /nowhere\n' "$tmp" > "$tmp/later.conf"
 out=$("$hopperd" -c "$tmp/later.conf" --check-config 2>&1 >/dev/null); rc=$?
-[ $rc -eq 0 ] && grep -q "later.conf:3: 'settle' is accepted but has no effect yet" <<<"$out" \
+[ $rc -eq 0 ] && grep -q "later.conf:3: 'output_dir' is accepted but has no effect yet" <<<"$out" \
 	&& ok "not-yet-implemented key named" || fail "later key: rc=$rc out=$out"
 
 # Files that are there before the daemon starts are found by the start-up scan.
