@@ -502,7 +502,7 @@ static void reload(void)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	           (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
 	hp_config *ncfg = NULL;
-	int r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH, stderr, &ncfg);
+	int r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH | HP_CONFIG_CHECK_PATHS, stderr, &ncfg);
 	if (r < 0) {
 		hp_err("reload: the configuration has errors (above); keeping the running one");
 		goto out;
@@ -682,7 +682,7 @@ static int daemon_main(void)
 	int r;
 	D.epfd = -1;
 	D.sig.fd = -1;
-	r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH, stderr, &D.cfg);
+	r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH | HP_CONFIG_CHECK_PATHS, stderr, &D.cfg);
 	if (r < 0) {
 		hp_err("not starting: fix the configuration (errors above)");
 		return 1;
@@ -844,7 +844,7 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		hp_config *cfg = NULL;
-		if (hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH, stderr, &cfg) < 0)
+		if (hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH | HP_CONFIG_CHECK_PATHS, stderr, &cfg) < 0)
 			return 1;
 		hp_config_print(cfg, stdout);
 		hp_config_free(cfg);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -892,25 +893,109 @@ static bool path_inside(const char *p, const char *root, bool only_same)
 	return !strncmp(p, root, n) && p[n] == '/';
 }
 
-/* A folder hopper writes into must not be one it watches: it would pick up
- * its own output (moved files, .md files) as new jobs, forever. */
-static void check_out_dirs(parser *p, size_t w)
+/* Where a watch's path and the daemon's folders really are. With
+ * HP_CONFIG_CHECK_PATHS, existing paths are resolved (realpath(3)), so a
+ * link cannot hide an overlap; otherwise, and for paths that do not exist
+ * yet, the normalised text is compared. Caller frees with hp_strv_free. */
+static char *canonical(const char *path, bool resolve)
 {
-	const hp_watch_config *wc = &p->cfg->watches[w];
-	const struct { const char *key; const char *dir; } dirs[] = {
-		{ "on_success", wc->on_success_dir },
-		{ "on_failure", wc->on_failure_dir },
-		{ "output_dir", wc->output_dir },
-	};
+	char *r = resolve ? realpath(path, NULL) : NULL;
+	return r ? r : strdup(path);
+}
 
-	if (!wc->path)
-		return;
-	for (size_t i = 0; i < HP_ARRAY_SIZE(dirs); i++) {
-		size_t ki = key_index(SEC_WATCH, dirs[i].key);
-		if (dirs[i].dir && path_inside(dirs[i].dir, wc->path, !wc->recursive))
-			perr(p, p->wst[w].seen[ki], "%s: %s is inside the watched folder %s: "
-			     "hopper would take its own output as new files; pick a folder "
-			     "outside it", dirs[i].key, dirs[i].dir, wc->path);
+/* A folder hopper writes into must not be one it watches: it would pick up
+ * its own output (moved files, .md files, its PostgreSQL files) as new
+ * jobs, forever. */
+static void check_out_dirs(parser *p, char **canon, bool resolve)
+{
+	hp_config *cfg = p->cfg;
+	size_t isd = key_index(SEC_DAEMON, "state_dir");
+
+	for (size_t w = 0; w < cfg->n_watches; w++) {
+		const hp_watch_config *wc = &cfg->watches[w];
+		const struct { const char *key; const char *dir; } dirs[] = {
+			{ "on_success", wc->on_success_dir },
+			{ "on_failure", wc->on_failure_dir },
+			{ "output_dir", wc->output_dir },
+		};
+		for (size_t i = 0; i < HP_ARRAY_SIZE(dirs); i++) {
+			size_t ki = key_index(SEC_WATCH, dirs[i].key);
+			char *dir = dirs[i].dir ? canonical(dirs[i].dir, resolve) : NULL;
+			for (size_t o = 0; dir && o < cfg->n_watches; o++) {
+				const hp_watch_config *oc = &cfg->watches[o];
+				if (!canon[o] || !path_inside(dir, canon[o], !oc->recursive))
+					continue;
+				if (o == w)
+					perr(p, p->wst[w].seen[ki], "%s: %s is inside the watched folder %s: "
+					     "hopper would take its own output as new files; pick a folder "
+					     "outside it", dirs[i].key, dirs[i].dir, wc->path);
+				else
+					perr(p, p->wst[w].seen[ki], "%s: %s is inside the folder of [watch %s] "
+					     "(%s): hopper would take its own output as new files; pick a "
+					     "folder outside every watch", dirs[i].key, dirs[i].dir, oc->name,
+					     oc->path);
+			}
+			free(dir);
+		}
+	}
+	char *sd = cfg->state_dir ? canonical(cfg->state_dir, resolve) : NULL;
+	for (size_t w = 0; sd && w < cfg->n_watches; w++) {
+		const hp_watch_config *wc = &cfg->watches[w];
+		if (canon[w] && path_inside(sd, canon[w], !wc->recursive))
+			perr(p, p->seen[isd] ? p->seen[isd] : p->wst[w].seen[key_index(SEC_WATCH, "path")],
+			     "state_dir %s is inside the folder of [watch %s] (%s): hopper would take "
+			     "its own database files as new files; move state_dir or the watch",
+			     cfg->state_dir, wc->name, wc->path);
+	}
+	free(sd);
+}
+
+/* Two watches on one folder, or one inside the other (when the outer one
+ * is recursive): a file would belong to both. */
+static void check_overlaps(parser *p, char **canon)
+{
+	hp_config *cfg = p->cfg;
+	size_t ip = key_index(SEC_WATCH, "path");
+
+	for (size_t b = 0; b < cfg->n_watches; b++) {
+		for (size_t a = 0; a < b; a++) {
+			const hp_watch_config *wa = &cfg->watches[a], *wb = &cfg->watches[b];
+			const char *what;
+			if (!canon[a] || !canon[b])
+				continue;
+			if (!strcmp(canon[a], canon[b]))
+				what = "is the same folder as";
+			else if (path_inside(canon[b], canon[a], !wa->recursive))
+				what = "is inside";
+			else if (path_inside(canon[a], canon[b], !wb->recursive))
+				what = "contains";
+			else
+				continue;
+			perr(p, p->wst[b].seen[ip], "[watch %s] path %s %s the folder of [watch %s] "
+			     "(%s, line %d): a file would belong to both watches; give each watch "
+			     "its own folder%s", wb->name, wb->path, what, wa->name, wa->path,
+			     p->wst[a].seen[ip], strcmp(what, "is the same folder as") ?
+			     " (or set recursive = no on the outer one)" : "");
+		}
+	}
+}
+
+/* HP_CONFIG_CHECK_PATHS: the folder to watch must exist and be a folder. */
+static void check_watch_paths(parser *p)
+{
+	size_t ip = key_index(SEC_WATCH, "path");
+
+	for (size_t w = 0; w < p->cfg->n_watches; w++) {
+		const hp_watch_config *wc = &p->cfg->watches[w];
+		struct stat st;
+		if (!wc->path)
+			continue;
+		if (stat(wc->path, &st) < 0)
+			perr(p, p->wst[w].seen[ip], "[watch %s] path %s: %s: create the folder or fix "
+			     "'path'", wc->name, wc->path, strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			perr(p, p->wst[w].seen[ip], "[watch %s] path %s is not a folder: point 'path' "
+			     "at a folder", wc->name, wc->path);
 	}
 }
 
@@ -926,8 +1011,22 @@ static void check_whole(parser *p, unsigned flags)
 			    (config_keys[i].flags & KF_REQUIRED) && !p->wst[w].seen[i])
 				perr(p, p->wst[w].line, "[watch %s] has no %s", cfg->watches[w].name,
 				     config_keys[i].name);
+	bool resolve = flags & HP_CONFIG_CHECK_PATHS;
+	char **canon = calloc(cfg->n_watches + 1, sizeof *canon);
+	if (!canon) {
+		p->oom = true;
+		return;
+	}
 	for (size_t w = 0; w < cfg->n_watches; w++)
-		check_out_dirs(p, w);
+		if (cfg->watches[w].path)
+			canon[w] = canonical(cfg->watches[w].path, resolve);
+	if (resolve)
+		check_watch_paths(p);
+	check_overlaps(p, canon);
+	check_out_dirs(p, canon, resolve);
+	for (size_t w = 0; w < cfg->n_watches; w++)
+		free(canon[w]);
+	free(canon);
 	if (cfg->workers_max != 0 && cfg->workers_max < cfg->workers_min)
 		perr(p, p->seen[imax], "max = %d is less than min = %d in [workers]: "
 		     "raise max or use max = auto", cfg->workers_max, cfg->workers_min);

@@ -60,6 +60,11 @@ typedef struct hp_config {
 
 enum {
 	HP_CONFIG_NEED_WATCH = 1 << 0, /* no [watch] section is an error (hopperd) */
+	/* Look at the disk too (hopperd: start, reload, --check-config): a watch
+	 * path that is missing or not a folder is an error, and overlaps are
+	 * found through symbolic links (realpath). Overlapping watches and
+	 * state_dir, output_dir or move:DIR inside a watch are errors always. */
+	HP_CONFIG_CHECK_PATHS = 1 << 1,
 };
 
 /* Load `path`, or HP_CONFIG_DEFAULT_PATH when path is NULL. A missing
