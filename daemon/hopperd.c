@@ -27,6 +27,7 @@
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/db.h"
+#include "hopper/dispose.h"
 #include "hopper/hash.h"
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
@@ -280,8 +281,10 @@ static void job_fail(uint64_t job_id, const char *path, const char *why)
 	hp_warn("%s: %s", path, why);
 	int r = hp_queue_fail(D.q, (int64_t)job_id, why);
 	db_check(r, "fail");
-	if (r >= 0)
+	if (r >= 0) {
 		D.n_failed++;
+		hp_dispose_job(hp_queue_conn(D.q), D.cfg, (int64_t)job_id, HP_DISPOSE_FAILURE);
+	}
 }
 
 /* The file is no longer the version the job was queued for (written
@@ -377,6 +380,7 @@ static void dispatch(void)
 				D.n_done++;
 				D.n_linked++;
 				hp_info("%s: same content as document %lld, linked", j->path, (long long)doc_id);
+				hp_dispose_job(hp_queue_conn(D.q), D.cfg, j->id, HP_DISPOSE_SUCCESS);
 			}
 			continue;
 		}
@@ -431,6 +435,7 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		else {
 			D.n_done++;
 			hp_info("%s: done (%s, %zu chunks)", f->path, hp_format_name(res->doc.format), res->n_chunks);
+			hp_dispose_job(hp_queue_conn(D.q), D.cfg, (int64_t)job_id, HP_DISPOSE_SUCCESS);
 		}
 		break;
 	case HP_POOL_ERROR: {
@@ -734,6 +739,7 @@ static int daemon_main(void)
 		goto fail;
 	db_register();
 	recover_own_leases();
+	hp_dispose_pending(hp_queue_conn(D.q), D.cfg); /* a crash between commit and move */
 
 	r = hp_reader_new(64, D.cfg->max_file_size, getenv("HOPPER_NO_URING") ? HP_READER_NO_URING : 0, &D.reader);
 	if (r < 0) {
