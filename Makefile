@@ -128,6 +128,7 @@ BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
+	@$(B)/tests/bench/bench_watch
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
 	@if command -v valgrind >/dev/null; then \
