@@ -322,7 +322,7 @@ static void test_missing_folder(void **state)
 static void test_slow_writer(void **state)
 {
 	fixture *f = *state;
-	f->w[0].settle_ms = 300;
+	f->w[0].settle_ms = 1000; /* well above the 50 ms between writes, even on a busy machine */
 	start(f);
 	hp_watcher_scan(f->watcher);
 	char path[256];
@@ -340,7 +340,7 @@ static void test_slow_writer(void **state)
 	assert_int_equal(count(&f->s, "/slow.bin"), 1);
 	assert_int_equal(f->s.size[0], 20 * 1024);
 	/* Nothing more while it stays open and unchanged. */
-	pump_ms(f->epfd, 700);
+	pump_ms(f->epfd, 1200);
 	assert_int_equal(count(&f->s, "/slow.bin"), 1);
 	assert_int_equal(hp_watcher_settling(f->watcher), 0);
 	close(fd);

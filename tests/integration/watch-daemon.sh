@@ -59,7 +59,6 @@ settle = 300ms
 on_success = delete
 [watch keep]
 path = keep
-settle = 1s
 poll_interval = 300ms
 EOF
 
@@ -89,8 +88,9 @@ is_state() { [ "$(state_of "$1")" = "$2" ]; }
 starts=1
 start HOPPER_FAULT_KILL_BEFORE_DISPOSE=kill-me
 
-# A slow writer: a line every 200 ms for 4 s, then it waits 3 s before it
-# closes the file (settle is 1 s).
+# A slow writer: a line every 200 ms for 4 s, then it waits 6 s before it
+# closes the file (settle is 2 s). It must be queued before it is closed,
+# complete.
 python3 - "$tmp/keep/slow.txt" <<'PY' &
 import sys, time
 with open(sys.argv[1], "w") as f:
@@ -98,7 +98,7 @@ with open(sys.argv[1], "w") as f:
         f.write("slow line %d of the copy that takes its time\n" % i)
         f.flush()
         time.sleep(0.2)
-    time.sleep(3)
+    time.sleep(6)
 PY
 wpid=$!
 
@@ -115,6 +115,10 @@ printf 'polled at the watch limit\n' > "$tmp/keep/deep/polled.txt"
 mkdir -p "$tmp/keep/burst/inner"
 for i in $(seq 100); do printf 'burst %d\n' "$i" > "$tmp/keep/burst/inner/f$i.txt"; done
 
+slow_seen() { [ -n "$(state_of "$tmp/keep/slow.txt")" ] || ! kill -0 "$wpid" 2>/dev/null; }
+wait_for 60 slow_seen
+if kill -0 "$wpid" 2>/dev/null; then ok "slow writer queued while its file is still open"; else
+	fail "slow writer not queued before it closed the file"; fi
 all_done() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state IN ('done','failed')")" -ge 108 ]; }
 wait_for 120 all_done || fail "not all finished: $(sql "SELECT state, count(*) FROM hopper.jobs GROUP BY 1")"
 wait "$wpid"; wpid=
