@@ -23,13 +23,13 @@ SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -107,7 +107,10 @@ $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/hopper: $(B)/daemon/hopper.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The CLI: one file per concern (commands, result printing, doctor).
+CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
+
+$(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -189,7 +192,7 @@ install: all
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service
 	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/hopper.conf
 	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/hopper.conf
-	for m in $(wildcard daemon/*.[1-8]); do \
+	for m in $(wildcard daemon/*.[1-8] etc/*.5); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 clean:
