@@ -132,6 +132,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
 	@$(B)/tests/bench/bench_watch
+	@B=$(B) bash tests/bench/watch-daemon.sh
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
 	@if command -v valgrind >/dev/null; then \
