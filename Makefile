@@ -17,19 +17,21 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MANDIR    ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/hopper
 DESTDIR   ?=
 DEVELOPER ?= 1
 SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept libzip
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd mandoc libcurl4-openssl-dev libjson-c-dev
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -63,8 +65,8 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/%)
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
-all: $(B)/hopperd $(B)/hopper
-.PHONY: all deps run check unit integration peer install clean bench
+all: $(B)/hopperd $(B)/hopper $(B)/hopper-worker
+.PHONY: all deps run check unit integration peer install clean bench testdata
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 $(B)/.flags: FORCE
@@ -103,16 +105,26 @@ $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The supervisor: no worker code, so no converter (and none of their
+# libraries) is linked in; `hopperd --worker` execs hopper-worker.
+$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The CLI: one file per concern (commands, result printing, doctor).
 CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
 
-$(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
+$(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The worker alone: converters, chunker, frames, sandbox. Linked --as-needed
+# against every library, so it depends on exactly those its code uses (not
+# libpq, libsystemd, liburing), whatever a converter adds to PKGS or to
+# CONVERT_LIBS (static libraries such as MuPDF's).
+$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -127,7 +139,8 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt \
+	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
@@ -135,6 +148,16 @@ bench: deps
 	@B=$(B) bash tests/bench/watch-daemon.sh
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"
+	@B=$(B) tests/bench/office_vs_pandoc.sh $(wildcard ../shared/peer-tests/markitdown/files/*.docx) \
+	  $(wildcard ../shared/peer-tests/markitdown/files/*.epub) tests/data/office/sample.docx tests/data/office/sample.epub
+	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
+	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
+	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
+	  cp "$$f" "$$d/$$i-$$(basename "$$f")"; done; done; \
+	  $(B)/hopper bench "$$d" --max-workers 2; rc=$$?; rm -rf "$$d"; exit $$rc
+	@echo "supervisor memory with a backlog of 10,000 files (embedded PostgreSQL; baseline: an empty folder):"
+	@tests/bench/supervisor_rss.sh $(B) 10000
 	@if command -v valgrind >/dev/null; then \
 	  echo "instructions per file (callgrind: 2 rounds minus 1 round, so start-up is excluded; repeatable):"; \
 	  for f in $(BENCH_DOCS); do \
@@ -142,6 +165,20 @@ bench: deps
 	    two=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $(B)/tests/bench/bench_convert 2 $$f 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
 	    printf '  %-28s %12s instructions\n' $$(basename $$f) $$((two - one)); \
 	  done; fi
+	@echo "chunker on the converted documents (5 rounds each; share of convert + chunk):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3)
+	@if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then \
+	  valgrind --tool=callgrind --callgrind-out-file=$(B)/chunk.cg $(B)/tests/bench/bench_chunk 1 \
+	    $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3) >/dev/null 2>&1; \
+	  callgrind_annotate --inclusive=yes $(B)/chunk.cg 2>/dev/null | awk \
+	    '/chunk.c:hp_chunk_markdown_opts$$/ { c = $$1 } /convert.c:hp_convert$$/ { v = $$1 } \
+	     END { gsub(",", "", c); gsub(",", "", v); if (c + v > 0) \
+	       printf "  chunker share by instructions (callgrind, repeatable): %.1f%% of convert+chunk\n", 100 * c / (c + v) }'; \
+	  rm -f $(B)/chunk.cg; fi
+	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
+	@tests/bench/tokens.sh $(B)
+	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"
+	@tests/bench/peer_vs_pandoc.sh $(B) html 5
 
 # ---- dependencies ---------------------------------------------------------
 deps:
@@ -180,6 +217,10 @@ unit: all tests
 integration: all tests
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh integration
 
+# The office test documents (committed; this rewrites them from make.py).
+testdata:
+	python3 tests/data/office/make.py
+
 peer: all
 	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert
 
@@ -188,6 +229,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/hopper $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 755 $(B)/hopperd $(B)/hopper $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 755 $(B)/hopper-worker $(DESTDIR)$(LIBEXECDIR)/
 	[ -f $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf ] || \
 	  install -m 644 etc/hopper.conf $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service

@@ -33,6 +33,8 @@
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
+#include "hopper/mirror.h"
+#include "hopper/search.h"
 #include "hopper/reader.h"
 #include "hopper/watch.h"
 
@@ -83,6 +85,7 @@ typedef struct daemon_state {
 	uint64_t n_done, n_failed;
 	uint64_t n_linked;      /* of n_done: same content as a stored document */
 	hp_embed *embed;        /* [embed] url set: chunks to vectors */
+	hp_mirror *mirror;      /* [watch] output_dir set: the mirror folder */
 	hp_evsrc embed_src;
 } daemon_state;
 
@@ -395,7 +398,15 @@ static void dispatch(void)
 			.data = rq->data,
 			.len = rq->len,
 			.chunk_tokens = (uint32_t)j->chunk_tokens,
+			.chunk_overlap = (uint32_t)D.cfg->chunk_overlap,
+			.chunk_min = (uint32_t)D.cfg->chunk_min_tokens,
+			.have_chunk_min = true,
 			.max_output = D.cfg->max_output,
+			.ocr_languages = D.cfg->ocr_languages,
+			.zip_max_total = D.cfg->zip_max_total,
+			.zip_max_ratio = (uint64_t)D.cfg->zip_max_ratio,
+			.zip_max_entries = (uint64_t)D.cfg->zip_max_entries,
+			.max_sheet_rows = (uint64_t)D.cfg->max_sheet_rows,
 		};
 		f.path = strdup(j->path);
 		int sr = f.path ? hp_pool_submit(D.pool, &m) : -ENOMEM;
@@ -438,6 +449,7 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		else {
 			D.n_done++;
 			hp_info("%s: done (%s, %zu chunks)", f->path, hp_format_name(res->doc.format), res->n_chunks);
+			hp_mirror_notify(D.mirror, &(int64_t){ (int64_t)job_id }, 1);
 			hp_dispose_job(hp_queue_conn(D.q), D.cfg, (int64_t)job_id, HP_DISPOSE_SUCCESS);
 		}
 		break;
@@ -479,6 +491,9 @@ static void notify_status(void)
 	int64_t backlog = -1;
 	if (!D.db_broken && hp_queue_backlog(D.q, &backlog) < 0)
 		backlog = -1;
+	hp_pool_set_backlog(D.pool, backlog);
+	char pool[192];
+	hp_pool_describe(D.pool, pool, sizeof pool);
 	char bl[32];
 	if (backlog >= 0)
 		snprintf(bl, sizeof bl, "%lld", (long long)backlog);
@@ -490,8 +505,8 @@ static void notify_status(void)
 		emb[1] = ' ';
 		hp_embed_status(D.embed, emb + 2, sizeof emb - 2);
 	}
-	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), failed %llu%s%s",
-	           D.stopping ? "stopping:" : "running:", hp_pool_alive(D.pool), hp_pool_busy(D.pool), bl,
+	sd_notifyf(0, "STATUS=%s %s, %d busy, backlog %s, done %llu (%llu same content), failed %llu%s%s",
+	           D.stopping ? "stopping:" : "running:", pool, hp_pool_busy(D.pool), bl,
 	           (unsigned long long)D.n_done, (unsigned long long)D.n_linked,
 	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "", emb);
 }
@@ -550,6 +565,10 @@ static void reload(void)
 	hp_config_free(D.cfg);
 	D.cfg = ncfg;
 	hp_log_level = D.cfg->log_level;
+	hp_mirror_reload(&D.mirror, D.cfg, D.conninfo);
+	hp_pool_config pc;
+	hp_pool_config_fill(&pc, D.cfg, D.exe);
+	hp_pool_reconfigure(D.pool, &pc);
 	hp_watcher_scan(D.watcher);
 	hp_notice("reloaded %s: %zu watch(es), %d folder(s) watched", D.cfg_path ? D.cfg_path : HP_CONFIG_DEFAULT_PATH,
 	          D.cfg->n_watches, hp_watcher_count(D.watcher));
@@ -606,7 +625,8 @@ static void sig_on_event(hp_evsrc *src, uint32_t events)
 
 static void tick(uint64_t now)
 {
-	hp_pool_tick(D.pool, now);
+	if (hp_pool_tick(D.pool, now) > 0)
+		D.want_claim = true; /* new workers to feed */
 	db_try_reconnect(now);
 	if (now - D.last_claim >= CLAIM_POLL_MS)
 		D.want_claim = true;
@@ -698,6 +718,8 @@ static void shutdown_all(void)
 			hp_queue_requeue(D.q, (int64_t)D.flights[i].job_id);
 		hp_queue_release_all(D.q);
 	}
+	hp_mirror_free(D.mirror);   /* writes what was committed, before the database stops */
+	D.mirror = NULL;
 	while (D.n_flights)
 		flight_drop(&D.flights[0]);
 	pending_clear();
@@ -770,6 +792,10 @@ static int daemon_main(void)
 	r = hp_queue_open(D.conninfo, D.owner, &D.q);
 	if (r < 0)
 		goto fail;
+	if (hp_search_set_config(hp_queue_conn(D.q), D.cfg->search_config) < 0)
+		goto fail;
+	if (hp_mirror_start(D.cfg, D.conninfo, &D.mirror) < 0)
+		goto fail;
 	db_register();
 	recover_own_leases();
 	hp_dispose_pending(hp_queue_conn(D.q), D.cfg); /* a crash between commit and move */
@@ -779,13 +805,8 @@ static int daemon_main(void)
 		hp_err("cannot set up the file reader: %s", strerror(-r));
 		goto fail;
 	}
-	hp_pool_config pc = {
-		.exe = D.exe,
-		.workers = D.cfg->workers_min,
-		.memory_limit = D.cfg->memory_limit,
-		.job_timeout_ms = D.cfg->job_timeout_ms,
-		.max_frame = D.cfg->max_output * 3 + (16u << 20),
-	};
+	hp_pool_config pc;
+	hp_pool_config_fill(&pc, D.cfg, D.exe);
 	r = hp_pool_new(&pc, D.epfd, pool_result, NULL, &D.pool);
 	if (r < 0) {
 		hp_err("cannot start the worker processes: %s", strerror(-r));
@@ -846,12 +867,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "--worker") == 0) {
-		uint64_t limit = 0;
-		if (argc >= 4 && strcmp(argv[2], "--memory-limit") == 0)
-			limit = strtoull(argv[3], NULL, 10);
-		return hp_worker_main(3, limit);
-	}
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return hp_pool_exec_worker(argc, argv);
 	enum { OPT_CHECK = 256, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },

@@ -48,6 +48,8 @@ typedef enum key_type {
 	T_ACTION,   /* hp_on_action (off) + char *dir (off2) */
 	T_LOGLEVEL, /* int 3..7 */
 	T_MODE,     /* hp_watch_mode: auto | inotify | poll */
+	T_DOUBLE,   /* double; min/max are hundredths */
+	T_PROFILE,  /* int: conservative 0, balanced 1, aggressive 2 */
 } key_type;
 
 enum {
@@ -86,11 +88,23 @@ static const config_key config_keys[] = {
 	  "this daemon's name in job leases and hopper.workers; default: the host name" },
 	{ SEC_DAEMON, "log_level", T_LOGLEVEL, "info", 3, 7, KF_RELOAD, CFG(log_level), 0,
 	  "err, warning, notice, info or debug (or 3..7)" },
+	{ SEC_DAEMON, "search_config", T_STRING, "simple", 0, 0, 0, CFG(search_config), 0,
+	  "PostgreSQL text-search configuration of hopper.chunks.tsv (simple, english, german, ...)" },
 
-	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, 0, CFG(workers_min), 0,
+	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, KF_RELOAD, CFG(workers_min), 0,
 	  "converter processes always running" },
-	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO | KF_LATER, CFG(workers_max), 0,
+	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO | KF_RELOAD, CFG(workers_max), 0,
 	  "most converter processes; auto = from cores and memory; not below min" },
+	{ SEC_WORKERS, "profile", T_PROFILE, "balanced", 0, 2, KF_RELOAD, CFG(profile), 0,
+	  "conservative, balanced or aggressive: workers per CPU, memory headroom, claim batch" },
+	{ SEC_WORKERS, "cpu_multiplier", T_DOUBLE, "auto", 10, 1600, KF_AUTO | KF_RELOAD,
+	  CFG(cpu_multiplier), 0, "workers per usable CPU for max = auto; auto = from profile" },
+	{ SEC_WORKERS, "idle_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, KF_RELOAD,
+	  CFG(idle_timeout_ms), 0, "workers above what the backlog needs stop after this long" },
+	{ SEC_WORKERS, "max_jobs_per_worker", T_INT, "1000", 1, 1000000, KF_RELOAD,
+	  CFG(max_jobs_per_worker), 0, "a worker is replaced by a fresh process after this many jobs" },
+	{ SEC_WORKERS, "recycle_high_risk", T_BOOL, "yes", 0, 0, KF_RELOAD, CFG(recycle_high_risk), 0,
+	  "replace the worker after every PDF, Office or EPUB job" },
 	{ SEC_WORKERS, "memory_limit", T_SIZE, "512M", 16 * MIB, 64 * GIB, 0,
 	  CFG(memory_limit), 0, "memory limit of one worker process" },
 	{ SEC_WORKERS, "job_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, 0,
@@ -101,6 +115,21 @@ static const config_key config_keys[] = {
 	  CFG(max_file_size), 0, "larger files fail at once" },
 	{ SEC_WORKERS, "max_output", T_SIZE, "64M", 64 * KIB, 4 * GIB, KF_RELOAD,
 	  CFG(max_output), 0, "most Markdown kept for one document; more fails the job" },
+	{ SEC_WORKERS, "chunk_overlap", T_INT, "0", 0, 4096, KF_RELOAD, CFG(chunk_overlap), 0,
+	  "tokens at the end of a chunk repeated at the start of the next (at most half of chunk_tokens)" },
+	{ SEC_WORKERS, "chunk_min_tokens", T_INT, "32", 0, 4096, KF_RELOAD, CFG(chunk_min_tokens), 0,
+	  "sections smaller than this merge with a neighbour under the same parent heading; 0 = never" },
+	{ SEC_WORKERS, "zip_max_total", T_SIZE, "512M", MIB, 16 * GIB, KF_RELOAD,
+	  CFG(zip_max_total), 0, "office/EPUB files: most bytes inflated from the ZIP per job; more fails the job" },
+	{ SEC_WORKERS, "zip_max_ratio", T_INT, "200", 10, 1000000, KF_RELOAD, CFG(zip_max_ratio), 0,
+	  "office/EPUB files: highest compression ratio of a ZIP entry over 1 MiB; more fails the job" },
+	{ SEC_WORKERS, "zip_max_entries", T_INT, "10000", 10, 10000000, KF_RELOAD, CFG(zip_max_entries), 0,
+	  "office/EPUB files: most entries in the ZIP; more fails the job" },
+	{ SEC_WORKERS, "max_sheet_rows", T_INT, "10000", 1, 100000000, KF_RELOAD, CFG(max_sheet_rows), 0,
+	  "spreadsheets: rows kept per sheet; the rest is cut with a note" },
+
+	{ SEC_WORKERS, "ocr_languages", T_STRING, "eng", 0, 0, KF_RELOAD, CFG(ocr_languages), 0,
+	  "Tesseract languages for pictures of text, e.g. \"eng deu\" (tesseract-ocr-LANG packages)" },
 
 	{ SEC_EMBED, "url", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_url), 0,
 	  "OpenAI-compatible /v1/embeddings endpoint; empty = no embeddings" },
@@ -133,8 +162,10 @@ static const config_key config_keys[] = {
 	  WCF(on_success_dir), "after conversion: keep, delete or move:DIR" },
 	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE,
 	  WCF(on_failure), WCF(on_failure_dir), "after a final failure: keep or move:DIR" },
-	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK | KF_LATER, WCF(output_dir), 0,
+	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK, WCF(output_dir), 0,
 	  "mirror tree of .md files plus index.md; empty = none" },
+	{ SEC_WATCH, "output_prune", T_BOOL, "no", 0, 0, KF_RELOAD, WCF(output_prune), 0,
+	  "remove a mirror file when its source is deleted from the watch" },
 	{ SEC_WATCH, "priority", T_INT, "0", -1000, 1000, KF_RELOAD, WCF(priority), 0,
 	  "higher is converted first" },
 	{ SEC_WATCH, "chunk_tokens", T_INT, "512", 32, 65536, KF_RELOAD, WCF(chunk_tokens), 0,
@@ -151,6 +182,8 @@ static const config_key config_keys[] = {
 static const char *const watch_modes[] = {
 	[HP_MODE_AUTO] = "auto", [HP_MODE_INOTIFY] = "inotify", [HP_MODE_POLL] = "poll",
 };
+/* Spellings of [workers] profile, in hp_profile order (policy.h). */
+static const char *const profiles[] = { "conservative", "balanced", "aggressive" };
 
 static const struct { const char *name; int level; } log_levels[] = {
 	{ "err", HP_LOG_ERR }, { "error", HP_LOG_ERR },
@@ -632,6 +665,35 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 			     "debug or a number 3..7", v);
 		break;
 	}
+	case T_DOUBLE: {
+		char *end;
+		if ((k->flags & KF_AUTO) && !strcasecmp(v, "auto")) {
+			*FIELD(base, k->off, double) = 0;
+			break;
+		}
+		errno = 0;
+		double d = strtod(v, &end);
+		if (end == v || *end || errno)
+			perr(p, line, "bad number '%s' for %s: use %sa number such as 1.5", v, k->name,
+			     (k->flags & KF_AUTO) ? "auto or " : "");
+		else if (!(d * 100 >= (double)k->min && d * 100 <= (double)k->max))
+			perr(p, line, "%s = %s is out of range: use %s%.2g..%.4g", k->name, v,
+			     (k->flags & KF_AUTO) ? "auto or " : "", (double)k->min / 100, (double)k->max / 100);
+		else
+			*FIELD(base, k->off, double) = d;
+		break;
+	}
+	case T_PROFILE: {
+		int i;
+		for (i = 0; i < (int)HP_ARRAY_SIZE(profiles); i++)
+			if (!strcasecmp(v, profiles[i]))
+				break;
+		if (i < (int)HP_ARRAY_SIZE(profiles))
+			*FIELD(base, k->off, int) = i;
+		else
+			perr(p, line, "bad profile '%s': use conservative, balanced or aggressive", v);
+		break;
+	}
 	}
 out:
 	return;
@@ -1083,10 +1145,12 @@ void hp_config_free(hp_config *cfg)
 	free(cfg->file);
 	free(cfg->database);
 	free(cfg->state_dir);
+	free(cfg->ocr_languages);
 	free(cfg->embed_url);
 	free(cfg->embed_model);
 	free(cfg->embed_api_key_file);
 	free(cfg->node);
+	free(cfg->search_config);
 	free(cfg);
 }
 
@@ -1238,6 +1302,19 @@ static void print_value(const config_key *k, const void *base, FILE *out)
 			fputs(name, out);
 		else
 			fprintf(out, "%d", v);
+		break;
+	}
+	case T_DOUBLE: {
+		double d = *CFIELD(base, k->off, double);
+		if ((k->flags & KF_AUTO) && d == 0)
+			fputs("auto", out);
+		else
+			fprintf(out, "%g", d);
+		break;
+	}
+	case T_PROFILE: {
+		int v = *CFIELD(base, k->off, int);
+		fputs(v >= 0 && v < (int)HP_ARRAY_SIZE(profiles) ? profiles[v] : "balanced", out);
 		break;
 	}
 	}
