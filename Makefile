@@ -207,6 +207,8 @@ BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
+	@$(B)/tests/bench/bench_watch
+	@B=$(B) bash tests/bench/watch-daemon.sh
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
 	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"

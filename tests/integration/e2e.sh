@@ -49,12 +49,6 @@ out=$("$hopperd" -c "$tmp/bad.conf" 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "bad.conf:3" <<<"$out" && ok "config error reported with its line" \
 	|| fail "bad config: rc=$rc out=$out"
 
-# Keys this release accepts but does not act on yet are named, not silently taken.
-printf '[watch a]\npath = %s\nsettle = 5s\n' "$tmp" > "$tmp/later.conf"
-out=$("$hopperd" -c "$tmp/later.conf" --check-config 2>&1 >/dev/null); rc=$?
-[ $rc -eq 0 ] && grep -q "later.conf:3: 'settle' is accepted but has no effect yet" <<<"$out" \
-	&& ok "not-yet-implemented key named" || fail "later key: rc=$rc out=$out"
-
 # Files that are there before the daemon starts are found by the start-up scan.
 printf 'Meeting notes\n\nWe agreed to ship hopper on Friday.\n' > "$tmp/inbox/notes.txt"
 
