@@ -31,17 +31,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	hp_convert_limits lim = { .max_output = 1u << 20, .max_depth = 64 };
-	hp_doc doc;
-	memset(&doc, 0, sizeof doc);
-	doc.format = HP_FUZZ_CONV.format;
+	hp_doc *doc = calloc(1, sizeof *doc);
+	if (!doc)
+		return 0;
+	doc->format = HP_FUZZ_CONV.format;
 	char err[512] = "";
-	int r = HP_FUZZ_CONV.convert(HP_FUZZ_NAME, (const char *)data, size, &lim, &doc, err, sizeof err);
-	if (r == 0 && doc.markdown)
-		assert(strlen(doc.markdown) == doc.markdown_len);
+	int r = HP_FUZZ_CONV.convert(HP_FUZZ_NAME, (const char *)data, size, &lim, doc, err, sizeof err);
+	if (r == 0 && doc->markdown)
+		assert(strlen(doc->markdown) == doc->markdown_len);
 	if (r < 0)
 		assert(memchr(err, 0, sizeof err));
-	free(doc.title);
-	free(doc.markdown);
-	free(doc.meta_json);
+	hp_doc_free(doc); /* everything a converter may leave, warnings included */
 	return 0;
 }
