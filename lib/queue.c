@@ -183,14 +183,13 @@ const char *hp_queue_last_error(const hp_queue *q)
 /* ---- connection ------------------------------------------------------------ */
 
 /* Per session: time-outs (so a held lock or a stuck statement costs a
- * bounded wait, then -EAGAIN), LISTEN. Statements get prepared again. */
+ * bounded wait, then -EAGAIN), LISTEN. */
 static int q_session(hp_queue *q)
 {
 	char st[24], lk[24];
 	snprintf(st, sizeof st, "%" PRIu64, q->pol.statement_timeout_ms);
 	snprintf(lk, sizeof lk, "%" PRIu64, q->pol.lock_timeout_ms);
 	const char *params[] = { st, lk };
-	memset(q->prepared, 0, sizeof q->prepared);
 	int r = q_exec(q,
 	               "SELECT set_config('statement_timeout', $1, false),"
 	               " set_config('lock_timeout', $2, false)",
@@ -256,6 +255,7 @@ PGconn *hp_queue_conn(hp_queue *q)
 int hp_queue_reconnect(hp_queue *q)
 {
 	PQreset(q->conn);
+	memset(q->prepared, 0, sizeof q->prepared); /* a new session has none */
 	if (PQstatus(q->conn) != CONNECTION_OK) {
 		hp_db_message(q->conn, NULL, q->err, sizeof q->err);
 		return -ECONNREFUSED;
@@ -498,6 +498,8 @@ static int enqueue_split(hp_queue *q, const hp_file_ref *files, size_t n, size_t
 {
 	size_t got = 0;
 	int r = enqueue_batch(q, files, n, &got);
+	if (r == -EIO)
+		r = -EBADMSG; /* see complete_split */
 	if (r == -EBADMSG && n > 1) {
 		size_t h = n / 2, a1 = 0, a2 = 0;
 		r = enqueue_split(q, files, h, &a1);
@@ -759,7 +761,9 @@ static int complete_once(hp_queue *q, hp_completion *items, size_t n)
 static int complete_split(hp_queue *q, hp_completion *items, size_t n)
 {
 	int r = complete_once(q, items, n);
-	if (r != -EBADMSG)
+	/* Not the connection, not a passing condition: something in the data
+	 * (or a trigger, a constraint the operator added) refuses it. */
+	if (r != -EBADMSG && r != -EIO)
 		return r;
 	if (n > 1) {
 		size_t h = n / 2;

@@ -37,6 +37,7 @@ state_dir = state
 log_level = debug
 [workers]
 min = 2
+retry_delay = 200ms
 [watch inbox]
 path = inbox
 chunk_tokens = 40
