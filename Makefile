@@ -120,7 +120,7 @@ $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhop
 
 tests: $(UNIT_BINS) $(INTEG_BINS)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
@@ -128,6 +128,8 @@ BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
 	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@$(B)/tests/bench/bench_queue 20000
+	@B=$(B) tests/bench/ingest.sh 10000
 	@$(B)/tests/bench/bench_reader
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)

@@ -3,6 +3,7 @@
  *   hopper [-c FILE] status [--watch]   states and per-watch progress, from SQL
  *   hopper [-c FILE] sql QUERY          one query, rows as an aligned table
  *   hopper [-c FILE] failures           what failed and why, newest first
+ *   hopper [-c FILE] retry --all-failed | JOB_ID...   put failed jobs back
  *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
  *
  * It reads the same configuration as hopperd to find the database, so with
@@ -32,6 +33,7 @@
 #include "hopper/db.h"
 #include "hopper/frame.h"
 #include "hopper/pool.h"
+#include "hopper/queue.h"
 
 #define CONVERT_MAX_INPUT (256u << 20)
 #define CONVERT_MAX_OUTPUT (64u << 20)
@@ -50,6 +52,8 @@ static void usage(FILE *f)
 	        "                          (--watch: refresh every 2 s until Ctrl-C)\n"
 	        "  sql QUERY               run one SQL query on hopper's database, print the rows\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
+	        "  retry --all-failed | JOB_ID...\n"
+	        "                          put failed jobs back in the queue, attempts reset\n"
 	        "  convert FILE... [-o DIR]\n"
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
@@ -375,6 +379,42 @@ static int cmd_failures(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_retry(int argc, char **argv)
+{
+	bool all = argc == 2 && strcmp(argv[1], "--all-failed") == 0;
+	if (argc < 2 || (!all && strncmp(argv[1], "-", 1) == 0)) {
+		fprintf(stderr, "hopper: usage: hopper retry --all-failed | JOB_ID...\n");
+		return 2;
+	}
+	int64_t *ids = all ? NULL : calloc((size_t)argc, sizeof *ids);
+	if (!all && !ids)
+		return 1;
+	for (int i = 1; !all && i < argc; i++) {
+		char *end;
+		long long v = strtoll(argv[i], &end, 10);
+		if (*end || end == argv[i] || v <= 0) {
+			fprintf(stderr, "hopper: '%s' is not a job id (see hopper failures, column job_id"
+			                " of hopper.failures)\n", argv[i]);
+			free(ids);
+			return 2;
+		}
+		ids[i - 1] = v;
+	}
+	PGconn *c = connect_db();
+	if (!c) {
+		free(ids);
+		return 1;
+	}
+	int n = hp_queue_retry_failed(c, ids, all ? 0 : (size_t)argc - 1);
+	free(ids);
+	if (n < 0)
+		fprintf(stderr, "hopper: %s", PQerrorMessage(c));
+	else
+		printf("%d failed job(s) put back in the queue\n", n);
+	PQfinish(c);
+	return n < 0 ? 1 : 0;
+}
+
 /* ---- convert --------------------------------------------------------------- */
 
 static int read_file(const char *path, char **ret, size_t *ret_len)
@@ -672,6 +712,8 @@ int main(int argc, char **argv)
 		return cmd_sql(sub_argc, sub_argv);
 	if (strcmp(cmd, "failures") == 0)
 		return cmd_failures(sub_argc, sub_argv);
+	if (strcmp(cmd, "retry") == 0)
+		return cmd_retry(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
 	if (strcmp(cmd, "help") == 0) {

@@ -221,10 +221,10 @@ static int run_loop(hp_daemon *d)
 		}
 		hp_jobs_flush_pending(d);
 		hp_sv_poll_signals(d);
-		/* Idle workers and nothing else to do: store now rather than wait. */
-		hp_jobs_flush_done(d, d->stopping || hp_pool_busy(d->pool) == 0);
+		/* Workers first, then the batch of results when it is due. */
 		if (d->want_claim)
 			hp_jobs_dispatch(d);
+		hp_jobs_flush_done(d, d->stopping);
 		/* libpq buffers notifications that arrive during any query; they
 		 * would not wake epoll again, so look at them after each turn. */
 		hp_dbconn_drain(d);

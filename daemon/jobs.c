@@ -274,15 +274,18 @@ static void ready_free(hp_daemon *d)
 	d->n_ready = d->i_ready = 0;
 }
 
-/* Claim a prefetch batch: twice the live workers, so a worker that
- * finishes finds its next job in memory, not behind a round trip. */
+/* Claim a prefetch batch (HP_PREFETCH, at least four per live worker), so
+ * a worker that finishes finds its next job in memory, not behind a round
+ * trip. Only the job rows are held ahead; files are read when dispatched. */
 static bool refill(hp_daemon *d)
 {
 	if (d->i_ready < d->n_ready)
 		return true;
 	ready_free(d);
 	int alive = hp_pool_alive(d->pool);
-	size_t want = (size_t)(alive > 0 ? alive : 1) * 2;
+	size_t want = (size_t)(alive > 0 ? alive : 1) * 4;
+	if (want < HP_PREFETCH)
+		want = HP_PREFETCH;
 	if (want > HP_MAX_INFLIGHT - d->n_flights)
 		want = HP_MAX_INFLIGHT - d->n_flights;
 	if (want == 0)
@@ -306,13 +309,6 @@ static bool refill(hp_daemon *d)
 static int add_done(hp_daemon *d, const hp_flight *f, uint64_t job_id, const char *path,
                     size_t bytes, const char *sha, hp_result *res);
 
-typedef struct batch_item {
-	hp_job *j;
-	char *abs;
-	hp_read_req rq;
-	char sha[HP_SHA256_HEX_LEN + 1];
-	bool live;           /* read fine, hashed: link or convert */
-} batch_item;
 
 /* Read the batch, sort out what cannot be converted, hash the rest. */
 static void read_batch(hp_daemon *d, batch_item *it, size_t n)
@@ -384,18 +380,32 @@ static void submit(hp_daemon *d, batch_item *it)
 	hp_debug("%s: job %lld sent to a worker (%zu bytes)", j->path, (long long)j->id, it->rq.len);
 }
 
-/* Up to `idle` jobs from the prefetch: check, read, dedupe, submit. */
-static void dispatch_some(hp_daemon *d, size_t idle)
+/* Load the next jobs of the prefetch, up to HP_READAHEAD_BYTES of file
+ * (at least one job): check their paths, read them in one batch, hash, and
+ * look their contents up in one query. Same content as a stored document:
+ * linked (the done batch). The rest wait in d->loaded for a worker. */
+static void load_some(hp_daemon *d)
 {
-	size_t n = d->n_ready - d->i_ready;
-	if (n > idle)
-		n = idle;
+	size_t n = 0;
+	uint64_t bytes = 0;
+	while (d->i_ready + n < d->n_ready && n < HP_PREFETCH) {
+		int64_t sz = d->ready[d->i_ready + n].size;
+		if (n > 0 && bytes + (uint64_t)(sz > 0 ? sz : 0) > HP_READAHEAD_BYTES)
+			break;
+		bytes += (uint64_t)(sz > 0 ? sz : 0);
+		n++;
+	}
+	if (n == 0)
+		return;
 	batch_item *it = calloc(n, sizeof *it);
 	const char **shas = calloc(n, sizeof *shas);
 	int64_t *ids = calloc(n, sizeof *ids);
-	size_t *at = calloc(n, sizeof *at);
-	if (!it || !shas || !ids || !at)
-		goto out;
+	if (!it || !shas || !ids) {
+		free(it);
+		free(shas);
+		free(ids);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		hp_job *j = &d->ready[d->i_ready++];
 		const char *why;
@@ -416,47 +426,71 @@ static void dispatch_some(hp_daemon *d, size_t idle)
 	read_batch(d, it, n);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
-		if (it[i].live) {
-			shas[m] = it[i].sha;
-			at[m++] = i;
-		}
+		if (it[i].live)
+			shas[m++] = it[i].sha;
 	/* One dedupe query for the batch. On failure convert them all: the
 	 * completion reuses a stored document of the same content anyway. */
 	if (m && hp_queue_find_documents(d->q, shas, m, ids) < 0)
 		memset(ids, 0, m * sizeof *ids);
-	for (size_t k = 0; k < m; k++) {
-		batch_item *b = &it[at[k]];
-		if (ids[k] > 0) {
+	size_t k = 0, keep = 0;
+	for (size_t i = 0; i < n; i++) {
+		batch_item *b = &it[i];
+		if (!b->live)
+			goto drop;
+		if (ids[k++] > 0) {
 			hp_result none = { 0 };
 			add_done(d, NULL, (uint64_t)b->j->id, b->j->path, b->rq.len, b->sha, &none);
-		} else {
-			submit(d, b);
+			goto drop;
 		}
+		it[keep++] = *b; /* waits for a worker, data and all */
+		continue;
+drop:
+		free(b->abs);
+		free(b->rq.data);
 	}
-out:
-	for (size_t i = 0; it && i < n; i++) {
-		free(it[i].abs);
-		free(it[i].rq.data);
-	}
-	free(it);
 	free(shas);
 	free(ids);
-	free(at);
+	free(d->loaded);
+	d->loaded = it;
+	d->n_loaded = keep;
+	d->i_loaded = 0;
+}
+
+static void loaded_free(hp_daemon *d)
+{
+	for (size_t i = d->i_loaded; i < d->n_loaded; i++) {
+		free(d->loaded[i].abs);
+		free(d->loaded[i].rq.data);
+	}
+	free(d->loaded);
+	d->loaded = NULL;
+	d->n_loaded = d->i_loaded = 0;
 }
 
 void hp_jobs_dispatch(hp_daemon *d)
 {
-	for (int rounds = 0; rounds < 8; rounds++) {
+	for (int rounds = 0; rounds < 64; rounds++) {
 		if (d->stopping || d->db_broken)
 			return;
-		int idle = hp_pool_idle(d->pool);
-		if (idle <= 0 || d->n_flights >= HP_MAX_INFLIGHT)
+		if (hp_pool_idle(d->pool) <= 0 || d->n_flights >= HP_MAX_INFLIGHT)
 			return;
-		if (d->i_ready >= d->n_ready && !d->want_claim && rounds > 0)
-			return;
-		if (!refill(d))
-			return;
-		dispatch_some(d, (size_t)idle);
+		if (d->i_loaded < d->n_loaded) {
+			batch_item *b = &d->loaded[d->i_loaded++];
+			submit(d, b);
+			free(b->abs);
+			free(b->rq.data);
+			b->abs = NULL;
+			b->rq.data = NULL;
+			continue;
+		}
+		if (d->i_ready >= d->n_ready) {
+			if (!d->want_claim && rounds > 0)
+				return;
+			loaded_free(d); /* loaded items point into d->ready */
+			if (!refill(d))
+				return;
+		}
+		load_some(d);
 		hp_sv_poll_signals(d);
 	}
 }
@@ -617,7 +651,7 @@ void hp_jobs_renew(hp_daemon *d, uint64_t now)
 	if (d->db_broken || now - d->last_renew < 30000)
 		return;
 	d->last_renew = now;
-	size_t n = d->n_flights + (d->n_ready - d->i_ready) + d->n_dones;
+	size_t n = d->n_flights + d->n_ready + d->n_dones;
 	if (n == 0)
 		return;
 	int64_t *ids = calloc(n, sizeof *ids);
@@ -626,7 +660,7 @@ void hp_jobs_renew(hp_daemon *d, uint64_t now)
 	size_t k = 0;
 	for (size_t i = 0; i < d->n_flights; i++)
 		ids[k++] = (int64_t)d->flights[i].job_id;
-	for (size_t i = d->i_ready; i < d->n_ready; i++)
+	for (size_t i = 0; i < d->n_ready; i++)
 		ids[k++] = d->ready[i].id;
 	for (size_t i = 0; i < d->n_dones; i++)
 		ids[k++] = (int64_t)d->dones[i].job_id;
@@ -652,6 +686,7 @@ void hp_jobs_shutdown(hp_daemon *d)
 	free(d->dones);
 	d->dones = NULL;
 	d->n_dones = d->cap_dones = 0;
+	loaded_free(d);
 	ready_free(d);
 	hp_jobs_pending_clear(d);
 	free(d->pending);

@@ -34,6 +34,10 @@
 #define HP_MAX_INFLIGHT 256
 /* Completions are stored together: up to this many jobs, or after this
  * long, whichever comes first (one statement, one commit per batch). */
+/* Jobs claimed at a time, ahead of the workers. */
+#define HP_PREFETCH 64
+/* File bytes read ahead of the workers at most (one file always). */
+#define HP_READAHEAD_BYTES (32u << 20)
 #define HP_BATCH_JOBS 64
 #define HP_BATCH_MS 20
 /* Files found while the database is away are remembered up to this many;
@@ -48,6 +52,16 @@ typedef struct hp_flight {
 	size_t bytes;
 	char sha256[HP_SHA256_HEX_LEN + 1];
 } hp_flight;
+
+/* A claimed job on its way to a worker: read, hashed, not yet linked or
+ * submitted. `j` points into hp_daemon.ready. */
+typedef struct batch_item {
+	hp_job *j;
+	char *abs;           /* the path read: watch root + relative path */
+	hp_read_req rq;
+	char sha[HP_SHA256_HEX_LEN + 1];
+	bool live;           /* read fine, hashed: link or convert */
+} batch_item;
 
 /* A finished job waiting for the next batch: a result (doc set) or a link
  * to stored content (doc NULL, doc_id known). */
@@ -87,10 +101,11 @@ typedef struct hp_daemon {
 	size_t n_pending, cap_pending;
 	hp_flight flights[HP_MAX_INFLIGHT];
 	size_t n_flights;
-	/* claimed and read ahead of the workers (prefetch) */
+	/* claimed ahead of the workers (prefetch), then read in batches */
 	hp_job *ready;
-	hp_read_req *ready_rq;
 	size_t n_ready, i_ready;
+	batch_item *loaded;
+	size_t n_loaded, i_loaded;
 	/* finished, not yet stored */
 	hp_done *dones;
 	size_t n_dones, cap_dones;

@@ -190,9 +190,17 @@ static int q_session(hp_queue *q)
 	snprintf(st, sizeof st, "%" PRIu64, q->pol.statement_timeout_ms);
 	snprintf(lk, sizeof lk, "%" PRIu64, q->pol.lock_timeout_ms);
 	const char *params[] = { st, lk };
+	/* synchronous_commit off: a commit does not wait for its WAL flush.
+	 * A server crash can then forget the last moments of state changes,
+	 * each transaction whole: a forgotten claim is claimed again, a
+	 * forgotten result (document, chunks and `done` go in one transaction)
+	 * leaves its job running until the lease runs out, and it is converted
+	 * again. Files are the source of truth, so nothing is lost and nothing
+	 * is stored twice; the queue saves a WAL flush per statement. */
 	int r = q_exec(q,
 	               "SELECT set_config('statement_timeout', $1, false),"
-	               " set_config('lock_timeout', $2, false)",
+	               " set_config('lock_timeout', $2, false),"
+	               " set_config('synchronous_commit', 'off', false)",
 	               2, params, NULL);
 	if (r == 0)
 		r = q_exec(q, "LISTEN " NOTIFY_CHANNEL, 0, NULL, NULL);
@@ -951,6 +959,34 @@ int hp_queue_workers_publish(hp_queue *q, const char *node, const hp_queue_worke
 	hp_buf_free(&pid);
 	hp_buf_free(&job);
 	hp_buf_free(&age);
+	return r;
+}
+
+int hp_queue_retry_failed(PGconn *conn, const int64_t *ids, size_t n)
+{
+	hp_buf arr;
+	int r = arr_open(&arr);
+	for (size_t i = 0; r == 0 && ids && i < n; i++)
+		r = arr_i64(&arr, ids[i]);
+	if (r == 0)
+		r = arr_close(&arr);
+	if (r < 0) {
+		hp_buf_free(&arr);
+		return r;
+	}
+	const char *params[] = { ids ? arr.data : NULL };
+	PGresult *res = PQexecParams(conn,
+	                             "WITH back AS ("
+	                             " UPDATE hopper.jobs SET state = 'queued', attempts = 0, error = NULL,"
+	                             "  not_before = now(), finished_at = NULL"
+	                             " WHERE state = 'failed' AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))"
+	                             " RETURNING 1)"
+	                             "SELECT n, CASE WHEN n > 0 THEN pg_notify('" NOTIFY_CHANNEL "', '') END"
+	                             " FROM (SELECT count(*) AS n FROM back) c",
+	                             1, NULL, params, NULL, NULL, 0);
+	hp_buf_free(&arr);
+	r = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -EIO;
+	PQclear(res);
 	return r;
 }
 

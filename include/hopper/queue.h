@@ -192,6 +192,12 @@ typedef struct hp_queue_worker {
 } hp_queue_worker;
 int hp_queue_workers_publish(hp_queue *q, const char *node, const hp_queue_worker *w, size_t n);
 
+/* `hopper retry`: put failed jobs back to `queued` with their attempts
+ * reset (ids[0..n), or every failed job when ids is NULL), on any
+ * connection (the CLI's), and wake the daemons. Returns the number put
+ * back, or -EIO (message in conn). */
+int hp_queue_retry_failed(PGconn *conn, const int64_t *ids, size_t n);
+
 /* Consume input on the socket; returns the number of notifications
  * received (>= 0), or -errno when the connection broke. */
 int hp_queue_drain_notify(hp_queue *q);

@@ -95,6 +95,15 @@ case $rej in "failed|the database rejected the result: refused by test trigger (
 poison=$(sql "SELECT state || '|' || attempts || '|' || error FROM hopper.jobs WHERE path LIKE '%/poison.txt'")
 [ "$poison" = "failed|3|worker killed by SIGSEGV" ] && ok "poison file failed after 3 attempts" || fail "poison: $poison"
 grep -q "poison.txt: worker killed by SIGSEGV; tried again later" "$tmp/a.log" && ok "crash counted as an attempt, retried" || fail "no retry of the crash logged"
+# hopper retry puts a failed job back with its attempts reset.
+pj=$(sql "SELECT id FROM hopper.jobs WHERE path LIKE '%/poison.txt'")
+out=$("$bdir/hopper" -c "$tmp/a.conf" retry "$pj" 2>&1)
+[ "$out" = "1 failed job(s) put back in the queue" ] && ok "hopper retry JOB_ID" || fail "hopper retry: $out"
+refailed() { [ "$(grep -c "poison.txt: worker killed by SIGSEGV; tried again later" "$tmp/a.log")" = 4 ] &&
+	[ "$(sql "SELECT state || '|' || attempts FROM hopper.jobs WHERE id = $pj")" = "failed|3" ]; }
+if wait_for 60 refailed; then ok "retried job ran its attempts again"; else fail "after retry: $(sql "SELECT state, attempts FROM hopper.jobs WHERE id = $pj")"; fi
+out=$("$bdir/hopper" -c "$tmp/a.conf" retry 12x 2>&1); rc=$?
+[ $rc = 2 ] && ok "hopper retry refuses a bad id" || fail "hopper retry 12x: rc=$rc $out"
 running=$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'running'")
 [ "$running" = 0 ] && ok "nothing left running" || fail "running: $running"
 
