@@ -225,9 +225,11 @@ static int run_loop(hp_daemon *d)
 		if (d->want_claim)
 			hp_jobs_dispatch(d);
 		hp_jobs_flush_done(d, d->stopping);
-		/* libpq buffers notifications that arrive during any query; they
-		 * would not wake epoll again, so look at them after each turn. */
+		/* libpq buffers notifications (and the result of the batch in
+		 * flight) that arrive during any query; they would not wake epoll
+		 * again, so look at them after each turn. */
 		hp_dbconn_drain(d);
+		hp_jobs_poll_done(d);
 	}
 	return 0;
 }

@@ -538,35 +538,44 @@ int hp_jobs_done_due_ms(const hp_daemon *d, uint64_t now)
 	return due > now ? (int)(due - now) : 0;
 }
 
-void hp_jobs_flush_done(hp_daemon *d, bool force)
+/* Put a finished job back among those waiting (its result was not stored
+ * this time). */
+static void done_requeue(hp_daemon *d, hp_done *x)
 {
-	if (d->n_dones == 0 || d->db_broken)
-		return;
-	if (!force && hp_jobs_done_due_ms(d, hp_now_ms()) > 0)
-		return;
-	size_t n = d->n_dones;
-	hp_completion *c = calloc(n, sizeof *c);
-	if (!c)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		hp_done *x = &d->dones[i];
-		c[i] = (hp_completion){ .job_id = (int64_t)x->job_id, .sha256_hex = x->sha256,
-			                .bytes = x->bytes, .doc = x->has_doc ? &x->res.doc : NULL,
-			                .chunks = x->res.chunks, .n_chunks = x->res.n_chunks };
+	if (d->n_dones == d->cap_dones) {
+		size_t cap = d->cap_dones ? d->cap_dones * 2 : 64;
+		hp_done *p = realloc(d->dones, cap * sizeof *p);
+		if (!p) {
+			hp_err("%s: out of memory keeping the result; the job is tried again later", x->path);
+			done_clear(x);
+			return;
+		}
+		d->dones = p;
+		d->cap_dones = cap;
 	}
-	int r = hp_queue_complete_batch(d->q, c, n);
-	if (!hp_dbconn_ok(d, r) || r == -EAGAIN) {
-		/* Kept: stored after reconnect, or at the next turn (a held lock).
-		 * Our leases stay valid meanwhile. */
-		free(c);
-		return;
-	}
-	size_t keep = 0;
+	if (d->n_dones++ == 0)
+		d->first_done_ms = hp_now_ms();
+	d->dones[d->n_dones - 1] = *x;
+}
+
+/* The batch in flight finished with r (1: per-item results, else the
+ * error of the whole batch). */
+static void flushed(hp_daemon *d, int r)
+{
+	hp_done *fl = d->flushing;
+	hp_completion *c = d->fl_items;
+	size_t n = d->n_flushing;
+	d->flushing = NULL;
+	d->fl_items = NULL;
+	d->n_flushing = 0;
+	/* Connection gone or a passing condition (a held lock): kept, stored
+	 * after reconnecting or at a later turn; our leases stay valid. */
+	bool keep_all = !hp_dbconn_ok(d, r < 0 ? r : 0) || r == -EAGAIN;
 	for (size_t i = 0; i < n; i++) {
-		hp_done *x = &d->dones[i];
+		hp_done *x = &fl[i];
 		int ir = r < 0 ? r : c[i].result;
-		if (ir == -EAGAIN) {
-			d->dones[keep++] = *x;
+		if (keep_all || ir == -EAGAIN) {
+			done_requeue(d, x);
 			continue;
 		}
 		if (ir == 0) {
@@ -589,11 +598,50 @@ void hp_jobs_flush_done(hp_daemon *d, bool force)
 		}
 		done_clear(x);
 	}
-	d->n_dones = keep;
-	if (keep)
-		d->first_done_ms = hp_now_ms();
+	free(fl);
 	free(c);
 	d->want_claim = true;
+}
+
+void hp_jobs_poll_done(hp_daemon *d)
+{
+	if (d->n_flushing == 0)
+		return;
+	int r = hp_queue_complete_poll(d->q);
+	if (r != -EINPROGRESS)
+		flushed(d, r);
+}
+
+void hp_jobs_flush_done(hp_daemon *d, bool force)
+{
+	hp_jobs_poll_done(d);
+	if (d->n_flushing && force)
+		flushed(d, hp_queue_complete_wait(d->q));
+	if (d->n_flushing || d->n_dones == 0 || d->db_broken)
+		return; /* one batch in flight at a time: the next one grows */
+	if (!force && hp_jobs_done_due_ms(d, hp_now_ms()) > 0)
+		return;
+	size_t n = d->n_dones;
+	hp_completion *c = calloc(n, sizeof *c);
+	if (!c)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		hp_done *x = &d->dones[i];
+		c[i] = (hp_completion){ .job_id = (int64_t)x->job_id, .sha256_hex = x->sha256,
+			                .bytes = x->bytes, .doc = x->has_doc ? &x->res.doc : NULL,
+			                .chunks = x->res.chunks, .n_chunks = x->res.n_chunks };
+	}
+	/* The batch leaves d->dones: results arriving meanwhile start the next. */
+	d->flushing = d->dones;
+	d->n_flushing = n;
+	d->fl_items = c;
+	d->dones = NULL;
+	d->n_dones = d->cap_dones = 0;
+	int r = hp_queue_complete_start(d->q, c, n);
+	if (r < 0)
+		flushed(d, r);
+	else if (force)
+		flushed(d, hp_queue_complete_wait(d->q));
 }
 
 void hp_jobs_on_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_result *res,
@@ -651,7 +699,7 @@ void hp_jobs_renew(hp_daemon *d, uint64_t now)
 	if (d->db_broken || now - d->last_renew < 30000)
 		return;
 	d->last_renew = now;
-	size_t n = d->n_flights + d->n_ready + d->n_dones;
+	size_t n = d->n_flights + d->n_ready + d->n_dones + d->n_flushing;
 	if (n == 0)
 		return;
 	int64_t *ids = calloc(n, sizeof *ids);
@@ -664,6 +712,8 @@ void hp_jobs_renew(hp_daemon *d, uint64_t now)
 		ids[k++] = d->ready[i].id;
 	for (size_t i = 0; i < d->n_dones; i++)
 		ids[k++] = (int64_t)d->dones[i].job_id;
+	for (size_t i = 0; i < d->n_flushing; i++)
+		ids[k++] = (int64_t)d->flushing[i].job_id;
 	hp_dbconn_ok(d, hp_queue_renew(d->q, d->lease_s, ids, k));
 	free(ids);
 }
@@ -681,6 +731,8 @@ void hp_jobs_shutdown(hp_daemon *d)
 	}
 	while (d->n_flights)
 		flight_drop(d, &d->flights[0]);
+	if (d->n_flushing) /* the database is gone: forget the batch */
+		flushed(d, -ECONNRESET);
 	for (size_t i = 0; i < d->n_dones; i++)
 		done_clear(&d->dones[i]);
 	free(d->dones);

@@ -109,6 +109,10 @@ typedef struct hp_daemon {
 	/* finished, not yet stored */
 	hp_done *dones;
 	size_t n_dones, cap_dones;
+	/* the batch being stored (hp_queue_complete_start), one at a time */
+	hp_done *flushing;
+	hp_completion *fl_items;
+	size_t n_flushing;
 	uint64_t first_done_ms;
 	bool want_claim;
 	bool want_reload, want_reap;
@@ -136,8 +140,11 @@ void hp_jobs_flush_pending(hp_daemon *d);
 void hp_jobs_pending_clear(hp_daemon *d);
 /* Claim, read and hand jobs to idle workers. */
 void hp_jobs_dispatch(hp_daemon *d);
-/* Store finished jobs when the batch is full or old enough (force: now). */
+/* Send the finished jobs as one batch when it is full or old enough and
+ * no batch is in flight (force: now, and wait for it). */
 void hp_jobs_flush_done(hp_daemon *d, bool force);
+/* Collect the batch in flight if its result is in (never blocks). */
+void hp_jobs_poll_done(hp_daemon *d);
 /* ms until the batch of finished jobs is due, or -1 when there is none. */
 int hp_jobs_done_due_ms(const hp_daemon *d, uint64_t now);
 /* Renew leases of the jobs in flight (every 30 s). */

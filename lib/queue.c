@@ -39,7 +39,15 @@ struct hp_queue {
 	char *watches;            /* text[] literal of our watch names; NULL = none set */
 	bool prepared[S__N];
 	char err[1024];           /* the database's words for the last failure */
+	/* the completion batch in flight (hp_queue_complete_start) */
+	hp_completion *async_items;
+	size_t async_n;
+	bool async_busy;          /* sent, result not read yet */
+	bool async_done;          /* result read (by a call that had to wait), not yet polled */
+	int async_r;
 };
+
+static int async_finish(hp_queue *q, bool wait);
 
 /* ---- fault injection (HOPPER_FAULT_QUERY=N[,M...]) ------------------------ */
 
@@ -129,6 +137,8 @@ static int q_result(hp_queue *q, PGresult *res, PGresult **ret_res)
 static int q_exec(hp_queue *q, const char *sql, int nparams, const char *const *params,
                   PGresult **ret_res)
 {
+	if (q->async_busy)
+		async_finish(q, true);
 	if (fault_now())
 		fault_cut(q);
 	return q_result(q, PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0), ret_res);
@@ -139,6 +149,8 @@ static const char *const stmt_sql[S__N];
 /* Run prepared statement `s`, preparing it on first use on this connection. */
 static int q_stmt(hp_queue *q, int s, int nparams, const char *const *params, PGresult **ret_res)
 {
+	if (q->async_busy)
+		async_finish(q, true);
 	if (fault_now())
 		fault_cut(q);
 	char name[16];
@@ -244,6 +256,8 @@ void hp_queue_close(hp_queue *q)
 {
 	if (!q)
 		return;
+	if (q->async_busy)
+		async_finish(q, true);
 	PQfinish(q->conn);
 	free(q->owner);
 	free(q->watches);
@@ -262,6 +276,13 @@ PGconn *hp_queue_conn(hp_queue *q)
 
 int hp_queue_reconnect(hp_queue *q)
 {
+	if (q->async_busy) {
+		/* The batch in flight died with the connection: nothing of it
+		 * was stored (one statement, one transaction). */
+		q->async_busy = false;
+		q->async_done = true;
+		q->async_r = -ECONNRESET;
+	}
 	PQreset(q->conn);
 	memset(q->prepared, 0, sizeof q->prepared); /* a new session has none */
 	if (PQstatus(q->conn) != CONNECTION_OK) {
@@ -736,23 +757,9 @@ static int complete_params(const hp_completion *items, size_t n, hp_buf a[CP__N]
 	return r;
 }
 
-/* One statement for items[0..n): fills each item's result, or returns
- * the error of the whole batch. */
-static int complete_once(hp_queue *q, hp_completion *items, size_t n)
+/* Fill each item's result from the statement's rows. */
+static void complete_rows(hp_completion *items, size_t n, const PGresult *res)
 {
-	hp_buf a[CP__N];
-	PGresult *res = NULL;
-	int r = complete_params(items, n, a);
-	if (r == 0) {
-		const char *params[CP__N + 1] = { q->owner };
-		for (int k = 0; k < CP__N; k++)
-			params[k + 1] = a[k].data;
-		r = q_stmt(q, S_COMPLETE, CP__N + 1, params, &res);
-	}
-	for (int k = 0; k < CP__N; k++)
-		hp_buf_free(&a[k]);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < n; i++)
 		items[i].result = -ESTALE;
 	for (int row = 0; row < PQntuples(res); row++) {
@@ -762,13 +769,58 @@ static int complete_once(hp_queue *q, hp_completion *items, size_t n)
 			if (items[i].job_id == id)
 				items[i].result = done ? 0 : -EAGAIN;
 	}
+}
+
+/* One statement for items[0..n): fills each item's result, or returns
+ * the error of the whole batch. With send_only, the statement is sent and
+ * the result left for async_finish. */
+static int complete_once(hp_queue *q, hp_completion *items, size_t n, bool send_only)
+{
+	hp_buf a[CP__N];
+	PGresult *res = NULL;
+	int r = complete_params(items, n, a);
+	const char *params[CP__N + 1] = { q->owner };
+	for (int k = 0; k < CP__N; k++)
+		params[k + 1] = a[k].data;
+	if (r == 0 && !send_only)
+		r = q_stmt(q, S_COMPLETE, CP__N + 1, params, &res);
+	if (r == 0 && send_only) {
+		if (q->async_busy)
+			async_finish(q, true);
+		if (!q->prepared[S_COMPLETE]) {
+			char name[16];
+			snprintf(name, sizeof name, "hp_%d", S_COMPLETE);
+			r = q_result(q, PQprepare(q->conn, name, stmt_sql[S_COMPLETE], 0, NULL), NULL);
+			if (r == 0)
+				q->prepared[S_COMPLETE] = true;
+		}
+		if (r == 0 && fault_now())
+			fault_cut(q);
+		char name[16];
+		snprintf(name, sizeof name, "hp_%d", S_COMPLETE);
+		if (r == 0 && !PQsendQueryPrepared(q->conn, name, CP__N + 1, params, NULL, NULL, 0))
+			r = q_error(q, NULL);
+		if (r == 0) {
+			q->async_busy = true;
+			q->async_done = false;
+			q->async_items = items;
+			q->async_n = n;
+		}
+	}
+	for (int k = 0; k < CP__N; k++)
+		hp_buf_free(&a[k]);
+	if (r < 0 || send_only)
+		return r;
+	complete_rows(items, n, res);
 	PQclear(res);
 	return 0;
 }
 
+static int lone_rejected(hp_queue *q, hp_completion *c);
+
 static int complete_split(hp_queue *q, hp_completion *items, size_t n)
 {
-	int r = complete_once(q, items, n);
+	int r = complete_once(q, items, n, false);
 	/* Not the connection, not a passing condition: something in the data
 	 * (or a trigger, a constraint the operator added) refuses it. */
 	if (r != -EBADMSG && r != -EIO)
@@ -778,17 +830,22 @@ static int complete_split(hp_queue *q, hp_completion *items, size_t n)
 		r = complete_split(q, items, h);
 		return r == 0 ? complete_split(q, items + h, n - h) : r;
 	}
-	/* Alone and still rejected: the result itself is bad, for good. */
-	hp_completion *c = &items[0];
+	return lone_rejected(q, &items[0]);
+}
+
+/* Alone and still rejected: the result itself is bad, for good. */
+static int lone_rejected(hp_queue *q, hp_completion *c)
+{
 	snprintf(c->error, sizeof c->error, "the database rejected the result: %.200s (permanent)", q->err);
-	r = hp_queue_fail(q, c->job_id, c->error);
+	int r = hp_queue_fail(q, c->job_id, c->error);
 	if (r < 0 && r != -ESTALE)
 		return r;
 	c->result = r == -ESTALE ? -ESTALE : -EBADMSG;
 	return 0;
 }
 
-int hp_queue_complete_batch(hp_queue *q, hp_completion *items, size_t n)
+
+static int complete_check(hp_completion *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		items[i].result = -EAGAIN;
@@ -796,6 +853,86 @@ int hp_queue_complete_batch(hp_queue *q, hp_completion *items, size_t n)
 		if (!items[i].sha256_hex || (items[i].doc && !items[i].doc->markdown))
 			return -EINVAL;
 	}
+	return 0;
+}
+
+int hp_queue_complete_start(hp_queue *q, hp_completion *items, size_t n)
+{
+	if (q->async_busy || q->async_done)
+		return -EBUSY;
+	int r = complete_check(items, n);
+	if (r < 0 || n == 0)
+		return r;
+	return complete_once(q, items, n, true);
+}
+
+/* Read the result of the batch in flight (waiting for it when wait). */
+static int async_finish(hp_queue *q, bool wait)
+{
+	if (!q->async_busy)
+		return 0;
+	if (!wait) {
+		if (!PQconsumeInput(q->conn)) {
+			hp_db_message(q->conn, NULL, q->err, sizeof q->err);
+			wait = true; /* broken: PQgetResult reports it at once */
+		} else if (PQisBusy(q->conn)) {
+			return -EINPROGRESS;
+		}
+	}
+	PGresult *res = PQgetResult(q->conn), *more;
+	while ((more = PQgetResult(q->conn)))
+		PQclear(more);
+	q->async_busy = false;
+	q->async_done = true;
+	ExecStatusType st = PQresultStatus(res);
+	int r = 0;
+	if (st == PGRES_TUPLES_OK) {
+		complete_rows(q->async_items, q->async_n, res);
+	} else {
+		r = q_error(q, res);
+	}
+	PQclear(res);
+	if (r == -EBADMSG || r == -EIO) {
+		/* Find the bad one the slow way, statement by statement. */
+		hp_completion *items = q->async_items;
+		size_t n = q->async_n;
+		if (n > 1) {
+			size_t h = n / 2;
+			r = complete_split(q, items, h);
+			if (r == 0)
+				r = complete_split(q, items + h, n - h);
+		} else {
+			r = lone_rejected(q, &items[0]);
+		}
+	}
+	q->async_r = r;
+	return 0;
+}
+
+int hp_queue_complete_poll(hp_queue *q)
+{
+	if (!q->async_busy && !q->async_done)
+		return 0;
+	int r = async_finish(q, false);
+	if (r == -EINPROGRESS)
+		return r;
+	q->async_done = false;
+	q->async_items = NULL;
+	q->async_n = 0;
+	return q->async_r < 0 ? q->async_r : 1;
+}
+
+int hp_queue_complete_wait(hp_queue *q)
+{
+	async_finish(q, true);
+	return hp_queue_complete_poll(q);
+}
+
+int hp_queue_complete_batch(hp_queue *q, hp_completion *items, size_t n)
+{
+	int r = complete_check(items, n);
+	if (r < 0)
+		return r;
 	return n ? complete_split(q, items, n) : 0;
 }
 

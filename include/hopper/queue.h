@@ -15,7 +15,9 @@
  * costs a call at most a bounded time (-EAGAIN), never the loop.
  * What it never does: read files or convert.
  * Process rules: supervisor and CLI. Calls block on the database (bounded
- * by the timeouts above).
+ * by the timeouts above), except the completion batch, which the
+ * supervisor sends and collects from its event loop
+ * (hp_queue_complete_start/poll) while it goes on feeding workers.
  *
  * Errors: -ECONNRESET the connection is gone (call hp_queue_reconnect);
  * -EAGAIN transient (lock or statement time-out, serialization failure,
@@ -147,6 +149,20 @@ typedef struct hp_completion {
  * result, else -ECONNRESET/-EAGAIN/-EIO for the whole batch (nothing
  * stored). */
 int hp_queue_complete_batch(hp_queue *q, hp_completion *items, size_t n);
+
+/* The same without waiting: send the statement and return (0, or an
+ * error of the whole batch). items must stay valid until
+ * hp_queue_complete_poll says the batch is finished. One batch at a time
+ * (-EBUSY). Any other call on the queue meanwhile first waits for the
+ * batch's result (its items are filled then; poll still reports it). */
+int hp_queue_complete_start(hp_queue *q, hp_completion *items, size_t n);
+/* Without blocking: -EINPROGRESS while the batch runs; 1 when it finished
+ * and every item has its result; 0 when no batch was started; else the
+ * error of the whole batch (nothing stored: -ECONNRESET, -EAGAIN, -EIO).
+ * Call when the connection's socket is readable, or any time. */
+int hp_queue_complete_poll(hp_queue *q);
+/* Block until the batch in flight finished; then as poll. */
+int hp_queue_complete_wait(hp_queue *q);
 
 /* One job: the batch of one. -ESTALE when the lease was lost, -EBADMSG
  * when the database rejected the result (the job is then failed). */
