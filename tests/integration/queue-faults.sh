@@ -9,6 +9,8 @@
 #     naming the signal, while the good files go through
 #   - the embedded server killed mid-ingest: restarted, nothing lost, same
 #     hopperd
+#   - kill -9 of hopperd five times during an ingest: each file one done
+#     job and one document, no duplicate chunks, nothing running
 #   - two hopperd on one database, each with its own watch and both with
 #     the same shared folder: every file once, both did work
 #   - a table lock held by someone else: SIGTERM still stops hopperd while
@@ -64,9 +66,11 @@ path = shared
 EOF
 
 start_a() {
+	local before
+	before=$(grep -c "ready:" "$tmp/a.log" 2>/dev/null)
 	HOPPER_FAULT_CRASH=poison ASAN_OPTIONS=handle_segv=0 "$hopperd" -c "$tmp/a.conf" 2>> "$tmp/a.log" &
 	pid=$!
-	up() { [ -S "$tmp/state/run/.s.PGSQL.5432" ] && grep -q "ready:" "$tmp/a.log"; }
+	up() { [ -S "$tmp/state/run/.s.PGSQL.5432" ] && [ "$(grep -c "ready:" "$tmp/a.log")" -gt "${before:-0}" ]; }
 	wait_for 120 up || { fail "hopperd did not start"; tail -n 30 "$tmp/a.log"; exit 1; }
 }
 start_a
@@ -135,6 +139,25 @@ kill -0 "$pid" 2>/dev/null && ok "same hopperd after the server crash" || fail "
 grep -q "starting it again" "$tmp/a.log" && ok "server restart logged" || fail "server restart not logged"
 dups=$(sql "SELECT count(*) FROM (SELECT document_id FROM hopper.chunks GROUP BY document_id, ordinal HAVING count(*) > 1) x")
 [ "$dups" = 0 ] && ok "no duplicate chunks" || fail "duplicate chunks: $dups"
+
+# kill -9 of hopperd, again and again, during an ingest: every file ends
+# as exactly one done job, every content as one document, no chunk twice.
+for i in $(seq 1 300); do printf 'Kill %d\n\nkilled while working on it\n' "$i" > "$tmp/inbox/k$i.txt"; done
+for round in 1 2 3 4 5; do
+	sleep 1.5
+	kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
+	pg_gone() { ! pgrep -f "$tmp/state/pg" >/dev/null; }
+	wait_for 30 pg_gone
+	start_a
+done
+k_done() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE path ~ '/k[0-9]+\.txt$' AND state = 'done'")" = 300 ]; }
+if wait_for 180 k_done; then ok "300 files done across 5 kill -9"; else fail "after kill -9: $(sql "SELECT state, count(*) FROM hopper.jobs WHERE path ~ '/k[0-9]+\.txt$' GROUP BY 1")"; fi
+kjobs=$(sql "SELECT count(*) || '|' || count(DISTINCT path) || '|' || count(DISTINCT document_id) FROM hopper.jobs WHERE path ~ '/k[0-9]+\.txt$'")
+[ "$kjobs" = "300|300|300" ] && ok "one job and one document per file" || fail "jobs|paths|documents: $kjobs"
+dups=$(sql "SELECT count(*) FROM (SELECT document_id FROM hopper.chunks GROUP BY document_id, ordinal HAVING count(*) > 1) x")
+[ "$dups" = 0 ] && ok "no duplicate chunks after kill -9" || fail "duplicate chunks: $dups"
+still=$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'running'")
+[ "$still" = 0 ] && ok "nothing running after the kills" || fail "running after the kills: $still"
 
 # A second hopperd on the same database: its own watch, and the shared one.
 cat > "$tmp/b.conf" <<EOF

@@ -251,6 +251,7 @@ static void test_issue14(PGconn *raw, hp_queue *qa, hp_queue *qb)
 	char b1[24];
 	size_t added;
 	int r;
+	int64_t bl;
 	/* Start from an empty runnable queue, so claims below see only ours. */
 	sql_cmd(raw, "UPDATE hopper.jobs SET state = 'done', lease_owner = NULL"
 	             " WHERE state IN ('queued', 'running', 'retry')", NULL);
@@ -426,6 +427,38 @@ static void test_issue14(PGconn *raw, hp_queue *qa, hp_queue *qb)
 	                   " AND state = 'done'", NULL, NULL) == 2);
 	hp_jobs_free(jobs, n);
 
+	step("a batch sent without waiting: poll, a call in between, a rejected row");
+	hp_file_ref as[3];
+	char ap[3][48];
+	for (int i = 0; i < 3; i++) {
+		snprintf(ap[i], sizeof ap[i], "/srv/inbox/async%d.txt", i);
+		as[i] = file_ref(ap[i], 17, 0);
+	}
+	CHECK(hp_queue_enqueue(qa, as, 3, &added) == 0 && added == 3);
+	CHECK(hp_queue_claim(qa, 10, 60, &jobs, &n) == 0 && n == 3);
+	char am0[] = "# A0\n", am1[] = "# A1\n", am2[] = "# A2\n";
+	hp_doc a0 = make_doc(am0, NULL, NULL), a1 = make_doc(am1, NULL, badjson), a2 = make_doc(am2, NULL, NULL);
+	char as0[HP_SHA256_HEX_LEN + 1], as1[HP_SHA256_HEX_LEN + 1], as2[HP_SHA256_HEX_LEN + 1];
+	CHECK(hp_sha256_hex(am0, 5, as0) == 0 && hp_sha256_hex(am1, 5, as1) == 0 && hp_sha256_hex(am2, 5, as2) == 0);
+	hp_completion ac[2] = {
+		{ .job_id = jobs[0].id, .sha256_hex = as0, .bytes = 5, .doc = &a0, .chunks = ck, .n_chunks = 1 },
+		{ .job_id = jobs[1].id, .sha256_hex = as1, .bytes = 5, .doc = &a1 },
+	};
+	CHECK(hp_queue_complete_poll(qa) == 0); /* nothing in flight */
+	CHECK(hp_queue_complete_start(qa, ac, 2) == 0);
+	CHECK(hp_queue_complete_start(qa, ac, 2) == -EBUSY);
+	for (int i = 0; i < 500 && (r = hp_queue_complete_poll(qa)) == -EINPROGRESS; i++)
+		sleep_ms(10);
+	printf("   poll: %d, results %d %d\n", r, ac[0].result, ac[1].result);
+	CHECK(r == 1 && ac[0].result == 0 && ac[1].result == -EBADMSG);
+	CHECK(state_is(raw, jobs[0].id, "done") && state_is(raw, jobs[1].id, "failed"));
+	hp_completion ad = { .job_id = jobs[2].id, .sha256_hex = as2, .bytes = 5, .doc = &a2 };
+	CHECK(hp_queue_complete_start(qa, &ad, 1) == 0);
+	CHECK(hp_queue_backlog(qa, &bl) == 0); /* waits for the batch first */
+	CHECK(ad.result == 0 && state_is(raw, jobs[2].id, "done"));
+	CHECK(hp_queue_complete_poll(qa) == 1 && hp_queue_complete_poll(qa) == 0);
+	hp_jobs_free(jobs, n);
+
 	step("hopper.workers shows what a supervisor published");
 	hp_queue_worker w[] = { { 4242, 0, 1000 }, { 4343, 77, 50 } };
 	CHECK(hp_queue_workers_publish(qa, "nodeA", w, 2) == 0);
@@ -445,7 +478,6 @@ static void test_issue14(PGconn *raw, hp_queue *qa, hp_queue *qb)
 
 	step("fault injection: the Nth statement finds its connection cut");
 	setenv("HOPPER_FAULT_QUERY", "2", 1);
-	int64_t bl;
 	CHECK(hp_queue_backlog(qa, &bl) == 0);
 	r = hp_queue_backlog(qa, &bl);
 	unsetenv("HOPPER_FAULT_QUERY");
