@@ -279,6 +279,40 @@ static void test_issue14(PGconn *raw, hp_queue *qa, hp_queue *qb)
 		CHECK(hp_queue_fail(qa, jobs[i].id, "test") == 0);
 	hp_jobs_free(jobs, n);
 
+	step("readable text of names: what is UTF-8 stays, every other byte is \\xNN");
+	static const struct { const char *in, *out; } pt[] = {
+		{ "plain é ü 日本 \xf0\x9f\x93\x84.txt", "plain é ü 日本 \xf0\x9f\x93\x84.txt" },
+		{ "over\xc0\xaflong", "over\\xC0\\xAFlong" },          /* overlong '/' */
+		{ "sur\xed\xa0\x80rogate", "sur\\xED\\xA0\\x80rogate" }, /* U+D800 */
+		{ "big\xf4\x90\x80\x80", "big\\xF4\\x90\\x80\\x80" },  /* past U+10FFFF */
+		{ "cut\xe2\x82", "cut\\xE2\\x82" },
+		{ "back\\slash", "back\\slash" },
+	};
+	for (size_t i = 0; i < HP_ARRAY_SIZE(pt); i++) {
+		char *t = hp_path_text(pt[i].in);
+		if (!t || strcmp(t, pt[i].out) != 0)
+			printf("   %s -> %s (want %s)\n", pt[i].in, t ? t : "NULL", pt[i].out);
+		CHECK(t && strcmp(t, pt[i].out) == 0);
+		free(t);
+	}
+
+	step("rows of an older hopperd get their relative path when a daemon with the watch starts");
+	sql_cmd(raw, "INSERT INTO hopper.jobs (watch, path, ino, size, mtime_ns, state)"
+	             " VALUES ('legacy', '/srv/legacy/sub/old.txt', 1, 1, 1, 'done'),"
+	             "        ('legacy', '/elsewhere/old.txt', 2, 1, 1, 'done')", NULL);
+	hp_queue *ql;
+	CHECK(hp_queue_open(g_t->conninfo, "nodeL:9", &ql) == 0);
+	const char *lw[] = { "legacy" }, *lr[] = { "/srv/legacy" };
+	CHECK(hp_queue_set_watches(ql, lw, lr, 1) == 0);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE watch = 'legacy'"
+	                   " AND rel_path = convert_to('sub/old.txt', 'UTF8')", NULL, NULL) == 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.jobs WHERE watch = 'legacy' AND rel_path IS NULL",
+	              NULL, NULL) == 1);
+	hp_file_ref again = { .watch = "legacy", .path = "/srv/legacy/sub/old.txt", .rel = "sub/old.txt",
+		              .size = 1, .ino = 1, .mtime_ns = 1 };
+	CHECK(hp_queue_enqueue(ql, &again, 1, &added) == 0 && added == 0); /* not queued twice */
+	hp_queue_close(ql);
+
 	step("a batch with a row the database rejects: that row alone is dropped");
 	hp_file_ref mixed[5];
 	char mp[5][48];
