@@ -530,7 +530,9 @@ static void done_clear(hp_done *x)
 
 int hp_jobs_done_due_ms(const hp_daemon *d, uint64_t now)
 {
-	if (d->n_dones == 0)
+	/* With a batch in flight the next one waits for its result, which
+	 * wakes the loop through the database socket. */
+	if (d->n_dones == 0 || d->n_flushing > 0)
 		return -1;
 	if (d->n_dones >= HP_BATCH_JOBS)
 		return 0;
