@@ -17,19 +17,21 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MANDIR    ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/hopper
 DESTDIR   ?=
 DEVELOPER ?= 1
 SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev \
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -63,7 +65,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/%)
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
-all: $(B)/hopperd $(B)/hopper
+all: $(B)/hopperd $(B)/hopper $(B)/hopper-worker
 .PHONY: all deps run check unit integration peer install clean bench
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
@@ -103,14 +105,27 @@ $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-HOPPERD_OBJS := $(B)/daemon/hopperd.o $(B)/daemon/jobs.o $(B)/daemon/dbconn.o $(B)/daemon/worker.o
+# The supervisor: no worker code, so no converter (and none of their
+# libraries) is linked in; `hopperd --worker` execs hopper-worker.
+HOPPERD_OBJS := $(B)/daemon/hopperd.o $(B)/daemon/jobs.o $(B)/daemon/dbconn.o
 $(B)/hopperd: $(HOPPERD_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/hopper: $(B)/daemon/hopper.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The CLI: one file per concern (commands, result printing, doctor).
+CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
+
+$(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The worker alone: converters, chunker, frames, sandbox. Linked --as-needed
+# against every library, so it depends on exactly those its code uses (not
+# libpq, libsystemd, liburing), whatever a converter adds to PKGS or to
+# CONVERT_LIBS (static libraries such as MuPDF's).
+$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -133,6 +148,13 @@ bench: deps
 	@$(B)/tests/bench/bench_reader
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
+	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
+	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
+	  cp "$$f" "$$d/$$i-$$(basename "$$f")"; done; done; \
+	  $(B)/hopper bench "$$d" --max-workers 2; rc=$$?; rm -rf "$$d"; exit $$rc
+	@echo "supervisor memory with a backlog of 10,000 files (embedded PostgreSQL; baseline: an empty folder):"
+	@tests/bench/supervisor_rss.sh $(B) 10000
 	@if command -v valgrind >/dev/null; then \
 	  echo "instructions per file (callgrind: 2 rounds minus 1 round, so start-up is excluded; repeatable):"; \
 	  for f in $(BENCH_DOCS); do \
@@ -140,6 +162,18 @@ bench: deps
 	    two=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $(B)/tests/bench/bench_convert 2 $$f 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
 	    printf '  %-28s %12s instructions\n' $$(basename $$f) $$((two - one)); \
 	  done; fi
+	@echo "chunker on the converted documents (5 rounds each; share of convert + chunk):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3)
+	@if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then \
+	  valgrind --tool=callgrind --callgrind-out-file=$(B)/chunk.cg $(B)/tests/bench/bench_chunk 1 \
+	    $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3) >/dev/null 2>&1; \
+	  callgrind_annotate --inclusive=yes $(B)/chunk.cg 2>/dev/null | awk \
+	    '/chunk.c:hp_chunk_markdown_opts$$/ { c = $$1 } /convert.c:hp_convert$$/ { v = $$1 } \
+	     END { gsub(",", "", c); gsub(",", "", v); if (c + v > 0) \
+	       printf "  chunker share by instructions (callgrind, repeatable): %.1f%% of convert+chunk\n", 100 * c / (c + v) }'; \
+	  rm -f $(B)/chunk.cg; fi
+	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
+	@tests/bench/tokens.sh $(B)
 
 # ---- dependencies ---------------------------------------------------------
 deps:
@@ -186,12 +220,14 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/hopper $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 755 $(B)/hopperd $(B)/hopper $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 755 $(B)/hopper-worker $(DESTDIR)$(LIBEXECDIR)/
 	[ -f $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf ] || \
 	  install -m 644 etc/hopper.conf $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service
 	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/hopper.conf
 	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/hopper.conf
-	for m in $(wildcard daemon/*.[1-8]); do \
+	for m in $(wildcard daemon/*.[1-8] etc/*.5); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 clean:

@@ -5,6 +5,8 @@
  *   hopper [-c FILE] failures           what failed and why, newest first
  *   hopper [-c FILE] retry --all-failed | JOB_ID...   put failed jobs back
  *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
+ *   hopper bench DIR [--json]           sequential vs parallel vs io_uring, advice
+ *   hopper [-c FILE] doctor             is this machine ready? one line per check
  *
  * It reads the same configuration as hopperd to find the database, so with
  * the embedded default `hopper status` needs no arguments.
@@ -26,14 +28,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hopper/bench.h"
 #include "hopper/chunk.h"
+#include "hopper/search.h"
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/convert.h"
 #include "hopper/db.h"
+#include "hopper/embed.h"
 #include "hopper/frame.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
+#include "doctor.h"
+#include "table.h"
 
 #define CONVERT_MAX_INPUT (256u << 20)
 #define CONVERT_MAX_OUTPUT (64u << 20)
@@ -48,85 +55,47 @@ static void usage(FILE *f)
 	        "Usage: hopper [-c FILE] COMMAND [ARGS]\n"
 	        "\n"
 	        "Commands:\n"
-	        "  status [--watch]        jobs per state and progress per watch\n"
+	        "  status [--watch | --json]\n"
+	        "                          jobs per state and progress per watch\n"
 	        "                          (--watch: refresh every 2 s until Ctrl-C)\n"
-	        "  sql QUERY               run one SQL query on hopper's database, print the rows\n"
+	        "  sql [-A] [-t] [-F SEP] [--csv | --json] QUERY\n"
+	        "                          run one SQL query on hopper's database, print the\n"
+	        "                          rows (-A unaligned, -t rows only, as in psql)\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
 	        "  retry --all-failed | JOB_ID...\n"
 	        "                          put failed jobs back in the queue, attempts reset\n"
+	        "  search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...\n"
+	        "                          best chunks by full-text search (ts_rank over\n"
+	        "                          websearch_to_tsquery: words, \"a phrase\", -not, or):\n"
+	        "                          path, heading path, snippet (default 10 hits);\n"
+	        "                          --watch: one watch's documents only; --semantic:\n"
+	        "                          also by meaning, with [embed]'s vectors (cosine\n"
+	        "                          similarity fused with the full-text rank);\n"
+	        "                          --refresh: again every 2 s\n"
 	        "  convert FILE... [-o DIR]\n"
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
 	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
-	        "                          database\n"
+	        "                          database; --chunks: print the chunks instead\n"
+	        "                          (ordinal, tokens, page, start, end, heading)\n"
+	        "  bench DIR [--json] [--max-workers N]\n"
+	        "                          convert every file under DIR sequentially, with\n"
+	        "                          the auto pool, and with io_uring reads (no\n"
+	        "                          database, nothing written); print files/s, MB/s,\n"
+	        "                          speedups, time per format, worker RSS and a\n"
+	        "                          recommended [workers] max\n"
+	        "  doctor                  check config, folders, limits, io_uring, database,\n"
+	        "                          disk space and the sandbox; exit 1 on a problem\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE       configuration file; it tells where the database\n"
 	        "                          is (database = local: the embedded server of a\n"
 	        "                          running hopperd). Without -c: $HOPPER_CONFIG, else\n"
-	        "                          the -c of the hopperd running on this machine (when\n"
-	        "                          exactly one runs), else %s\n"
+	        "                          the -c of the running hopperd closest to you (same\n"
+	        "                          shell, session, user, then the system service),\n"
+	        "                          else %s\n"
 	        "  -h, --help              this text\n",
 	        HP_CONFIG_DEFAULT_PATH);
-}
-
-/* ---- output -------------------------------------------------------------- */
-
-/* Display width of a UTF-8 string: one column per code point. */
-static size_t width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			w++;
-	return w;
-}
-
-/* Cells are shown on one line: control characters become spaces. */
-static char *cell(const PGresult *res, int row, int col)
-{
-	char *s = strdup(PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
-	if (s)
-		for (char *p = s; *p; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = ' ';
-	return s;
-}
-
-static void print_table(const PGresult *res)
-{
-	int nf = PQnfields(res), nt = PQntuples(res);
-	size_t *w = calloc((size_t)nf, sizeof *w);
-	if (!w)
-		return;
-	for (int c = 0; c < nf; c++)
-		w[c] = width(PQfname(res, c));
-	for (int r = 0; r < nt; r++)
-		for (int c = 0; c < nf; c++) {
-			char *s = cell(res, r, c);
-			if (s && width(s) > w[c])
-				w[c] = width(s);
-			free(s);
-		}
-	for (int c = 0; c < nf; c++)
-		printf("%s %s%*s", c ? " |" : "", PQfname(res, c), (int)(w[c] - width(PQfname(res, c))), "");
-	printf("\n");
-	for (int c = 0; c < nf; c++) {
-		printf("%s", c ? "-+-" : "-");
-		for (size_t i = 0; i < w[c]; i++)
-			putchar('-');
-	}
-	printf("-\n");
-	for (int r = 0; r < nt; r++) {
-		for (int c = 0; c < nf; c++) {
-			char *s = cell(res, r, c);
-			printf("%s %s%*s", c ? " |" : "", s ? s : "", (int)(w[c] - (s ? width(s) : 0)), "");
-			free(s);
-		}
-		printf("\n");
-	}
-	printf("(%d row%s)\n", nt, nt == 1 ? "" : "s");
-	free(w);
 }
 
 /* ---- database commands ----------------------------------------------------- */
@@ -242,20 +211,30 @@ static char *running_daemon_config(bool *ret_several)
 	return found;
 }
 
+/* The configuration file to use: -c, else $HOPPER_CONFIG, else the running
+ * hopperd's (running_daemon_config), else NULL (the default path). *owned
+ * is what the caller frees. */
+static const char *resolve_config(char **owned)
+{
+	*owned = NULL;
+	if (cfg_path)
+		return cfg_path;
+	if (getenv("HOPPER_CONFIG"))
+		return getenv("HOPPER_CONFIG");
+	bool several = false;
+	*owned = running_daemon_config(&several);
+	if (*owned && (several || getenv("HOPPER_DEBUG")))
+		fprintf(stderr, "hopper: using %s, the configuration of the running hopperd%s\n", *owned,
+		        several ? " (several run; -c FILE picks another)" : "");
+	return *owned;
+}
+
 static PGconn *connect_db(void)
 {
 	hp_config *cfg = NULL;
 	char *found = NULL;
-	if (!cfg_path)
-		cfg_path = getenv("HOPPER_CONFIG");
-	bool several = false;
-	if (!cfg_path && (cfg_path = found = running_daemon_config(&several)))
-		if (several || getenv("HOPPER_DEBUG"))
-			fprintf(stderr, "hopper: using %s, the configuration of the running hopperd%s\n", cfg_path,
-			        several ? " (several run; -c FILE picks another)" : "");
-	int r = hp_config_load(cfg_path, 0, stderr, &cfg);
+	int r = hp_config_load(resolve_config(&found), 0, stderr, &cfg);
 	free(found);
-	cfg_path = NULL;
 	if (r < 0)
 		return NULL;
 	char *ci = hp_db_conninfo(cfg);
@@ -272,14 +251,35 @@ static PGconn *connect_db(void)
 	return c;
 }
 
-/* Run q and print it; 0 or 1. */
-static int query_print(PGconn *c, const char *q)
+static int cmd_doctor(int argc, char **argv)
+{
+	if (argc > 1) {
+		fprintf(stderr, "hopper: usage: hopper doctor\n");
+		return 2;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0) {
+		fprintf(stderr, "hopper: cannot find my own program: %m\n");
+		return 1;
+	}
+	self[n] = '\0';
+	char *found = NULL;
+	int rc = hp_doctor(resolve_config(&found), self, stdout);
+	free(found);
+	return rc;
+}
+
+static const hp_table_opts table_default = { .format = HP_TABLE_ALIGNED };
+
+/* Run q and print it as o says; 0 or 1. */
+static int query_print(PGconn *c, const char *q, const hp_table_opts *o)
 {
 	PGresult *res = PQexec(c, q);
 	ExecStatusType st = PQresultStatus(res);
 	int rc = 0;
 	if (st == PGRES_TUPLES_OK)
-		print_table(res);
+		hp_table_print(res, o, stdout);
 	else if (st == PGRES_COMMAND_OK)
 		printf("%s\n", PQcmdStatus(res));
 	else {
@@ -299,19 +299,57 @@ static void bar(double frac, int len)
 	putchar(']');
 }
 
-static int status_once(PGconn *c)
+static const char status_per_watch[] =
+	"SELECT watch, count(*) FILTER (WHERE state IN ('done','failed')) AS finished,"
+	" count(*) FILTER (WHERE state = 'failed') AS failed, count(*) AS total"
+	" FROM hopper.jobs GROUP BY watch ORDER BY watch";
+
+static PGresult *query_rows(PGconn *c, const char *q)
 {
-	if (query_print(c, "SELECT state, jobs FROM hopper.status"))
-		return 1;
-	PGresult *res = PQexec(c,
-		"SELECT watch, count(*) FILTER (WHERE state IN ('done','failed')) AS finished,"
-		" count(*) FILTER (WHERE state = 'failed') AS failed, count(*) AS total"
-		" FROM hopper.jobs GROUP BY watch ORDER BY watch");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "hopper: %s", PQresultErrorMessage(res));
-		PQclear(res);
+	PGresult *res = PQexec(c, q);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	fprintf(stderr, "hopper: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	return NULL;
+}
+
+/* status --json: {"states": {"done": 12, ...}, "watches": [{"watch": ...,
+ * "finished": N, "failed": N, "total": N}, ...]}; numbers are numbers. */
+static int status_json(PGconn *c)
+{
+	PGresult *st = query_rows(c, "SELECT state, jobs FROM hopper.status");
+	PGresult *w = st ? query_rows(c, status_per_watch) : NULL;
+	if (!w) {
+		PQclear(st);
 		return 1;
 	}
+	printf("{\"states\":{");
+	for (int r = 0; r < PQntuples(st); r++) {
+		printf("%s", r ? "," : "");
+		hp_json_string(stdout, PQgetvalue(st, r, 0));
+		printf(":%s", PQgetvalue(st, r, 1));
+	}
+	printf("},\"watches\":[");
+	for (int r = 0; r < PQntuples(w); r++) {
+		printf("%s{\"watch\":", r ? "," : "");
+		hp_json_string(stdout, PQgetvalue(w, r, 0));
+		printf(",\"finished\":%s,\"failed\":%s,\"total\":%s}", PQgetvalue(w, r, 1),
+		       PQgetvalue(w, r, 2), PQgetvalue(w, r, 3));
+	}
+	printf("]}\n");
+	PQclear(st);
+	PQclear(w);
+	return 0;
+}
+
+static int status_once(PGconn *c)
+{
+	if (query_print(c, "SELECT state, jobs FROM hopper.status", &table_default))
+		return 1;
+	PGresult *res = query_rows(c, status_per_watch);
+	if (!res)
+		return 1;
 	if (PQntuples(res) > 0)
 		printf("\n");
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -336,12 +374,24 @@ static void on_sigint(int sig)
 
 static int cmd_status(int argc, char **argv)
 {
-	bool watch = argc > 1 && strcmp(argv[1], "--watch") == 0;
+	bool watch = false, json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--watch") == 0)
+			watch = true;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else {
+			fprintf(stderr, "hopper: usage: hopper status [--watch | --json]\n");
+			return 2;
+		}
+	}
 	PGconn *c = connect_db();
 	if (!c)
 		return 1;
 	int rc;
-	if (!watch) {
+	if (json) {
+		rc = status_json(c);
+	} else if (!watch) {
 		rc = status_once(c);
 	} else {
 		signal(SIGINT, on_sigint);
@@ -355,17 +405,43 @@ static int cmd_status(int argc, char **argv)
 	return rc;
 }
 
+static const char sql_usage[] =
+	"hopper: usage: hopper sql [-A] [-t] [-F SEP] [--csv | --json] QUERY\n";
+
+/* psql's switches, so scripts can say n=$(hopper sql -At "SELECT ..."). */
 static int cmd_sql(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "hopper: usage: hopper sql QUERY (quote the query as one argument)\n");
+	static const struct option opts[] = {
+		{ "no-align", no_argument, NULL, 'A' },
+		{ "tuples-only", no_argument, NULL, 't' },
+		{ "field-separator", required_argument, NULL, 'F' },
+		{ "csv", no_argument, NULL, 'C' },
+		{ "json", no_argument, NULL, 'J' },
+		{ 0 },
+	};
+	hp_table_opts o = table_default;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "AtF:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'A': if (o.format == HP_TABLE_ALIGNED) o.format = HP_TABLE_UNALIGNED; break;
+		case 't': o.tuples_only = true; break;
+		case 'F': o.sep = optarg; if (o.format == HP_TABLE_ALIGNED) o.format = HP_TABLE_UNALIGNED; break;
+		case 'C': o.format = HP_TABLE_CSV; break;
+		case 'J': o.format = HP_TABLE_JSON; break;
+		default: fputs(sql_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(sql_usage, stderr);
+		fprintf(stderr, "hopper: (quote the query as one argument)\n");
 		return 2;
 	}
-	PGconn *c = connect_db();
-	if (!c)
+	PGconn *conn = connect_db();
+	if (!conn)
 		return 1;
-	int rc = query_print(c, argv[1]);
-	PQfinish(c);
+	int rc = query_print(conn, argv[optind], &o);
+	PQfinish(conn);
 	return rc;
 }
 
@@ -374,7 +450,7 @@ static int cmd_failures(int argc, char **argv)
 	PGconn *c = connect_db();
 	if (!c)
 		return 1;
-	int rc = query_print(c, "SELECT path, error, attempts, finished_at FROM hopper.failures");
+	int rc = query_print(c, "SELECT path, error, attempts, finished_at FROM hopper.failures", &table_default);
 	PQfinish(c);
 	return rc;
 }
@@ -413,6 +489,103 @@ static int cmd_retry(int argc, char **argv)
 		printf("%d failed job(s) put back in the queue\n", n);
 	PQfinish(c);
 	return n < 0 ? 1 : 0;
+}
+
+static const char search_usage[] =
+	"hopper: usage: hopper search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...\n";
+
+/* The vector of the search words from the [embed] endpoint of the config. */
+static char *query_vector(const char *words, char **ret_model)
+{
+	hp_config *cfg = NULL;
+	char *found = NULL, *vec = NULL;
+	int r = hp_config_load(resolve_config(&found), 0, stderr, &cfg);
+	free(found);
+	if (r < 0)
+		return NULL;
+	char err[512];
+	if (hp_embed_text(cfg, words, &vec, err, sizeof err) < 0)
+		fprintf(stderr, "hopper: --semantic: %s\n", err);
+	else if (!(*ret_model = strdup(cfg->embed_model)))
+		fprintf(stderr, "hopper: out of memory\n");
+	if (!*ret_model) {
+		free(vec);
+		vec = NULL;
+	}
+	hp_config_free(cfg);
+	return vec;
+}
+
+/* hopper search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...
+ * — see include/hopper/search.h */
+static int cmd_search(int argc, char **argv)
+{
+	hp_search_opts o = { .max_rows = 10 };
+	bool refresh = false, semantic = false;
+	hp_buf q;
+	hp_buf_init(&q, 4096);
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 1 || v > 10000) {
+				fprintf(stderr, "hopper: --limit takes a number from 1 to 10000\n");
+				hp_buf_free(&q);
+				return 2;
+			}
+			o.max_rows = (int)v;
+		} else if (!strcmp(argv[i], "--watch") && i + 1 < argc) {
+			o.watch = argv[++i];
+		} else if (!strcmp(argv[i], "--semantic")) {
+			semantic = true;
+		} else if (!strcmp(argv[i], "--refresh")) {
+			refresh = true;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			fputs(search_usage, stderr);
+			hp_buf_free(&q);
+			return 2;
+		} else if ((q.len && hp_buf_addc(&q, ' ') < 0) || hp_buf_addstr(&q, argv[i]) < 0) {
+			fprintf(stderr, "hopper: the search words are too long\n");
+			hp_buf_free(&q);
+			return 2;
+		}
+	}
+	if (!q.len) {
+		fputs(search_usage, stderr);
+		return 2;
+	}
+	char *model = NULL, *qvec = NULL;
+	if (semantic && !(qvec = query_vector(q.data, &model))) {
+		hp_buf_free(&q);
+		return 1;
+	}
+	o.qvec = qvec;
+	o.model = model;
+	PGconn *c = connect_db();
+	int rc = c ? 0 : 1;
+	o.color = isatty(STDOUT_FILENO);
+	if (refresh)
+		signal(SIGINT, on_sigint);
+	while (c && !rc) {
+		char err[512];
+		if (refresh)
+			printf("\033[H\033[2J");
+		int n = hp_search_print(c, q.data, &o, stdout, err, sizeof err);
+		if (n < 0) {
+			fprintf(stderr, "hopper: %s\n", err);
+			rc = 1;
+		} else if (n == 0) {
+			printf("no chunk matches \"%s\"\n", q.data);
+		}
+		fflush(stdout);
+		if (!refresh || interrupted || sleep(2) != 0 || interrupted)
+			break;
+	}
+	PQfinish(c);
+	free(qvec);
+	free(model);
+	hp_buf_free(&q);
+	return rc;
 }
 
 /* ---- convert --------------------------------------------------------------- */
@@ -459,8 +632,8 @@ out:
 	return r;
 }
 
-/* Conversions run in a child process that is a hopperd worker in all but
- * name (hp_worker_main: sandbox, limits, converters, chunker) and speaks the
+/* Conversions run in a child process that is a hopperd worker (hopper-worker:
+ * sandbox, limits, converters, chunker; this binary links none of them) and speaks the
  * same frames over a socketpair, so a hostile file costs that child, not
  * this process, and `hopper convert` shows exactly what hopperd would store.
  * One child serves every file; a new one is started after a crash. */
@@ -506,7 +679,7 @@ static int child_start(convert_child *c)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		_exit(hp_worker_main(sv[1], CONVERT_MEMORY_LIMIT));
+		_exit(hp_pool_exec_worker_fd(sv[1], CONVERT_MEMORY_LIMIT));
 	}
 	close(sv[1]);
 	c->pid = pid;
@@ -555,7 +728,8 @@ static int child_convert(convert_child *c, const char *name, const char *data, s
 		}
 	}
 	hp_job_msg m = { .job_id = ++c->seq, .name = name, .data = data, .len = len,
-	                 .chunk_tokens = 512, .max_output = CONVERT_MAX_OUTPUT };
+	                 .chunk_tokens = HP_CHUNK_DEFAULT_TOKENS,
+	                 .chunk_min = HP_CHUNK_DEFAULT_MIN, .have_chunk_min = true, .max_output = CONVERT_MAX_OUTPUT };
 	hp_buf b;
 	hp_buf_init(&b, 0);
 	void *payload = NULL;
@@ -594,6 +768,22 @@ static int child_convert(convert_child *c, const char *name, const char *data, s
 	return r;
 }
 
+/* hopper convert --chunks: one line per chunk instead of the Markdown, the
+ * columns of hopper.chunks (page 0 = not paged; tabs and newlines in the
+ * heading shown as spaces), to compare with what hopperd stored. */
+static void print_chunks(const hp_result *res)
+{
+	for (size_t i = 0; i < res->n_chunks; i++) {
+		const hp_chunk *ch = &res->chunks[i];
+		printf("%zu\t%d\t%d\t%zu\t%zu\t", i, ch->tokens, ch->page, ch->start, ch->end);
+		for (const char *h = ch->heading; *h; h++)
+			putchar(*h == '\t' || *h == '\n' ? ' ' : *h);
+		putchar('\n');
+	}
+}
+
+static bool convert_chunks;
+
 static int convert_one(convert_child *child, const char *path, const char *outdir)
 {
 	char *data = NULL;
@@ -622,7 +812,9 @@ static int convert_one(convert_child *child, const char *path, const char *outdi
 	}
 	const hp_doc *doc = &res.doc;
 	int rc = 0;
-	if (!outdir) {
+	if (convert_chunks) {
+		print_chunks(&res);
+	} else if (!outdir) {
 		fwrite(doc->markdown, 1, doc->markdown_len, stdout);
 		if (doc->markdown_len && doc->markdown[doc->markdown_len - 1] != '\n')
 			putchar('\n');
@@ -650,12 +842,17 @@ static int convert_one(convert_child *child, const char *path, const char *outdi
 static int cmd_convert(int argc, char **argv)
 {
 	const char *outdir = NULL;
-	static const struct option opts[] = { { "output", required_argument, NULL, 'o' }, { 0 } };
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+		                              { "chunks", no_argument, NULL, 'C' }, { 0 } };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'C') {
+			convert_chunks = true;
+			continue;
+		}
 		if (c != 'o') {
-			fprintf(stderr, "hopper: usage: hopper convert FILE... [-o DIR]\n");
+			fprintf(stderr, "hopper: usage: hopper convert [--chunks] FILE... [-o DIR]\n");
 			return 2;
 		}
 		outdir = optarg;
@@ -677,8 +874,40 @@ static int cmd_convert(int argc, char **argv)
 	return rc;
 }
 
+/* `hopper bench`: the workers are this binary run as `hopper --worker`. */
+static int cmd_bench(int argc, char **argv)
+{
+	static char exe[PATH_MAX];
+	hp_bench_opts o = { .worker_exe = exe };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			o.json = true;
+		else if (strcmp(argv[i], "--max-workers") == 0 && i + 1 < argc)
+			o.max_workers = atoi(argv[++i]);
+		else if (argv[i][0] != '-' && !o.dir)
+			o.dir = argv[i];
+		else {
+			fprintf(stderr, "hopper bench: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!o.dir) {
+		fprintf(stderr, "Usage: hopper bench DIR [--json] [--max-workers N]\n");
+		return 2;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n < 0) {
+		fprintf(stderr, "hopper bench: cannot find my own binary (/proc/self/exe): %s\n", strerror(errno));
+		return 1;
+	}
+	exe[n] = '\0';
+	return hp_bench_run(&o, stdout) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return hp_pool_exec_worker(argc, argv);
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -714,8 +943,14 @@ int main(int argc, char **argv)
 		return cmd_failures(sub_argc, sub_argv);
 	if (strcmp(cmd, "retry") == 0)
 		return cmd_retry(sub_argc, sub_argv);
+	if (strcmp(cmd, "search") == 0)
+		return cmd_search(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
+	if (strcmp(cmd, "bench") == 0)
+		return cmd_bench(sub_argc, sub_argv);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(sub_argc, sub_argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

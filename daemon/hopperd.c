@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "hopper/db.h"
+#include "hopper/search.h"
 #include "supervisor.h"
 
 #define HP_VERSION "0.1.0"
@@ -37,19 +38,30 @@
 
 static void notify_status(hp_daemon *d)
 {
+	char pool[192] = "workers 0";
+	if (d->pool) {
+		hp_pool_set_backlog(d->pool, d->backlog);
+		hp_pool_describe(d->pool, pool, sizeof pool);
+	}
+	char emb[160] = "";
+	if (d->embed) {
+		emb[0] = ';';
+		emb[1] = ' ';
+		hp_embed_status(d->embed, emb + 2, sizeof emb - 2);
+	}
 	char bl[32];
 	if (d->backlog >= 0)
 		snprintf(bl, sizeof bl, "%lld", (long long)d->backlog);
 	else
 		snprintf(bl, sizeof bl, "?");
 	sd_notifyf(0,
-	           "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), "
-	           "retried %llu, failed %llu%s",
+	           "STATUS=%s %s, %d busy, backlog %s, done %llu (%llu same content), "
+	           "retried %llu, failed %llu%s%s",
 	           d->stopping ? "stopping:" : d->db_broken ? "database unreachable, retrying:" : "running:",
-	           d->pool ? hp_pool_alive(d->pool) : 0, d->pool ? hp_pool_busy(d->pool) : 0, bl,
+	           pool, d->pool ? hp_pool_busy(d->pool) : 0, bl,
 	           (unsigned long long)d->n_done, (unsigned long long)d->n_linked,
 	           (unsigned long long)d->n_retried, (unsigned long long)d->n_failed,
-	           d->n_pending ? ", files waiting to be queued" : "");
+	           d->n_pending ? ", files waiting to be queued" : "", emb);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -110,6 +122,10 @@ static void reload(hp_daemon *d)
 		                .retry_max_ms = 3600 * 1000, .statement_timeout_ms = 30000, .lock_timeout_ms = 1000 };
 	hp_queue_set_policy(d->q, &pol);
 	hp_dbconn_ok(d, hp_jobs_set_watches(d));
+	hp_mirror_reload(&d->mirror, d->cfg, d->conninfo);
+	hp_pool_config pc;
+	hp_pool_config_fill(&pc, d->cfg, d->exe);
+	hp_pool_reconfigure(d->pool, &pc);
 	hp_watcher_scan(d->watcher);
 	hp_notice("reloaded %s: %zu watch(es), %d folder(s) watched", d->cfg_path ? d->cfg_path : HP_CONFIG_DEFAULT_PATH,
 	          d->cfg->n_watches, hp_watcher_count(d->watcher));
@@ -169,7 +185,8 @@ void hp_sv_poll_signals(hp_daemon *d)
 
 static void tick(hp_daemon *d, uint64_t now)
 {
-	hp_pool_tick(d->pool, now);
+	if (hp_pool_tick(d->pool, now) > 0)
+		d->want_claim = true; /* new workers to feed */
 	hp_dbconn_try_reconnect(d, now);
 	if (now - d->last_claim >= CLAIM_POLL_MS)
 		d->want_claim = true;
@@ -234,8 +251,31 @@ static int run_loop(hp_daemon *d)
 	return 0;
 }
 
+static void embed_on_event(hp_evsrc *src, uint32_t events)
+{
+	hp_daemon *d = (hp_daemon *)((char *)src - offsetof(hp_daemon, embed_src));
+	hp_embed_run(d->embed);
+}
+
+/* [embed] url set: the embedder runs beside the queue, on its own
+ * connection, driven by its one fd. Leases are the node's, so the next
+ * start of this node takes back what this one had claimed. */
+static int embed_start(hp_daemon *d)
+{
+	if (!d->cfg->embed_url)
+		return 0;
+	int r = hp_embed_new(d->cfg, d->conninfo, d->node, &d->embed);
+	if (r < 0)
+		return r;
+	d->embed_src.fd = hp_embed_fd(d->embed);
+	d->embed_src.handler = embed_on_event;
+	return hp_evsrc_add(d->epfd, &d->embed_src, EPOLLIN);
+}
+
 static void shutdown_all(hp_daemon *d)
 {
+	hp_embed_free(d->embed);
+	d->embed = NULL;
 	if (d->pool) {
 		hp_pool_free(d->pool, 2000);
 		d->pool = NULL;
@@ -243,6 +283,8 @@ static void shutdown_all(hp_daemon *d)
 	hp_jobs_shutdown(d);
 	if (d->q && !d->db_broken)
 		hp_queue_workers_publish(d->q, d->node, NULL, 0);
+	hp_mirror_free(d->mirror); /* writes what was committed, before the database stops */
+	d->mirror = NULL;
 	hp_watcher_free(d->watcher);
 	hp_reader_free(d->reader);
 	if (d->q)
@@ -301,6 +343,10 @@ static int open_database(hp_daemon *d)
 		hp_err("cannot set up the queue: %s", hp_queue_last_error(d->q));
 		return r;
 	}
+	if (hp_search_set_config(hp_queue_conn(d->q), d->cfg->search_config) < 0)
+		return -EIO;
+	if (hp_mirror_start(d->cfg, d->conninfo, &d->mirror) < 0)
+		return -EIO;
 	hp_dbconn_register(d);
 	hp_dbconn_recover_own_leases(d);
 	return 0;
@@ -341,13 +387,8 @@ static int daemon_main(hp_daemon *d)
 		hp_err("cannot set up the file reader: %s", strerror(-r));
 		goto fail;
 	}
-	hp_pool_config pc = {
-		.exe = d->exe,
-		.workers = d->cfg->workers_min,
-		.memory_limit = d->cfg->memory_limit,
-		.job_timeout_ms = d->cfg->job_timeout_ms,
-		.max_frame = d->cfg->max_output * 3 + (16u << 20),
-	};
+	hp_pool_config pc;
+	hp_pool_config_fill(&pc, d->cfg, d->exe);
 	r = hp_pool_new(&pc, d->epfd, hp_jobs_on_result, d, &d->pool);
 	if (r < 0) {
 		hp_err("cannot start the worker processes: %s", strerror(-r));
@@ -356,6 +397,11 @@ static int daemon_main(hp_daemon *d)
 	r = hp_watcher_new(d->cfg, d->epfd, hp_jobs_on_file, d, &d->watcher);
 	if (r < 0)
 		goto fail;
+	r = embed_start(d);
+	if (r < 0) {
+		hp_err("cannot start the embedder: %s", strerror(-r));
+		goto fail;
+	}
 	r = hp_watcher_scan(d->watcher);
 	if (r >= 0)
 		hp_info("start-up scan found %d file(s)", r);
@@ -405,12 +451,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "--worker") == 0) {
-		uint64_t limit = 0;
-		if (argc >= 4 && strcmp(argv[2], "--memory-limit") == 0)
-			limit = strtoull(argv[3], NULL, 10);
-		return hp_worker_main(3, limit);
-	}
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return hp_pool_exec_worker(argc, argv);
 	hp_daemon d = { 0 };
 	enum { OPT_CHECK = 256, OPT_VERSION };
 	static const struct option opts[] = {

@@ -360,7 +360,11 @@ static void submit(hp_daemon *d, batch_item *it)
 		.data = it->rq.data,
 		.len = it->rq.len,
 		.chunk_tokens = (uint32_t)j->chunk_tokens,
+		.chunk_overlap = (uint32_t)d->cfg->chunk_overlap,
+		.chunk_min = (uint32_t)d->cfg->chunk_min_tokens,
+		.have_chunk_min = true,
 		.max_output = d->cfg->max_output,
+		.ocr_languages = d->cfg->ocr_languages,
 	};
 	hp_flight f = { .job_id = (uint64_t)j->id, .attempts = j->attempts, .bytes = it->rq.len };
 	memcpy(f.sha256, it->sha, sizeof f.sha256);
@@ -573,6 +577,8 @@ static void flushed(hp_daemon *d, int r)
 	/* Connection gone or a passing condition (a held lock): kept, stored
 	 * after reconnecting or at a later turn; our leases stay valid. */
 	bool keep_all = !hp_dbconn_ok(d, r < 0 ? r : 0) || r == -EAGAIN;
+	int64_t *committed = d->mirror ? calloc(n ? n : 1, sizeof *committed) : NULL;
+	size_t n_committed = 0;
 	for (size_t i = 0; i < n; i++) {
 		hp_done *x = &fl[i];
 		int ir = r < 0 ? r : c[i].result;
@@ -582,6 +588,8 @@ static void flushed(hp_daemon *d, int r)
 		}
 		if (ir == 0) {
 			d->n_done++;
+			if (committed)
+				committed[n_committed++] = (int64_t)x->job_id;
 			if (x->has_doc)
 				hp_info("%s: done (%s, %zu chunks)", x->path, hp_format_name(x->res.doc.format),
 				        x->res.n_chunks);
@@ -600,6 +608,10 @@ static void flushed(hp_daemon *d, int r)
 		}
 		done_clear(x);
 	}
+	/* The mirror writes only what is committed. */
+	if (n_committed)
+		hp_mirror_notify(d->mirror, committed, n_committed);
+	free(committed);
 	free(fl);
 	free(c);
 	d->want_claim = true;

@@ -23,8 +23,10 @@
 
 #include "hopper/common.h"
 #include "hopper/config.h"
+#include "hopper/embed.h"
 #include "hopper/frame.h"
 #include "hopper/hash.h"
+#include "hopper/mirror.h"
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
@@ -126,6 +128,9 @@ typedef struct hp_daemon {
 	uint64_t n_done, n_failed, n_retried, n_queued;
 	uint64_t n_linked;      /* of n_done: same content as a stored document */
 	int64_t backlog;        /* from the last look (every few seconds), -1 unknown */
+	hp_embed *embed;        /* [embed] url set: chunks to vectors */
+	hp_mirror *mirror;      /* [watch] output_dir set: the mirror folder */
+	hp_evsrc embed_src;
 } hp_daemon;
 
 /* ---- jobs.c ---- */

@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@
 
 /* ---- the table of keys ---------------------------------------------------- */
 
-typedef enum key_section { SEC_DAEMON, SEC_WORKERS, SEC_WATCH } key_section;
+typedef enum key_section { SEC_DAEMON, SEC_WORKERS, SEC_WATCH, SEC_EMBED } key_section;
 
 typedef enum key_type {
 	T_STRING,   /* char * */
@@ -45,6 +46,8 @@ typedef enum key_type {
 	T_LIST,     /* char ** NULL-terminated (off) + size_t count (off2) */
 	T_ACTION,   /* hp_on_action (off) + char *dir (off2) */
 	T_LOGLEVEL, /* int 3..7 */
+	T_DOUBLE,   /* double; min/max are hundredths */
+	T_PROFILE,  /* int: conservative 0, balanced 1, aggressive 2 */
 } key_type;
 
 enum {
@@ -83,11 +86,23 @@ static const config_key config_keys[] = {
 	  "this daemon's name in job leases and hopper.workers; default: the host name" },
 	{ SEC_DAEMON, "log_level", T_LOGLEVEL, "info", 3, 7, KF_RELOAD, CFG(log_level), 0,
 	  "err, warning, notice, info or debug (or 3..7)" },
+	{ SEC_DAEMON, "search_config", T_STRING, "simple", 0, 0, 0, CFG(search_config), 0,
+	  "PostgreSQL text-search configuration of hopper.chunks.tsv (simple, english, german, ...)" },
 
-	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, 0, CFG(workers_min), 0,
+	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, KF_RELOAD, CFG(workers_min), 0,
 	  "converter processes always running" },
-	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO | KF_LATER, CFG(workers_max), 0,
+	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO | KF_RELOAD, CFG(workers_max), 0,
 	  "most converter processes; auto = from cores and memory; not below min" },
+	{ SEC_WORKERS, "profile", T_PROFILE, "balanced", 0, 2, KF_RELOAD, CFG(profile), 0,
+	  "conservative, balanced or aggressive: workers per CPU, memory headroom, claim batch" },
+	{ SEC_WORKERS, "cpu_multiplier", T_DOUBLE, "auto", 10, 1600, KF_AUTO | KF_RELOAD,
+	  CFG(cpu_multiplier), 0, "workers per usable CPU for max = auto; auto = from profile" },
+	{ SEC_WORKERS, "idle_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, KF_RELOAD,
+	  CFG(idle_timeout_ms), 0, "workers above what the backlog needs stop after this long" },
+	{ SEC_WORKERS, "max_jobs_per_worker", T_INT, "1000", 1, 1000000, KF_RELOAD,
+	  CFG(max_jobs_per_worker), 0, "a worker is replaced by a fresh process after this many jobs" },
+	{ SEC_WORKERS, "recycle_high_risk", T_BOOL, "yes", 0, 0, KF_RELOAD, CFG(recycle_high_risk), 0,
+	  "replace the worker after every PDF, Office or EPUB job" },
 	{ SEC_WORKERS, "memory_limit", T_SIZE, "512M", 16 * MIB, 64 * GIB, 0,
 	  CFG(memory_limit), 0, "memory limit of one worker process" },
 	{ SEC_WORKERS, "job_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, 0,
@@ -100,6 +115,28 @@ static const config_key config_keys[] = {
 	  CFG(max_file_size), 0, "larger files fail at once" },
 	{ SEC_WORKERS, "max_output", T_SIZE, "64M", 64 * KIB, 4 * GIB, KF_RELOAD,
 	  CFG(max_output), 0, "most Markdown kept for one document; more fails the job" },
+	{ SEC_WORKERS, "chunk_overlap", T_INT, "0", 0, 4096, KF_RELOAD, CFG(chunk_overlap), 0,
+	  "tokens at the end of a chunk repeated at the start of the next (at most half of chunk_tokens)" },
+	{ SEC_WORKERS, "chunk_min_tokens", T_INT, "32", 0, 4096, KF_RELOAD, CFG(chunk_min_tokens), 0,
+	  "sections smaller than this merge with a neighbour under the same parent heading; 0 = never" },
+
+	{ SEC_WORKERS, "ocr_languages", T_STRING, "eng", 0, 0, KF_RELOAD, CFG(ocr_languages), 0,
+	  "Tesseract languages for pictures of text, e.g. \"eng deu\" (tesseract-ocr-LANG packages)" },
+
+	{ SEC_EMBED, "url", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_url), 0,
+	  "OpenAI-compatible /v1/embeddings endpoint; empty = no embeddings" },
+	{ SEC_EMBED, "model", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_model), 0,
+	  "model name sent with every request (required with url)" },
+	{ SEC_EMBED, "batch", T_INT, "64", 1, 2048, 0, CFG(embed_batch), 0,
+	  "chunks per request" },
+	{ SEC_EMBED, "dimensions", T_INT, "0", 0, 65536, 0, CFG(embed_dimensions), 0,
+	  "vector length to ask for and expect; 0 = what the model returns" },
+	{ SEC_EMBED, "api_key_file", T_PATH, "", 0, 0, KF_EMPTY_OK, CFG(embed_api_key_file), 0,
+	  "file holding the API key (sent as a Bearer token); empty = none" },
+	{ SEC_EMBED, "concurrency", T_INT, "2", 1, 64, 0, CFG(embed_concurrency), 0,
+	  "requests in flight at once" },
+	{ SEC_EMBED, "timeout", T_DURATION, "30s", 1000, 600 * 1000, 0, CFG(embed_timeout_ms), 0,
+	  "one request taking longer is abandoned and retried" },
 
 	{ SEC_WATCH, "path", T_PATH, NULL, 0, 0, KF_RELOAD | KF_REQUIRED, WCF(path), 0,
 	  "the folder to watch (required)" },
@@ -113,8 +150,10 @@ static const config_key config_keys[] = {
 	  WCF(on_success_dir), "after conversion: keep, delete or move:DIR" },
 	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE | KF_LATER,
 	  WCF(on_failure), WCF(on_failure_dir), "after a final failure: keep or move:DIR" },
-	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK | KF_LATER, WCF(output_dir), 0,
+	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK, WCF(output_dir), 0,
 	  "mirror tree of .md files plus index.md; empty = none" },
+	{ SEC_WATCH, "output_prune", T_BOOL, "no", 0, 0, KF_RELOAD, WCF(output_prune), 0,
+	  "remove a mirror file when its source is deleted from the watch" },
 	{ SEC_WATCH, "priority", T_INT, "0", -1000, 1000, KF_RELOAD, WCF(priority), 0,
 	  "higher is converted first" },
 	{ SEC_WATCH, "chunk_tokens", T_INT, "512", 32, 65536, KF_RELOAD, WCF(chunk_tokens), 0,
@@ -127,6 +166,9 @@ static const config_key config_keys[] = {
 
 /* Longest watch name: it is stored in hopper.jobs.watch and shown in bars. */
 #define WATCH_NAME_MAX 64
+
+/* Spellings of [workers] profile, in hp_profile order (policy.h). */
+static const char *const profiles[] = { "conservative", "balanced", "aggressive" };
 
 static const struct { const char *name; int level; } log_levels[] = {
 	{ "err", HP_LOG_ERR }, { "error", HP_LOG_ERR },
@@ -356,7 +398,7 @@ typedef struct watch_state {
 	int seen[N_KEYS];   /* line where each key was set, 0 = not set */
 } watch_state;
 
-typedef enum cur_section { CUR_NONE, CUR_DAEMON, CUR_WORKERS, CUR_WATCH, CUR_SKIP } cur_section;
+typedef enum cur_section { CUR_NONE, CUR_DAEMON, CUR_WORKERS, CUR_EMBED, CUR_WATCH, CUR_SKIP } cur_section;
 
 typedef struct parser {
 	const char *shown;    /* the file name as the user gave it, for messages */
@@ -599,6 +641,35 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 			     "debug or a number 3..7", v);
 		break;
 	}
+	case T_DOUBLE: {
+		char *end;
+		if ((k->flags & KF_AUTO) && !strcasecmp(v, "auto")) {
+			*FIELD(base, k->off, double) = 0;
+			break;
+		}
+		errno = 0;
+		double d = strtod(v, &end);
+		if (end == v || *end || errno)
+			perr(p, line, "bad number '%s' for %s: use %sa number such as 1.5", v, k->name,
+			     (k->flags & KF_AUTO) ? "auto or " : "");
+		else if (!(d * 100 >= (double)k->min && d * 100 <= (double)k->max))
+			perr(p, line, "%s = %s is out of range: use %s%.2g..%.4g", k->name, v,
+			     (k->flags & KF_AUTO) ? "auto or " : "", (double)k->min / 100, (double)k->max / 100);
+		else
+			*FIELD(base, k->off, double) = d;
+		break;
+	}
+	case T_PROFILE: {
+		int i;
+		for (i = 0; i < (int)HP_ARRAY_SIZE(profiles); i++)
+			if (!strcasecmp(v, profiles[i]))
+				break;
+		if (i < (int)HP_ARRAY_SIZE(profiles))
+			*FIELD(base, k->off, int) = i;
+		else
+			perr(p, line, "bad profile '%s': use conservative, balanced or aggressive", v);
+		break;
+	}
 	}
 out:
 	return;
@@ -628,6 +699,8 @@ static const char *section_label(parser *p, char *out, size_t n)
 		return "[daemon]";
 	if (p->cur == CUR_WORKERS)
 		return "[workers]";
+	if (p->cur == CUR_EMBED)
+		return "[embed]";
 	snprintf(out, n, "[watch %s]", p->cfg->watches[p->cur_watch].name);
 	return out;
 }
@@ -701,11 +774,11 @@ static void on_section(parser *p, char *s, char *end)
 		;
 	*e = '\0';
 
-	if (!strcmp(kind, "daemon") || !strcmp(kind, "workers")) {
+	if (!strcmp(kind, "daemon") || !strcmp(kind, "workers") || !strcmp(kind, "embed")) {
 		if (*name)
 			perr(p, line, "[%s] takes no name (found '%s')", kind, name);
 		else
-			p->cur = kind[0] == 'd' ? CUR_DAEMON : CUR_WORKERS;
+			p->cur = kind[0] == 'd' ? CUR_DAEMON : kind[0] == 'w' ? CUR_WORKERS : CUR_EMBED;
 	} else if (!strcmp(kind, "watch")) {
 		if (!*name) {
 			perr(p, line, "[watch] needs a name, e.g. [watch inbox]");
@@ -723,7 +796,7 @@ static void on_section(parser *p, char *s, char *end)
 			add_watch(p, name, line);
 		}
 	} else {
-		perr(p, line, "unknown section [%s%s%s]: use [daemon], [workers] or [watch NAME]",
+		perr(p, line, "unknown section [%s%s%s]: use [daemon], [workers], [embed] or [watch NAME]",
 		     kind, *name ? " " : "", name);
 	}
 }
@@ -820,7 +893,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return 1;
 	case CUR_DAEMON:
 	case CUR_WORKERS:
-		sec = p->cur == CUR_DAEMON ? SEC_DAEMON : SEC_WORKERS;
+	case CUR_EMBED:
+		sec = p->cur == CUR_DAEMON ? SEC_DAEMON : p->cur == CUR_WORKERS ? SEC_WORKERS : SEC_EMBED;
 		base = p->cfg;
 		seen = p->seen;
 		break;
@@ -915,6 +989,15 @@ static void check_whole(parser *p, unsigned flags)
 	if (cfg->workers_max != 0 && cfg->workers_max < cfg->workers_min)
 		perr(p, p->seen[imax], "max = %d is less than min = %d in [workers]: "
 		     "raise max or use max = auto", cfg->workers_max, cfg->workers_min);
+	/* What the start would trip over later, after creating the database:
+	 * refuse it here, with the line, so --check-config agrees with the start. */
+	struct stat sd;
+	if (cfg->state_dir && stat(cfg->state_dir, &sd) == 0 && !S_ISDIR(sd.st_mode))
+		perr(p, p->seen[key_index(SEC_DAEMON, "state_dir")], "state_dir: %s exists and is not a "
+		     "directory: remove it or pick another path", cfg->state_dir);
+	if (cfg->embed_url && !cfg->embed_model)
+		perr(p, p->seen[key_index(SEC_EMBED, "url")], "[embed] url is set but model is not: "
+		     "name the model, e.g. model = nomic-embed-text");
 	if ((flags & HP_CONFIG_NEED_WATCH) && cfg->n_watches == 0)
 		perr(p, 0, "no [watch NAME] section%s: add one, e.g. [watch inbox] "
 		     "path = /srv/inbox", cfg->file ? "" : " (the file does not exist)");
@@ -940,7 +1023,12 @@ void hp_config_free(hp_config *cfg)
 	free(cfg->file);
 	free(cfg->database);
 	free(cfg->state_dir);
+	free(cfg->ocr_languages);
+	free(cfg->embed_url);
+	free(cfg->embed_model);
+	free(cfg->embed_api_key_file);
 	free(cfg->node);
+	free(cfg->search_config);
 	free(cfg);
 }
 
@@ -980,6 +1068,7 @@ int hp_config_load(const char *path, unsigned flags, FILE *errs, hp_config **ret
 
 	apply_defaults(&p, SEC_DAEMON, p.cfg);
 	apply_defaults(&p, SEC_WORKERS, p.cfg);
+	apply_defaults(&p, SEC_EMBED, p.cfg);
 	if (p.fp) {
 		r = ini_parse_stream(read_line, &p, on_key, &p);
 		if (p.read_errno) {
@@ -1090,6 +1179,19 @@ static void print_value(const config_key *k, const void *base, FILE *out)
 			fprintf(out, "%d", v);
 		break;
 	}
+	case T_DOUBLE: {
+		double d = *CFIELD(base, k->off, double);
+		if ((k->flags & KF_AUTO) && d == 0)
+			fputs("auto", out);
+		else
+			fprintf(out, "%g", d);
+		break;
+	}
+	case T_PROFILE: {
+		int v = *CFIELD(base, k->off, int);
+		fputs(v >= 0 && v < (int)HP_ARRAY_SIZE(profiles) ? profiles[v] : "balanced", out);
+		break;
+	}
 	}
 }
 
@@ -1123,6 +1225,8 @@ void hp_config_print(const hp_config *cfg, FILE *out)
 	print_section(SEC_DAEMON, cfg, out);
 	fputs("\n[workers]\n", out);
 	print_section(SEC_WORKERS, cfg, out);
+	fputs("\n[embed]\n", out);
+	print_section(SEC_EMBED, cfg, out);
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		fprintf(out, "\n[watch %s]\n", cfg->watches[i].name);
 		print_section(SEC_WATCH, &cfg->watches[i], out);

@@ -722,7 +722,7 @@ int hp_queue_find_documents(hp_queue *q, const char *const *sha256_hex, size_t n
 }
 
 enum { CP_JOB, CP_SHA, CP_FMT, CP_TITLE, CP_BYTES, CP_PAGES, CP_MD, CP_META,
-       CP_CK, CP_CORD, CP_CHEAD, CP_CBODY, CP_CTOK, CP__N };
+       CP_CK, CP_CORD, CP_CHEAD, CP_CBODY, CP_CTOK, CP_CPAGE, CP_CSTART, CP_CEND, CP__N };
 
 static int complete_params(const hp_completion *items, size_t n, hp_buf a[CP__N])
 {
@@ -749,7 +749,10 @@ static int complete_params(const hp_completion *items, size_t n, hp_buf a[CP__N]
 			    (r = arr_text(&a[CP_CHEAD], ch->heading ? ch->heading : "")) < 0 ||
 			    (r = arr_text(&a[CP_CBODY], ch->content ? ch->content : "")) < 0)
 				break;
-			r = arr_i64(&a[CP_CTOK], ch->tokens);
+			if ((r = arr_i64(&a[CP_CTOK], ch->tokens)) < 0 || (r = arr_i64(&a[CP_CPAGE], ch->page)) < 0 ||
+			    (r = arr_i64(&a[CP_CSTART], (int64_t)ch->start)) < 0)
+				break;
+			r = arr_i64(&a[CP_CEND], (int64_t)ch->end);
 		}
 	}
 	for (int k = 0; r == 0 && k < CP__N; k++)
@@ -1166,7 +1169,8 @@ int hp_queue_backlog(hp_queue *q, int64_t *ret)
 
 /* ---- the statements ----------------------------------------------------------- */
 
-/* Parameters of S_COMPLETE: $1 owner, then the CP_ arrays as $2..$14. */
+/* Parameters of S_COMPLETE: $1 owner, then the CP_ arrays as $2..$17
+ * (chunk page 0 = not paged, stored NULL). */
 static const char *const stmt_sql[S__N] = {
 	/* One statement inserts the new versions, counts them, and notifies
 	 * listeners (delivered at commit) only when there was one. */
@@ -1242,10 +1246,12 @@ static const char *const stmt_sql[S__N] = {
 	" SELECT sha, fmt, title, bytes, pages, md, meta::jsonb FROM firsts"
 	" ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256),"
 	"ck AS ("
-	" INSERT INTO hopper.chunks (document_id, ordinal, heading, content, tokens)"
-	" SELECT ins.id, c.ord, c.h, c.body, c.t"
-	" FROM unnest($10::bigint[], $11::int[], $12::text[], $13::text[], $14::int[])"
-	"  AS c(k, ord, h, body, t)"
+	" INSERT INTO hopper.chunks (document_id, ordinal, heading, content, tokens,"
+	"  page, start_byte, end_byte)"
+	" SELECT ins.id, c.ord, c.h, c.body, c.t, nullif(c.p, 0), c.sb, c.eb"
+	" FROM unnest($10::bigint[], $11::int[], $12::text[], $13::text[], $14::int[],"
+	"             $15::int[], $16::bigint[], $17::bigint[])"
+	"  AS c(k, ord, h, body, t, p, sb, eb)"
 	" JOIN firsts f ON f.k = c.k JOIN ins ON ins.sha256 = f.sha),"
 	"docs AS ("
 	" SELECT sha256, id FROM ins"

@@ -30,6 +30,7 @@ typedef struct hp_watch_config {
 	hp_on_action on_failure; /* keep | move only */
 	char *on_failure_dir;
 	char *output_dir;      /* absolute or NULL */
+	bool output_prune;     /* default no: remove mirror files of deleted sources */
 	int priority;          /* default 0, -1000..1000 */
 	int chunk_tokens;      /* default 512, 32..65536 */
 } hp_watch_config;
@@ -41,15 +42,32 @@ typedef struct hp_config {
 	char *state_dir;       /* absolute; default /var/lib/hopper */
 	char *node;            /* default: hostname */
 	int log_level;         /* default 6 (info); 3..7 */
+	char *search_config;   /* text-search configuration of chunks.tsv; default "simple" */
 	/* [workers] */
 	int workers_min;       /* default 1, 1..256 */
 	int workers_max;       /* 0 = auto; else >= min */
+	double cpu_multiplier; /* workers per usable CPU; 0 = from profile */
+	int profile;           /* hp_profile (policy.h): 0 conservative, 1 balanced, 2 aggressive */
+	uint64_t idle_timeout_ms; /* workers above min idle this long stop; default 60 s */
+	int max_jobs_per_worker; /* a worker is replaced after this many jobs; default 1000 */
+	bool recycle_high_risk; /* replace the worker after each PDF/Office/EPUB job; default yes */
 	uint64_t memory_limit; /* per worker, bytes; default 512M */
 	uint64_t job_timeout_ms; /* default 60 s */
 	int max_attempts;      /* default 3, 1..100 */
 	uint64_t retry_delay_ms; /* default 10 s: backoff before the 2nd try, doubling */
 	uint64_t max_file_size;  /* default 256M */
 	uint64_t max_output;     /* max Markdown per document, default 64M */
+	int chunk_overlap;     /* tokens repeated between chunks, default 0, 0..4096 */
+	int chunk_min_tokens;  /* smaller sections merge, default 32, 0..4096 */
+	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
+	/* [embed]: chunks to an OpenAI-compatible embeddings endpoint */
+	char *embed_url;         /* NULL = off */
+	char *embed_model;       /* required when embed_url is set */
+	int embed_batch;         /* chunks per request, default 64 */
+	int embed_dimensions;    /* 0 = whatever the model returns */
+	char *embed_api_key_file; /* NULL = no key */
+	int embed_concurrency;   /* requests in flight, default 2 */
+	uint64_t embed_timeout_ms; /* per request, default 30 s */
 	/* [watch NAME] sections, in file order */
 	hp_watch_config *watches;
 	size_t n_watches;

@@ -34,6 +34,7 @@ typedef enum hp_format {
 	HP_FMT_JSON,
 	HP_FMT_XML,
 	HP_FMT_CODE,
+	HP_FMT_IMAGE,       /* PNG, JPEG, TIFF, WebP, GIF, BMP: text by OCR */
 	HP_FMT__MAX
 } hp_format;
 
@@ -56,6 +57,7 @@ typedef struct hp_doc {
 typedef struct hp_convert_limits {
 	size_t max_output;  /* max Markdown bytes; over it -> -EFBIG */
 	int max_depth;      /* max nesting depth of the input tree (HTML/XML) */
+	const char *ocr_languages; /* Tesseract languages, "eng deu"; NULL = eng */
 } hp_convert_limits;
 
 typedef struct hp_converter {

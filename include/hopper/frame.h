@@ -14,6 +14,7 @@
 #ifndef HOPPER_FRAME_H
 #define HOPPER_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,12 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
+	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
+	HP_TAG_CHUNK_OVERLAP = 7, /* u64: chunk_overlap (absent: 0) */
+	HP_TAG_CHUNK_MIN = 8,    /* u64: chunk_min_tokens (absent: 0, no merging) */
+	HP_TAG_DATA_MEMFD = 9,   /* u64: the file's length; its bytes (and a NUL
+	                            after them) are in a sealed memfd passed with
+	                            SCM_RIGHTS on the frame's first byte */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -48,6 +55,9 @@ enum hp_tag {
 	HP_TAG_CHUNK_HEADING = 24, /* string */
 	HP_TAG_CHUNK_CONTENT = 25, /* string */
 	HP_TAG_CHUNK_TOKENS_N = 26, /* u64 */
+	HP_TAG_CHUNK_PAGE = 27,  /* u64: page the chunk starts on; absent = 0 (not paged) */
+	HP_TAG_CHUNK_START = 28, /* u64: byte offsets into the Markdown; START <= END <= */
+	HP_TAG_CHUNK_END = 29,   /* u64:   the Markdown's length (checked by the decoder) */
 };
 
 /* ---- low level -------------------------------------------------------- */
@@ -78,10 +88,16 @@ int hp_field_next(hp_field_iter *it, uint16_t *ret_tag, const void **ret_val, ui
 typedef struct hp_job_msg {
 	uint64_t job_id;
 	const char *name;    /* borrowed */
-	const void *data;    /* borrowed */
+	const void *data;    /* borrowed; NULL when in_memfd (decoded) */
 	size_t len;
+	bool in_memfd;       /* the bytes travel in a memfd (HP_TAG_DATA_MEMFD);
+	                        encode writes only the length */
 	uint32_t chunk_tokens;
+	uint32_t chunk_overlap;
+	uint32_t chunk_min;     /* sent as is; see HP_TAG_CHUNK_MIN for absent */
+	bool have_chunk_min;    /* decode: the field was present */
 	uint64_t max_output;
+	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

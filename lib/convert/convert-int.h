@@ -15,6 +15,7 @@ extern const hp_converter hp_conv_csv;
 extern const hp_converter hp_conv_json;
 extern const hp_converter hp_conv_code;
 extern const hp_converter hp_conv_xml;
+extern const hp_converter hp_conv_image;
 
 /* Like hp_to_utf8(), but decode from `charset` (a name or alias from the
  * table opened by hp_convert_init) instead of detecting it. -ENOTSUP when

@@ -34,42 +34,14 @@
 
 #include "hopper/common.h"
 #include "hopper/convert.h"
+#include "hopper/ocr.h"
 #include "convert-int.h"
-
-/* ---- format names (shared spelling with SQL) ----------------------------- */
-
-static const char *const format_names[HP_FMT__MAX] = {
-	[HP_FMT_UNKNOWN] = "unknown", [HP_FMT_PDF] = "pdf",
-	[HP_FMT_DOCX] = "docx", [HP_FMT_XLSX] = "xlsx", [HP_FMT_PPTX] = "pptx",
-	[HP_FMT_ODT] = "odt", [HP_FMT_ODS] = "ods", [HP_FMT_ODP] = "odp",
-	[HP_FMT_EPUB] = "epub", [HP_FMT_HTML] = "html",
-	[HP_FMT_MARKDOWN] = "markdown", [HP_FMT_TEXT] = "text",
-	[HP_FMT_CSV] = "csv", [HP_FMT_JSON] = "json", [HP_FMT_XML] = "xml",
-	[HP_FMT_CODE] = "code",
-};
-
-const char *hp_format_name(hp_format f)
-{
-	if ((int)f < 0 || f >= HP_FMT__MAX || !format_names[f])
-		return "unknown";
-	return format_names[f];
-}
-
-hp_format hp_format_from_name(const char *name)
-{
-	if (!name)
-		return HP_FMT_UNKNOWN;
-	for (int f = 1; f < HP_FMT__MAX; f++)
-		if (strcmp(format_names[f], name) == 0)
-			return (hp_format)f;
-	return HP_FMT_UNKNOWN;
-}
 
 /* ---- the converter table ------------------------------------------------- */
 
 static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
-	&hp_conv_json, &hp_conv_code, &hp_conv_xml,
+	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
 };
 
 /* ---- process-wide state loaded by hp_convert_init() ----------------------- */
@@ -162,6 +134,8 @@ int hp_convert_init(void)
 		charsets[i].cd = cd;
 	}
 	xmlInitParser();
+	/* Language data for OCR; without it images fail with the reason. */
+	hp_ocr_preload();
 	init_done = 1;
 out:
 	return r;
@@ -608,6 +582,13 @@ static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
 	{ "text/x-tcl", HP_FMT_CODE },
 	{ "application/javascript", HP_FMT_CODE },
 	{ "text/javascript", HP_FMT_CODE },
+	{ "image/png", HP_FMT_IMAGE },
+	{ "image/jpeg", HP_FMT_IMAGE },
+	{ "image/tiff", HP_FMT_IMAGE },
+	{ "image/webp", HP_FMT_IMAGE },
+	{ "image/gif", HP_FMT_IMAGE },
+	{ "image/bmp", HP_FMT_IMAGE },
+	{ "image/x-ms-bmp", HP_FMT_IMAGE },
 };
 
 static int is_zip_mime(const char *mime)

@@ -79,7 +79,7 @@ static double run_queue(hp_queue *q, int n)
 	int done = 0;
 	char md[256], title[32], h[] = "Doc > Part", c1[] = "first chunk of the bench document",
 	                               c2[] = "second chunk of the bench document";
-	hp_chunk ch[] = { { h, c1, 6 }, { h, c2, 6 } };
+	hp_chunk ch[] = { { .heading = h, .content = c1, .tokens = 6 }, { .heading = h, .content = c2, .tokens = 6 } };
 	hp_doc docs[CLAIM];
 	char sha[CLAIM][HP_SHA256_HEX_LEN + 1];
 	char mds[CLAIM][256];

@@ -38,6 +38,7 @@ log_level = debug
 [workers]
 min = 2
 retry_delay = 200ms
+chunk_min_tokens = 0
 [watch inbox]
 path = inbox
 chunk_tokens = 40
