@@ -140,7 +140,7 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_queue 20000
@@ -174,6 +174,8 @@ bench: deps
 	  rm -f $(B)/chunk.cg; fi
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
+	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"
+	@tests/bench/peer_vs_pandoc.sh $(B) html 5
 
 # ---- dependencies ---------------------------------------------------------
 deps:

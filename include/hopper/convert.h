@@ -1,7 +1,8 @@
 /* convert.h — format detection and conversion of document bytes to Markdown.
  *
- * What it does: detects the format (content first, libmagic; extension as a
- * hint) and runs the converter for it. Each converter is one file
+ * What it does: detects the format (signatures, then text by its
+ * extension or first bytes, libmagic only for what is still open) and runs
+ * the converter for it. Each converter is one file
  * lib/convert/<format>.c exporting one hp_converter; the table in
  * lib/convert/convert.c lists them. Adding a format touches that file and
  * the table.
@@ -52,6 +53,12 @@ typedef struct hp_doc {
 	size_t markdown_len;
 	int pages;          /* 0 when the format has no pages */
 	char *meta_json;    /* a JSON object as text, or NULL */
+	/* Sentences about what was cut or left out (converters add them with
+	 * hp_doc_warn, lib/convert/convert-int.h); hp_convert() adds them to
+	 * meta_json as "warnings": [...]. Nothing is cut silently. */
+	char **warnings;
+	size_t nwarnings;
+	size_t nwarnings_over;  /* warnings past HP_WARN_MAX, only counted */
 } hp_doc;
 
 typedef struct hp_convert_limits {
@@ -71,6 +78,10 @@ typedef struct hp_converter {
 	               const hp_convert_limits *lim, hp_doc *doc,
 	               char *err, size_t errlen);
 } hp_converter;
+
+/* 1 when the converter table has an entry for f (this build converts it),
+ * else 0: hp_convert() fails with "... documents are not supported yet". */
+int hp_format_supported(hp_format f);
 
 /* Load what must be loaded before the sandbox closes (libmagic database,
  * iconv converters for common charsets). Call once per process; idempotent.

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "hopper/common.h"
 #include "hopper/convert.h"
 
 extern const hp_converter hp_conv_text;
@@ -22,6 +23,11 @@ extern const hp_converter hp_conv_image;
  * the charset is not in the table, -EINVAL when the bytes do not decode. */
 int hp_to_utf8_from(const char *charset, const char *data, size_t len,
                     char **ret, size_t *ret_len, char *err, size_t errlen);
+
+/* "UTF-16LE" or "UTF-16BE" when data looks like UTF-16 text without a byte
+ * order mark (Latin-script text: a NUL in every other byte, and the first
+ * 4 KiB decode to non-control characters); NULL otherwise. */
+const char *hp_utf16_bomless(const char *data, size_t len);
 
 /* Is charset one that hp_to_utf8_from() can decode? */
 int hp_charset_known(const char *charset);
@@ -46,6 +52,18 @@ int hp_title_from_line(const char *s, size_t len, size_t max, char **ret);
 size_t hp_crlf_to_lf(char *s, size_t n);
 
 #define HP_TITLE_MAX 200
+
+/* Nothing is cut silently. hp_doc_warn records one sentence ("table cut to
+ * the first 1000 of 4000 columns") for documents.meta "warnings";
+ * hp_convert() merges them into doc->meta_json after the converter
+ * returns (at most HP_WARN_MAX; further ones are counted in the last).
+ * hp_conv_note does the same and also appends the sentence to md as its
+ * own paragraph "> Note: SENTENCE\n", where the cut is (the caller
+ * separates what follows by a blank line). 0 or -errno
+ * (-ENOMEM; -EFBIG from md). */
+#define HP_WARN_MAX 50
+int hp_doc_warn(hp_doc *doc, const char *fmt, ...) HP_PRINTF(2, 3);
+int hp_conv_note(hp_doc *doc, struct hp_buf *md, const char *fmt, ...) HP_PRINTF(3, 4);
 
 /* The body of a converter whose Markdown is the input text itself (text,
  * Markdown): decode to UTF-8, CRLF to LF, enforce lim->max_output, take the
