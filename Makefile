@@ -24,14 +24,14 @@ SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept libzip
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd mandoc libcurl4-openssl-dev libjson-c-dev \
-	libtesseract-dev libleptonica-dev tesseract-ocr-eng
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng libtree-sitter-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -66,7 +66,7 @@ TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/hopperd $(B)/hopper $(B)/hopper-worker
-.PHONY: all deps run check unit integration peer install clean bench
+.PHONY: all deps run check unit integration peer install clean bench testdata
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 $(B)/.flags: FORCE
@@ -105,6 +105,27 @@ $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# Code chunks (lib/codechunk.c): the tree-sitter grammars vendored in
+# lib/third_party (generated code: flags of their own, no warnings, not
+# rebuilt when CFLAGS change), linked only into what converts and chunks.
+TS_SRCS := $(sort $(wildcard lib/third_party/tree-sitter-*/src/*.c \
+	lib/third_party/tree-sitter-typescript/*/src/*.c))
+TS_OBJS := $(TS_SRCS:%.c=$(B)/%.o)
+TS_CFLAGS := -O2 -g0 -std=gnu11 -w
+CODE_LIBS := $(B)/libtsgrammars.a $(shell pkg-config --libs tree-sitter 2>/dev/null || echo -ltree-sitter)
+
+$(B)/lib/third_party/%.o: lib/third_party/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(TS_CFLAGS) -c -o $@ $<
+
+$(B)/libtsgrammars.a: $(TS_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/unit/test_codechunk $(B)/tests/bench/bench_chunk: $(B)/libtsgrammars.a
+$(B)/tests/unit/test_codechunk $(B)/tests/bench/bench_chunk: LDLIBS += $(CODE_LIBS)
+
 # The supervisor: no worker code, so no converter (and none of their
 # libraries) is linked in; `hopperd --worker` execs hopper-worker.
 HOPPERD_OBJS := $(B)/daemon/hopperd.o $(B)/daemon/jobs.o $(B)/daemon/dbconn.o
@@ -123,9 +144,9 @@ $(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 # against every library, so it depends on exactly those its code uses (not
 # libpq, libsystemd, liburing), whatever a converter adds to PKGS or to
 # CONVERT_LIBS (static libraries such as MuPDF's).
-$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a
+$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a $(B)/libtsgrammars.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS) $(CODE_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -140,7 +161,10 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt \
+	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
+BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e.sh \
+	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_queue 20000
@@ -148,6 +172,9 @@ bench: deps
 	@$(B)/tests/bench/bench_reader
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"
+	@B=$(B) tests/bench/office_vs_pandoc.sh $(wildcard ../shared/peer-tests/markitdown/files/*.docx) \
+	  $(wildcard ../shared/peer-tests/markitdown/files/*.epub) tests/data/office/sample.docx tests/data/office/sample.epub
 	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
 	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
 	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
@@ -172,6 +199,8 @@ bench: deps
 	     END { gsub(",", "", c); gsub(",", "", v); if (c + v > 0) \
 	       printf "  chunker share by instructions (callgrind, repeatable): %.1f%% of convert+chunk\n", 100 * c / (c + v) }'; \
 	  rm -f $(B)/chunk.cg; fi
+	@echo "code files: symbol-aware code chunker (tree-sitter) vs the Markdown chunker on the same Markdown (5 rounds):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_CODE)
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
 	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"
@@ -213,6 +242,10 @@ unit: all tests
 
 integration: all tests
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh integration
+
+# The office test documents (committed; this rewrites them from make.py).
+testdata:
+	python3 tests/data/office/make.py
 
 peer: all
 	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert

@@ -364,6 +364,10 @@ static void submit(hp_daemon *d, batch_item *it)
 		.chunk_min = (uint32_t)d->cfg->chunk_min_tokens,
 		.have_chunk_min = true,
 		.max_output = d->cfg->max_output,
+		.zip_max_total = d->cfg->zip_max_total,
+		.zip_max_ratio = (uint64_t)d->cfg->zip_max_ratio,
+		.zip_max_entries = (uint64_t)d->cfg->zip_max_entries,
+		.max_sheet_rows = (uint64_t)d->cfg->max_sheet_rows,
 		.ocr_languages = d->cfg->ocr_languages,
 	};
 	hp_flight f = { .job_id = (uint64_t)j->id, .attempts = j->attempts, .bytes = it->rq.len };

@@ -65,6 +65,12 @@ typedef struct hp_convert_limits {
 	size_t max_output;  /* max Markdown bytes; over it -> -EFBIG */
 	int max_depth;      /* max nesting depth of the input tree (HTML/XML) */
 	const char *ocr_languages; /* Tesseract languages, "eng deu"; NULL = eng */
+	/* ZIP containers (DOCX, XLSX, PPTX, ODF, EPUB); 0 = the default.
+	 * Hitting one fails the job, naming the limit and the entry. */
+	uint64_t zip_max_total;    /* bytes inflated in total, default 512 MiB */
+	uint32_t zip_max_ratio;    /* inflated:compressed per entry, default 200 */
+	uint32_t zip_max_entries;  /* entries in the archive, default 10000 */
+	uint32_t max_sheet_rows;   /* rows kept per sheet (XLSX/ODS), default 10000; a note marks the cut */
 } hp_convert_limits;
 
 typedef struct hp_converter {

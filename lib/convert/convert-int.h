@@ -17,6 +17,13 @@ extern const hp_converter hp_conv_json;
 extern const hp_converter hp_conv_code;
 extern const hp_converter hp_conv_xml;
 extern const hp_converter hp_conv_image;
+extern const hp_converter hp_conv_docx;
+extern const hp_converter hp_conv_xlsx;
+extern const hp_converter hp_conv_pptx;
+extern const hp_converter hp_conv_epub;
+extern const hp_converter hp_conv_odt;
+extern const hp_converter hp_conv_ods;
+extern const hp_converter hp_conv_odp;
 
 /* Like hp_to_utf8(), but decode from `charset` (a name or alias from the
  * table opened by hp_convert_init) instead of detecting it. -ENOTSUP when
@@ -64,6 +71,12 @@ size_t hp_crlf_to_lf(char *s, size_t n);
 #define HP_WARN_MAX 50
 int hp_doc_warn(hp_doc *doc, const char *fmt, ...) HP_PRINTF(2, 3);
 int hp_conv_note(hp_doc *doc, struct hp_buf *md, const char *fmt, ...) HP_PRINTF(3, 4);
+
+/* Which office/EPUB format is this ZIP archive (zip.c)? From the
+ * "mimetype" entry (ODF, EPUB), else the main part's content type in
+ * [Content_Types].xml (OOXML, macro-enabled and template variants too).
+ * HP_FMT_UNKNOWN when the bytes are no readable ZIP or neither says. */
+hp_format hp_office_sniff(const void *data, size_t len);
 
 /* The body of a converter whose Markdown is the input text itself (text,
  * Markdown): decode to UTF-8, CRLF to LF, enforce lim->max_output, take the

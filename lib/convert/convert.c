@@ -44,6 +44,8 @@
 static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
 	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
+	&hp_conv_docx, &hp_conv_xlsx, &hp_conv_pptx, &hp_conv_epub,
+	&hp_conv_odt, &hp_conv_ods, &hp_conv_odp,
 };
 
 static const hp_converter *converter_for(hp_format f)
@@ -585,6 +587,9 @@ static int text_like(hp_format f)
  * first and uncompressed (ODF 1.2 part 3 §3.3, OCF §4.3). */
 static hp_format zip_format(const char *d, size_t len)
 {
+	hp_format sniffed = hp_office_sniff(d, len);
+	if (sniffed)
+		return sniffed;
 	static const struct { const char *needle; hp_format fmt; } sig[] = {
 		{ "mimetypeapplication/vnd.oasis.opendocument.text", HP_FMT_ODT },
 		{ "mimetypeapplication/vnd.oasis.opendocument.spreadsheet", HP_FMT_ODS },

@@ -321,6 +321,24 @@ static void test_not_supported_yet(void **state)
 	}
 }
 
+/* Office stubs are recognised by their ZIP contents and fail with what is
+ * wrong with them (the converters are tested in test_office.c). */
+static void test_office_stubs(void **state)
+{
+	static const struct { const char *file, *msg; } cases[] = {
+		{ "renamed.bin", "XML part word/document.xml is malformed (line 1: Namespace prefix w on document is not defined)" },
+		{ "sheet.xlsx", "XLSX workbook xl/workbook.xml lists no sheets" },
+		{ "doc.odt", "XML part content.xml is malformed (line 1: Namespace prefix office on document-content is not defined)" },
+	};
+	for (size_t i = 0; i < HP_ARRAY_SIZE(cases); i++) {
+		hp_doc *d;
+		char err[256];
+		assert_int_equal(convert_file(cases[i].file, &d, err, sizeof(err)), -EINVAL);
+		assert_null(d);
+		assert_string_equal(err, cases[i].msg);
+	}
+}
+
 static void test_json_and_code(void **state)
 {
 	hp_doc *d;
@@ -409,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_to_utf8),
 		cmocka_unit_test(test_empty_and_binary),
 		cmocka_unit_test(test_not_supported_yet),
+		cmocka_unit_test(test_office_stubs),
 		cmocka_unit_test(test_json_and_code),
 		cmocka_unit_test(test_csv_cap_noted),
 		cmocka_unit_test(test_output_limit),

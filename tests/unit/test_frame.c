@@ -49,6 +49,10 @@ static void test_job_round_trip(void **state)
 		.have_chunk_min = true,
 		.max_output = 5u << 20,
 		.ocr_languages = "eng deu",
+		.zip_max_total = 3u << 30,
+		.zip_max_ratio = 150,
+		.zip_max_entries = 777,
+		.max_sheet_rows = 12345,
 	};
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -68,6 +72,8 @@ static void test_job_round_trip(void **state)
 	assert_int_equal(d.chunk_min, 0);
 	assert_true(d.max_output == m.max_output);
 	assert_string_equal(d.ocr_languages, "eng deu");
+	assert_true(d.zip_max_total == 3ull << 30);
+	assert_true(d.zip_max_ratio == 150 && d.zip_max_entries == 777 && d.max_sheet_rows == 12345);
 	free(copy);
 
 	/* Without overlap and min: absent, decoded as 0 / not present. */
