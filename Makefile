@@ -128,7 +128,8 @@ $(B)/tests/unit/test_codechunk $(B)/tests/bench/bench_chunk: LDLIBS += $(CODE_LI
 
 # The supervisor: no worker code, so no converter (and none of their
 # libraries) is linked in; `hopperd --worker` execs hopper-worker.
-$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
+HOPPERD_OBJS := $(B)/daemon/hopperd.o $(B)/daemon/jobs.o $(B)/daemon/dbconn.o
+$(B)/hopperd: $(HOPPERD_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -155,7 +156,7 @@ $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhop
 
 tests: $(UNIT_BINS) $(INTEG_BINS)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
@@ -166,6 +167,8 @@ BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e
 	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@$(B)/tests/bench/bench_queue 20000
+	@B=$(B) tests/bench/ingest.sh 10000
 	@$(B)/tests/bench/bench_reader
 	@$(B)/tests/bench/bench_watch
 	@B=$(B) bash tests/bench/watch-daemon.sh

@@ -111,6 +111,8 @@ static const config_key config_keys[] = {
 	  CFG(job_timeout_ms), 0, "a conversion running longer is killed and counts an attempt" },
 	{ SEC_WORKERS, "max_attempts", T_INT, "3", 1, 100, KF_RELOAD, CFG(max_attempts), 0,
 	  "tries before a job is marked failed" },
+	{ SEC_WORKERS, "retry_delay", T_DURATION, "10s", 100, 3600 * 1000, KF_RELOAD,
+	  CFG(retry_delay_ms), 0, "wait before the second try; doubles per try (at most 1 h), +-25% jitter" },
 	{ SEC_WORKERS, "max_file_size", T_SIZE, "256M", KIB, GIB, KF_RELOAD,
 	  CFG(max_file_size), 0, "larger files fail at once" },
 	{ SEC_WORKERS, "max_output", T_SIZE, "64M", 64 * KIB, 4 * GIB, KF_RELOAD,

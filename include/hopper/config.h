@@ -58,6 +58,7 @@ typedef struct hp_config {
 	uint64_t memory_limit; /* per worker, bytes; default 512M */
 	uint64_t job_timeout_ms; /* default 60 s */
 	int max_attempts;      /* default 3, 1..100 */
+	uint64_t retry_delay_ms; /* default 10 s: backoff before the 2nd try, doubling */
 	uint64_t max_file_size;  /* default 256M */
 	uint64_t max_output;     /* max Markdown per document, default 64M */
 	int chunk_overlap;     /* tokens repeated between chunks, default 0, 0..4096 */
