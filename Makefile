@@ -29,7 +29,9 @@ PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcr
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd
+	systemd libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
+	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
+	poppler-utils mupdf-tools
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -46,6 +48,12 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LDLIBS += $(PKG_LIBS) -lm
+# The converters' libraries, for the programs that convert (hopperd's worker,
+# hopper convert, tests, benchmarks). MuPDF is static only and its .pc file
+# names just -lmupdf (../shared/PLATFORM.md); the static linker takes from
+# these only what a program uses.
+CONVERT_LIBS := -lmupdf -lmupdf-third -lfreetype -lharfbuzz -ljbig2dec -lopenjp2 -ljpeg -lz \
+	-lgumbo -lmujs -lm -lpthread
 
 ifneq ($(V),1)
 Q := @
@@ -105,22 +113,22 @@ $(B)/libhopper.a: $(LIB_OBJS)
 
 $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/hopper: $(B)/daemon/hopper.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 tests: $(UNIT_BINS) $(INTEG_BINS)
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \

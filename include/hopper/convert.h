@@ -56,6 +56,8 @@ typedef struct hp_doc {
 typedef struct hp_convert_limits {
 	size_t max_output;  /* max Markdown bytes; over it -> -EFBIG */
 	int max_depth;      /* max nesting depth of the input tree (HTML/XML) */
+	int max_pages;      /* PDF: more pages fail the job; 0 = no cap */
+	uint64_t page_time_ms; /* PDF: time one page may take; 0 = no budget */
 } hp_convert_limits;
 
 typedef struct hp_converter {

@@ -15,6 +15,10 @@ extern const hp_converter hp_conv_csv;
 extern const hp_converter hp_conv_json;
 extern const hp_converter hp_conv_code;
 extern const hp_converter hp_conv_xml;
+extern const hp_converter hp_conv_pdf;
+
+/* MuPDF's context (pdf.c), made once before the sandbox closes. 0 or -ENOMEM. */
+int hp_pdf_init(void);
 
 /* Like hp_to_utf8(), but decode from `charset` (a name or alias from the
  * table opened by hp_convert_init) instead of detecting it. -ENOTSUP when

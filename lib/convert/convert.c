@@ -70,6 +70,7 @@ hp_format hp_format_from_name(const char *name)
 static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
 	&hp_conv_json, &hp_conv_code, &hp_conv_xml,
+	&hp_conv_pdf,
 };
 
 /* ---- process-wide state loaded by hp_convert_init() ----------------------- */
@@ -162,6 +163,11 @@ int hp_convert_init(void)
 		charsets[i].cd = cd;
 	}
 	xmlInitParser();
+	r = hp_pdf_init();
+	if (r < 0) {
+		hp_err("convert: cannot start MuPDF: %s", strerror(-r));
+		goto out;
+	}
 	init_done = 1;
 out:
 	return r;
