@@ -29,6 +29,7 @@ enum {
  * and the two sides of a column gutter arrive as separate segments. */
 typedef struct hp_pdf_seg {
 	float x0, y0, x1, y1;  /* bounding box */
+	float base;            /* baseline y of its first character */
 	float size;            /* font size of most of its characters */
 	unsigned flags;        /* HP_PDF_* */
 	uint32_t text, len;    /* UTF-8 bytes in the page's text buffer, no NUL */

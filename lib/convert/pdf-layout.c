@@ -161,8 +161,6 @@ static size_t list_marker(const char *s, size_t n, int *ordered)
 		return b;
 	}
 	size_t i = 0;
-	if (i < n && s[i] == '(')
-		i++;
 	size_t d = i;
 	while (i < n && i - d < 3 && isdigit((unsigned char)s[i]))
 		i++;
@@ -176,7 +174,7 @@ static size_t list_marker(const char *s, size_t n, int *ordered)
 		return 0;
 	}
 	if (i < n && (s[i] == '.' || s[i] == ')') && (i + 1 == n || s[i + 1] == ' ')) {
-		*ordered = d == 0;  /* "1." and "1)"; "(1)" stays in the text */
+		*ordered = 1;  /* "1." and "1)"; "(1)" is running text */
 		return i + 1;
 	}
 	return 0;
@@ -228,8 +226,40 @@ static int cmp_key(const void *a, const void *b)
 
 #define MARGIN_FRAC 0.12f
 
+/* One page: only a page number that is the page's last (or first) line. */
+static void drop_single_number(hp_pdf_page *pg, hp_pdf_layout_info *info)
+{
+	size_t lo = SIZE_MAX, hi = SIZE_MAX;
+	for (size_t i = 0; i < pg->n_segs; i++) {
+		const hp_pdf_seg *s = &pg->segs[i];
+		if (s->flags & HP_PDF_ROTATED)
+			continue;
+		if (lo == SIZE_MAX || s->y0 < pg->segs[lo].y0)
+			lo = i;
+		if (hi == SIZE_MAX || s->y1 > pg->segs[hi].y1)
+			hi = i;
+	}
+	size_t cand[2] = { lo, hi };
+	for (int k = 0; k < 2; k++) {
+		if (cand[k] == SIZE_MAX || (k == 1 && hi == lo))
+			continue;
+		hp_pdf_seg *s = &pg->segs[cand[k]];
+		int alone = 1;  /* "1" before "Introduction" is a section number */
+		for (size_t i = 0; i < pg->n_segs && alone; i++)
+			if (i != cand[k] && pg->segs[i].y0 < s->y1 && pg->segs[i].y1 > s->y0)
+				alone = 0;
+		if (alone && (s->y1 <= pg->h * MARGIN_FRAC || s->y0 >= pg->h * (1 - MARGIN_FRAC)) &&
+		    is_page_number(seg_text(pg, s), s->len)) {
+			s->flags |= HP_PDF_DROPPED;
+			info->dropped_lines++;
+		}
+	}
+}
+
 static int drop_running(hp_pdf_page *pages, size_t n, hp_pdf_layout_info *info)
 {
+	if (n == 1)
+		drop_single_number(&pages[0], info);
 	if (n < 2)
 		return 0;
 	size_t cap = 0, nk = 0;
@@ -315,13 +345,13 @@ static float body_size(const hp_pdf_page *pages, size_t n)
 /* ---- per-page work area ------------------------------------------------------ */
 
 typedef struct cell {
-	float x0, y0, x1, y1, size;
+	float x0, y0, x1, y1, size, base;
 	unsigned flags;
 	uint32_t text, len;     /* in L->arena */
 } cell;
 
 typedef struct line {
-	float x0, y0, x1, y1, size;
+	float x0, y0, x1, y1, size, base;
 	unsigned flags;         /* bold only if every cell is */
 	uint32_t cell, n_cells; /* into L->cells */
 } line;
@@ -468,6 +498,7 @@ static int add_cell(layout *L, const hp_pdf_seg *s)
 	cell *c = &L->cells[L->n_cells++];
 	c->x0 = s->x0, c->y0 = s->y0, c->x1 = s->x1, c->y1 = s->y1;
 	c->size = s->size;
+	c->base = s->base;
 	c->flags = s->flags;
 	c->text = (uint32_t)L->arena.len;
 	c->len = s->len;
@@ -563,6 +594,7 @@ static int build_lines(layout *L, uint32_t *idx, size_t n)
 			if (ce->len > longest) {
 				longest = ce->len;
 				ln->size = ce->size;
+				ln->base = ce->base;
 			}
 			if (!(ce->flags & HP_PDF_BOLD))
 				ln->flags &= ~HP_PDF_BOLD;
@@ -585,6 +617,31 @@ static int cmp_col(const void *a, const void *b)
 
 static int add_escaped(hp_buf *b, const char *s, size_t n, int in_table);
 
+/* The column a cell belongs to: the one it overlaps most, else the
+ * nearest. */
+static size_t col_of(const cell *ce, const col *cols, size_t m)
+{
+	size_t best = 0;
+	float best_ov = 0, best_d = 1e9f;
+	for (size_t k = 0; k < m; k++) {
+		float ov = (ce->x1 < cols[k].x1 ? ce->x1 : cols[k].x1) - (ce->x0 > cols[k].x0 ? ce->x0 : cols[k].x0);
+		if (ov > best_ov) {
+			best_ov = ov;
+			best = k;
+		}
+	}
+	if (best_ov > 0)
+		return best;
+	for (size_t k = 0; k < m; k++) {
+		float d = fabsf((ce->x0 + ce->x1) / 2 - (cols[k].x0 + cols[k].x1) / 2);
+		if (d < best_d) {
+			best_d = d;
+			best = k;
+		}
+	}
+	return best;
+}
+
 /* Try lines[a..b) as a table: columns are the x ranges the cells cover
  * (a projection), each cell goes to the column it lies in. Returns 1 when
  * a table block was written, 0 when these lines are not a table. */
@@ -596,13 +653,16 @@ static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
 	float fw = fx1 - fx0;
 	size_t nc = 0, wide = 0, multi = 0;
 	col cols[256];
+	/* the first row is left out of the projection when there are more:
+	 * a header such as "Customer Information" spans the columns below */
+	size_t from = b - a >= 3 ? a + 1 : a;
 	for (size_t i = a; i < b; i++) {
 		line *ln = &L->lines[i];
 		for (uint32_t c = 0; c < ln->n_cells; c++) {
 			cell *ce = &L->cells[ln->cell + c];
 			if (ce->x1 - ce->x0 > 0.45f * fw)
 				wide++;
-			if (nc < HP_ARRAY_SIZE(cols))
+			if (i >= from && nc < HP_ARRAY_SIZE(cols))
 				cols[nc++] = (col){ ce->x0, ce->x1 };
 		}
 	}
@@ -626,12 +686,9 @@ static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
 		size_t used = 0;
 		int seen[MAXC] = { 0 };
 		for (uint32_t c = 0; c < ln->n_cells; c++) {
-			cell *ce = &L->cells[ln->cell + c];
-			for (size_t k = 0; k < m; k++)
-				if (ce->x0 >= cols[k].x0 - 0.5f && ce->x0 <= cols[k].x1) {
-					used += !seen[k];
-					seen[k] = 1;
-				}
+			size_t k = col_of(&L->cells[ln->cell + c], cols, m);
+			used += !seen[k];
+			seen[k] = 1;
 		}
 		if (used >= 2)
 			multi++;
@@ -645,7 +702,7 @@ static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
 		for (size_t i = a; i < b && labels; i++) {
 			line *ln = &L->lines[i];
 			cell *c0 = &L->cells[ln->cell];
-			if (c0->x0 > cols[0].x1 || c0->len == 0 || L->arena.data[c0->text + c0->len - 1] != ':')
+			if (col_of(c0, cols, m) != 0 || c0->len == 0 || L->arena.data[c0->text + c0->len - 1] != ':')
 				labels = 0;
 		}
 		if (labels)
@@ -667,8 +724,7 @@ static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
 			int any = 0;
 			for (uint32_t c = 0; c < ln->n_cells && r == 0; c++) {
 				cell *ce = &L->cells[ln->cell + c];
-				int in = ce->x0 >= cols[k].x0 - 0.5f && ce->x0 <= cols[k].x1;
-				if (!in)
+				if (col_of(ce, cols, m) != k)
 					continue;
 				if (any)
 					r = hp_buf_addc(o, ' ');
@@ -752,13 +808,38 @@ static int append_line(layout *L, const line *ln, size_t skip)
 	return r;
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+/* The usual distance between baselines in lines[a..b) (the median of
+ * neighbours of about the same size), or 0 when there are too few. */
+static float typical_pitch(const layout *L, size_t a, size_t b)
+{
+	float v[256];
+	size_t n = 0;
+	for (size_t i = a + 1; i < b && n < HP_ARRAY_SIZE(v); i++) {
+		const line *p = &L->lines[i - 1], *l = &L->lines[i];
+		float d = l->base - p->base;
+		if (d > 0.5f * l->size && d < 3 * l->size && fabsf(l->size - p->size) < 0.5f)
+			v[n++] = d;
+	}
+	if (n < 3)
+		return 0;
+	qsort(v, n, sizeof(float), cmp_float);
+	return v[n / 2];
+}
+
 /* Lines of one flow (no tables among them) to paragraphs and items. */
 static int flow_text(layout *L, size_t a, size_t b, float fx0, float fx1)
 {
 	float fw = fx1 - fx0;
 	block *cur = NULL;
 	const line *prev = NULL;
-	float item_text_x = 0;
+	float item_x = 0;
+	float typical = typical_pitch(L, a, b);
 	for (size_t i = a; i < b; i++) {
 		const line *ln = &L->lines[i];
 		const cell *c0 = &L->cells[ln->cell];
@@ -770,25 +851,27 @@ static int flow_text(layout *L, size_t a, size_t b, float fx0, float fx1)
 			mk = 0;
 		int brk = !cur || !prev;
 		if (!brk) {
-			float pitch = ln->y0 - prev->y0;
+			float pitch = ln->base - prev->base;
 			float sz = prev->size;
 			float ratio = ln->size > sz ? ln->size / sz : sz / ln->size;
+			float usual = typical > 0 ? typical : 1.2f * sz;
+			char end = L->arena.data[L->blocks[L->n_blocks - 1].text + L->blocks[L->n_blocks - 1].len - 1];
+			int sentence = end == '.' || end == ':' || end == '!' || end == '?' || end == ')';
+			int short_prev = prev->x1 < fx1 - 0.15f * fw || (sentence && prev->x1 < fx1 - 2.5f * sz);
 			if (ratio > 1.1f)
 				brk = 1;
 			else if ((ln->flags & HP_PDF_BOLD) != (prev->flags & HP_PDF_BOLD))
 				brk = 1;
-			else if (pitch > 1.75f * sz || pitch < 0)
-				brk = 1;
+			else if (pitch > 1.3f * usual + 0.5f || pitch > 2.2f * sz || pitch < 0.3f * sz)
+				brk = 1;   /* a gap (or a line above the previous one) */
 			else if (mk)
 				brk = 1;
 			else if (cur->type == B_ITEM)
-				brk = ln->x0 < item_text_x - 0.5f * sz && ln->x0 < fx0 + 0.3f * fw;
-			else if (ln->x0 > prev->x0 + 0.8f * sz && prev->x1 < fx1 - 0.5f * sz)
-				brk = 1;   /* indented after a short line */
-			else if (prev->x1 < fx1 - 0.15f * fw)
+				brk = short_prev || ln->x0 < item_x - 0.5f * sz;
+			else if (short_prev)
 				brk = 1;   /* the previous line ended short */
-			else if (ln->x0 > prev->x0 + 0.8f * sz)
-				brk = 1;   /* first-line indent */
+			else if (ln->x0 > prev->x0 + 0.8f * sz && cur->n_lines > 1)
+				brk = 1;   /* first-line indent (on a paragraph's 2nd line it is a hanging indent) */
 		}
 		if (brk) {
 			cur = new_block(L, mk ? B_ITEM : B_PARA);
@@ -818,7 +901,7 @@ static int flow_text(layout *L, size_t a, size_t b, float fx0, float fx1)
 					strcpy(cur->marker, "-");
 					mk = 0;  /* "a)" stays in the text */
 				}
-				item_text_x = c0->x0 + 1.0f * ln->size;
+				item_x = c0->x0;
 			} else
 				L->list_depth = 0;
 		} else {

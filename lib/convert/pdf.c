@@ -325,6 +325,7 @@ static int add_line(hp_pdf_page *pg, const fz_stext_line *ln, float ox, float oy
 	hp_pdf_seg s = {
 		.x0 = ln->bbox.x0 - ox, .y0 = ln->bbox.y0 - oy,
 		.x1 = ln->bbox.x1 - ox, .y1 = ln->bbox.y1 - oy,
+		.base = (ln->first_char ? ln->first_char->origin.y : ln->bbox.y1) - oy,
 	};
 	size_t best = 0;
 	for (size_t k = 0; k < 4; k++)
