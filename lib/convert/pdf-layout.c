@@ -165,8 +165,8 @@ static size_t list_marker(const char *s, size_t n, int *ordered)
 	while (i < n && i - d < 3 && isdigit((unsigned char)s[i]))
 		i++;
 	if (i == d) {
-		/* a single letter: "a)" "b." */
-		if (i < n && isalpha((unsigned char)s[i]) && i + 1 < n && (s[i + 1] == ')' || s[i + 1] == '.') &&
+		/* a single lower-case letter: "a)" "b." ("A." is an initial) */
+		if (i < n && islower((unsigned char)s[i]) && i + 1 < n && (s[i + 1] == ')' || s[i + 1] == '.') &&
 		    (i + 2 == n || s[i + 2] == ' ')) {
 			*ordered = 0;
 			return i + 2;

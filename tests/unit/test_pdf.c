@@ -1,0 +1,243 @@
+/* test_pdf.c — the PDF converter on documents made by
+ * tests/data/pdf/make-pdfs.py (mutool create): reading order of a
+ * two-column paper, headings, lists, a table, hyphenation, running headers
+ * and page numbers, title and page count; encrypted and image-only files;
+ * the page, time and output limits; truncated files.
+ * Run from the repository root, or set HOPPER_TESTDATA_PDF to tests/data/pdf. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hopper/common.h"
+#include "hopper/convert.h"
+
+static const hp_convert_limits lim = { .max_output = 1u << 20, .max_depth = 64 };
+static char datadir[4096];
+
+static char *fixture(const char *name, size_t *ret_len)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", datadir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open fixture %s", path);
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		assert_int_equal(hp_buf_add(&b, tmp, n), 0);
+	fclose(f);
+	*ret_len = b.len;
+	return hp_buf_steal(&b);
+}
+
+static int convert_with(const char *name, const hp_convert_limits *l, hp_doc **doc, char *err,
+                        size_t errlen)
+{
+	size_t n;
+	char *d = fixture(name, &n);
+	*doc = NULL;
+	err[0] = '\0';
+	int r = hp_convert(name, d, n, l, doc, err, errlen);
+	free(d);
+	return r;
+}
+
+/* Offset of needle in the Markdown; fails when absent. */
+static size_t at(const hp_doc *d, const char *needle)
+{
+	const char *p = strstr(d->markdown, needle);
+	if (!p)
+		fail_msg("\"%s\" not in the Markdown:\n%s", needle, d->markdown);
+	return (size_t)(p - d->markdown);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void test_paper(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_with("paper.pdf", &lim, &d, err, sizeof err), 0);
+	assert_int_equal(d->format, HP_FMT_PDF);
+	assert_int_equal(d->pages, 2);
+	/* no metadata title: the largest text on page 1 */
+	assert_string_equal(d->title, "Reading Order in Two Column Documents");
+	assert_non_null(d->meta_json);
+	assert_non_null(strstr(d->meta_json, "\"pages\": 2"));
+
+	/* page markers, in order */
+	size_t p1 = at(d, "<!-- page 1 -->\n"), p2 = at(d, "\n<!-- page 2 -->\n");
+	assert_true(p1 < p2);
+	/* headings: the title is the largest (#), section titles below it */
+	size_t h1 = at(d, "\n# Reading Order in Two Column Documents\n");
+	size_t intro = at(d, "\n## 1 Introduction\n");
+	size_t method = at(d, "\n## 2 Method\n");
+	size_t results = at(d, "\n## 3 Results\n");
+	size_t concl = at(d, "\n## 4 Conclusion\n");
+	/* two columns: all of the left column before the right column */
+	size_t left_last = at(d, "Left column closing paragraph ends the column.");
+	size_t right_first = at(d, "Right column first paragraph.");
+	assert_true(h1 < intro && intro < left_last && left_last < method && method < right_first);
+	assert_true(p2 < results && results < concl);
+	/* hyphenation across a line end joined */
+	at(d, "The reconstruction of reading order");
+	assert_null(strstr(d->markdown, "recon-"));
+	/* paragraphs: the gap between the two left paragraphs is kept */
+	at(d, "its position.\n\nLeft column second paragraph");
+	/* lists */
+	at(d, "\n- first bullet item\n- second bullet item\n");
+	at(d, "\n1. Load the pages.\n2. Order the blocks.\n3. Write Markdown.\n");
+	/* the table: 3 columns, header and these cells */
+	at(d, "\n| Model | Params | Score |\n| --- | --- | --- |\n");
+	at(d, "\n| Beta | 48M | 78.25 |\n");
+	at(d, "\n| Gamma | 110M | 80.0 |\n");
+	/* running header said once, page numbers gone */
+	assert_int_equal(count(d->markdown, "Hopper Test Paper - Preprint"), 1);
+	assert_null(strstr(d->markdown, "\n1\n"));
+	assert_null(strstr(d->markdown, "\n2\n"));
+	hp_doc_free(d);
+}
+
+static void test_encrypted(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	int r = convert_with("encrypted.pdf", &lim, &d, err, sizeof err);
+	assert_int_equal(r, -EACCES);
+	assert_null(d);
+	assert_non_null(strstr(err, "encrypted PDF"));
+}
+
+static void test_scan_needs_ocr(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_with("scan.pdf", &lim, &d, err, sizeof err), 0);
+	assert_int_equal(d->pages, 1);
+	assert_non_null(strstr(d->meta_json, "\"ocr_needed\": true"));
+	assert_null(d->title);
+	hp_doc_free(d);
+
+	/* a page with text does not ask for OCR */
+	assert_int_equal(convert_with("memo.pdf", &lim, &d, err, sizeof err), 0);
+	assert_null(strstr(d->meta_json, "ocr_needed"));
+	assert_string_equal(d->title, "Memo");
+	hp_doc_free(d);
+}
+
+static void test_page_cap(void **state)
+{
+	hp_convert_limits l = lim;
+	l.max_pages = 1;
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_with("paper.pdf", &l, &d, err, sizeof err), -EFBIG);
+	assert_null(d);
+	assert_non_null(strstr(err, "2 pages"));
+	assert_non_null(strstr(err, "pdf_max_pages"));
+	l.max_pages = 2;
+	assert_int_equal(convert_with("paper.pdf", &l, &d, err, sizeof err), 0);
+	hp_doc_free(d);
+}
+
+static void test_page_time_budget(void **state)
+{
+	hp_convert_limits l = lim;
+	l.page_time_ms = 1;
+	hp_doc *d;
+	char err[256];
+	/* 60,000 paths on one page take far longer than 1 ms */
+	assert_int_equal(convert_with("slow.pdf", &l, &d, err, sizeof err), -ETIMEDOUT);
+	assert_null(d);
+	assert_non_null(strstr(err, "page 1 took longer than the per-page budget"));
+	/* without a budget the same page converts */
+	l.page_time_ms = 0;
+	assert_int_equal(convert_with("slow.pdf", &l, &d, err, sizeof err), 0);
+	at(d, "A page with a great many paths.");
+	hp_doc_free(d);
+}
+
+static void test_output_cap(void **state)
+{
+	hp_convert_limits l = lim;
+	l.max_output = 500;
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_with("paper.pdf", &l, &d, err, sizeof err), -EFBIG);
+	assert_null(d);
+	assert_non_null(strstr(err, "output over"));
+}
+
+/* Every prefix of the test PDFs ends as a result or a sentence, never a
+ * crash or a hang (MuPDF repairs what it can: a cut file often still
+ * gives text). */
+static void test_truncated(void **state)
+{
+	static const char *const files[] = { "paper.pdf", "memo.pdf", "scan.pdf", "encrypted.pdf" };
+	for (size_t f = 0; f < HP_ARRAY_SIZE(files); f++) {
+		size_t n;
+		char *data = fixture(files[f], &n);
+		size_t cuts[] = { 1, 5, 9, 16, 64, n / 4, n / 3, n / 2, n * 2 / 3, n - 200, n - 30, n - 5, n - 1 };
+		for (size_t c = 0; c < HP_ARRAY_SIZE(cuts); c++) {
+			size_t k = cuts[c];
+			if (k == 0 || k >= n)
+				continue;
+			hp_doc *d = NULL;
+			char err[256] = "";
+			int r = hp_convert(files[f], data, k, &lim, &d, err, sizeof err);
+			if (r == 0) {
+				assert_non_null(d->markdown);
+				hp_doc_free(d);
+			} else {
+				assert_null(d);
+				if (strlen(err) == 0)
+					fail_msg("%s cut at %zu: error %d without a message", files[f], k, r);
+				/* no library error codes or internal names leak */
+				assert_null(strstr(err, "fz_"));
+			}
+		}
+		free(data);
+	}
+}
+
+int main(void)
+{
+	const char *env = getenv("HOPPER_TESTDATA_PDF");
+	snprintf(datadir, sizeof(datadir), "%s", env ? env : "tests/data/pdf");
+	char probe[4200];
+	snprintf(probe, sizeof(probe), "%s/paper.pdf", datadir);
+	FILE *f = fopen(probe, "rb");
+	if (!f) {
+		printf("fixtures not found in %s (run from the repository root or set HOPPER_TESTDATA_PDF)\n", datadir);
+		return 77;
+	}
+	fclose(f);
+	if (hp_convert_init() < 0) {
+		printf("converters could not be initialised\n");
+		return 77;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_paper),
+		cmocka_unit_test(test_encrypted),
+		cmocka_unit_test(test_scan_needs_ocr),
+		cmocka_unit_test(test_page_cap),
+		cmocka_unit_test(test_page_time_budget),
+		cmocka_unit_test(test_output_cap),
+		cmocka_unit_test(test_truncated),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
