@@ -389,6 +389,8 @@ static void dispatch(void)
 			.len = rq->len,
 			.chunk_tokens = (uint32_t)j->chunk_tokens,
 			.max_output = D.cfg->max_output,
+			.pdf_max_pages = (uint32_t)D.cfg->pdf_max_pages,
+			.pdf_page_ms = D.cfg->pdf_page_timeout_ms,
 		};
 		f.path = strdup(j->path);
 		int sr = f.path ? hp_pool_submit(D.pool, &m) : -ENOMEM;

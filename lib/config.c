@@ -98,6 +98,10 @@ static const config_key config_keys[] = {
 	  CFG(max_file_size), 0, "larger files fail at once" },
 	{ SEC_WORKERS, "max_output", T_SIZE, "64M", 64 * KIB, 4 * GIB, KF_RELOAD,
 	  CFG(max_output), 0, "most Markdown kept for one document; more fails the job" },
+	{ SEC_WORKERS, "pdf_max_pages", T_INT, "2000", 1, 1000000, KF_RELOAD, CFG(pdf_max_pages), 0,
+	  "a PDF with more pages fails at once (permanent)" },
+	{ SEC_WORKERS, "pdf_page_timeout", T_DURATION, "10s", 10, 3600 * 1000, KF_RELOAD,
+	  CFG(pdf_page_timeout_ms), 0, "time one PDF page may take; a slower page fails the job (permanent)" },
 
 	{ SEC_WATCH, "path", T_PATH, NULL, 0, 0, KF_RELOAD | KF_REQUIRED, WCF(path), 0,
 	  "the folder to watch (required)" },

@@ -193,6 +193,10 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_CHUNK_TOKENS, m->chunk_tokens);
 	if (r == 0)
 		r = hp_frame_put_u64(b, HP_TAG_MAX_OUTPUT, m->max_output);
+	if (r == 0 && m->pdf_max_pages)
+		r = hp_frame_put_u64(b, HP_TAG_PDF_MAX_PAGES, m->pdf_max_pages);
+	if (r == 0 && m->pdf_page_ms)
+		r = hp_frame_put_u64(b, HP_TAG_PDF_PAGE_MS, m->pdf_page_ms);
 	/* Data last: the worker reads the payload into a buffer with a NUL
 	 * after it, so the file bytes end up NUL-terminated for free. */
 	if (r == 0)
@@ -241,6 +245,15 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			if (have_mo || get_u64(val, len, &m.max_output) < 0)
 				return -EBADMSG;
 			have_mo = true;
+			break;
+		case HP_TAG_PDF_MAX_PAGES:
+			if (get_u64(val, len, &v) < 0 || v > UINT32_MAX)
+				return -EBADMSG;
+			m.pdf_max_pages = (uint32_t)v;
+			break;
+		case HP_TAG_PDF_PAGE_MS:
+			if (get_u64(val, len, &m.pdf_page_ms) < 0)
+				return -EBADMSG;
 			break;
 		default:
 			break; /* a later stage's field: not ours to judge */

@@ -49,6 +49,8 @@ typedef struct hp_config {
 	int max_attempts;      /* default 3, 1..100 */
 	uint64_t max_file_size;  /* default 256M */
 	uint64_t max_output;     /* max Markdown per document, default 64M */
+	int pdf_max_pages;       /* default 2000 */
+	uint64_t pdf_page_timeout_ms; /* per PDF page, default 10 s */
 	/* [watch NAME] sections, in file order */
 	hp_watch_config *watches;
 	size_t n_watches;

@@ -36,6 +36,8 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
+	HP_TAG_PDF_MAX_PAGES = 12, /* u64: 0 = the worker's default */
+	HP_TAG_PDF_PAGE_MS = 13, /* u64: 0 = the worker's default */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -82,6 +84,8 @@ typedef struct hp_job_msg {
 	size_t len;
 	uint32_t chunk_tokens;
 	uint64_t max_output;
+	uint32_t pdf_max_pages;  /* 0 = default */
+	uint64_t pdf_page_ms;    /* 0 = default */
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

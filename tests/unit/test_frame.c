@@ -45,6 +45,8 @@ static void test_job_round_trip(void **state)
 		.len = sizeof data - 1,
 		.chunk_tokens = 300,
 		.max_output = 5u << 20,
+		.pdf_max_pages = 77,
+		.pdf_page_ms = 2500,
 	};
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -60,6 +62,8 @@ static void test_job_round_trip(void **state)
 	assert_memory_equal(d.data, data, m.len);
 	assert_int_equal(d.chunk_tokens, 300);
 	assert_true(d.max_output == m.max_output);
+	assert_int_equal(d.pdf_max_pages, 77);
+	assert_true(d.pdf_page_ms == 2500);
 	free(copy);
 
 	/* No name: the field is omitted and decodes as NULL. */
