@@ -31,7 +31,7 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
 	systemd libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
-	poppler-utils mupdf-tools
+	poppler-utils mupdf-tools bc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -133,9 +133,15 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
 	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+BENCH_PDFS := $(wildcard ../shared/peer-tests/markitdown/files/*.pdf) tests/data/pdf/paper.pdf \
+	tests/data/pdf/memo.pdf
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
+	@echo "PDF vs pdftotext and mutool draw -F txt (same files, same run):"
+	@tests/bench/pdf_bench.sh $(B) 3 $(BENCH_PDFS)
+	@echo "worker start-up (hopperd --worker until it waits for its first job):"
+	@python3 tests/bench/worker_startup.py $(B)/hopperd 20
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
 	@if command -v valgrind >/dev/null; then \
