@@ -14,4 +14,7 @@ command -v python3 >/dev/null || { echo "skip: check.sh needs python3"; exit 77;
 rc=0
 PEER_ONLY=test_blog.html,test_mskanji.csv,test.json bash "$check" "$bdir/hopper" convert || rc=1
 PEER_LENIENT=1 PEER_ONLY=test_wikipedia.html,test_serp.html bash "$check" "$bdir/hopper" convert || rc=1
+# PDF: all twelve, strict
+pdfs=$(cd "$top/../shared/peer-tests/markitdown/files" && ls *.pdf | paste -sd, -)
+PEER_ONLY=$pdfs bash "$check" "$bdir/hopper" convert || rc=1
 exit $rc
