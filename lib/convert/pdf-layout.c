@@ -645,95 +645,56 @@ static size_t col_of(const cell *ce, const col *cols, size_t m)
 /* Try lines[a..b) as a table: columns are the x ranges the cells cover
  * (a projection), each cell goes to the column it lies in. Returns 1 when
  * a table block was written, 0 when these lines are not a table. */
-static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
+static int cmp_width(const void *a, const void *b)
 {
-	enum { MAXC = 32 };
-	if (b - a < 2)
-		return 0;
-	float fw = fx1 - fx0;
-	size_t nc = 0, wide = 0, multi = 0;
-	col cols[256];
-	/* the first row is left out of the projection when there are more:
-	 * a header such as "Customer Information" spans the columns below */
-	size_t from = b - a >= 3 ? a + 1 : a;
-	for (size_t i = a; i < b; i++) {
-		line *ln = &L->lines[i];
-		for (uint32_t c = 0; c < ln->n_cells; c++) {
-			cell *ce = &L->cells[ln->cell + c];
-			if (ce->x1 - ce->x0 > 0.45f * fw)
-				wide++;
-			if (i >= from && nc < HP_ARRAY_SIZE(cols))
-				cols[nc++] = (col){ ce->x0, ce->x1 };
-		}
-	}
-	if (wide * 2 > b - a)
-		return 0;   /* prose, not cells */
-	qsort(cols, nc, sizeof(col), cmp_col);
-	size_t m = 0;
-	for (size_t i = 0; i < nc; i++) {
-		if (m && cols[i].x0 <= cols[m - 1].x1 + 1.0f) {
-			if (cols[i].x1 > cols[m - 1].x1)
-				cols[m - 1].x1 = cols[i].x1;
-		} else
-			cols[m++] = cols[i];
-	}
-	if (m < 2 || m > MAXC)
-		return 0;
-	/* rows: each line's cells by column; a line without a first-column
-	 * cell that sits tight under the previous one continues its cells */
-	for (size_t i = a; i < b; i++) {
-		line *ln = &L->lines[i];
-		size_t used = 0;
-		int seen[MAXC] = { 0 };
-		for (uint32_t c = 0; c < ln->n_cells; c++) {
-			size_t k = col_of(&L->cells[ln->cell + c], cols, m);
-			used += !seen[k];
-			seen[k] = 1;
-		}
-		if (used >= 2)
-			multi++;
-	}
-	if (multi < 2)
-		return 0;
+	const col *x = a, *y = b;
+	float wx = x->x1 - x->x0, wy = y->x1 - y->x0;
+	return (wx > wy) - (wx < wy);
+}
 
-	/* Label/value pairs ("Date: 2024-11-15") are lines, not a table. */
-	if (m == 2) {
-		int labels = 1;
-		for (size_t i = a; i < b && labels; i++) {
-			line *ln = &L->lines[i];
-			cell *c0 = &L->cells[ln->cell];
-			if (col_of(c0, cols, m) != 0 || c0->len == 0 || L->arena.data[c0->text + c0->len - 1] != ':')
-				labels = 0;
-		}
-		if (labels)
+/* Is line i a continuation of the table row above it: no cell in the
+ * first column and tight under the previous line (a wrapped cell)? */
+static int continues_row(const layout *L, size_t i, const col *cols, size_t m)
+{
+	const line *ln = &L->lines[i], *pl = &L->lines[i - 1];
+	for (uint32_t c = 0; c < ln->n_cells; c++)
+		if (col_of(&L->cells[ln->cell + c], cols, m) == 0)
 			return 0;
-	}
+	return ln->y0 - pl->y1 < 0.35f * ln->size;
+}
 
+static int render_table(layout *L, size_t a, size_t b, const col *cols, size_t m)
+{
 	block *bl = new_block(L, B_TABLE);
 	if (!bl)
 		return -ENOMEM;
 	hp_buf *o = &L->arena;
-	int r = 0;
+	int r = 0, first_row = 1;
 	bl->n_lines = (int)(b - a);
-	size_t first_row = 1;
-	for (size_t i = a; i < b && r == 0; i++) {
-		line *ln = &L->lines[i];
+	for (size_t i = a; i < b && r == 0;) {
+		/* one row: line i and the lines that continue it */
+		size_t e = i + 1;
+		while (e < b && continues_row(L, e, cols, m))
+			e++;
 		r = hp_buf_addc(o, '|');
 		for (size_t k = 0; k < m && r == 0; k++) {
 			r = hp_buf_addc(o, ' ');
 			int any = 0;
-			for (uint32_t c = 0; c < ln->n_cells && r == 0; c++) {
-				cell *ce = &L->cells[ln->cell + c];
-				if (col_of(ce, cols, m) != k)
-					continue;
-				if (any)
-					r = hp_buf_addc(o, ' ');
-				/* room first: escaping at most doubles the text */
-				if (r == 0)
-					r = hp_buf_reserve(o, 2 * (size_t)ce->len + 1);
-				if (r == 0)
-					r = add_escaped(o, o->data + ce->text, ce->len, 1);
-				any = 1;
+			for (size_t l = i; l < e && r == 0; l++) {
+				const line *ln = &L->lines[l];
+				for (uint32_t c = 0; c < ln->n_cells && r == 0; c++) {
+					const cell *ce = &L->cells[ln->cell + c];
+					if (col_of(ce, cols, m) != k)
+						continue;
+					if (any)
+						r = hp_buf_addc(o, ' ');
+					/* room first: escaping at most doubles the text */
+					if (r == 0)
+						r = hp_buf_reserve(o, 2 * (size_t)ce->len + 1);
+					if (r == 0)
+						r = add_escaped(o, o->data + ce->text, ce->len, 1);
+					any = 1;
+				}
 			}
 			if (r == 0)
 				r = hp_buf_addstr(o, " |");
@@ -748,6 +709,7 @@ static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
 			if (r == 0)
 				r = hp_buf_addc(o, '\n');
 		}
+		i = e;
 	}
 	if (r < 0)
 		return r;
@@ -756,6 +718,88 @@ static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
 	L->info->tables++;
 	L->list_depth = 0;
 	return 1;
+}
+
+/* Try lines[a..b) as a table: columns are the x ranges the cells cover
+ * (a projection), each cell goes to the column it overlaps most. Returns
+ * 1 when a table block was written, 0 when these lines are not a table. */
+static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
+{
+	enum { MAXC = 32 };
+	if (b - a < 2)
+		return 0;
+	float fw = fx1 - fx0;
+	size_t total = 0, nc = 0, wide = 0, multi = 0;
+	for (size_t i = a; i < b; i++)
+		total += L->lines[i].n_cells;
+	col *cols = malloc((total + 1) * sizeof(*cols));
+	if (!cols)
+		return -ENOMEM;
+	int r = 0;
+	/* the first row is left out of the projection when there are more:
+	 * a header such as "Customer Information" spans the columns below */
+	size_t from = b - a >= 3 ? a + 1 : a;
+	for (size_t i = a; i < b; i++) {
+		line *ln = &L->lines[i];
+		for (uint32_t c = 0; c < ln->n_cells; c++) {
+			cell *ce = &L->cells[ln->cell + c];
+			if (ce->x1 - ce->x0 > 0.45f * fw)
+				wide++;
+			/* lines of one cell (wrapped cells) do not shape columns */
+			if (i >= from && ln->n_cells >= 2)
+				cols[nc++] = (col){ ce->x0, ce->x1 };
+		}
+	}
+	if (wide * 2 > b - a || nc == 0)
+		goto out;   /* prose, not cells */
+	/* a cell much wider than the usual one (a note across the columns)
+	 * would merge columns: it is placed, but does not shape them */
+	qsort(cols, nc, sizeof(col), cmp_width);
+	float med = cols[nc / 2].x1 - cols[nc / 2].x0;
+	while (nc > 2 && cols[nc - 1].x1 - cols[nc - 1].x0 > 3 * med + 10 &&
+	       cols[nc - 1].x1 - cols[nc - 1].x0 > 0.25f * fw)
+		nc--;
+	qsort(cols, nc, sizeof(col), cmp_col);
+	size_t m = 0;
+	for (size_t i = 0; i < nc; i++) {
+		if (m && cols[i].x0 <= cols[m - 1].x1 + 1.0f) {
+			if (cols[i].x1 > cols[m - 1].x1)
+				cols[m - 1].x1 = cols[i].x1;
+		} else
+			cols[m++] = cols[i];
+	}
+	if (m < 2 || m > MAXC)
+		goto out;
+	for (size_t i = a; i < b; i++) {
+		line *ln = &L->lines[i];
+		size_t used = 0;
+		int seen[MAXC] = { 0 };
+		for (uint32_t c = 0; c < ln->n_cells; c++) {
+			size_t k = col_of(&L->cells[ln->cell + c], cols, m);
+			used += !seen[k];
+			seen[k] = 1;
+		}
+		if (used >= 2)
+			multi++;
+	}
+	if (multi < 2)
+		goto out;
+	/* Label/value pairs ("Date: 2024-11-15") are lines, not a table. */
+	if (m == 2) {
+		int labels = 1;
+		for (size_t i = a; i < b && labels; i++) {
+			line *ln = &L->lines[i];
+			cell *c0 = &L->cells[ln->cell];
+			if (col_of(c0, cols, m) != 0 || c0->len == 0 || L->arena.data[c0->text + c0->len - 1] != ':')
+				labels = 0;
+		}
+		if (labels)
+			goto out;
+	}
+	r = render_table(L, a, b, cols, m);
+out:
+	free(cols);
+	return r;
 }
 
 /* ---- paragraphs, list items ---------------------------------------------------- */
@@ -944,9 +988,22 @@ static int do_flow(layout *L, uint32_t *idx, size_t n)
 			continue;
 		}
 		size_t j = i + 1;
-		while (j < L->n_lines && L->lines[j].n_cells >= 2 &&
-		       L->lines[j].y0 - L->lines[j - 1].y1 < 2.5f * L->lines[j].size)
-			j++;
+		for (;;) {
+			if (j >= L->n_lines || L->lines[j].y0 - L->lines[j - 1].y1 >= 2.5f * L->lines[j].size)
+				break;
+			if (L->lines[j].n_cells >= 2) {
+				j++;
+				continue;
+			}
+			/* a wrapped cell: one cell tight under a row, right of
+			 * the row's first cell */
+			const line *w = &L->lines[j];
+			if (w->y0 - L->lines[j - 1].y1 < 0.35f * w->size &&
+			    w->x0 > L->cells[L->lines[j - 1].cell].x1)
+				j++;
+			else
+				break;
+		}
 		if (j - i >= 2) {
 			r = flow_text(L, start, i, fx0, fx1);
 			if (r < 0)
