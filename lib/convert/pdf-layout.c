@@ -289,7 +289,8 @@ static int drop_running(hp_pdf_page *pages, size_t n, hp_pdf_layout_info *info)
 			keys[nk++] = (margin_key){ fold_hash(seg_text(pg, s), s->len), (uint32_t)p, (uint32_t)i };
 		}
 	}
-	qsort(keys, nk, sizeof(*keys), cmp_key);
+	if (nk)
+		qsort(keys, nk, sizeof(*keys), cmp_key);
 	size_t need = n * 2 / 5;
 	if (need < 2)
 		need = 2;
