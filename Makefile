@@ -23,13 +23,14 @@ SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev \
+	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
 	poppler-utils mupdf-tools bc
 
@@ -115,7 +116,10 @@ $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
-$(B)/hopper: $(B)/daemon/hopper.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The CLI: one file per concern (commands, result printing, doctor).
+CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
+
+$(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
@@ -202,7 +206,7 @@ install: all
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service
 	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/hopper.conf
 	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/hopper.conf
-	for m in $(wildcard daemon/*.[1-8]); do \
+	for m in $(wildcard daemon/*.[1-8] etc/*.5); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 clean:

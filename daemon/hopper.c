@@ -4,6 +4,7 @@
  *   hopper [-c FILE] sql QUERY          one query, rows as an aligned table
  *   hopper [-c FILE] failures           what failed and why, newest first
  *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
+ *   hopper [-c FILE] doctor             is this machine ready? one line per check
  *
  * It reads the same configuration as hopperd to find the database, so with
  * the embedded default `hopper status` needs no arguments.
@@ -32,6 +33,8 @@
 #include "hopper/db.h"
 #include "hopper/frame.h"
 #include "hopper/pool.h"
+#include "doctor.h"
+#include "table.h"
 
 #define CONVERT_MAX_INPUT (256u << 20)
 #define CONVERT_MAX_OUTPUT (64u << 20)
@@ -46,83 +49,30 @@ static void usage(FILE *f)
 	        "Usage: hopper [-c FILE] COMMAND [ARGS]\n"
 	        "\n"
 	        "Commands:\n"
-	        "  status [--watch]        jobs per state and progress per watch\n"
+	        "  status [--watch | --json]\n"
+	        "                          jobs per state and progress per watch\n"
 	        "                          (--watch: refresh every 2 s until Ctrl-C)\n"
-	        "  sql QUERY               run one SQL query on hopper's database, print the rows\n"
+	        "  sql [-A] [-t] [-F SEP] [--csv | --json] QUERY\n"
+	        "                          run one SQL query on hopper's database, print the\n"
+	        "                          rows (-A unaligned, -t rows only, as in psql)\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
 	        "  convert FILE... [-o DIR]\n"
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
 	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
 	        "                          database\n"
+	        "  doctor                  check config, folders, limits, io_uring, database,\n"
+	        "                          disk space and the sandbox; exit 1 on a problem\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE       configuration file; it tells where the database\n"
 	        "                          is (database = local: the embedded server of a\n"
 	        "                          running hopperd). Without -c: $HOPPER_CONFIG, else\n"
-	        "                          the -c of the hopperd running on this machine (when\n"
-	        "                          exactly one runs), else %s\n"
+	        "                          the -c of the running hopperd closest to you (same\n"
+	        "                          shell, session, user, then the system service),\n"
+	        "                          else %s\n"
 	        "  -h, --help              this text\n",
 	        HP_CONFIG_DEFAULT_PATH);
-}
-
-/* ---- output -------------------------------------------------------------- */
-
-/* Display width of a UTF-8 string: one column per code point. */
-static size_t width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			w++;
-	return w;
-}
-
-/* Cells are shown on one line: control characters become spaces. */
-static char *cell(const PGresult *res, int row, int col)
-{
-	char *s = strdup(PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
-	if (s)
-		for (char *p = s; *p; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = ' ';
-	return s;
-}
-
-static void print_table(const PGresult *res)
-{
-	int nf = PQnfields(res), nt = PQntuples(res);
-	size_t *w = calloc((size_t)nf, sizeof *w);
-	if (!w)
-		return;
-	for (int c = 0; c < nf; c++)
-		w[c] = width(PQfname(res, c));
-	for (int r = 0; r < nt; r++)
-		for (int c = 0; c < nf; c++) {
-			char *s = cell(res, r, c);
-			if (s && width(s) > w[c])
-				w[c] = width(s);
-			free(s);
-		}
-	for (int c = 0; c < nf; c++)
-		printf("%s %s%*s", c ? " |" : "", PQfname(res, c), (int)(w[c] - width(PQfname(res, c))), "");
-	printf("\n");
-	for (int c = 0; c < nf; c++) {
-		printf("%s", c ? "-+-" : "-");
-		for (size_t i = 0; i < w[c]; i++)
-			putchar('-');
-	}
-	printf("-\n");
-	for (int r = 0; r < nt; r++) {
-		for (int c = 0; c < nf; c++) {
-			char *s = cell(res, r, c);
-			printf("%s %s%*s", c ? " |" : "", s ? s : "", (int)(w[c] - (s ? width(s) : 0)), "");
-			free(s);
-		}
-		printf("\n");
-	}
-	printf("(%d row%s)\n", nt, nt == 1 ? "" : "s");
-	free(w);
 }
 
 /* ---- database commands ----------------------------------------------------- */
@@ -238,20 +188,30 @@ static char *running_daemon_config(bool *ret_several)
 	return found;
 }
 
+/* The configuration file to use: -c, else $HOPPER_CONFIG, else the running
+ * hopperd's (running_daemon_config), else NULL (the default path). *owned
+ * is what the caller frees. */
+static const char *resolve_config(char **owned)
+{
+	*owned = NULL;
+	if (cfg_path)
+		return cfg_path;
+	if (getenv("HOPPER_CONFIG"))
+		return getenv("HOPPER_CONFIG");
+	bool several = false;
+	*owned = running_daemon_config(&several);
+	if (*owned && (several || getenv("HOPPER_DEBUG")))
+		fprintf(stderr, "hopper: using %s, the configuration of the running hopperd%s\n", *owned,
+		        several ? " (several run; -c FILE picks another)" : "");
+	return *owned;
+}
+
 static PGconn *connect_db(void)
 {
 	hp_config *cfg = NULL;
 	char *found = NULL;
-	if (!cfg_path)
-		cfg_path = getenv("HOPPER_CONFIG");
-	bool several = false;
-	if (!cfg_path && (cfg_path = found = running_daemon_config(&several)))
-		if (several || getenv("HOPPER_DEBUG"))
-			fprintf(stderr, "hopper: using %s, the configuration of the running hopperd%s\n", cfg_path,
-			        several ? " (several run; -c FILE picks another)" : "");
-	int r = hp_config_load(cfg_path, 0, stderr, &cfg);
+	int r = hp_config_load(resolve_config(&found), 0, stderr, &cfg);
 	free(found);
-	cfg_path = NULL;
 	if (r < 0)
 		return NULL;
 	char *ci = hp_db_conninfo(cfg);
@@ -268,14 +228,35 @@ static PGconn *connect_db(void)
 	return c;
 }
 
-/* Run q and print it; 0 or 1. */
-static int query_print(PGconn *c, const char *q)
+static int cmd_doctor(int argc, char **argv)
+{
+	if (argc > 1) {
+		fprintf(stderr, "hopper: usage: hopper doctor\n");
+		return 2;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0) {
+		fprintf(stderr, "hopper: cannot find my own program: %m\n");
+		return 1;
+	}
+	self[n] = '\0';
+	char *found = NULL;
+	int rc = hp_doctor(resolve_config(&found), self, stdout);
+	free(found);
+	return rc;
+}
+
+static const hp_table_opts table_default = { .format = HP_TABLE_ALIGNED };
+
+/* Run q and print it as o says; 0 or 1. */
+static int query_print(PGconn *c, const char *q, const hp_table_opts *o)
 {
 	PGresult *res = PQexec(c, q);
 	ExecStatusType st = PQresultStatus(res);
 	int rc = 0;
 	if (st == PGRES_TUPLES_OK)
-		print_table(res);
+		hp_table_print(res, o, stdout);
 	else if (st == PGRES_COMMAND_OK)
 		printf("%s\n", PQcmdStatus(res));
 	else {
@@ -295,19 +276,57 @@ static void bar(double frac, int len)
 	putchar(']');
 }
 
-static int status_once(PGconn *c)
+static const char status_per_watch[] =
+	"SELECT watch, count(*) FILTER (WHERE state IN ('done','failed')) AS finished,"
+	" count(*) FILTER (WHERE state = 'failed') AS failed, count(*) AS total"
+	" FROM hopper.jobs GROUP BY watch ORDER BY watch";
+
+static PGresult *query_rows(PGconn *c, const char *q)
 {
-	if (query_print(c, "SELECT state, jobs FROM hopper.status"))
-		return 1;
-	PGresult *res = PQexec(c,
-		"SELECT watch, count(*) FILTER (WHERE state IN ('done','failed')) AS finished,"
-		" count(*) FILTER (WHERE state = 'failed') AS failed, count(*) AS total"
-		" FROM hopper.jobs GROUP BY watch ORDER BY watch");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "hopper: %s", PQresultErrorMessage(res));
-		PQclear(res);
+	PGresult *res = PQexec(c, q);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	fprintf(stderr, "hopper: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	return NULL;
+}
+
+/* status --json: {"states": {"done": 12, ...}, "watches": [{"watch": ...,
+ * "finished": N, "failed": N, "total": N}, ...]}; numbers are numbers. */
+static int status_json(PGconn *c)
+{
+	PGresult *st = query_rows(c, "SELECT state, jobs FROM hopper.status");
+	PGresult *w = st ? query_rows(c, status_per_watch) : NULL;
+	if (!w) {
+		PQclear(st);
 		return 1;
 	}
+	printf("{\"states\":{");
+	for (int r = 0; r < PQntuples(st); r++) {
+		printf("%s", r ? "," : "");
+		hp_json_string(stdout, PQgetvalue(st, r, 0));
+		printf(":%s", PQgetvalue(st, r, 1));
+	}
+	printf("},\"watches\":[");
+	for (int r = 0; r < PQntuples(w); r++) {
+		printf("%s{\"watch\":", r ? "," : "");
+		hp_json_string(stdout, PQgetvalue(w, r, 0));
+		printf(",\"finished\":%s,\"failed\":%s,\"total\":%s}", PQgetvalue(w, r, 1),
+		       PQgetvalue(w, r, 2), PQgetvalue(w, r, 3));
+	}
+	printf("]}\n");
+	PQclear(st);
+	PQclear(w);
+	return 0;
+}
+
+static int status_once(PGconn *c)
+{
+	if (query_print(c, "SELECT state, jobs FROM hopper.status", &table_default))
+		return 1;
+	PGresult *res = query_rows(c, status_per_watch);
+	if (!res)
+		return 1;
 	if (PQntuples(res) > 0)
 		printf("\n");
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -332,12 +351,24 @@ static void on_sigint(int sig)
 
 static int cmd_status(int argc, char **argv)
 {
-	bool watch = argc > 1 && strcmp(argv[1], "--watch") == 0;
+	bool watch = false, json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--watch") == 0)
+			watch = true;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else {
+			fprintf(stderr, "hopper: usage: hopper status [--watch | --json]\n");
+			return 2;
+		}
+	}
 	PGconn *c = connect_db();
 	if (!c)
 		return 1;
 	int rc;
-	if (!watch) {
+	if (json) {
+		rc = status_json(c);
+	} else if (!watch) {
 		rc = status_once(c);
 	} else {
 		signal(SIGINT, on_sigint);
@@ -351,17 +382,43 @@ static int cmd_status(int argc, char **argv)
 	return rc;
 }
 
+static const char sql_usage[] =
+	"hopper: usage: hopper sql [-A] [-t] [-F SEP] [--csv | --json] QUERY\n";
+
+/* psql's switches, so scripts can say n=$(hopper sql -At "SELECT ..."). */
 static int cmd_sql(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "hopper: usage: hopper sql QUERY (quote the query as one argument)\n");
+	static const struct option opts[] = {
+		{ "no-align", no_argument, NULL, 'A' },
+		{ "tuples-only", no_argument, NULL, 't' },
+		{ "field-separator", required_argument, NULL, 'F' },
+		{ "csv", no_argument, NULL, 'C' },
+		{ "json", no_argument, NULL, 'J' },
+		{ 0 },
+	};
+	hp_table_opts o = table_default;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "AtF:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'A': if (o.format == HP_TABLE_ALIGNED) o.format = HP_TABLE_UNALIGNED; break;
+		case 't': o.tuples_only = true; break;
+		case 'F': o.sep = optarg; if (o.format == HP_TABLE_ALIGNED) o.format = HP_TABLE_UNALIGNED; break;
+		case 'C': o.format = HP_TABLE_CSV; break;
+		case 'J': o.format = HP_TABLE_JSON; break;
+		default: fputs(sql_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(sql_usage, stderr);
+		fprintf(stderr, "hopper: (quote the query as one argument)\n");
 		return 2;
 	}
-	PGconn *c = connect_db();
-	if (!c)
+	PGconn *conn = connect_db();
+	if (!conn)
 		return 1;
-	int rc = query_print(c, argv[1]);
-	PQfinish(c);
+	int rc = query_print(conn, argv[optind], &o);
+	PQfinish(conn);
 	return rc;
 }
 
@@ -370,7 +427,7 @@ static int cmd_failures(int argc, char **argv)
 	PGconn *c = connect_db();
 	if (!c)
 		return 1;
-	int rc = query_print(c, "SELECT path, error, attempts, finished_at FROM hopper.failures");
+	int rc = query_print(c, "SELECT path, error, attempts, finished_at FROM hopper.failures", &table_default);
 	PQfinish(c);
 	return rc;
 }
@@ -674,6 +731,8 @@ int main(int argc, char **argv)
 		return cmd_failures(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(sub_argc, sub_argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

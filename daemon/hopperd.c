@@ -27,6 +27,7 @@
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/db.h"
+#include "hopper/embed.h"
 #include "hopper/hash.h"
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
@@ -80,6 +81,8 @@ typedef struct daemon_state {
 	int exit_code;
 	uint64_t n_done, n_failed;
 	uint64_t n_linked;      /* of n_done: same content as a stored document */
+	hp_embed *embed;        /* [embed] url set: chunks to vectors */
+	hp_evsrc embed_src;
 } daemon_state;
 
 static daemon_state D;
@@ -478,10 +481,16 @@ static void notify_status(void)
 		snprintf(bl, sizeof bl, "%lld", (long long)backlog);
 	else
 		snprintf(bl, sizeof bl, "?");
-	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), failed %llu%s",
+	char emb[160] = "";
+	if (D.embed) {
+		emb[0] = ';';
+		emb[1] = ' ';
+		hp_embed_status(D.embed, emb + 2, sizeof emb - 2);
+	}
+	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), failed %llu%s%s",
 	           D.stopping ? "stopping:" : "running:", hp_pool_alive(D.pool), hp_pool_busy(D.pool), bl,
 	           (unsigned long long)D.n_done, (unsigned long long)D.n_linked,
-	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "");
+	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "", emb);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -651,8 +660,32 @@ static int run_loop(void)
 	return 0;
 }
 
+static void embed_on_event(hp_evsrc *src, uint32_t events)
+{
+	hp_embed_run(D.embed);
+}
+
+/* [embed] url set: the embedder runs beside the queue, on its own
+ * connection, driven by its one fd. Leases are the node's, so the next
+ * start of this node takes back what this one had claimed. */
+static int embed_start(void)
+{
+	if (!D.cfg->embed_url)
+		return 0;
+	char node[256];
+	snprintf(node, sizeof node, "%.*s", (int)strcspn(D.owner, ":"), D.owner);
+	int r = hp_embed_new(D.cfg, D.conninfo, node, &D.embed);
+	if (r < 0)
+		return r;
+	D.embed_src.fd = hp_embed_fd(D.embed);
+	D.embed_src.handler = embed_on_event;
+	return hp_evsrc_add(D.epfd, &D.embed_src, EPOLLIN);
+}
+
 static void shutdown_all(void)
 {
+	hp_embed_free(D.embed);
+	D.embed = NULL;
 	if (D.pool) {
 		hp_pool_free(D.pool, 2000);
 		D.pool = NULL;
@@ -757,6 +790,11 @@ static int daemon_main(void)
 	r = hp_watcher_new(D.cfg, D.epfd, on_file, NULL, &D.watcher);
 	if (r < 0)
 		goto fail;
+	r = embed_start();
+	if (r < 0) {
+		hp_err("cannot start the embedder: %s", strerror(-r));
+		goto fail;
+	}
 	r = hp_watcher_scan(D.watcher);
 	if (r >= 0)
 		hp_info("start-up scan found %d file(s)", r);

@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@
 
 /* ---- the table of keys ---------------------------------------------------- */
 
-typedef enum key_section { SEC_DAEMON, SEC_WORKERS, SEC_WATCH } key_section;
+typedef enum key_section { SEC_DAEMON, SEC_WORKERS, SEC_WATCH, SEC_EMBED } key_section;
 
 typedef enum key_type {
 	T_STRING,   /* char * */
@@ -102,6 +103,21 @@ static const config_key config_keys[] = {
 	  "a PDF with more pages fails at once (permanent)" },
 	{ SEC_WORKERS, "pdf_page_timeout", T_DURATION, "10s", 10, 3600 * 1000, KF_RELOAD,
 	  CFG(pdf_page_timeout_ms), 0, "time one PDF page may take; a slower page fails the job (permanent)" },
+
+	{ SEC_EMBED, "url", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_url), 0,
+	  "OpenAI-compatible /v1/embeddings endpoint; empty = no embeddings" },
+	{ SEC_EMBED, "model", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_model), 0,
+	  "model name sent with every request (required with url)" },
+	{ SEC_EMBED, "batch", T_INT, "64", 1, 2048, 0, CFG(embed_batch), 0,
+	  "chunks per request" },
+	{ SEC_EMBED, "dimensions", T_INT, "0", 0, 65536, 0, CFG(embed_dimensions), 0,
+	  "vector length to ask for and expect; 0 = what the model returns" },
+	{ SEC_EMBED, "api_key_file", T_PATH, "", 0, 0, KF_EMPTY_OK, CFG(embed_api_key_file), 0,
+	  "file holding the API key (sent as a Bearer token); empty = none" },
+	{ SEC_EMBED, "concurrency", T_INT, "2", 1, 64, 0, CFG(embed_concurrency), 0,
+	  "requests in flight at once" },
+	{ SEC_EMBED, "timeout", T_DURATION, "30s", 1000, 600 * 1000, 0, CFG(embed_timeout_ms), 0,
+	  "one request taking longer is abandoned and retried" },
 
 	{ SEC_WATCH, "path", T_PATH, NULL, 0, 0, KF_RELOAD | KF_REQUIRED, WCF(path), 0,
 	  "the folder to watch (required)" },
@@ -358,7 +374,7 @@ typedef struct watch_state {
 	int seen[N_KEYS];   /* line where each key was set, 0 = not set */
 } watch_state;
 
-typedef enum cur_section { CUR_NONE, CUR_DAEMON, CUR_WORKERS, CUR_WATCH, CUR_SKIP } cur_section;
+typedef enum cur_section { CUR_NONE, CUR_DAEMON, CUR_WORKERS, CUR_EMBED, CUR_WATCH, CUR_SKIP } cur_section;
 
 typedef struct parser {
 	const char *shown;    /* the file name as the user gave it, for messages */
@@ -630,6 +646,8 @@ static const char *section_label(parser *p, char *out, size_t n)
 		return "[daemon]";
 	if (p->cur == CUR_WORKERS)
 		return "[workers]";
+	if (p->cur == CUR_EMBED)
+		return "[embed]";
 	snprintf(out, n, "[watch %s]", p->cfg->watches[p->cur_watch].name);
 	return out;
 }
@@ -703,11 +721,11 @@ static void on_section(parser *p, char *s, char *end)
 		;
 	*e = '\0';
 
-	if (!strcmp(kind, "daemon") || !strcmp(kind, "workers")) {
+	if (!strcmp(kind, "daemon") || !strcmp(kind, "workers") || !strcmp(kind, "embed")) {
 		if (*name)
 			perr(p, line, "[%s] takes no name (found '%s')", kind, name);
 		else
-			p->cur = kind[0] == 'd' ? CUR_DAEMON : CUR_WORKERS;
+			p->cur = kind[0] == 'd' ? CUR_DAEMON : kind[0] == 'w' ? CUR_WORKERS : CUR_EMBED;
 	} else if (!strcmp(kind, "watch")) {
 		if (!*name) {
 			perr(p, line, "[watch] needs a name, e.g. [watch inbox]");
@@ -725,7 +743,7 @@ static void on_section(parser *p, char *s, char *end)
 			add_watch(p, name, line);
 		}
 	} else {
-		perr(p, line, "unknown section [%s%s%s]: use [daemon], [workers] or [watch NAME]",
+		perr(p, line, "unknown section [%s%s%s]: use [daemon], [workers], [embed] or [watch NAME]",
 		     kind, *name ? " " : "", name);
 	}
 }
@@ -822,7 +840,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return 1;
 	case CUR_DAEMON:
 	case CUR_WORKERS:
-		sec = p->cur == CUR_DAEMON ? SEC_DAEMON : SEC_WORKERS;
+	case CUR_EMBED:
+		sec = p->cur == CUR_DAEMON ? SEC_DAEMON : p->cur == CUR_WORKERS ? SEC_WORKERS : SEC_EMBED;
 		base = p->cfg;
 		seen = p->seen;
 		break;
@@ -917,6 +936,15 @@ static void check_whole(parser *p, unsigned flags)
 	if (cfg->workers_max != 0 && cfg->workers_max < cfg->workers_min)
 		perr(p, p->seen[imax], "max = %d is less than min = %d in [workers]: "
 		     "raise max or use max = auto", cfg->workers_max, cfg->workers_min);
+	/* What the start would trip over later, after creating the database:
+	 * refuse it here, with the line, so --check-config agrees with the start. */
+	struct stat sd;
+	if (cfg->state_dir && stat(cfg->state_dir, &sd) == 0 && !S_ISDIR(sd.st_mode))
+		perr(p, p->seen[key_index(SEC_DAEMON, "state_dir")], "state_dir: %s exists and is not a "
+		     "directory: remove it or pick another path", cfg->state_dir);
+	if (cfg->embed_url && !cfg->embed_model)
+		perr(p, p->seen[key_index(SEC_EMBED, "url")], "[embed] url is set but model is not: "
+		     "name the model, e.g. model = nomic-embed-text");
 	if ((flags & HP_CONFIG_NEED_WATCH) && cfg->n_watches == 0)
 		perr(p, 0, "no [watch NAME] section%s: add one, e.g. [watch inbox] "
 		     "path = /srv/inbox", cfg->file ? "" : " (the file does not exist)");
@@ -942,6 +970,9 @@ void hp_config_free(hp_config *cfg)
 	free(cfg->file);
 	free(cfg->database);
 	free(cfg->state_dir);
+	free(cfg->embed_url);
+	free(cfg->embed_model);
+	free(cfg->embed_api_key_file);
 	free(cfg->node);
 	free(cfg);
 }
@@ -982,6 +1013,7 @@ int hp_config_load(const char *path, unsigned flags, FILE *errs, hp_config **ret
 
 	apply_defaults(&p, SEC_DAEMON, p.cfg);
 	apply_defaults(&p, SEC_WORKERS, p.cfg);
+	apply_defaults(&p, SEC_EMBED, p.cfg);
 	if (p.fp) {
 		r = ini_parse_stream(read_line, &p, on_key, &p);
 		if (p.read_errno) {
@@ -1125,6 +1157,8 @@ void hp_config_print(const hp_config *cfg, FILE *out)
 	print_section(SEC_DAEMON, cfg, out);
 	fputs("\n[workers]\n", out);
 	print_section(SEC_WORKERS, cfg, out);
+	fputs("\n[embed]\n", out);
+	print_section(SEC_EMBED, cfg, out);
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		fprintf(out, "\n[watch %s]\n", cfg->watches[i].name);
 		print_section(SEC_WATCH, &cfg->watches[i], out);

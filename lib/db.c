@@ -82,17 +82,37 @@ static void notice_to_log(void *arg, const PGresult *res)
 	       msg ? msg : "");
 }
 
+static const char *const conn_keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+	                                 "keepalives_interval", "keepalives_count",
+	                                 "tcp_user_timeout", "application_name", "dbname", NULL };
+
+static const char **conn_vals(const char *conninfo, const char **vals)
+{
+	static const char *const defaults[] = { "10", "1", "30", "10", "3", "60000", "hopper" };
+	for (size_t i = 0; i < HP_ARRAY_SIZE(defaults); i++)
+		vals[i] = defaults[i];
+	vals[HP_ARRAY_SIZE(defaults)] = conninfo;
+	vals[HP_ARRAY_SIZE(defaults) + 1] = NULL;
+	return vals;
+}
+
+PGconn *hp_db_connect_start(const char *conninfo)
+{
+	const char *vals[HP_ARRAY_SIZE(conn_keys)];
+	PGconn *c = PQconnectStartParams(conn_keys, conn_vals(conninfo, vals), 1);
+	if (c && PQstatus(c) != CONNECTION_BAD)
+		PQsetNoticeReceiver(c, notice_to_log, NULL);
+	return c;
+}
+
 PGconn *hp_db_connect(const char *conninfo, char *err, size_t errlen)
 {
 	/* Defaults first, then the user's conninfo (expand_dbname), whose own
 	 * settings win. Without them a server that stops answering (network
 	 * partition) blocks the supervisor's loop for as long as TCP retries:
 	 * ~15 minutes. Unix sockets ignore the TCP ones. */
-	static const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
-		                            "keepalives_interval", "keepalives_count",
-		                            "tcp_user_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { "10", "1", "30", "10", "3", "60000", "hopper", conninfo, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	const char *vals[HP_ARRAY_SIZE(conn_keys)];
+	PGconn *c = PQconnectdbParams(conn_keys, conn_vals(conninfo, vals), 1);
 	if (c && PQstatus(c) == CONNECTION_OK) {
 		PQsetNoticeReceiver(c, notice_to_log, NULL);
 		return c;

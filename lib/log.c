@@ -8,6 +8,20 @@
 
 int hp_log_level = HP_LOG_INFO;
 
+/* 1: "<N>" prefixes for journald; 0: plain text for a person at a terminal. */
+static int use_prefix = -1;
+
+static size_t prefix(char *out, size_t len, int prio)
+{
+	if (use_prefix < 0)
+		use_prefix = !isatty(STDERR_FILENO) || getenv("JOURNAL_STREAM");
+	if (use_prefix)
+		return (size_t)snprintf(out, len, "<%d>", prio);
+	const char *word = prio <= HP_LOG_ERR ? "error: " : prio == HP_LOG_WARNING ? "warning: "
+	                 : prio == HP_LOG_DEBUG ? "debug: " : "";
+	return (size_t)snprintf(out, len, "%s", word);
+}
+
 void hp_log(int prio, const char *fmt, ...)
 {
 	if (prio > hp_log_level)
@@ -26,7 +40,7 @@ void hp_log(int prio, const char *fmt, ...)
 	 * control character, so one message is one journal line and no name
 	 * can forge a line of its own with a "<N>" priority. */
 	char out[sizeof line * 4 + 16];
-	size_t o = (size_t)snprintf(out, sizeof out, "<%d>", prio);
+	size_t o = prefix(out, sizeof out, prio);
 	for (int i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)line[i];
 		if (c == '\n')

@@ -21,6 +21,10 @@
  * keeps the level. No timestamps of our own. Messages above hp_log_level
  * are dropped. */
 enum { HP_LOG_ERR = 3, HP_LOG_WARNING = 4, HP_LOG_NOTICE = 5, HP_LOG_INFO = 6, HP_LOG_DEBUG = 7 };
+/* On a terminal (stderr a TTY and no JOURNAL_STREAM), lines read as text:
+ * "error: ...", "warning: ...", no "<N>" prefix. Otherwise (journald, a
+ * pipe, a file) every line keeps its "<N>" prefix. Decided at the first
+ * line. */
 extern int hp_log_level;            /* default HP_LOG_INFO; HOPPER_DEBUG=1 in env -> DEBUG */
 void hp_log(int prio, const char *fmt, ...) HP_PRINTF(2, 3);
 #define hp_err(...) hp_log(HP_LOG_ERR, __VA_ARGS__)

@@ -51,6 +51,14 @@ typedef struct hp_config {
 	uint64_t max_output;     /* max Markdown per document, default 64M */
 	int pdf_max_pages;       /* default 2000 */
 	uint64_t pdf_page_timeout_ms; /* per PDF page, default 10 s */
+	/* [embed]: chunks to an OpenAI-compatible embeddings endpoint */
+	char *embed_url;         /* NULL = off */
+	char *embed_model;       /* required when embed_url is set */
+	int embed_batch;         /* chunks per request, default 64 */
+	int embed_dimensions;    /* 0 = whatever the model returns */
+	char *embed_api_key_file; /* NULL = no key */
+	int embed_concurrency;   /* requests in flight, default 2 */
+	uint64_t embed_timeout_ms; /* per request, default 30 s */
 	/* [watch NAME] sections, in file order */
 	hp_watch_config *watches;
 	size_t n_watches;

@@ -18,6 +18,10 @@ char *hp_db_conninfo(const hp_config *cfg);
  * "hopperd is not running (no server at /var/lib/hopper/run)") and return
  * NULL. */
 PGconn *hp_db_connect(const char *conninfo, char *err, size_t errlen);
+/* The same connection defaults, without waiting: PQconnectStartParams.
+ * The caller drives PQconnectPoll on PQsocket. NULL only on ENOMEM; a
+ * CONNECTION_BAD result says why with PQerrorMessage. */
+PGconn *hp_db_connect_start(const char *conninfo);
 
 /* The server's message for a failed result on one line: primary text plus
  * detail, or libpq's own message (which may span lines) when there is no

@@ -376,7 +376,7 @@ static void test_each_error(void **state)
 		const char *msg;
 	} cases[] = {
 		{ "[watch a]\npath=/a\n[nope]\nx = 1\n", 3,
-		  "unknown section [nope]: use [daemon], [workers] or [watch NAME]" },
+		  "unknown section [nope]: use [daemon], [workers], [embed] or [watch NAME]" },
 		{ "[workers]\nmin = 1\nfoo = 2\n", 3, "unknown key 'foo' in [workers]" },
 		{ "[watch in]\npath = /x\nsize = 3\n", 3, "unknown key 'size' in [watch in]" },
 		{ "\n[workers]\nmemory_limit = 12Q\n", 3,
@@ -431,6 +431,11 @@ static void test_each_error(void **state)
 		{ "[watch a]\npath = /a/\noutput_dir = /a/./\n", 3,
 		  "output_dir: /a is inside the watched folder /a: hopper would take "
 		  "its own output as new files; pick a folder outside it" },
+		{ "[embed]\nurl = http://localhost:11434/v1/embeddings\n", 2,
+		  "[embed] url is set but model is not: name the model, e.g. model = nomic-embed-text" },
+		{ "[embed]\nmodel = m\nbatch = 0\n", 3,
+		  "batch = 0 is out of range: use 1..2048" },
+		{ "[embed x]\n", 1, "[embed] takes no name (found 'x')" },
 		{ "[watch a]\npath = /\nrecursive = yes\non_failure = move:/f\n", 4,
 		  "on_failure: /f is inside the watched folder /: hopper would take "
 		  "its own output as new files; pick a folder outside it" },
@@ -476,7 +481,7 @@ static void test_all_errors_reported(void **state)
 		{ 2, "bad log level 'loud': use err, warning, notice, info, debug or a number 3..7" },
 		{ 4, "bad size '12Q' for memory_limit: use a number with K, M, G or T" },
 		{ 5, "expected 'key = value', a [section] or a comment" },
-		{ 6, "unknown section [bogus]: use [daemon], [workers] or [watch NAME]" },
+		{ 6, "unknown section [bogus]: use [daemon], [workers], [embed] or [watch NAME]" },
 		{ 8, "[watch in] has no path" },
 		{ 9, "bad duration 'soon' for settle: use a number with ms, s, m or h" },
 		{ 10, "duplicate [watch in] (first on line 8)" },
