@@ -381,6 +381,11 @@ typedef struct layout {
 	size_t n_blocks, cap_blocks;
 	uint32_t *idx;          /* segment indices, per flow */
 	hp_pdf_layout_info *info;
+	/* hashes of the hyphenated words written whole somewhere in the
+	 * document ("chat-optimized"), so a line-end hyphen in one of them is
+	 * kept; open addressing, 0 = empty */
+	uint64_t *hyph;
+	size_t hyph_cap;
 	/* list nesting: x of the markers of the open list */
 	float list_x[8];
 	int list_depth;
@@ -398,6 +403,81 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
 	*cap = c;
 	return 0;
 }
+
+/* ---- hyphenated words of the document ---------------------------------------- */
+
+static int word_byte(unsigned char c)
+{
+	return isalpha(c) || c >= 0x80;
+}
+
+static uint64_t word_hash(const char *a, size_t na, const char *b, size_t nb)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < na + 1 + nb; i++) {
+		unsigned char c = i < na ? (unsigned char)a[i] : i == na ? '-' : (unsigned char)b[i - na - 1];
+		h = (h ^ (unsigned char)tolower(c)) * 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+static int hyph_has(const layout *L, uint64_t h)
+{
+	if (!L->hyph_cap)
+		return 0;
+	for (size_t i = h & (L->hyph_cap - 1);; i = (i + 1) & (L->hyph_cap - 1)) {
+		if (L->hyph[i] == h)
+			return 1;
+		if (L->hyph[i] == 0)
+			return 0;
+	}
+}
+
+/* Collect "word-word" as written inside lines (not at their ends). */
+static int collect_hyphenated(layout *L, const hp_pdf_page *pages, size_t n)
+{
+	size_t count = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			if (count == 0)
+				return 0;
+			size_t cap = 16;
+			while (cap < count * 2)
+				cap *= 2;
+			L->hyph = calloc(cap, sizeof(uint64_t));
+			if (!L->hyph)
+				return -ENOMEM;
+			L->hyph_cap = cap;
+		}
+		for (size_t p = 0; p < n; p++)
+			for (size_t i = 0; i < pages[p].n_segs; i++) {
+				const hp_pdf_seg *sg = &pages[p].segs[i];
+				const char *t = seg_text(&pages[p], sg);
+				for (size_t k = 1; k + 1 < sg->len; k++) {
+					if (t[k] != '-' || !word_byte((unsigned char)t[k - 1]) ||
+					    !word_byte((unsigned char)t[k + 1]))
+						continue;
+					if (pass == 0) {
+						count++;
+						continue;
+					}
+					size_t a = k, b = k + 1;
+					while (a > 0 && word_byte((unsigned char)t[a - 1]))
+						a--;
+					while (b < sg->len && word_byte((unsigned char)t[b]))
+						b++;
+					uint64_t h = word_hash(t + a, k - a, t + k + 1, b - k - 1);
+					size_t j = h & (L->hyph_cap - 1);
+					while (L->hyph[j] && L->hyph[j] != h)
+						j = (j + 1) & (L->hyph_cap - 1);
+					L->hyph[j] = h;
+				}
+			}
+	}
+	return 0;
+}
+
+/* ---- blocks ---------------------------------------------------------- */
 
 static block *new_block(layout *L, int type)
 {
@@ -833,12 +913,20 @@ static int append_line(layout *L, const line *ln, size_t skip)
 			int hyph = have >= 2 && e[-1] == '-' && isalpha((unsigned char)e[-2]) &&
 			           islower((unsigned char)s[0]);
 			if (hyph) {
-				/* "state-of-the-" + "art" keeps its hyphen; "recon-"
-				 * + "struction" loses it */
+				/* "recon-" + "struction" loses its hyphen; it stays in
+				 * "state-of-the-" + "art" and in words the document
+				 * writes with a hyphen elsewhere ("chat-optimized") */
 				const char *w = e - 2;
 				while (w > o->data + bl->text && w[-1] != ' ')
 					w--;
-				if (!memchr(w, '-', (size_t)(e - 1 - w)))
+				const char *h0 = e - 1;   /* the word part before the hyphen */
+				while (h0 > w && word_byte((unsigned char)h0[-1]))
+					h0--;
+				size_t tl = 0;
+				while (tl < n && word_byte((unsigned char)s[tl]))
+					tl++;
+				int known = hyph_has(L, word_hash(h0, (size_t)(e - 1 - h0), s, tl));
+				if (!known && !memchr(w, '-', (size_t)(e - 1 - w)))
 					o->len--;
 			} else if (have >= 2 && (unsigned char)e[-2] == 0xC2 && (unsigned char)e[-1] == 0xAD) {
 				o->len -= 2;  /* soft hyphen */
@@ -1327,6 +1415,8 @@ int hp_pdf_layout(hp_pdf_page *pages, size_t n, hp_buf *out, hp_pdf_layout_info 
 	layout L = { .info = info };
 	hp_buf_init(&L.arena, 0);
 	int r = drop_running(pages, n, info);
+	if (r == 0)
+		r = collect_hyphenated(&L, pages, n);
 	if (r < 0)
 		goto out;
 	L.body = info->body_size = body_size(pages, n);
@@ -1357,5 +1447,6 @@ out:
 	free(L.lines);
 	free(L.blocks);
 	free(L.idx);
+	free(L.hyph);
 	return r;
 }

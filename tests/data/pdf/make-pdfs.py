@@ -98,7 +98,7 @@ def paper():
     p.text(72, 140, "F2", 11, "Abstract")
     y = paragraph(p, 72, 158, 468, 9, "We describe how a converter can recover the reading order of "
                   "a page set in two columns, find its headings from the font size, and keep "
-                  "simple tables as tables. " + LOREM, 11)
+                  "simple tables as tables, a well-known problem. " + LOREM, 11)
     # two columns: left x 72..294, right x 318..540
     lx, rx, cw = 72, 318, 222
     y0 = y + 16
@@ -113,8 +113,9 @@ def paper():
     y = paragraph(p, lx, y, cw, 9, "Left column closing paragraph ends the column.", 11)
     # right column
     p.text(rx, y0, "F2", 12, "2 Method")
-    y = paragraph(p, rx, y0 + 18, cw, 9, "Right column first paragraph. It must come after all "
-                  "of the left column. " + LOREM, 11)
+    y = paragraph(p, rx, y0 + 18, cw, 9, "Right column first paragraph, a well-known fact: it "
+                  "must come after all of the left column. " + LOREM, 11,
+                  hyphen=("well-known", "well", "known"))
     # a simple table with a rule under its header
     ty = y + 10
     cols = [rx, rx + 90, rx + 160]
@@ -125,6 +126,8 @@ def paper():
     for i, r in enumerate(rows):
         for c, s in zip(cols, r):
             p.text(c, ty + 16 + 12 * i, "F1", 9, s)
+    # a wrapped cell: a note tight under the last row's score
+    p.text(cols[2], ty + 16 + 12 * (len(rows) - 1) + 7, "F1", 7, "(best)")
     y = ty + 16 + 12 * len(rows) + 10
     p.text(rx, y, "F1", 9, "1. Load the pages.")
     p.text(rx, y + 11, "F1", 9, "2. Order the blocks.")
