@@ -698,6 +698,24 @@ static int cmp_col(const void *a, const void *b)
 
 static int add_escaped(hp_buf *b, const char *s, size_t n, int in_table);
 
+/* Is there a horizontal rule between heights ya and yb (y grows down)
+ * across at least half of [x0, x1]? */
+static int rule_between(const hp_pdf_page *pg, float x0, float x1, float ya, float yb)
+{
+	for (size_t i = 0; i < pg->n_rules; i++) {
+		const hp_pdf_rule *r = &pg->rules[i];
+		if (r->y1 - r->y0 > 2.5f)
+			continue;   /* vertical */
+		float y = (r->y0 + r->y1) / 2;
+		if (y < ya - 1 || y > yb + 1)
+			continue;
+		float ov = (r->x1 < x1 ? r->x1 : x1) - (r->x0 > x0 ? r->x0 : x0);
+		if (ov >= 0.5f * (x1 - x0))
+			return 1;
+	}
+	return 0;
+}
+
 /* The column a cell belongs to: the one it overlaps most, else the
  * nearest. */
 static size_t col_of(const cell *ce, const col *cols, size_t m)
@@ -735,13 +753,34 @@ static int cmp_width(const void *a, const void *b)
 
 /* Is line i a continuation of the table row above it: no cell in the
  * first column and tight under the previous line (a wrapped cell)? */
-static int continues_row(const layout *L, size_t i, const col *cols, size_t m)
+static int continues_row(const layout *L, size_t i, const col *cols, size_t m, int ruled)
 {
 	const line *ln = &L->lines[i], *pl = &L->lines[i - 1];
+	float x0 = cols[0].x0, x1 = cols[m - 1].x1;
+	if (ruled)
+		return !rule_between(L->pg, x0, x1, pl->y1, ln->y0);
 	for (uint32_t c = 0; c < ln->n_cells; c++)
 		if (col_of(&L->cells[ln->cell + c], cols, m) == 0)
 			return 0;
 	return ln->y0 - pl->y1 < 0.35f * ln->size;
+}
+
+/* A ruled table: a rule in (nearly) every gap before a line that starts
+ * a row (has a first-column cell). Then rules, not spacing, make rows. */
+static int table_ruled(const layout *L, size_t a, size_t b, const col *cols, size_t m)
+{
+	size_t gaps = 0, rules = 0;
+	for (size_t i = a + 1; i < b; i++) {
+		const line *ln = &L->lines[i];
+		int first = 0;
+		for (uint32_t c = 0; c < ln->n_cells; c++)
+			first |= col_of(&L->cells[ln->cell + c], cols, m) == 0;
+		if (!first)
+			continue;
+		gaps++;
+		rules += rule_between(L->pg, cols[0].x0, cols[m - 1].x1, L->lines[i - 1].y1, ln->y0);
+	}
+	return gaps > 0 && rules * 5 >= gaps * 4;
 }
 
 static int render_table(layout *L, size_t a, size_t b, const col *cols, size_t m)
@@ -751,11 +790,12 @@ static int render_table(layout *L, size_t a, size_t b, const col *cols, size_t m
 		return -ENOMEM;
 	hp_buf *o = &L->arena;
 	int r = 0, first_row = 1;
+	int ruled = table_ruled(L, a, b, cols, m);
 	bl->n_lines = (int)(b - a);
 	for (size_t i = a; i < b && r == 0;) {
 		/* one row: line i and the lines that continue it */
 		size_t e = i + 1;
-		while (e < b && continues_row(L, e, cols, m))
+		while (e < b && continues_row(L, e, cols, m, ruled))
 			e++;
 		r = hp_buf_addc(o, '|');
 		for (size_t k = 0; k < m && r == 0; k++) {
@@ -1076,19 +1116,22 @@ static int do_flow(layout *L, uint32_t *idx, size_t n)
 			i++;
 			continue;
 		}
-		size_t j = i + 1;
+		size_t j = i + 1, row = i;  /* row: the last line of 2+ cells */
 		for (;;) {
 			if (j >= L->n_lines || L->lines[j].y0 - L->lines[j - 1].y1 >= 2.5f * L->lines[j].size)
 				break;
 			if (L->lines[j].n_cells >= 2) {
-				j++;
+				row = j++;
 				continue;
 			}
-			/* a wrapped cell: one cell tight under a row, right of
-			 * the row's first cell */
-			const line *w = &L->lines[j];
-			if (w->y0 - L->lines[j - 1].y1 < 0.35f * w->size &&
-			    w->x0 > L->cells[L->lines[j - 1].cell].x1)
+			/* a wrapped cell: one cell right of the row's first cell,
+			 * tight under the line above, or in a ruled table with no
+			 * rule between them */
+			const line *w = &L->lines[j], *rl = &L->lines[row];
+			int tight = w->y0 - L->lines[j - 1].y1 < 0.35f * w->size;
+			int ruled = rule_between(L->pg, rl->x0, rl->x1, rl->y0 - 1.5f * rl->size, rl->y0) &&
+			            !rule_between(L->pg, rl->x0, rl->x1, L->lines[j - 1].y1, w->y0);
+			if ((tight || ruled) && w->x0 > L->cells[rl->cell].x1)
 				j++;
 			else
 				break;

@@ -115,6 +115,22 @@ static void test_paper(void **state)
 	hp_doc_free(d);
 }
 
+/* Rules between rows: cell text that wraps at normal line spacing stays
+ * in its row; the paragraph after the table is not part of it. */
+static void test_ruled_table(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_with("ruled.pdf", &lim, &d, err, sizeof err), 0);
+	at(d, "\n| Part | Description | Price |\n| --- | --- | --- |\n");
+	at(d, "\n| A-100 | Steel bracket for the upper frame, painted | 12.50 |\n");
+	at(d, "\n| B-220 | Rubber seal | 3.10 |\n");
+	at(d, "\n| C-310 | Hinge set with screws, two per door, left and right hand | 8.75 |\n\n");
+	at(d, "\nPrices are per unit and include tax.\n");
+	assert_int_equal(count(d->markdown, "\n|"), 5);
+	hp_doc_free(d);
+}
+
 static void test_encrypted(void **state)
 {
 	hp_doc *d;
@@ -235,6 +251,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paper),
+		cmocka_unit_test(test_ruled_table),
 		cmocka_unit_test(test_encrypted),
 		cmocka_unit_test(test_scan_needs_ocr),
 		cmocka_unit_test(test_page_cap),

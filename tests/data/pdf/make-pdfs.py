@@ -146,6 +146,33 @@ def paper():
     return pages
 
 
+def ruled():
+    """A table with rules between rows and cells that wrap at normal line
+    spacing, then a paragraph."""
+    p = Page()
+    p.text(72, 60, "F2", 14, "Parts list")
+    x = [72, 160, 400]
+    right = 540
+    rows = [["Part", "Description", "Price"],
+            ["A-100", ["Steel bracket for the", "upper frame, painted"], "12.50"],
+            ["B-220", ["Rubber seal"], "3.10"],
+            ["C-310", ["Hinge set with screws,", "two per door, left and", "right hand"], "8.75"]]
+    y = 90
+    p.hline(x[0], right, y - 10)
+    for r in rows:
+        nlines = max(len(c) if isinstance(c, list) else 1 for c in r)
+        for cx, c in zip(x, r):
+            for k, t in enumerate(c if isinstance(c, list) else [c]):
+                p.text(cx, y + 17 * k, "F2" if r is rows[0] else "F3", 9, t)
+        y += 17 * nlines
+        p.hline(x[0], right, y - 7)
+        y += 6
+    for cx in x[1:] + [right]:
+        p.ops.append("0.5 w %g %g m %g %g l S" % (cx - 4, H - 80, cx - 4, H - (y - 13)))
+    p.text(72, y + 20, "F4", 10, "Prices are per unit and include tax.")
+    return p
+
+
 def simple(lines):
     p = Page()
     y = 72
@@ -179,6 +206,7 @@ def ppm(path, w, h):
 
 def main():
     write("paper.pdf", paper())
+    write("ruled.pdf", [ruled()])
     write("memo.pdf", [simple([("F2", 16, "Memo"), ("F1", 10, "A one page note with plain text."),
                                ("F1", 10, "It has two lines.")])])
     # encrypted: a user password is needed to open it
