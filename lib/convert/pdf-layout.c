@@ -15,7 +15,9 @@
  *      word), list items (bullets, "1." markers) and headings;
  *   5. heading levels: larger sizes rank higher (# for the largest), a
  *      bold line at body size that stands alone is the level below them.
- * Nothing here knows MuPDF; pdf.c fills the model.
+ * Nothing here knows MuPDF; pdf.c fills the model. Step 1 is
+ * pdf-running.c, tables are pdf-table.c, step 5 and the Markdown text are
+ * pdf-markdown.c; this file holds the flow: columns, lines, paragraphs.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -25,7 +27,7 @@
 #include <string.h>
 
 #include "hopper/common.h"
-#include "pdf-int.h"
+#include "pdf-layout.h"
 
 /* ---- the page model --------------------------------------------------------- */
 
@@ -83,14 +85,14 @@ void hp_pdf_page_free(hp_pdf_page *p)
 
 /* ---- small text helpers ------------------------------------------------------ */
 
-static const char *seg_text(const hp_pdf_page *p, const hp_pdf_seg *s)
+const char *hp_pdf_seg_text(const hp_pdf_page *p, const hp_pdf_seg *s)
 {
 	return p->text + s->text;
 }
 
 /* Is s[0..n) a bare page number: "7", "- 7 -", "Page 7", "7 of 12",
  * "Page 7 of 12", "7/12", "iv"? */
-static int is_page_number(const char *s, size_t n)
+int hp_pdf_is_page_number(const char *s, size_t n)
 {
 	size_t i = 0;
 	while (i < n && (s[i] == ' ' || s[i] == '-'))
@@ -195,128 +197,6 @@ static int is_section_number(const char *s, size_t n)
 	return digits && dots;
 }
 
-/* ---- running headers and footers ----------------------------------------- */
-
-typedef struct margin_key {
-	uint64_t hash;
-	uint32_t page, seg;
-} margin_key;
-
-static uint64_t fold_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;   /* FNV-1a, digits folded to '#' */
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (isdigit(c))
-			c = '#';
-		h = (h ^ c) * 1099511628211ull;
-	}
-	return h;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-	const margin_key *x = a, *y = b;
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	if (x->page != y->page)
-		return x->page < y->page ? -1 : 1;
-	return (x->seg > y->seg) - (x->seg < y->seg);
-}
-
-#define MARGIN_FRAC 0.12f
-
-/* One page: only a page number that is the page's last (or first) line. */
-static void drop_single_number(hp_pdf_page *pg, hp_pdf_layout_info *info)
-{
-	size_t lo = SIZE_MAX, hi = SIZE_MAX;
-	for (size_t i = 0; i < pg->n_segs; i++) {
-		const hp_pdf_seg *s = &pg->segs[i];
-		if (s->flags & HP_PDF_ROTATED)
-			continue;
-		if (lo == SIZE_MAX || s->y0 < pg->segs[lo].y0)
-			lo = i;
-		if (hi == SIZE_MAX || s->y1 > pg->segs[hi].y1)
-			hi = i;
-	}
-	size_t cand[2] = { lo, hi };
-	for (int k = 0; k < 2; k++) {
-		if (cand[k] == SIZE_MAX || (k == 1 && hi == lo))
-			continue;
-		hp_pdf_seg *s = &pg->segs[cand[k]];
-		int alone = 1;  /* "1" before "Introduction" is a section number */
-		for (size_t i = 0; i < pg->n_segs && alone; i++)
-			if (i != cand[k] && pg->segs[i].y0 < s->y1 && pg->segs[i].y1 > s->y0)
-				alone = 0;
-		if (alone && (s->y1 <= pg->h * MARGIN_FRAC || s->y0 >= pg->h * (1 - MARGIN_FRAC)) &&
-		    is_page_number(seg_text(pg, s), s->len)) {
-			s->flags |= HP_PDF_DROPPED;
-			info->dropped_lines++;
-		}
-	}
-}
-
-static int drop_running(hp_pdf_page *pages, size_t n, hp_pdf_layout_info *info)
-{
-	if (n == 1)
-		drop_single_number(&pages[0], info);
-	if (n < 2)
-		return 0;
-	size_t cap = 0, nk = 0;
-	margin_key *keys = NULL;
-	for (size_t p = 0; p < n; p++) {
-		hp_pdf_page *pg = &pages[p];
-		for (size_t i = 0; i < pg->n_segs; i++) {
-			hp_pdf_seg *s = &pg->segs[i];
-			if (s->flags & HP_PDF_ROTATED)
-				continue;
-			if (!(s->y1 <= pg->h * MARGIN_FRAC || s->y0 >= pg->h * (1 - MARGIN_FRAC)))
-				continue;
-			if (is_page_number(seg_text(pg, s), s->len)) {
-				s->flags |= HP_PDF_DROPPED;
-				info->dropped_lines++;
-				continue;
-			}
-			if (nk == cap) {
-				cap = cap ? cap * 2 : 64;
-				margin_key *nkeys = realloc(keys, cap * sizeof(*keys));
-				if (!nkeys) {
-					free(keys);
-					return -ENOMEM;
-				}
-				keys = nkeys;
-			}
-			keys[nk++] = (margin_key){ fold_hash(seg_text(pg, s), s->len), (uint32_t)p, (uint32_t)i };
-		}
-	}
-	if (nk)
-		qsort(keys, nk, sizeof(*keys), cmp_key);
-	size_t need = n * 2 / 5;
-	if (need < 2)
-		need = 2;
-	for (size_t a = 0; a < nk;) {
-		size_t b = a, pages_with = 0;
-		uint32_t last = UINT32_MAX;
-		while (b < nk && keys[b].hash == keys[a].hash) {
-			if (keys[b].page != last)
-				pages_with++;
-			last = keys[b].page;
-			b++;
-		}
-		if (pages_with >= need) {
-			/* keep the first occurrence: the text is said once */
-			for (size_t k = a + 1; k < b; k++) {
-				hp_pdf_seg *s = &pages[keys[k].page].segs[keys[k].seg];
-				s->flags |= HP_PDF_DROPPED;
-				info->dropped_lines++;
-			}
-		}
-		a = b;
-	}
-	free(keys);
-	return 0;
-}
-
 /* ---- body size --------------------------------------------------------------- */
 
 static float body_size(const hp_pdf_page *pages, size_t n)
@@ -344,52 +224,6 @@ static float body_size(const hp_pdf_page *pages, size_t n)
 }
 
 /* ---- per-page work area ------------------------------------------------------ */
-
-typedef struct cell {
-	float x0, y0, x1, y1, size, base;
-	unsigned flags;
-	uint32_t text, len;     /* in L->arena */
-} cell;
-
-typedef struct line {
-	float x0, y0, x1, y1, size, base;
-	unsigned flags;         /* bold only if every cell is */
-	uint32_t cell, n_cells; /* into L->cells */
-} line;
-
-enum { B_PAGE, B_PARA, B_ITEM, B_TABLE };
-
-typedef struct block {
-	int type, page, level, n_lines;
-	float size;
-	unsigned flags;
-	uint32_t text, len;     /* in L->arena; tables: rendered rows */
-	char marker[12];        /* list items */
-	int depth;
-} block;
-
-typedef struct layout {
-	hp_pdf_page *pg;
-	int page_no;
-	float body;
-	hp_buf arena;           /* cell and block texts */
-	cell *cells;
-	size_t n_cells, cap_cells;
-	line *lines;
-	size_t n_lines, cap_lines;
-	block *blocks;
-	size_t n_blocks, cap_blocks;
-	uint32_t *idx;          /* segment indices, per flow */
-	hp_pdf_layout_info *info;
-	/* hashes of the hyphenated words written whole somewhere in the
-	 * document ("chat-optimized"), so a line-end hyphen in one of them is
-	 * kept; open addressing, 0 = empty */
-	uint64_t *hyph;
-	size_t hyph_cap;
-	/* list nesting: x of the markers of the open list */
-	float list_x[8];
-	int list_depth;
-} layout;
 
 static int grow(void **p, size_t *cap, size_t n, size_t size)
 {
@@ -452,7 +286,7 @@ static int collect_hyphenated(layout *L, const hp_pdf_page *pages, size_t n)
 		for (size_t p = 0; p < n; p++)
 			for (size_t i = 0; i < pages[p].n_segs; i++) {
 				const hp_pdf_seg *sg = &pages[p].segs[i];
-				const char *t = seg_text(&pages[p], sg);
+				const char *t = hp_pdf_seg_text(&pages[p], sg);
 				for (size_t k = 1; k + 1 < sg->len; k++) {
 					if (t[k] != '-' || !word_byte((unsigned char)t[k - 1]) ||
 					    !word_byte((unsigned char)t[k + 1]))
@@ -479,7 +313,7 @@ static int collect_hyphenated(layout *L, const hp_pdf_page *pages, size_t n)
 
 /* ---- blocks ---------------------------------------------------------- */
 
-static block *new_block(layout *L, int type)
+block *hp_pdf_new_block(layout *L, int type)
 {
 	if (grow((void **)&L->blocks, &L->cap_blocks, L->n_blocks, sizeof(block)) < 0)
 		return NULL;
@@ -583,7 +417,7 @@ static int add_cell(layout *L, const hp_pdf_seg *s)
 	c->flags = s->flags;
 	c->text = (uint32_t)L->arena.len;
 	c->len = s->len;
-	return hp_buf_add(&L->arena, seg_text(L->pg, s), s->len);
+	return hp_buf_add(&L->arena, hp_pdf_seg_text(L->pg, s), s->len);
 }
 
 /* Append cell b to cell a (a is the last cell in the arena). */
@@ -591,7 +425,7 @@ static int merge_cell(layout *L, cell *a, const hp_pdf_seg *s)
 {
 	int r = hp_buf_addc(&L->arena, ' ');
 	if (r == 0)
-		r = hp_buf_add(&L->arena, seg_text(L->pg, s), s->len);
+		r = hp_buf_add(&L->arena, hp_pdf_seg_text(L->pg, s), s->len);
 	if (r < 0)
 		return r;
 	a->len += 1 + s->len;
@@ -684,243 +518,6 @@ static int build_lines(layout *L, uint32_t *idx, size_t n)
 		i = j;
 	}
 	return 0;
-}
-
-/* ---- tables ---------------------------------------------------------------------- */
-
-typedef struct col { float x0, x1; } col;
-
-static int cmp_col(const void *a, const void *b)
-{
-	const col *x = a, *y = b;
-	return (x->x0 > y->x0) - (x->x0 < y->x0);
-}
-
-static int add_escaped(hp_buf *b, const char *s, size_t n, int in_table);
-
-/* Is there a horizontal rule between heights ya and yb (y grows down)
- * across at least half of [x0, x1]? */
-static int rule_between(const hp_pdf_page *pg, float x0, float x1, float ya, float yb)
-{
-	for (size_t i = 0; i < pg->n_rules; i++) {
-		const hp_pdf_rule *r = &pg->rules[i];
-		if (r->y1 - r->y0 > 2.5f)
-			continue;   /* vertical */
-		float y = (r->y0 + r->y1) / 2;
-		if (y < ya - 1 || y > yb + 1)
-			continue;
-		float ov = (r->x1 < x1 ? r->x1 : x1) - (r->x0 > x0 ? r->x0 : x0);
-		if (ov >= 0.5f * (x1 - x0))
-			return 1;
-	}
-	return 0;
-}
-
-/* The column a cell belongs to: the one it overlaps most, else the
- * nearest. */
-static size_t col_of(const cell *ce, const col *cols, size_t m)
-{
-	size_t best = 0;
-	float best_ov = 0, best_d = 1e9f;
-	for (size_t k = 0; k < m; k++) {
-		float ov = (ce->x1 < cols[k].x1 ? ce->x1 : cols[k].x1) - (ce->x0 > cols[k].x0 ? ce->x0 : cols[k].x0);
-		if (ov > best_ov) {
-			best_ov = ov;
-			best = k;
-		}
-	}
-	if (best_ov > 0)
-		return best;
-	for (size_t k = 0; k < m; k++) {
-		float d = fabsf((ce->x0 + ce->x1) / 2 - (cols[k].x0 + cols[k].x1) / 2);
-		if (d < best_d) {
-			best_d = d;
-			best = k;
-		}
-	}
-	return best;
-}
-
-/* Try lines[a..b) as a table: columns are the x ranges the cells cover
- * (a projection), each cell goes to the column it lies in. Returns 1 when
- * a table block was written, 0 when these lines are not a table. */
-static int cmp_width(const void *a, const void *b)
-{
-	const col *x = a, *y = b;
-	float wx = x->x1 - x->x0, wy = y->x1 - y->x0;
-	return (wx > wy) - (wx < wy);
-}
-
-/* Is line i a continuation of the table row above it: no cell in the
- * first column and tight under the previous line (a wrapped cell)? */
-static int continues_row(const layout *L, size_t i, const col *cols, size_t m, int ruled)
-{
-	const line *ln = &L->lines[i], *pl = &L->lines[i - 1];
-	float x0 = cols[0].x0, x1 = cols[m - 1].x1;
-	if (ruled)
-		return !rule_between(L->pg, x0, x1, pl->y1, ln->y0);
-	for (uint32_t c = 0; c < ln->n_cells; c++)
-		if (col_of(&L->cells[ln->cell + c], cols, m) == 0)
-			return 0;
-	return ln->y0 - pl->y1 < 0.35f * ln->size;
-}
-
-/* A ruled table: a rule in (nearly) every gap before a line that starts
- * a row (has a first-column cell). Then rules, not spacing, make rows. */
-static int table_ruled(const layout *L, size_t a, size_t b, const col *cols, size_t m)
-{
-	size_t gaps = 0, rules = 0;
-	for (size_t i = a + 1; i < b; i++) {
-		const line *ln = &L->lines[i];
-		int first = 0;
-		for (uint32_t c = 0; c < ln->n_cells; c++)
-			first |= col_of(&L->cells[ln->cell + c], cols, m) == 0;
-		if (!first)
-			continue;
-		gaps++;
-		rules += rule_between(L->pg, cols[0].x0, cols[m - 1].x1, L->lines[i - 1].y1, ln->y0);
-	}
-	return gaps > 0 && rules * 5 >= gaps * 4;
-}
-
-static int render_table(layout *L, size_t a, size_t b, const col *cols, size_t m)
-{
-	block *bl = new_block(L, B_TABLE);
-	if (!bl)
-		return -ENOMEM;
-	hp_buf *o = &L->arena;
-	int r = 0, first_row = 1;
-	int ruled = table_ruled(L, a, b, cols, m);
-	bl->n_lines = (int)(b - a);
-	for (size_t i = a; i < b && r == 0;) {
-		/* one row: line i and the lines that continue it */
-		size_t e = i + 1;
-		while (e < b && continues_row(L, e, cols, m, ruled))
-			e++;
-		r = hp_buf_addc(o, '|');
-		for (size_t k = 0; k < m && r == 0; k++) {
-			r = hp_buf_addc(o, ' ');
-			int any = 0;
-			for (size_t l = i; l < e && r == 0; l++) {
-				const line *ln = &L->lines[l];
-				for (uint32_t c = 0; c < ln->n_cells && r == 0; c++) {
-					const cell *ce = &L->cells[ln->cell + c];
-					if (col_of(ce, cols, m) != k)
-						continue;
-					if (any)
-						r = hp_buf_addc(o, ' ');
-					/* room first: escaping at most doubles the text */
-					if (r == 0)
-						r = hp_buf_reserve(o, 2 * (size_t)ce->len + 1);
-					if (r == 0)
-						r = add_escaped(o, o->data + ce->text, ce->len, 1);
-					any = 1;
-				}
-			}
-			if (r == 0)
-				r = hp_buf_addstr(o, " |");
-		}
-		if (r == 0)
-			r = hp_buf_addc(o, '\n');
-		if (r == 0 && first_row) {
-			first_row = 0;
-			r = hp_buf_addc(o, '|');
-			for (size_t k = 0; k < m && r == 0; k++)
-				r = hp_buf_addstr(o, " --- |");
-			if (r == 0)
-				r = hp_buf_addc(o, '\n');
-		}
-		i = e;
-	}
-	if (r < 0)
-		return r;
-	bl = &L->blocks[L->n_blocks - 1];
-	bl->len = (uint32_t)(o->len - bl->text);
-	L->info->tables++;
-	L->list_depth = 0;
-	return 1;
-}
-
-/* Try lines[a..b) as a table: columns are the x ranges the cells cover
- * (a projection), each cell goes to the column it overlaps most. Returns
- * 1 when a table block was written, 0 when these lines are not a table. */
-static int try_table(layout *L, size_t a, size_t b, float fx0, float fx1)
-{
-	enum { MAXC = 32 };
-	if (b - a < 2)
-		return 0;
-	float fw = fx1 - fx0;
-	size_t total = 0, nc = 0, wide = 0, multi = 0;
-	for (size_t i = a; i < b; i++)
-		total += L->lines[i].n_cells;
-	col *cols = malloc((total + 1) * sizeof(*cols));
-	if (!cols)
-		return -ENOMEM;
-	int r = 0;
-	/* the first row is left out of the projection when there are more:
-	 * a header such as "Customer Information" spans the columns below */
-	size_t from = b - a >= 3 ? a + 1 : a;
-	for (size_t i = a; i < b; i++) {
-		line *ln = &L->lines[i];
-		for (uint32_t c = 0; c < ln->n_cells; c++) {
-			cell *ce = &L->cells[ln->cell + c];
-			if (ce->x1 - ce->x0 > 0.45f * fw)
-				wide++;
-			/* lines of one cell (wrapped cells) do not shape columns */
-			if (i >= from && ln->n_cells >= 2)
-				cols[nc++] = (col){ ce->x0, ce->x1 };
-		}
-	}
-	if (wide * 2 > b - a || nc == 0)
-		goto out;   /* prose, not cells */
-	/* a cell much wider than the usual one (a note across the columns)
-	 * would merge columns: it is placed, but does not shape them */
-	qsort(cols, nc, sizeof(col), cmp_width);
-	float med = cols[nc / 2].x1 - cols[nc / 2].x0;
-	while (nc > 2 && cols[nc - 1].x1 - cols[nc - 1].x0 > 3 * med + 10 &&
-	       cols[nc - 1].x1 - cols[nc - 1].x0 > 0.25f * fw)
-		nc--;
-	qsort(cols, nc, sizeof(col), cmp_col);
-	size_t m = 0;
-	for (size_t i = 0; i < nc; i++) {
-		if (m && cols[i].x0 <= cols[m - 1].x1 + 1.0f) {
-			if (cols[i].x1 > cols[m - 1].x1)
-				cols[m - 1].x1 = cols[i].x1;
-		} else
-			cols[m++] = cols[i];
-	}
-	if (m < 2 || m > MAXC)
-		goto out;
-	for (size_t i = a; i < b; i++) {
-		line *ln = &L->lines[i];
-		size_t used = 0;
-		int seen[MAXC] = { 0 };
-		for (uint32_t c = 0; c < ln->n_cells; c++) {
-			size_t k = col_of(&L->cells[ln->cell + c], cols, m);
-			used += !seen[k];
-			seen[k] = 1;
-		}
-		if (used >= 2)
-			multi++;
-	}
-	if (multi < 2)
-		goto out;
-	/* Label/value pairs ("Date: 2024-11-15") are lines, not a table. */
-	if (m == 2) {
-		int labels = 1;
-		for (size_t i = a; i < b && labels; i++) {
-			line *ln = &L->lines[i];
-			cell *c0 = &L->cells[ln->cell];
-			if (col_of(c0, cols, m) != 0 || c0->len == 0 || L->arena.data[c0->text + c0->len - 1] != ':')
-				labels = 0;
-		}
-		if (labels)
-			goto out;
-	}
-	r = render_table(L, a, b, cols, m);
-out:
-	free(cols);
-	return r;
 }
 
 /* ---- paragraphs, list items ---------------------------------------------------- */
@@ -1047,7 +644,7 @@ static int flow_text(layout *L, size_t a, size_t b, float fx0, float fx1)
 				brk = 1;   /* first-line indent (on a paragraph's 2nd line it is a hanging indent) */
 		}
 		if (brk) {
-			cur = new_block(L, mk ? B_ITEM : B_PARA);
+			cur = hp_pdf_new_block(L, mk ? B_ITEM : B_PARA);
 			if (!cur)
 				return -ENOMEM;
 			cur->size = ln->size;
@@ -1129,8 +726,8 @@ static int do_flow(layout *L, uint32_t *idx, size_t n)
 			 * rule between them */
 			const line *w = &L->lines[j], *rl = &L->lines[row];
 			int tight = w->y0 - L->lines[j - 1].y1 < 0.35f * w->size;
-			int ruled = rule_between(L->pg, rl->x0, rl->x1, rl->y0 - 1.5f * rl->size, rl->y0) &&
-			            !rule_between(L->pg, rl->x0, rl->x1, L->lines[j - 1].y1, w->y0);
+			int ruled = hp_pdf_rule_between(L->pg, rl->x0, rl->x1, rl->y0 - 1.5f * rl->size, rl->y0) &&
+			            !hp_pdf_rule_between(L->pg, rl->x0, rl->x1, L->lines[j - 1].y1, w->y0);
 			if ((tight || ruled) && w->x0 > L->cells[rl->cell].x1)
 				j++;
 			else
@@ -1140,7 +737,7 @@ static int do_flow(layout *L, uint32_t *idx, size_t n)
 			r = flow_text(L, start, i, fx0, fx1);
 			if (r < 0)
 				return r;
-			r = try_table(L, i, j, fx0, fx1);
+			r = hp_pdf_try_table(L, i, j, fx0, fx1);
 			if (r < 0)
 				return r;
 			if (r == 1) {
@@ -1157,7 +754,7 @@ static int do_flow(layout *L, uint32_t *idx, size_t n)
 static int layout_page(layout *L)
 {
 	hp_pdf_page *pg = L->pg;
-	if (!new_block(L, B_PAGE))
+	if (!hp_pdf_new_block(L, B_PAGE))
 		return -ENOMEM;
 	L->list_depth = 0;
 	uint32_t *idx = realloc(L->idx, (pg->n_segs + 1) * sizeof(*idx));
@@ -1241,194 +838,16 @@ static int layout_page(layout *L)
 		for (size_t i = 0; i < k && r == 0; i++) {
 			L->n_lines = L->n_cells = 0;
 			const hp_pdf_seg *s = &pg->segs[idx[i]];
-			block *bl = new_block(L, B_PARA);
+			block *bl = hp_pdf_new_block(L, B_PARA);
 			if (!bl)
 				return -ENOMEM;
 			bl->size = 0;  /* never a heading */
 			bl->n_lines = 1;
-			r = hp_buf_add(&L->arena, seg_text(pg, s), s->len);
+			r = hp_buf_add(&L->arena, hp_pdf_seg_text(pg, s), s->len);
 			bl = &L->blocks[L->n_blocks - 1];
 			bl->len = s->len;
 		}
 	}
-	return r;
-}
-
-/* ---- headings -------------------------------------------------------------------- */
-
-static int cmp_float_desc(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-	return (x < y) - (x > y);
-}
-
-static int is_heading_size(const block *b, float body)
-{
-	return b->type == B_PARA && b->size >= body * 1.15f && b->size >= body + 1.0f && b->len <= 200 &&
-	       b->n_lines <= 3;
-}
-
-static int is_bold_heading(const layout *L, const block *b, float body)
-{
-	if (b->type != B_PARA || !(b->flags & HP_PDF_BOLD) || b->n_lines != 1 || b->len > 80 ||
-	    b->size < body * 0.95f || b->size == 0)
-		return 0;
-	const char *s = L->arena.data + b->text;
-	char last = s[b->len - 1];
-	if (last == '.' || last == ',' || last == ';')
-		return 0;
-	int letters = 0;
-	for (uint32_t i = 0; i < b->len; i++)
-		letters += isalpha((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80;
-	return letters >= 2;
-}
-
-static void assign_levels(layout *L, float body)
-{
-	float sizes[64];
-	size_t ns = 0;
-	for (size_t i = 0; i < L->n_blocks; i++) {
-		block *b = &L->blocks[i];
-		if (!is_heading_size(b, body))
-			continue;
-		float r = roundf(b->size * 2) / 2;
-		size_t k = 0;
-		while (k < ns && sizes[k] != r)
-			k++;
-		if (k == ns && ns < HP_ARRAY_SIZE(sizes))
-			sizes[ns++] = r;
-	}
-	qsort(sizes, ns, sizeof(float), cmp_float_desc);
-	if (ns > 5)
-		ns = 5;
-	int bold_level = (int)ns + 1 < 2 ? 2 : (int)ns + 1;
-	for (size_t i = 0; i < L->n_blocks; i++) {
-		block *b = &L->blocks[i];
-		if (is_heading_size(b, body)) {
-			float r = roundf(b->size * 2) / 2;
-			size_t k = 0;
-			while (k < ns && sizes[k] > r)
-				k++;
-			b->level = (int)k + 1;
-			if (b->level > 6)
-				b->level = 6;
-		} else if (is_bold_heading(L, b, body)) {
-			b->level = bold_level > 6 ? 6 : bold_level;
-		}
-		if (b->level)
-			L->info->headings++;
-	}
-}
-
-/* ---- Markdown out ------------------------------------------------------------------ */
-
-/* Escape what Markdown would read as syntax in running text. */
-static int add_escaped(hp_buf *b, const char *s, size_t n, int in_table)
-{
-	int r = 0;
-	size_t run = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int esc = 0;
-		switch (c) {
-		case '\\': case '*': case '`':
-			esc = 1;
-			break;
-		case '_':
-			esc = !(i > 0 && isalnum((unsigned char)s[i - 1]) && i + 1 < n &&
-			        isalnum((unsigned char)s[i + 1]));
-			break;
-		case '<':
-			esc = i + 1 < n && (isalpha((unsigned char)s[i + 1]) || s[i + 1] == '/' ||
-			                    s[i + 1] == '!' || s[i + 1] == '?');
-			break;
-		case '|':
-			esc = in_table;
-			break;
-		case '[':
-			esc = memchr(s + i, ']', n - i) != NULL && memmem(s + i, n - i, "](", 2) != NULL;
-			break;
-		}
-		if (esc) {
-			r = hp_buf_add(b, s + run, i - run);
-			if (r == 0)
-				r = hp_buf_addc(b, '\\');
-			run = i;
-		}
-	}
-	if (r == 0)
-		r = hp_buf_add(b, s + run, n - run);
-	return r;
-}
-
-/* Running text at the start of a block: what would start a heading, quote,
- * list, rule or fence is escaped. */
-static int add_block_text(hp_buf *b, const char *s, size_t n)
-{
-	int r = 0;
-	size_t d = 0;
-	while (d < n && isdigit((unsigned char)s[d]))
-		d++;
-	if (n && (s[0] == '#' || s[0] == '>' || s[0] == '=' || s[0] == '~' ||
-	          ((s[0] == '-' || s[0] == '+') && (n == 1 || s[1] == ' ' || s[1] == '-'))))
-		r = hp_buf_addc(b, '\\');
-	else if (d && d <= 9 && d + 1 < n && (s[d] == '.' || s[d] == ')') && s[d + 1] == ' ') {
-		r = hp_buf_add(b, s, d);
-		if (r == 0)
-			r = hp_buf_addc(b, '\\');
-		s += d;
-		n -= d;
-	}
-	if (r == 0)
-		r = add_escaped(b, s, n, 0);
-	return r;
-}
-
-static int emit(layout *L, hp_buf *out)
-{
-	int r = 0;
-	for (size_t i = 0; i < L->n_blocks && r == 0; i++) {
-		const block *b = &L->blocks[i];
-		const char *s = L->arena.data + b->text;
-		int next_item = i + 1 < L->n_blocks && L->blocks[i + 1].type == B_ITEM;
-		switch (b->type) {
-		case B_PAGE:
-			r = hp_buf_addf(out, "<!-- page %d -->\n\n", b->page);
-			break;
-		case B_TABLE:
-			r = hp_buf_add(out, s, b->len);
-			if (r == 0)
-				r = hp_buf_addc(out, '\n');
-			break;
-		case B_ITEM:
-			for (int d = 0; d < b->depth && r == 0; d++)
-				r = hp_buf_addstr(out, "  ");
-			if (r == 0)
-				r = hp_buf_addf(out, "%s ", b->marker);
-			if (r == 0)
-				r = add_escaped(out, s, b->len, 0);
-			if (r == 0)
-				r = hp_buf_addstr(out, next_item ? "\n" : "\n\n");
-			break;
-		default:
-			if (b->len == 0)
-				break;
-			if (b->level) {
-				for (int k = 0; k < b->level && r == 0; k++)
-					r = hp_buf_addc(out, '#');
-				if (r == 0)
-					r = hp_buf_addc(out, ' ');
-				if (r == 0)
-					r = add_escaped(out, s, b->len, 0);
-			} else
-				r = add_block_text(out, s, b->len);
-			if (r == 0)
-				r = hp_buf_addstr(out, "\n\n");
-		}
-	}
-	/* one newline at the end */
-	while (r == 0 && out->len >= 2 && out->data[out->len - 1] == '\n' && out->data[out->len - 2] == '\n')
-		out->data[--out->len] = '\0';
 	return r;
 }
 
@@ -1457,7 +876,7 @@ int hp_pdf_layout(hp_pdf_page *pages, size_t n, hp_buf *out, hp_pdf_layout_info 
 {
 	layout L = { .info = info };
 	hp_buf_init(&L.arena, 0);
-	int r = drop_running(pages, n, info);
+	int r = hp_pdf_drop_running(pages, n, info);
 	if (r == 0)
 		r = collect_hyphenated(&L, pages, n);
 	if (r < 0)
@@ -1472,7 +891,7 @@ int hp_pdf_layout(hp_pdf_page *pages, size_t n, hp_buf *out, hp_pdf_layout_info 
 	}
 	if (r < 0)
 		goto out;
-	assign_levels(&L, L.body);
+	hp_pdf_assign_levels(&L, L.body);
 	for (size_t i = 0; i < L.n_blocks; i++) {
 		const block *b = &L.blocks[i];
 		if (b->type == B_ITEM && (i == 0 || L.blocks[i - 1].type != B_ITEM))
@@ -1483,7 +902,7 @@ int hp_pdf_layout(hp_pdf_page *pages, size_t n, hp_buf *out, hp_pdf_layout_info 
 	}
 	r = pick_title(&L, L.body);
 	if (r == 0)
-		r = emit(&L, out);
+		r = hp_pdf_emit(&L, out);
 out:
 	hp_buf_free(&L.arena);
 	free(L.cells);
