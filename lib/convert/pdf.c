@@ -264,12 +264,15 @@ static int is_space(int c)
 	       c == 0x205F || c == 0xFEFF;
 }
 
+/* The last font looked at, a cache for runs of characters in one font.
+ * Reset before every page: a freed font's address can come back. */
+static fz_font *flags_font;
+static unsigned flags_last;
+
 static unsigned font_flags(fz_font *f)
 {
-	static fz_font *last;
-	static unsigned last_flags;
-	if (f == last)
-		return last_flags;
+	if (f == flags_font)
+		return flags_last;
 	unsigned fl = 0;
 	const char *name = fz_font_name(ctx, f);
 	if (fz_font_is_bold(ctx, f) ||
@@ -280,8 +283,8 @@ static unsigned font_flags(fz_font *f)
 		fl |= HP_PDF_ITALIC;
 	if (fz_font_is_monospaced(ctx, f) || (name && (strstr(name, "Mono") || strstr(name, "Courier"))))
 		fl |= HP_PDF_MONO;
-	last = f;
-	last_flags = fl;
+	flags_font = f;
+	flags_last = fl;
 	return fl;
 }
 
@@ -347,6 +350,7 @@ static int add_line(hp_pdf_page *pg, const fz_stext_line *ln, float ox, float oy
 static int collect(hp_pdf_page *pg, const fz_stext_page *sp, float ox, float oy, hp_buf *tmp)
 {
 	int r = 0;
+	flags_font = NULL;
 	for (const fz_stext_block *b = sp->first_block; b && r == 0; b = b->next) {
 		if (b->type != FZ_STEXT_BLOCK_TEXT)
 			continue;
