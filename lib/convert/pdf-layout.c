@@ -734,9 +734,12 @@ static int do_flow(layout *L, uint32_t *idx, size_t n)
 				break;
 		}
 		if (j - i >= 2) {
+			/* the text before goes out first; lines i.. then come
+			 * as a table or, when they are none, as text */
 			r = flow_text(L, start, i, fx0, fx1);
 			if (r < 0)
 				return r;
+			start = i;
 			r = hp_pdf_try_table(L, i, j, fx0, fx1);
 			if (r < 0)
 				return r;

@@ -155,6 +155,11 @@ static void test_scan_needs_ocr(void **state)
 	assert_int_equal(convert_with("memo.pdf", &lim, &d, err, sizeof err), 0);
 	assert_null(strstr(d->meta_json, "ocr_needed"));
 	assert_string_equal(d->title, "Memo");
+	/* label/value pairs are lines, and the text before them is said once */
+	at(d, "\nDate: 2024-11-15\n");
+	at(d, "\nAuthor: A. Writer\n");
+	assert_int_equal(count(d->markdown, "A one page note"), 1);
+	assert_null(strstr(d->markdown, "|"));
 	hp_doc_free(d);
 }
 

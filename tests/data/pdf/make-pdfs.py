@@ -207,8 +207,13 @@ def ppm(path, w, h):
 def main():
     write("paper.pdf", paper())
     write("ruled.pdf", [ruled()])
-    write("memo.pdf", [simple([("F2", 16, "Memo"), ("F1", 10, "A one page note with plain text."),
-                               ("F1", 10, "It has two lines.")])])
+    memo = simple([("F2", 16, "Memo"), ("F1", 10, "A one page note with plain text."),
+                   ("F1", 10, "It has two lines.")])
+    # label/value pairs in two aligned columns: lines, not a table
+    for i, (k, v) in enumerate([("Date:", "2024-11-15"), ("Author:", "A. Writer")]):
+        memo.text(72, 130 + 14 * i, "F1", 10, k)
+        memo.text(160, 130 + 14 * i, "F1", 10, v)
+    write("memo.pdf", [memo])
     # encrypted: a user password is needed to open it
     plain = os.path.join(HERE, "memo.pdf")
     subprocess.run(["mutool", "clean", "-E", "aes-128", "-U", "secret", "-O", "owner", plain,
