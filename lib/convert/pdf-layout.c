@@ -461,9 +461,14 @@ static int build_lines(layout *L, uint32_t *idx, size_t n)
 		size_t j = i + 1;
 		while (j < n) {
 			const hp_pdf_seg *s = &L->pg->segs[idx[j]];
-			float h = s->y1 - s->y0, hm = h < h0 ? h : h0;
+			float h = s->y1 - s->y0, hx = h > h0 ? h : h0;
 			float ov = (s->y1 < first->y1 ? s->y1 : first->y1) - (s->y0 > first->y0 ? s->y0 : first->y0);
-			if (ov < 0.5f * hm)
+			float sx = s->size > first->size ? s->size : first->size;
+			/* one row: about the same baseline (a superscript is
+			 * within 0.4 em of its line's), or boxes that mostly
+			 * overlap each other; a tall glyph such as a big bullet
+			 * must not pull in the line above or below it */
+			if (!(fabsf(s->base - first->base) <= 0.4f * sx || ov >= 0.7f * hx))
 				break;
 			j++;
 		}

@@ -159,6 +159,10 @@ static void test_scan_needs_ocr(void **state)
 	at(d, "\nDate: 2024-11-15\n");
 	at(d, "\nAuthor: A. Writer\n");
 	assert_int_equal(count(d->markdown, "A one page note"), 1);
+	/* a big bullet glyph does not pull the item's wrapped line into the
+	 * next item's row */
+	at(d, "\n- The first item of the list is long enough that it wraps onto a second line "
+	      "under its own text.\n- The second item.\n");
 	assert_null(strstr(d->markdown, "|"));
 	hp_doc_free(d);
 }

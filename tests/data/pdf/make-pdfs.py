@@ -16,7 +16,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 W, H = 612, 792   # US Letter
 
-FONTS = {"F1": "Courier", "F2": "Helvetica-Bold", "F3": "Helvetica", "F4": "Times-Roman"}
+FONTS = {"F1": "Courier", "F2": "Helvetica-Bold", "F3": "Helvetica", "F4": "Times-Roman",
+         "F5": "Symbol"}
 
 
 def esc(s):
@@ -187,7 +188,8 @@ def write(name, pages, extra="", opts="compress"):
         files = []
         for i, p in enumerate(pages):
             f = os.path.join(d, "p%d.txt" % i)
-            with open(f, "w") as fh:
+            # content streams are bytes: one byte per character (Latin-1)
+            with open(f, "w", encoding="latin-1") as fh:
                 fh.write(p.source(extra))
             files.append(f)
         out = os.path.join(HERE, name)
@@ -213,6 +215,13 @@ def main():
     for i, (k, v) in enumerate([("Date:", "2024-11-15"), ("Author:", "A. Writer")]):
         memo.text(72, 130 + 14 * i, "F1", 10, k)
         memo.text(160, 130 + 14 * i, "F1", 10, v)
+    # a list item wrapped over two lines, its bullet from the Symbol font
+    # (a glyph box taller than the text's, as TeX's bullets have)
+    memo.text(72, 180, "F5", 20, "\xb7")
+    paragraph(memo, 84, 180, 300, 10, "The first item of the list is long enough that it wraps "
+              "onto a second line under its own text.", 12)
+    memo.text(72, 204, "F5", 20, "\xb7")
+    memo.text(84, 204, "F1", 10, "The second item.")
     write("memo.pdf", [memo])
     # encrypted: a user password is needed to open it
     plain = os.path.join(HERE, "memo.pdf")
