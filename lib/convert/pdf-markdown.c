@@ -53,6 +53,16 @@ void hp_pdf_assign_levels(layout *L, float body)
 {
 	float sizes[64];
 	size_t ns = 0;
+	/* "1. Introduction" in a large or bold font is a numbered heading,
+	 * not a one-item list: it becomes a paragraph that keeps its marker */
+	for (size_t i = 0; i < L->n_blocks; i++) {
+		block *b = &L->blocks[i];
+		if (b->type != B_ITEM || !isdigit((unsigned char)b->marker[0]) || b->depth)
+			continue;
+		b->type = B_PARA;
+		if (!is_heading_size(b, body) && !is_bold_heading(L, b, body))
+			b->type = B_ITEM;
+	}
 	for (size_t i = 0; i < L->n_blocks; i++) {
 		block *b = &L->blocks[i];
 		if (!is_heading_size(b, body))
@@ -184,6 +194,8 @@ int hp_pdf_emit(layout *L, hp_buf *out)
 					r = hp_buf_addc(out, '#');
 				if (r == 0)
 					r = hp_buf_addc(out, ' ');
+				if (r == 0 && b->marker[0])
+					r = hp_buf_addf(out, "%s ", b->marker);
 				if (r == 0)
 					r = hp_pdf_add_escaped(out, s, b->len, 0);
 			} else

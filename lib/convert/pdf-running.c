@@ -78,6 +78,22 @@ static void drop_single_number(hp_pdf_page *pg, hp_pdf_layout_info *info)
 	}
 }
 
+/* Does a segment outside the margins have text with this folded hash? */
+static int said_elsewhere(const hp_pdf_page *pages, size_t n, uint64_t hash)
+{
+	for (size_t p = 0; p < n; p++) {
+		const hp_pdf_page *pg = &pages[p];
+		for (size_t i = 0; i < pg->n_segs; i++) {
+			const hp_pdf_seg *s = &pg->segs[i];
+			if (s->y1 <= pg->h * HP_PDF_MARGIN_FRAC || s->y0 >= pg->h * (1 - HP_PDF_MARGIN_FRAC))
+				continue;
+			if (fold_hash(hp_pdf_seg_text(pg, s), s->len) == hash)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 int hp_pdf_drop_running(hp_pdf_page *pages, size_t n, hp_pdf_layout_info *info)
 {
 	if (n == 1)
@@ -126,8 +142,11 @@ int hp_pdf_drop_running(hp_pdf_page *pages, size_t n, hp_pdf_layout_info *info)
 			b++;
 		}
 		if (pages_with >= need) {
-			/* keep the first occurrence: the text is said once */
-			for (size_t k = a + 1; k < b; k++) {
+			/* keep the first occurrence: the text is said once;
+			 * unless the body says it too (a title repeated as the
+			 * running header) */
+			size_t from = said_elsewhere(pages, n, keys[a].hash) ? a : a + 1;
+			for (size_t k = from; k < b; k++) {
 				hp_pdf_seg *s = &pages[keys[k].page].segs[keys[k].seg];
 				s->flags |= HP_PDF_DROPPED;
 				info->dropped_lines++;

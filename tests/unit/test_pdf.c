@@ -131,6 +131,24 @@ static void test_ruled_table(void **state)
 	hp_doc_free(d);
 }
 
+/* A title repeated as the running header of later pages is said once (as
+ * the title); "Page N of 3" footers go; "1. Section A" in a heading font
+ * is a numbered heading, not a list. */
+static void test_running_and_numbered(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_with("guide.pdf", &lim, &d, err, sizeof err), 0);
+	assert_int_equal(d->pages, 3);
+	assert_string_equal(d->title, "Field Guide");
+	assert_int_equal(count(d->markdown, "Field Guide"), 1);
+	at(d, "<!-- page 1 -->\n\n# Field Guide\n\n## 1. Section A\n\nBody text of section 1.");
+	at(d, "<!-- page 2 -->\n\n## 2. Section B\n");
+	at(d, "<!-- page 3 -->\n\n## 3. Section C\n");
+	assert_null(strstr(d->markdown, "of 3"));
+	hp_doc_free(d);
+}
+
 static void test_encrypted(void **state)
 {
 	hp_doc *d;
@@ -261,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paper),
 		cmocka_unit_test(test_ruled_table),
+		cmocka_unit_test(test_running_and_numbered),
 		cmocka_unit_test(test_encrypted),
 		cmocka_unit_test(test_scan_needs_ocr),
 		cmocka_unit_test(test_page_cap),

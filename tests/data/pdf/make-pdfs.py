@@ -174,6 +174,26 @@ def ruled():
     return p
 
 
+def guide():
+    """Three pages: the title on page 1 in the body, the same words as the
+    running header of pages 2 and 3; numbered section headings ("1.");
+    "Page N of 3" footers."""
+    pages = []
+    for n in range(1, 4):
+        p = Page()
+        if n == 1:
+            p.text(72, 150, "F2", 20, "Field Guide")
+            y = 190
+        else:
+            p.text(72, 40, "F3", 8, "Field Guide")
+            y = 90
+        p.text(72, y, "F2", 13, "%d. Section %s" % (n, "ABC"[n - 1]))
+        paragraph(p, 72, y + 20, 468, 10, "Body text of section %d. " % n + LOREM, 13)
+        p.text(280, 760, "F3", 8, "Page %d of 3" % n)
+        pages.append(p)
+    return pages
+
+
 def simple(lines):
     p = Page()
     y = 72
@@ -209,6 +229,7 @@ def ppm(path, w, h):
 def main():
     write("paper.pdf", paper())
     write("ruled.pdf", [ruled()])
+    write("guide.pdf", guide())
     memo = simple([("F2", 16, "Memo"), ("F1", 10, "A one page note with plain text."),
                    ("F1", 10, "It has two lines.")])
     # label/value pairs in two aligned columns: lines, not a table
