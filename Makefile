@@ -23,7 +23,7 @@ SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
@@ -32,7 +32,7 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	systemd mandoc libcurl4-openssl-dev libjson-c-dev \
 	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
-	poppler-utils mupdf-tools bc
+	poppler-utils mupdf-tools bc libtesseract-dev libleptonica-dev tesseract-ocr-eng
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

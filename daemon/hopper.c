@@ -32,6 +32,7 @@
 #include "hopper/convert.h"
 #include "hopper/db.h"
 #include "hopper/frame.h"
+#include "hopper/ocr.h"
 #include "hopper/pool.h"
 #include "doctor.h"
 #include "table.h"
@@ -696,6 +697,8 @@ static int cmd_convert(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Before anything else: converters that OCR must stay single-threaded. */
+	hp_ocr_single_thread(argv);
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },

@@ -29,6 +29,7 @@
 #include "hopper/db.h"
 #include "hopper/embed.h"
 #include "hopper/hash.h"
+#include "hopper/ocr.h"
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
@@ -394,6 +395,7 @@ static void dispatch(void)
 			.max_output = D.cfg->max_output,
 			.pdf_max_pages = (uint32_t)D.cfg->pdf_max_pages,
 			.pdf_page_ms = D.cfg->pdf_page_timeout_ms,
+			.ocr_languages = D.cfg->ocr_languages,
 		};
 		f.path = strdup(j->path);
 		int sr = f.path ? hp_pool_submit(D.pool, &m) : -ENOMEM;
@@ -842,6 +844,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Before anything else: converters that OCR must stay single-threaded. */
+	hp_ocr_single_thread(argv);
 	if (argc >= 2 && strcmp(argv[1], "--worker") == 0) {
 		uint64_t limit = 0;
 		if (argc >= 4 && strcmp(argv[2], "--memory-limit") == 0)

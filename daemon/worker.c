@@ -76,6 +76,7 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 	hp_doc *doc = NULL;
 	hp_convert_limits lim = {
 		.max_output = m->max_output ? (size_t)m->max_output : HP_WORKER_DEFAULT_OUTPUT,
+		.ocr_languages = m->ocr_languages,
 		.max_depth = HP_WORKER_MAX_DEPTH,
 		.max_pages = m->pdf_max_pages ? (int)m->pdf_max_pages : HP_WORKER_PDF_MAX_PAGES,
 		.page_time_ms = m->pdf_page_ms ? m->pdf_page_ms : HP_WORKER_PDF_PAGE_MS,

@@ -104,6 +104,9 @@ static const config_key config_keys[] = {
 	{ SEC_WORKERS, "pdf_page_timeout", T_DURATION, "10s", 10, 3600 * 1000, KF_RELOAD,
 	  CFG(pdf_page_timeout_ms), 0, "time one PDF page may take; a slower page fails the job (permanent)" },
 
+	{ SEC_WORKERS, "ocr_languages", T_STRING, "eng", 0, 0, KF_RELOAD, CFG(ocr_languages), 0,
+	  "Tesseract languages for pictures of text, e.g. \"eng deu\" (tesseract-ocr-LANG packages)" },
+
 	{ SEC_EMBED, "url", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_url), 0,
 	  "OpenAI-compatible /v1/embeddings endpoint; empty = no embeddings" },
 	{ SEC_EMBED, "model", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_model), 0,
@@ -970,6 +973,7 @@ void hp_config_free(hp_config *cfg)
 	free(cfg->file);
 	free(cfg->database);
 	free(cfg->state_dir);
+	free(cfg->ocr_languages);
 	free(cfg->embed_url);
 	free(cfg->embed_model);
 	free(cfg->embed_api_key_file);

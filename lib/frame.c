@@ -197,6 +197,8 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_PDF_MAX_PAGES, m->pdf_max_pages);
 	if (r == 0 && m->pdf_page_ms)
 		r = hp_frame_put_u64(b, HP_TAG_PDF_PAGE_MS, m->pdf_page_ms);
+	if (r == 0)
+		r = hp_frame_put_str(b, HP_TAG_OCR_LANGUAGES, m->ocr_languages);
 	/* Data last: the worker reads the payload into a buffer with a NUL
 	 * after it, so the file bytes end up NUL-terminated for free. */
 	if (r == 0)
@@ -208,6 +210,7 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 {
 	hp_job_msg m = { 0 };
 	bool have_id = false, have_data = false, have_name = false, have_ct = false, have_mo = false;
+	bool have_ocr = false;
 	hp_field_iter it;
 	uint16_t tag;
 	const void *val;
@@ -254,6 +257,11 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 		case HP_TAG_PDF_PAGE_MS:
 			if (get_u64(val, len, &m.pdf_page_ms) < 0)
 				return -EBADMSG;
+			break;
+		case HP_TAG_OCR_LANGUAGES:
+			if (have_ocr || get_str(val, len, &m.ocr_languages, NULL) < 0)
+				return -EBADMSG;
+			have_ocr = true;
 			break;
 		default:
 			break; /* a later stage's field: not ours to judge */

@@ -51,6 +51,7 @@ typedef struct hp_config {
 	uint64_t max_output;     /* max Markdown per document, default 64M */
 	int pdf_max_pages;       /* default 2000 */
 	uint64_t pdf_page_timeout_ms; /* per PDF page, default 10 s */
+	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
 	/* [embed]: chunks to an OpenAI-compatible embeddings endpoint */
 	char *embed_url;         /* NULL = off */
 	char *embed_model;       /* required when embed_url is set */

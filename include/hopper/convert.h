@@ -34,6 +34,7 @@ typedef enum hp_format {
 	HP_FMT_JSON,
 	HP_FMT_XML,
 	HP_FMT_CODE,
+	HP_FMT_IMAGE,       /* PNG, JPEG, TIFF, WebP, GIF, BMP: text by OCR */
 	HP_FMT__MAX
 } hp_format;
 
@@ -58,6 +59,7 @@ typedef struct hp_convert_limits {
 	int max_depth;      /* max nesting depth of the input tree (HTML/XML) */
 	int max_pages;      /* PDF: more pages fail the job; 0 = no cap */
 	uint64_t page_time_ms; /* PDF: time one page may take; 0 = no budget */
+	const char *ocr_languages; /* Tesseract languages, "eng deu"; NULL = eng */
 } hp_convert_limits;
 
 typedef struct hp_converter {

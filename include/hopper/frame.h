@@ -38,6 +38,7 @@ enum hp_tag {
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
 	HP_TAG_PDF_MAX_PAGES = 12, /* u64: 0 = the worker's default */
 	HP_TAG_PDF_PAGE_MS = 13, /* u64: 0 = the worker's default */
+	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -86,6 +87,7 @@ typedef struct hp_job_msg {
 	uint64_t max_output;
 	uint32_t pdf_max_pages;  /* 0 = default */
 	uint64_t pdf_page_ms;    /* 0 = default */
+	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

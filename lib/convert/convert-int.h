@@ -15,6 +15,7 @@ extern const hp_converter hp_conv_csv;
 extern const hp_converter hp_conv_json;
 extern const hp_converter hp_conv_code;
 extern const hp_converter hp_conv_xml;
+extern const hp_converter hp_conv_image;
 extern const hp_converter hp_conv_pdf;
 
 /* MuPDF's context (pdf.c), made once before the sandbox closes. 0 or -ENOMEM. */

@@ -34,6 +34,7 @@
 
 #include "hopper/common.h"
 #include "hopper/convert.h"
+#include "hopper/ocr.h"
 #include "convert-int.h"
 
 /* ---- format names (shared spelling with SQL) ----------------------------- */
@@ -45,7 +46,7 @@ static const char *const format_names[HP_FMT__MAX] = {
 	[HP_FMT_EPUB] = "epub", [HP_FMT_HTML] = "html",
 	[HP_FMT_MARKDOWN] = "markdown", [HP_FMT_TEXT] = "text",
 	[HP_FMT_CSV] = "csv", [HP_FMT_JSON] = "json", [HP_FMT_XML] = "xml",
-	[HP_FMT_CODE] = "code",
+	[HP_FMT_CODE] = "code", [HP_FMT_IMAGE] = "image",
 };
 
 const char *hp_format_name(hp_format f)
@@ -69,7 +70,7 @@ hp_format hp_format_from_name(const char *name)
 
 static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
-	&hp_conv_json, &hp_conv_code, &hp_conv_xml,
+	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
 	&hp_conv_pdf,
 };
 
@@ -168,6 +169,8 @@ int hp_convert_init(void)
 		hp_err("convert: cannot start MuPDF: %s", strerror(-r));
 		goto out;
 	}
+	/* Language data for OCR; without it images fail with the reason. */
+	hp_ocr_preload();
 	init_done = 1;
 out:
 	return r;
@@ -614,6 +617,13 @@ static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
 	{ "text/x-tcl", HP_FMT_CODE },
 	{ "application/javascript", HP_FMT_CODE },
 	{ "text/javascript", HP_FMT_CODE },
+	{ "image/png", HP_FMT_IMAGE },
+	{ "image/jpeg", HP_FMT_IMAGE },
+	{ "image/tiff", HP_FMT_IMAGE },
+	{ "image/webp", HP_FMT_IMAGE },
+	{ "image/gif", HP_FMT_IMAGE },
+	{ "image/bmp", HP_FMT_IMAGE },
+	{ "image/x-ms-bmp", HP_FMT_IMAGE },
 };
 
 static int is_zip_mime(const char *mime)

@@ -47,6 +47,7 @@ static void test_job_round_trip(void **state)
 		.max_output = 5u << 20,
 		.pdf_max_pages = 77,
 		.pdf_page_ms = 2500,
+		.ocr_languages = "eng deu",
 	};
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -64,16 +65,19 @@ static void test_job_round_trip(void **state)
 	assert_true(d.max_output == m.max_output);
 	assert_int_equal(d.pdf_max_pages, 77);
 	assert_true(d.pdf_page_ms == 2500);
+	assert_string_equal(d.ocr_languages, "eng deu");
 	free(copy);
 
 	/* No name: the field is omitted and decodes as NULL. */
 	hp_buf_reset(&b);
 	m.name = NULL;
+	m.ocr_languages = NULL;
 	m.len = 0;
 	assert_int_equal(hp_job_msg_encode(&b, &m), 0);
 	pl = frame_payload(&b, HP_FRAME_JOB, &len);
 	assert_int_equal(hp_job_msg_decode(pl, len, &d), 0);
 	assert_null(d.name);
+	assert_null(d.ocr_languages);
 	assert_int_equal(d.len, 0);
 	hp_buf_free(&b);
 }
