@@ -50,6 +50,13 @@ typedef struct hp_pdf_page {
 	char *text;            /* all segments' bytes */
 	size_t text_len, text_cap;
 	int has_images;        /* an image was drawn on it */
+	int n_paths;           /* vector paths drawn (outlined text, drawings) */
+	/* A page with no text layer read by OCR (pdf.c): its text, malloc'd,
+	 * paragraphs separated by blank lines; NULL when it was not read. */
+	char *ocr_text;
+	int ocr_confidence;    /* 0..100 */
+	const char *ocr_lang;  /* static */
+	int ocr_timed_out;
 } hp_pdf_page;
 
 /* Append a segment whose text is s[0..n) (already clean UTF-8, single
@@ -62,7 +69,7 @@ void hp_pdf_page_free(hp_pdf_page *p);
 /* What the layout found, besides the Markdown. */
 typedef struct hp_pdf_layout_info {
 	char *title;           /* malloc'd: the largest text on page 1, or NULL */
-	size_t chars;          /* non-space characters kept */
+	size_t chars;          /* non-space characters kept (OCR text included) */
 	int pages_without_text;
 	int headings, tables, lists, dropped_lines;
 	float body_size;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,7 @@ int hp_pdf_page_add_rule(hp_pdf_page *p, const hp_pdf_rule *rule)
 
 void hp_pdf_page_free(hp_pdf_page *p)
 {
+	free(p->ocr_text);
 	free(p->segs);
 	free(p->rules);
 	free(p->text);
@@ -780,6 +782,21 @@ static int layout_page(layout *L)
 		}
 		idx[n++] = (uint32_t)i;
 	}
+	if (pg->ocr_text) {
+		block *bl = hp_pdf_new_block(L, B_OCR);
+		if (!bl)
+			return -ENOMEM;
+		bl->level = pg->ocr_confidence;
+		snprintf(bl->marker, sizeof bl->marker, "%s", pg->ocr_lang ? pg->ocr_lang : "?");
+		bl->depth = pg->ocr_timed_out;
+		size_t tl = strlen(pg->ocr_text);
+		int r = hp_buf_add(&L->arena, pg->ocr_text, tl);
+		if (r < 0)
+			return r;
+		bl = &L->blocks[L->n_blocks - 1];
+		bl->len = (uint32_t)tl;
+		return 0;
+	}
 	if (n == 0 && n_rot == 0) {
 		int any = 0;
 		for (size_t i = 0; i < pg->n_segs; i++)
@@ -867,7 +884,7 @@ static int pick_title(layout *L, float body)
 		if (b->page > 1)
 			break;
 		if (b->type != B_PARA || b->len == 0 || b->len > 300)
-			continue;
+			continue;   /* (OCR pages have no sizes: no title from them) */
 		if (!best || b->size > best->size + 0.1f)
 			best = b;
 	}
@@ -904,7 +921,7 @@ int hp_pdf_layout(hp_pdf_page *pages, size_t n, hp_buf *out, hp_pdf_layout_info 
 		const block *b = &L.blocks[i];
 		if (b->type == B_ITEM && (i == 0 || L.blocks[i - 1].type != B_ITEM))
 			info->lists++;
-		if (b->type == B_PARA || b->type == B_ITEM)
+		if (b->type == B_PARA || b->type == B_ITEM || b->type == B_OCR)
 			for (uint32_t k = 0; k < b->len; k++)
 				info->chars += L.arena.data[b->text + k] != ' ';
 	}

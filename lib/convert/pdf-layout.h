@@ -26,7 +26,9 @@ typedef struct line {
 	uint32_t cell, n_cells; /* into L->cells */
 } line;
 
-enum { B_PAGE, B_PARA, B_ITEM, B_TABLE };
+/* B_OCR: a page's OCR text; level = confidence, marker = language,
+ * depth = 1 when OCR stopped at its budget. */
+enum { B_PAGE, B_PARA, B_ITEM, B_TABLE, B_OCR };
 
 typedef struct block {
 	int type, page, level, n_lines;

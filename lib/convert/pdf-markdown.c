@@ -160,6 +160,37 @@ static int add_block_text(hp_buf *b, const char *s, size_t n)
 	return r;
 }
 
+/* A page read by OCR: a note saying so, then Tesseract's paragraphs (its
+ * line breaks inside a paragraph become spaces). */
+static int emit_ocr(hp_buf *out, const block *b, const char *s)
+{
+	int r = hp_buf_addf(out, "<!-- text by OCR (%s), mean confidence %d%% -->\n\n", b->marker, b->level);
+	const char *e = s + b->len;
+	while (r == 0 && s < e) {
+		while (s < e && (*s == '\n' || *s == ' '))
+			s++;
+		const char *p = s;
+		while (p < e && !(p[0] == '\n' && p + 1 < e && p[1] == '\n'))
+			p++;
+		if (p > s) {
+			char *para = strndup(s, (size_t)(p - s));
+			if (!para)
+				return -ENOMEM;
+			for (char *q = para; *q; q++)
+				if (*q == '\n')
+					*q = ' ';
+			r = add_block_text(out, para, strlen(para));
+			free(para);
+			if (r == 0)
+				r = hp_buf_addstr(out, "\n\n");
+		}
+		s = p;
+	}
+	if (r == 0 && b->depth)
+		r = hp_buf_addstr(out, "<!-- OCR stopped at the page's time budget: the rest was not read -->\n\n");
+	return r;
+}
+
 int hp_pdf_emit(layout *L, hp_buf *out)
 {
 	int r = 0;
@@ -170,6 +201,9 @@ int hp_pdf_emit(layout *L, hp_buf *out)
 		switch (b->type) {
 		case B_PAGE:
 			r = hp_buf_addf(out, "<!-- page %d -->\n\n", b->page);
+			break;
+		case B_OCR:
+			r = emit_ocr(out, b, s);
 			break;
 		case B_TABLE:
 			r = hp_buf_add(out, s, b->len);

@@ -35,6 +35,7 @@
 
 #include "hopper/common.h"
 #include "hopper/convert.h"
+#include "hopper/ocr.h"
 #include "convert-int.h"
 #include "pdf-int.h"
 
@@ -165,6 +166,7 @@ static void tee_fill_path(fz_context *c, fz_device *d, const fz_path *path, int 
 {
 	tee_dev *t = (tee_dev *)d;
 	tick(c, t);
+	t->pg->n_paths++;
 	note_rule(c, t, fz_bound_path(c, path, NULL, ctm));
 }
 
@@ -174,6 +176,7 @@ static void tee_stroke_path(fz_context *c, fz_device *d, const fz_path *path, co
 {
 	tee_dev *t = (tee_dev *)d;
 	tick(c, t);
+	t->pg->n_paths++;
 	note_rule(c, t, fz_bound_path(c, path, NULL, ctm));
 }
 
@@ -360,6 +363,61 @@ static int collect(hp_pdf_page *pg, const fz_stext_page *sp, float ox, float oy,
 	return r;
 }
 
+/* ---- pages without a text layer: OCR ------------------------------------------------ */
+
+/* Resolution pages are rendered at for OCR, lowered for pages so large that
+ * the picture would pass half of what OCR accepts. */
+#define PDF_OCR_DPI 300
+
+/* Render page i in grey and read it with OCR into pg->ocr_*. 0 (also when
+ * the page had nothing to read), -ENOTSUP (OCR not available: msg says
+ * why), -ENOMEM, -EIO (the page could not be rendered: msg says why). */
+static int ocr_page(fz_document *doc, int i, hp_pdf_page *pg, const hp_convert_limits *lim, char *msg,
+                    size_t msglen)
+{
+	fz_page *volatile page = NULL;
+	fz_pixmap *volatile pix = NULL;
+	volatile int r = 0;
+	fz_try(ctx)
+	{
+		page = fz_load_page(ctx, doc, i);
+		float dpi = PDF_OCR_DPI;
+		while (dpi > 72 && (double)pg->w * dpi / 72 * pg->h * dpi / 72 > HP_OCR_MAX_PIXELS / 2)
+			dpi -= 25;
+		pix = fz_new_pixmap_from_page(ctx, page, fz_scale(dpi / 72, dpi / 72), fz_device_gray(ctx), 0);
+		hp_ocr_image img = {
+			.gray = fz_pixmap_samples(ctx, pix),
+			.width = fz_pixmap_width(ctx, pix),
+			.height = fz_pixmap_height(ctx, pix),
+			.stride = (int)fz_pixmap_stride(ctx, pix),
+			.dpi = (int)dpi,
+		};
+		hp_ocr_result o = { 0 };
+		r = hp_ocr_gray(&img, lim->ocr_languages, lim->page_time_ms, &o, msg, msglen);
+		if (r == 0) {
+			pg->ocr_text = o.text;
+			pg->ocr_confidence = o.confidence;
+			pg->ocr_lang = o.lang;
+			pg->ocr_timed_out = o.timed_out;
+		}
+	}
+	fz_always(ctx)
+	{
+		fz_drop_pixmap(ctx, pix);
+		fz_drop_page(ctx, page);
+	}
+	fz_catch(ctx)
+	{
+		if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+			r = -ENOMEM;
+		else {
+			snprintf(msg, msglen, "%s", fz_caught_message(ctx));
+			r = -EIO;
+		}
+	}
+	return r;
+}
+
 /* ---- one document ------------------------------------------------------------------ */
 
 typedef struct job {
@@ -369,6 +427,7 @@ typedef struct job {
 	hp_buf warn;            /* JSON array items, comma-separated */
 	int n_warn;
 	size_t text_total;
+	int ocr_off;            /* OCR is not available here: do not try again */
 } job;
 
 static int warn(job *j, const char *fmt, ...) HP_PRINTF(2, 3);
@@ -585,6 +644,30 @@ static void close_doc(fz_stream *stm, fz_document *doc)
 	fz_empty_store(ctx);
 }
 
+/* "ocr": {"pages": [..], "mean_confidence": N, "language": ".."} when
+ * pages were read by OCR. */
+static int add_ocr_meta(hp_buf *m, const job *j)
+{
+	int n = 0, sum = 0, r = 0;
+	const char *lang = NULL;
+	for (int i = 0; i < j->n_pages && r == 0; i++) {
+		const hp_pdf_page *pg = &j->pages[i];
+		if (!pg->ocr_text)
+			continue;
+		r = hp_buf_addf(m, n ? ", %d" : ", \"ocr\": {\"pages\": [%d", i + 1);
+		sum += pg->ocr_confidence;
+		lang = pg->ocr_lang;
+		n++;
+	}
+	if (r == 0 && n)
+		r = hp_buf_addf(m, "], \"mean_confidence\": %d, \"language\": ", sum / n);
+	if (r == 0 && n)
+		r = hp_json_str(m, lang ? lang : "");
+	if (r == 0 && n)
+		r = hp_buf_addc(m, '}');
+	return r;
+}
+
 static int convert_pdf(const char *name, const char *data, size_t len, const hp_convert_limits *lim,
                        hp_doc *doc, char *err, size_t errlen)
 {
@@ -645,6 +728,21 @@ static int convert_pdf(const char *name, const char *data, size_t len, const hp_
 		}
 		if (r < 0)
 			goto out;
+		/* no text layer, but something drawn: a scan (or outlined text) */
+		hp_pdf_page *pg = &j.pages[i];
+		if (pg->n_segs == 0 && (pg->has_images || pg->n_paths > 50) && !j.ocr_off) {
+			msg[0] = '\0';
+			r = ocr_page(fdoc, i, pg, lim, msg, sizeof msg);
+			if (r == -ENOTSUP) {
+				j.ocr_off = 1;   /* say once, go on without */
+				r = warn(&j, "pages without text were not read: %s", msg);
+			} else if (r == -EIO || r == -EINVAL || r == -EFBIG)
+				r = warn(&j, "page %d could not be read by OCR: %s", i + 1, msg);
+			if (r < 0)
+				goto out;
+			if (pg->ocr_timed_out && (r = warn(&j, "page %d: OCR stopped at the page's time budget", i + 1)) < 0)
+				goto out;
+		}
 		/* the text extracted is what the Markdown is made of: past twice
 		 * the output cap, the output cap will be hit anyway */
 		if (j.text_total > lim->max_output * 2) {
@@ -694,7 +792,13 @@ static int convert_pdf(const char *name, const char *data, size_t len, const hp_
 		r = add_date(&meta, "created", created);
 	if (r == 0)
 		r = add_date(&meta, "modified", modified);
-	if (r == 0 && info.chars == 0)
+	if (r == 0)
+		r = add_ocr_meta(&meta, &j);
+	/* no text, and OCR did not read the pages (not available, failed) */
+	int ocr_pages = 0;
+	for (int i = 0; i < n_pages; i++)
+		ocr_pages += j.pages[i].ocr_text != NULL;
+	if (r == 0 && info.chars == 0 && !ocr_pages)
 		r = hp_buf_addstr(&meta, ", \"ocr_needed\": true");
 	else if (r == 0 && info.pages_without_text)
 		r = hp_buf_addf(&meta, ", \"pages_without_text\": %d", info.pages_without_text);
@@ -716,6 +820,8 @@ static int convert_pdf(const char *name, const char *data, size_t len, const hp_
 		r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title);
 	else if (info.title)
 		r = hp_title_from_line(info.title, strlen(info.title), HP_TITLE_MAX, &doc->title);
+	else if (j.pages[0].ocr_text)   /* a scan: its first line */
+		r = hp_title_from_line(j.pages[0].ocr_text, strlen(j.pages[0].ocr_text), HP_TITLE_MAX, &doc->title);
 	if (r < 0)
 		goto out;
 	doc->pages = n_pages;

@@ -260,6 +260,23 @@ def main():
             fh.write(src)
         subprocess.run(["mutool", "create", "-O", "compress", "-o", os.path.join(HERE, "scan.pdf"), f],
                        check=True)
+    # a scan of text: a small page of text rendered to a grey PNG by
+    # mutool draw, then that picture alone on a page (no text layer)
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "src.txt")
+        with open(src, "w", encoding="latin-1") as fh:
+            fh.write("%%MediaBox 0 0 360 160\n%%Font F1 Helvetica-Bold\n%%Font F2 Helvetica\n"
+                     "BT /F1 22 Tf 20 110 Td (Scanned Invoice 4711) Tj ET\n"
+                     "BT /F2 16 Tf 20 60 Td (Total due: 128 EUR) Tj ET\n")
+        pdf = os.path.join(d, "src.pdf")
+        png = os.path.join(d, "scan.png")
+        subprocess.run(["mutool", "create", "-o", pdf, src], check=True)
+        subprocess.run(["mutool", "draw", "-q", "-r", "200", "-c", "gray", "-o", png, pdf, "1"], check=True)
+        page = os.path.join(d, "page.txt")
+        with open(page, "w") as fh:
+            fh.write("%%%%MediaBox 0 0 360 160\n%%%%Image Im1 %s\nq 360 0 0 160 0 0 cm /Im1 Do Q\n" % png)
+        subprocess.run(["mutool", "create", "-O", "compress", "-o", os.path.join(HERE, "scan-text.pdf"), page],
+                       check=True)
     # a slow page: many tiny filled paths and one line of text
     p = Page()
     p.text(72, 72, "F3", 12, "A page with a great many paths.")
