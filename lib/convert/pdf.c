@@ -668,22 +668,125 @@ static int add_ocr_meta(hp_buf *m, const job *j)
 	return r;
 }
 
+/* Page i had no text layer but something drawn (a scan, outlined text):
+ * read it by OCR if OCR is here. Failures are warnings. 0 or -ENOMEM. */
+static int read_without_text(fz_document *fdoc, job *j, int i)
+{
+	hp_pdf_page *pg = &j->pages[i];
+	char msg[256] = "";
+	int r = ocr_page(fdoc, i, pg, j->lim, msg, sizeof msg);
+	if (r == -ENOTSUP) {
+		j->ocr_off = 1;   /* say once, go on without */
+		r = warn(j, "pages without text were not read: %s", msg);
+	} else if (r == -EIO || r == -EINVAL || r == -EFBIG)
+		r = warn(j, "page %d could not be read by OCR: %s", i + 1, msg);
+	if (r == 0 && pg->ocr_timed_out)
+		r = warn(j, "page %d: OCR stopped at the page's time budget", i + 1);
+	return r;
+}
+
+/* Read every page into j->pages. 0, or -errno with err set (a page over
+ * its time budget, text past the output cap, no readable page). */
+static int read_pages(fz_document *fdoc, job *j, char *err, size_t errlen)
+{
+	const hp_convert_limits *lim = j->lim;
+	hp_buf tmp;
+	hp_buf_init(&tmp, 0);
+	char msg[256] = "";
+	int r = 0, bad_pages = 0;
+	for (int i = 0; i < j->n_pages && r == 0; i++) {
+		msg[0] = '\0';
+		r = run_page(fdoc, j, i, &tmp, msg, sizeof msg);
+		if (r == -EIO) {
+			bad_pages++;
+			r = warn(j, "page %d could not be read: %s", i + 1, msg);
+			continue;
+		}
+		if (r == -ETIMEDOUT)
+			snprintf(err, errlen,
+			         "page %d took longer than the per-page budget of %llu ms ([workers] pdf_page_timeout)",
+			         i + 1, (unsigned long long)lim->page_time_ms);
+		if (r < 0)
+			break;
+		const hp_pdf_page *pg = &j->pages[i];
+		if (pg->n_segs == 0 && (pg->has_images || pg->n_paths > 50) && !j->ocr_off)
+			r = read_without_text(fdoc, j, i);
+		/* the text extracted is what the Markdown is made of: past twice
+		 * the output cap, the output cap will be hit anyway */
+		if (r == 0 && j->text_total > lim->max_output * 2)
+			r = hp_conv_efbig(lim->max_output, err, errlen);
+	}
+	if (r == 0 && bad_pages == j->n_pages) {
+		snprintf(err, errlen, "PDF is damaged: no page could be read (%s)", msg);
+		r = -EINVAL;
+	}
+	hp_buf_free(&tmp);
+	return r;
+}
+
+/* documents.meta: the page count, the document information dictionary,
+ * OCR, what the layout found, warnings. 0 or -ENOMEM. */
+static int make_meta(hp_buf *meta, fz_document *fdoc, job *j, const hp_pdf_layout_info *info)
+{
+	static const struct { const char *key, *name; int date; } fields[] = {
+		{ "info:Author", "author", 0 }, { "info:Subject", "subject", 0 },
+		{ "info:Keywords", "keywords", 0 }, { "info:Creator", "creator", 0 },
+		{ "info:Producer", "producer", 0 }, { "info:CreationDate", "created", 1 },
+		{ "info:ModDate", "modified", 1 },
+	};
+	int r = hp_buf_addf(meta, "{\"pages\": %d", j->n_pages);
+	for (size_t i = 0; i < HP_ARRAY_SIZE(fields) && r == 0; i++) {
+		char *v = meta_str(fdoc, fields[i].key);
+		r = fields[i].date ? add_date(meta, fields[i].name, v) : add_meta_str(meta, fields[i].name, v);
+		free(v);
+	}
+	if (r == 0)
+		r = add_ocr_meta(meta, j);
+	/* no text, and OCR did not read the pages (not available, failed) */
+	int ocr_pages = 0;
+	for (int i = 0; i < j->n_pages; i++)
+		ocr_pages += j->pages[i].ocr_text != NULL;
+	if (r == 0 && info->chars == 0 && !ocr_pages)
+		r = hp_buf_addstr(meta, ", \"ocr_needed\": true");
+	else if (r == 0 && info->pages_without_text)
+		r = hp_buf_addf(meta, ", \"pages_without_text\": %d", info->pages_without_text);
+	if (r == 0)
+		r = hp_buf_addf(meta, ", \"headings\": %d, \"tables\": %d, \"lists\": %d", info->headings,
+		                info->tables, info->lists);
+	if (r == 0 && info->dropped_lines)
+		r = hp_buf_addf(meta, ", \"running_lines_dropped\": %d", info->dropped_lines);
+	if (r == 0 && warnings && j->n_warn < 20)
+		r = warn(j, "MuPDF repaired or skipped %d damaged part%s", warnings, warnings == 1 ? "" : "s");
+	if (r == 0 && j->n_warn)
+		r = hp_buf_addf(meta, ", \"warnings\": [%s]", j->warn.data);
+	if (r == 0)
+		r = hp_buf_addc(meta, '}');
+	return r;
+}
+
+/* The title: the metadata's when it is a real one, else the largest text
+ * on page 1, else (a scan) the first line OCR read. */
+static int pick_title(fz_document *fdoc, const char *name, const job *j, const hp_pdf_layout_info *info,
+                      char **ret)
+{
+	char *t = meta_str(fdoc, "info:Title");
+	const char *use = t && title_useful(t, name) ? t : info->title ? info->title : j->pages[0].ocr_text;
+	int r = use ? hp_title_from_line(use, strlen(use), HP_TITLE_MAX, ret) : 0;
+	free(t);
+	return r;
+}
+
 static int convert_pdf(const char *name, const char *data, size_t len, const hp_convert_limits *lim,
                        hp_doc *doc, char *err, size_t errlen)
 {
 	job j = { .lim = lim };
 	fz_stream *stm = NULL;
 	fz_document *fdoc = NULL;
-	hp_buf out, tmp, meta;
+	hp_buf out, meta;
 	hp_pdf_layout_info info = { 0 };
-	char *title = NULL, *author = NULL, *subject = NULL, *keywords = NULL, *creator = NULL,
-	     *producer = NULL, *created = NULL, *modified = NULL;
-	int r = 0;
-	int n_pages = 0, bad_pages = 0;
-	char msg[256] = "";
+	int r = 0, n_pages = 0;
 
 	hp_buf_init(&out, lim->max_output);
-	hp_buf_init(&tmp, 0);
 	hp_buf_init(&meta, 0);
 	hp_buf_init(&j.warn, 0);
 	if (!ctx && (r = hp_pdf_init()) < 0)
@@ -710,118 +813,16 @@ static int convert_pdf(const char *name, const char *data, size_t len, const hp_
 		goto out;
 	}
 	j.n_pages = n_pages;
-	for (int i = 0; i < n_pages; i++) {
-		msg[0] = '\0';
-		r = run_page(fdoc, &j, i, &tmp, msg, sizeof msg);
-		if (r == -EIO) {
-			bad_pages++;
-			r = warn(&j, "page %d could not be read: %s", i + 1, msg);
-			if (r < 0)
-				goto out;
-			continue;
-		}
-		if (r == -ETIMEDOUT) {
-			snprintf(err, errlen,
-			         "page %d took longer than the per-page budget of %llu ms ([workers] pdf_page_timeout)",
-			         i + 1, (unsigned long long)lim->page_time_ms);
-			goto out;
-		}
-		if (r < 0)
-			goto out;
-		/* no text layer, but something drawn: a scan (or outlined text) */
-		hp_pdf_page *pg = &j.pages[i];
-		if (pg->n_segs == 0 && (pg->has_images || pg->n_paths > 50) && !j.ocr_off) {
-			msg[0] = '\0';
-			r = ocr_page(fdoc, i, pg, lim, msg, sizeof msg);
-			if (r == -ENOTSUP) {
-				j.ocr_off = 1;   /* say once, go on without */
-				r = warn(&j, "pages without text were not read: %s", msg);
-			} else if (r == -EIO || r == -EINVAL || r == -EFBIG)
-				r = warn(&j, "page %d could not be read by OCR: %s", i + 1, msg);
-			if (r < 0)
-				goto out;
-			if (pg->ocr_timed_out && (r = warn(&j, "page %d: OCR stopped at the page's time budget", i + 1)) < 0)
-				goto out;
-		}
-		/* the text extracted is what the Markdown is made of: past twice
-		 * the output cap, the output cap will be hit anyway */
-		if (j.text_total > lim->max_output * 2) {
-			r = hp_conv_efbig(lim->max_output, err, errlen);
-			goto out;
-		}
-	}
-	if (bad_pages == n_pages) {
-		snprintf(err, errlen, "PDF is damaged: no page could be read (%s)", msg);
-		r = -EINVAL;
+	r = read_pages(fdoc, &j, err, errlen);
+	if (r < 0)
 		goto out;
-	}
-
 	r = hp_pdf_layout(j.pages, (size_t)n_pages, &out, &info);
-	if (r == -EFBIG) {
+	if (r == -EFBIG)
 		r = hp_conv_efbig(lim->max_output, err, errlen);
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-
-	title = meta_str(fdoc, "info:Title");
-	if (title && !title_useful(title, name)) {
-		free(title);
-		title = NULL;
-	}
-	author = meta_str(fdoc, "info:Author");
-	subject = meta_str(fdoc, "info:Subject");
-	keywords = meta_str(fdoc, "info:Keywords");
-	creator = meta_str(fdoc, "info:Creator");
-	producer = meta_str(fdoc, "info:Producer");
-	created = meta_str(fdoc, "info:CreationDate");
-	modified = meta_str(fdoc, "info:ModDate");
-
-	r = hp_buf_addf(&meta, "{\"pages\": %d", n_pages);
 	if (r == 0)
-		r = add_meta_str(&meta, "author", author);
+		r = make_meta(&meta, fdoc, &j, &info);
 	if (r == 0)
-		r = add_meta_str(&meta, "subject", subject);
-	if (r == 0)
-		r = add_meta_str(&meta, "keywords", keywords);
-	if (r == 0)
-		r = add_meta_str(&meta, "creator", creator);
-	if (r == 0)
-		r = add_meta_str(&meta, "producer", producer);
-	if (r == 0)
-		r = add_date(&meta, "created", created);
-	if (r == 0)
-		r = add_date(&meta, "modified", modified);
-	if (r == 0)
-		r = add_ocr_meta(&meta, &j);
-	/* no text, and OCR did not read the pages (not available, failed) */
-	int ocr_pages = 0;
-	for (int i = 0; i < n_pages; i++)
-		ocr_pages += j.pages[i].ocr_text != NULL;
-	if (r == 0 && info.chars == 0 && !ocr_pages)
-		r = hp_buf_addstr(&meta, ", \"ocr_needed\": true");
-	else if (r == 0 && info.pages_without_text)
-		r = hp_buf_addf(&meta, ", \"pages_without_text\": %d", info.pages_without_text);
-	if (r == 0)
-		r = hp_buf_addf(&meta, ", \"headings\": %d, \"tables\": %d, \"lists\": %d", info.headings,
-		                info.tables, info.lists);
-	if (r == 0 && info.dropped_lines)
-		r = hp_buf_addf(&meta, ", \"running_lines_dropped\": %d", info.dropped_lines);
-	if (r == 0 && warnings && j.n_warn < 20)
-		r = warn(&j, "MuPDF repaired or skipped %d damaged part%s", warnings, warnings == 1 ? "" : "s");
-	if (r == 0 && j.n_warn)
-		r = hp_buf_addf(&meta, ", \"warnings\": [%s]", j.warn.data);
-	if (r == 0)
-		r = hp_buf_addc(&meta, '}');
-	if (r < 0)
-		goto out;
-
-	if (title)
-		r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title);
-	else if (info.title)
-		r = hp_title_from_line(info.title, strlen(info.title), HP_TITLE_MAX, &doc->title);
-	else if (j.pages[0].ocr_text)   /* a scan: its first line */
-		r = hp_title_from_line(j.pages[0].ocr_text, strlen(j.pages[0].ocr_text), HP_TITLE_MAX, &doc->title);
+		r = pick_title(fdoc, name, &j, &info, &doc->title);
 	if (r < 0)
 		goto out;
 	doc->pages = n_pages;
@@ -839,16 +840,7 @@ out:
 		hp_pdf_page_free(&j.pages[i]);
 	free(j.pages);
 	free(info.title);
-	free(title);
-	free(author);
-	free(subject);
-	free(keywords);
-	free(creator);
-	free(producer);
-	free(created);
-	free(modified);
 	hp_buf_free(&out);
-	hp_buf_free(&tmp);
 	hp_buf_free(&meta);
 	hp_buf_free(&j.warn);
 	return r;
