@@ -761,118 +761,111 @@ static int do_flow(layout *L, uint32_t *idx, size_t n)
 	return flow_text(L, start, L->n_lines, fx0, fx1);
 }
 
+/* A page read by OCR: one block with Tesseract's text. */
+static int ocr_block(layout *L)
+{
+	const hp_pdf_page *pg = L->pg;
+	block *bl = hp_pdf_new_block(L, B_OCR);
+	if (!bl)
+		return -ENOMEM;
+	bl->level = pg->ocr_confidence;
+	snprintf(bl->marker, sizeof bl->marker, "%s", pg->ocr_lang ? pg->ocr_lang : "?");
+	bl->depth = pg->ocr_timed_out;
+	size_t tl = strlen(pg->ocr_text);
+	int r = hp_buf_add(&L->arena, pg->ocr_text, tl);
+	if (r == 0)
+		L->blocks[L->n_blocks - 1].len = (uint32_t)tl;
+	return r;
+}
+
+static int crosses(const hp_pdf_seg *s, float g0, float g1)
+{
+	return s->x0 < g0 - 1 && s->x1 > g1 + 1;
+}
+
+/* A page with a column gutter [g0, g1]: bands of segments that do not
+ * cross it are read left column then right column; segments across it
+ * (a title, a full-width figure caption) are a band of their own. */
+static int column_bands(layout *L, uint32_t *idx, size_t n, float g0, float g1)
+{
+	const hp_pdf_page *pg = L->pg;
+	sort_page = pg;
+	qsort(idx, n, sizeof(*idx), cmp_seg_y);
+	uint32_t *tmp = malloc((n + 1) * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	int r = 0;
+	float mid = (g0 + g1) / 2;
+	for (size_t i = 0, j; i < n && r == 0; i = j) {
+		int span = crosses(&pg->segs[idx[i]], g0, g1);
+		size_t nt = 0;
+		for (j = i; j < n && crosses(&pg->segs[idx[j]], g0, g1) == span; j++)
+			if (span || pg->segs[idx[j]].x1 <= mid)
+				tmp[nt++] = idx[j];
+		r = do_flow(L, tmp, nt);
+		if (span || r < 0)
+			continue;
+		nt = 0;
+		for (size_t k = i; k < j; k++)
+			if (pg->segs[idx[k]].x1 > mid)
+				tmp[nt++] = idx[k];
+		r = do_flow(L, tmp, nt);
+	}
+	free(tmp);
+	return r;
+}
+
+/* Rotated text (margin stamps, vertical labels): a paragraph each, after
+ * the page's text, never a heading. */
+static int rotated(layout *L)
+{
+	const hp_pdf_page *pg = L->pg;
+	int r = 0;
+	for (size_t i = 0; i < pg->n_segs && r == 0; i++) {
+		const hp_pdf_seg *s = &pg->segs[i];
+		if (!(s->flags & HP_PDF_ROTATED) || !s->len || (s->flags & HP_PDF_DROPPED))
+			continue;
+		block *bl = hp_pdf_new_block(L, B_PARA);
+		if (!bl)
+			return -ENOMEM;
+		bl->size = 0;
+		bl->n_lines = 1;
+		r = hp_buf_add(&L->arena, hp_pdf_seg_text(pg, s), s->len);
+		if (r == 0)
+			L->blocks[L->n_blocks - 1].len = s->len;
+	}
+	return r;
+}
+
 static int layout_page(layout *L)
 {
 	hp_pdf_page *pg = L->pg;
 	if (!hp_pdf_new_block(L, B_PAGE))
 		return -ENOMEM;
 	L->list_depth = 0;
+	if (pg->ocr_text)
+		return ocr_block(L);
 	uint32_t *idx = realloc(L->idx, (pg->n_segs + 1) * sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
 	L->idx = idx;
-	size_t n = 0, n_rot = 0;
+	size_t n = 0, n_rot = 0, chars = 0;
 	for (size_t i = 0; i < pg->n_segs; i++) {
 		const hp_pdf_seg *s = &pg->segs[i];
+		chars += s->len;
 		if (s->len == 0 || (s->flags & HP_PDF_DROPPED))
 			continue;
-		if (s->flags & HP_PDF_ROTATED) {
+		if (s->flags & HP_PDF_ROTATED)
 			n_rot++;
-			continue;
-		}
-		idx[n++] = (uint32_t)i;
+		else
+			idx[n++] = (uint32_t)i;
 	}
-	if (pg->ocr_text) {
-		block *bl = hp_pdf_new_block(L, B_OCR);
-		if (!bl)
-			return -ENOMEM;
-		bl->level = pg->ocr_confidence;
-		snprintf(bl->marker, sizeof bl->marker, "%s", pg->ocr_lang ? pg->ocr_lang : "?");
-		bl->depth = pg->ocr_timed_out;
-		size_t tl = strlen(pg->ocr_text);
-		int r = hp_buf_add(&L->arena, pg->ocr_text, tl);
-		if (r < 0)
-			return r;
-		bl = &L->blocks[L->n_blocks - 1];
-		bl->len = (uint32_t)tl;
-		return 0;
-	}
-	if (n == 0 && n_rot == 0) {
-		int any = 0;
-		for (size_t i = 0; i < pg->n_segs; i++)
-			any |= pg->segs[i].len > 0;
-		if (!any)
-			L->info->pages_without_text++;
-	}
-	int r = 0;
+	if (chars == 0)
+		L->info->pages_without_text++;
 	float g0, g1;
-	if (find_gutter(pg, idx, n, &g0, &g1) == 0) {
-		/* bands: runs of segments that do not cross the gutter are read
-		 * left then right; a segment across it is a band of its own */
-		sort_page = pg;
-		qsort(idx, n, sizeof(*idx), cmp_seg_y);
-		uint32_t *tmp = malloc((n + 1) * sizeof(*tmp));
-		if (!tmp)
-			return -ENOMEM;
-		size_t i = 0;
-		while (i < n && r == 0) {
-			const hp_pdf_seg *s = &pg->segs[idx[i]];
-			int span = s->x0 < g0 - 1 && s->x1 > g1 + 1;
-			size_t j = i;
-			size_t nt = 0;
-			if (span) {
-				while (j < n) {
-					const hp_pdf_seg *t = &pg->segs[idx[j]];
-					if (!(t->x0 < g0 - 1 && t->x1 > g1 + 1))
-						break;
-					tmp[nt++] = idx[j++];
-				}
-				r = do_flow(L, tmp, nt);
-			} else {
-				while (j < n) {
-					const hp_pdf_seg *t = &pg->segs[idx[j]];
-					if (t->x0 < g0 - 1 && t->x1 > g1 + 1)
-						break;
-					j++;
-				}
-				for (size_t k = i; k < j; k++)
-					if (pg->segs[idx[k]].x1 <= (g0 + g1) / 2)
-						tmp[nt++] = idx[k];
-				r = do_flow(L, tmp, nt);
-				size_t nr = 0;
-				for (size_t k = i; k < j; k++)
-					if (pg->segs[idx[k]].x1 > (g0 + g1) / 2)
-						tmp[nr++] = idx[k];
-				if (r == 0)
-					r = do_flow(L, tmp, nr);
-			}
-			i = j;
-		}
-		free(tmp);
-	} else {
-		r = do_flow(L, idx, n);
-	}
-	/* rotated text (margin stamps, vertical labels): after the page */
-	if (r == 0 && n_rot) {
-		size_t k = 0;
-		for (size_t i = 0; i < pg->n_segs; i++) {
-			const hp_pdf_seg *s = &pg->segs[i];
-			if ((s->flags & HP_PDF_ROTATED) && s->len && !(s->flags & HP_PDF_DROPPED))
-				idx[k++] = (uint32_t)i;
-		}
-		for (size_t i = 0; i < k && r == 0; i++) {
-			L->n_lines = L->n_cells = 0;
-			const hp_pdf_seg *s = &pg->segs[idx[i]];
-			block *bl = hp_pdf_new_block(L, B_PARA);
-			if (!bl)
-				return -ENOMEM;
-			bl->size = 0;  /* never a heading */
-			bl->n_lines = 1;
-			r = hp_buf_add(&L->arena, hp_pdf_seg_text(pg, s), s->len);
-			bl = &L->blocks[L->n_blocks - 1];
-			bl->len = s->len;
-		}
-	}
+	int r = find_gutter(pg, idx, n, &g0, &g1) == 0 ? column_bands(L, idx, n, g0, g1) : do_flow(L, idx, n);
+	if (r == 0 && n_rot)
+		r = rotated(L);
 	return r;
 }
 
