@@ -368,12 +368,16 @@ static int collect(hp_pdf_page *pg, const fz_stext_page *sp, float ox, float oy,
 /* Resolution pages are rendered at for OCR, lowered for pages so large that
  * the picture would pass half of what OCR accepts. */
 #define PDF_OCR_DPI 300
+/* OCR time for one document, inside the job's time-out (60 s by default),
+ * as the image converter's: past it, the remaining scanned pages are left
+ * for later with a warning and meta.ocr_needed. */
+#define PDF_OCR_BUDGET_MS 45000
 
 /* Render page i in grey and read it with OCR into pg->ocr_*. 0 (also when
  * the page had nothing to read), -ENOTSUP (OCR not available: msg says
  * why), -ENOMEM, -EIO (the page could not be rendered: msg says why). */
-static int ocr_page(fz_document *doc, int i, hp_pdf_page *pg, const hp_convert_limits *lim, char *msg,
-                    size_t msglen)
+static int ocr_page(fz_document *doc, int i, hp_pdf_page *pg, const hp_convert_limits *lim,
+                    uint64_t budget_ms, char *msg, size_t msglen)
 {
 	fz_page *volatile page = NULL;
 	fz_pixmap *volatile pix = NULL;
@@ -393,7 +397,7 @@ static int ocr_page(fz_document *doc, int i, hp_pdf_page *pg, const hp_convert_l
 			.dpi = (int)dpi,
 		};
 		hp_ocr_result o = { 0 };
-		r = hp_ocr_gray(&img, lim->ocr_languages, lim->page_time_ms, &o, msg, msglen);
+		r = hp_ocr_gray(&img, lim->ocr_languages, budget_ms, &o, msg, msglen);
 		if (r == 0) {
 			pg->ocr_text = o.text;
 			pg->ocr_confidence = o.confidence;
@@ -428,6 +432,8 @@ typedef struct job {
 	int n_warn;
 	size_t text_total;
 	int ocr_off;            /* OCR is not available here: do not try again */
+	uint64_t ocr_ms;        /* OCR time spent on this document */
+	int ocr_left;           /* scanned pages left unread (budget spent) */
 } job;
 
 static int warn(job *j, const char *fmt, ...) HP_PRINTF(2, 3);
@@ -674,7 +680,18 @@ static int read_without_text(fz_document *fdoc, job *j, int i)
 {
 	hp_pdf_page *pg = &j->pages[i];
 	char msg[256] = "";
-	int r = ocr_page(fdoc, i, pg, j->lim, msg, sizeof msg);
+	if (j->ocr_ms >= PDF_OCR_BUDGET_MS) {
+		if (j->ocr_left++ == 0)
+			return warn(j, "OCR stopped at page %d: the document's OCR time (%d s) was spent", i + 1,
+			            PDF_OCR_BUDGET_MS / 1000);
+		return 0;
+	}
+	uint64_t budget = PDF_OCR_BUDGET_MS - j->ocr_ms;
+	if (j->lim->page_time_ms && j->lim->page_time_ms < budget)
+		budget = j->lim->page_time_ms;
+	uint64_t t0 = hp_now_ms();
+	int r = ocr_page(fdoc, i, pg, j->lim, budget, msg, sizeof msg);
+	j->ocr_ms += hp_now_ms() - t0;
 	if (r == -ENOTSUP) {
 		j->ocr_off = 1;   /* say once, go on without */
 		r = warn(j, "pages without text were not read: %s", msg);
@@ -746,7 +763,7 @@ static int make_meta(hp_buf *meta, fz_document *fdoc, job *j, const hp_pdf_layou
 	int ocr_pages = 0;
 	for (int i = 0; i < j->n_pages; i++)
 		ocr_pages += j->pages[i].ocr_text != NULL;
-	if (r == 0 && info->chars == 0 && !ocr_pages)
+	if (r == 0 && ((info->chars == 0 && !ocr_pages) || j->ocr_left))
 		r = hp_buf_addstr(meta, ", \"ocr_needed\": true");
 	else if (r == 0 && info->pages_without_text)
 		r = hp_buf_addf(meta, ", \"pages_without_text\": %d", info->pages_without_text);
