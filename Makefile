@@ -155,6 +155,18 @@ bench: deps
 	    two=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $(B)/tests/bench/bench_convert 2 $$f 2>&1 >/dev/null | sed -n 's/.*Collected : //p'); \
 	    printf '  %-28s %12s instructions\n' $$(basename $$f) $$((two - one)); \
 	  done; fi
+	@echo "chunker on the converted documents (5 rounds each; share of convert + chunk):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3)
+	@if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then \
+	  valgrind --tool=callgrind --callgrind-out-file=$(B)/chunk.cg $(B)/tests/bench/bench_chunk 1 \
+	    $(BENCH_DOCS) $(wildcard /usr/share/common-licenses/GPL-3) >/dev/null 2>&1; \
+	  callgrind_annotate --inclusive=yes $(B)/chunk.cg 2>/dev/null | awk \
+	    '/chunk.c:hp_chunk_markdown_opts$$/ { c = $$1 } /convert.c:hp_convert$$/ { v = $$1 } \
+	     END { gsub(",", "", c); gsub(",", "", v); if (c + v > 0) \
+	       printf "  chunker share by instructions (callgrind, repeatable): %.1f%% of convert+chunk\n", 100 * c / (c + v) }'; \
+	  rm -f $(B)/chunk.cg; fi
+	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
+	@tests/bench/tokens.sh $(B)
 
 # ---- dependencies ---------------------------------------------------------
 deps:

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "hopper/chunk.h"
+#include "hopper/search.h"
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/convert.h"
@@ -57,11 +58,16 @@ static void usage(FILE *f)
 	        "                          run one SQL query on hopper's database, print the\n"
 	        "                          rows (-A unaligned, -t rows only, as in psql)\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
+	        "  search [--limit N] [--watch] WORDS...\n"
+	        "                          best chunks by full-text search (ts_rank over\n"
+	        "                          websearch_to_tsquery: words, \"a phrase\", -not, or):\n"
+	        "                          path, heading path, snippet (default 10 hits)\n"
 	        "  convert FILE... [-o DIR]\n"
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
 	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
-	        "                          database\n"
+	        "                          database; --chunks: print the chunks instead\n"
+	        "                          (ordinal, tokens, page, start, end, heading)\n"
 	        "  doctor                  check config, folders, limits, io_uring, database,\n"
 	        "                          disk space and the sandbox; exit 1 on a problem\n"
 	        "\n"
@@ -433,6 +439,60 @@ static int cmd_failures(int argc, char **argv)
 	return rc;
 }
 
+/* hopper search [--limit N] [--watch] WORDS... — see include/hopper/search.h */
+static int cmd_search(int argc, char **argv)
+{
+	int limit = 10;
+	bool watch = false;
+	hp_buf q;
+	hp_buf_init(&q, 4096);
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			long v = strtol(argv[++i], &end, 10);
+			if (*end || v < 1 || v > 10000) {
+				fprintf(stderr, "hopper: --limit takes a number from 1 to 10000\n");
+				hp_buf_free(&q);
+				return 2;
+			}
+			limit = (int)v;
+		} else if (!strcmp(argv[i], "--watch")) {
+			watch = true;
+		} else if ((q.len && hp_buf_addc(&q, ' ') < 0) || hp_buf_addstr(&q, argv[i]) < 0) {
+			fprintf(stderr, "hopper: the search words are too long\n");
+			hp_buf_free(&q);
+			return 2;
+		}
+	}
+	if (!q.len) {
+		fprintf(stderr, "hopper: usage: hopper search [--limit N] [--watch] WORDS...\n");
+		return 2;
+	}
+	PGconn *c = connect_db();
+	int rc = c ? 0 : 1;
+	bool color = isatty(STDOUT_FILENO);
+	if (watch)
+		signal(SIGINT, on_sigint);
+	while (c && !rc) {
+		char err[512];
+		if (watch)
+			printf("\033[H\033[2J");
+		int n = hp_search_print(c, q.data, limit, color, stdout, err, sizeof err);
+		if (n < 0) {
+			fprintf(stderr, "hopper: %s\n", err);
+			rc = 1;
+		} else if (n == 0) {
+			printf("no chunk matches \"%s\"\n", q.data);
+		}
+		fflush(stdout);
+		if (!watch || interrupted || sleep(2) != 0 || interrupted)
+			break;
+	}
+	PQfinish(c);
+	hp_buf_free(&q);
+	return rc;
+}
+
 /* ---- convert --------------------------------------------------------------- */
 
 static int read_file(const char *path, char **ret, size_t *ret_len)
@@ -573,7 +633,8 @@ static int child_convert(convert_child *c, const char *name, const char *data, s
 		}
 	}
 	hp_job_msg m = { .job_id = ++c->seq, .name = name, .data = data, .len = len,
-	                 .chunk_tokens = 512, .max_output = CONVERT_MAX_OUTPUT };
+	                 .chunk_tokens = HP_CHUNK_DEFAULT_TOKENS,
+	                 .chunk_min = HP_CHUNK_DEFAULT_MIN, .have_chunk_min = true, .max_output = CONVERT_MAX_OUTPUT };
 	hp_buf b;
 	hp_buf_init(&b, 0);
 	void *payload = NULL;
@@ -612,6 +673,22 @@ static int child_convert(convert_child *c, const char *name, const char *data, s
 	return r;
 }
 
+/* hopper convert --chunks: one line per chunk instead of the Markdown, the
+ * columns of hopper.chunks (page 0 = not paged; tabs and newlines in the
+ * heading shown as spaces), to compare with what hopperd stored. */
+static void print_chunks(const hp_result *res)
+{
+	for (size_t i = 0; i < res->n_chunks; i++) {
+		const hp_chunk *ch = &res->chunks[i];
+		printf("%zu\t%d\t%d\t%zu\t%zu\t", i, ch->tokens, ch->page, ch->start, ch->end);
+		for (const char *h = ch->heading; *h; h++)
+			putchar(*h == '\t' || *h == '\n' ? ' ' : *h);
+		putchar('\n');
+	}
+}
+
+static bool convert_chunks;
+
 static int convert_one(convert_child *child, const char *path, const char *outdir)
 {
 	char *data = NULL;
@@ -640,7 +717,9 @@ static int convert_one(convert_child *child, const char *path, const char *outdi
 	}
 	const hp_doc *doc = &res.doc;
 	int rc = 0;
-	if (!outdir) {
+	if (convert_chunks) {
+		print_chunks(&res);
+	} else if (!outdir) {
 		fwrite(doc->markdown, 1, doc->markdown_len, stdout);
 		if (doc->markdown_len && doc->markdown[doc->markdown_len - 1] != '\n')
 			putchar('\n');
@@ -668,12 +747,17 @@ static int convert_one(convert_child *child, const char *path, const char *outdi
 static int cmd_convert(int argc, char **argv)
 {
 	const char *outdir = NULL;
-	static const struct option opts[] = { { "output", required_argument, NULL, 'o' }, { 0 } };
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+		                              { "chunks", no_argument, NULL, 'C' }, { 0 } };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'C') {
+			convert_chunks = true;
+			continue;
+		}
 		if (c != 'o') {
-			fprintf(stderr, "hopper: usage: hopper convert FILE... [-o DIR]\n");
+			fprintf(stderr, "hopper: usage: hopper convert [--chunks] FILE... [-o DIR]\n");
 			return 2;
 		}
 		outdir = optarg;
@@ -732,6 +816,8 @@ int main(int argc, char **argv)
 		return cmd_sql(sub_argc, sub_argv);
 	if (strcmp(cmd, "failures") == 0)
 		return cmd_failures(sub_argc, sub_argv);
+	if (strcmp(cmd, "search") == 0)
+		return cmd_search(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
 	if (strcmp(cmd, "doctor") == 0)

@@ -33,6 +33,8 @@
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
+#include "hopper/mirror.h"
+#include "hopper/search.h"
 #include "hopper/reader.h"
 #include "hopper/watch.h"
 
@@ -83,6 +85,7 @@ typedef struct daemon_state {
 	uint64_t n_done, n_failed;
 	uint64_t n_linked;      /* of n_done: same content as a stored document */
 	hp_embed *embed;        /* [embed] url set: chunks to vectors */
+	hp_mirror *mirror;      /* [watch] output_dir set: the mirror folder */
 	hp_evsrc embed_src;
 } daemon_state;
 
@@ -392,6 +395,9 @@ static void dispatch(void)
 			.data = rq->data,
 			.len = rq->len,
 			.chunk_tokens = (uint32_t)j->chunk_tokens,
+			.chunk_overlap = (uint32_t)D.cfg->chunk_overlap,
+			.chunk_min = (uint32_t)D.cfg->chunk_min_tokens,
+			.have_chunk_min = true,
 			.max_output = D.cfg->max_output,
 			.pdf_max_pages = (uint32_t)D.cfg->pdf_max_pages,
 			.pdf_page_ms = D.cfg->pdf_page_timeout_ms,
@@ -438,6 +444,7 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 		else {
 			D.n_done++;
 			hp_info("%s: done (%s, %zu chunks)", f->path, hp_format_name(res->doc.format), res->n_chunks);
+			hp_mirror_notify(D.mirror, &(int64_t){ (int64_t)job_id }, 1);
 		}
 		break;
 	case HP_POOL_ERROR: {
@@ -549,6 +556,7 @@ static void reload(void)
 	hp_config_free(D.cfg);
 	D.cfg = ncfg;
 	hp_log_level = D.cfg->log_level;
+	hp_mirror_reload(&D.mirror, D.cfg, D.conninfo);
 	hp_watcher_scan(D.watcher);
 	hp_notice("reloaded %s: %zu watch(es), %d folder(s) watched", D.cfg_path ? D.cfg_path : HP_CONFIG_DEFAULT_PATH,
 	          D.cfg->n_watches, hp_watcher_count(D.watcher));
@@ -697,6 +705,8 @@ static void shutdown_all(void)
 			hp_queue_requeue(D.q, (int64_t)D.flights[i].job_id);
 		hp_queue_release_all(D.q);
 	}
+	hp_mirror_free(D.mirror);   /* writes what was committed, before the database stops */
+	D.mirror = NULL;
 	while (D.n_flights)
 		flight_drop(&D.flights[0]);
 	pending_clear();
@@ -768,6 +778,10 @@ static int daemon_main(void)
 	sd_notify(0, "STATUS=connecting to the database and migrating the schema");
 	r = hp_queue_open(D.conninfo, D.owner, &D.q);
 	if (r < 0)
+		goto fail;
+	if (hp_search_set_config(hp_queue_conn(D.q), D.cfg->search_config) < 0)
+		goto fail;
+	if (hp_mirror_start(D.cfg, D.conninfo, &D.mirror) < 0)
 		goto fail;
 	db_register();
 	recover_own_leases();

@@ -9,6 +9,7 @@
  * a non-zero status: the supervisor then reports and restarts it.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,6 @@
 /* The largest JOB payload: a file of 1 GiB plus its metadata fields. */
 #define HP_WORKER_MAX_JOB (((size_t)1 << 30) + ((size_t)1 << 20))
 #define HP_WORKER_DEFAULT_OUTPUT ((size_t)64 << 20)
-#define HP_WORKER_DEFAULT_TOKENS 512
 #define HP_WORKER_MAX_DEPTH 256
 /* Defaults of [workers] pdf_max_pages and pdf_page_timeout (lib/config.c),
  * for jobs that do not carry them (hopper convert). */
@@ -87,10 +87,13 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		res->error = strdup(err[0] ? err : strerror(-r));
 		return NULL;
 	}
-	int tokens = m->chunk_tokens ? (int)m->chunk_tokens : HP_WORKER_DEFAULT_TOKENS;
-	if (tokens < 1)
-		tokens = HP_WORKER_DEFAULT_TOKENS;
-	r = hp_chunk_markdown(doc->markdown, doc->markdown_len, tokens, &res->chunks, &res->n_chunks);
+	hp_chunk_opts co = {
+		.max_tokens = m->chunk_tokens && m->chunk_tokens <= INT32_MAX ? (int)m->chunk_tokens
+		                                                              : HP_CHUNK_DEFAULT_TOKENS,
+		.overlap = m->chunk_overlap <= INT32_MAX ? (int)m->chunk_overlap : 0,
+		.min_tokens = m->have_chunk_min && m->chunk_min <= INT32_MAX ? (int)m->chunk_min : 0,
+	};
+	r = hp_chunk_markdown_opts(doc->markdown, doc->markdown_len, &co, &res->chunks, &res->n_chunks);
 	if (r < 0) {
 		res->status = -r;
 		res->error = strdup(r == -ENOMEM ? "out of memory while splitting the Markdown into chunks"

@@ -1,17 +1,52 @@
 /* chunk.c — Markdown into retrieval-ready chunks, see include/hopper/chunk.h.
  *
- * A section runs from an ATX heading (outside fenced code) to the next.
- * A section that fits max_tokens is one chunk. A longer one is packed
- * greedily from units: first blocks (runs of non-blank lines, with each
- * fenced code block one unit of its own so that it is never cut while it
- * fits), then lines, then words. A chunk's content is the original text
- * from its first unit to its last, so separators and indentation survive
- * and the chunk's token count is the sum of its units' counts (only
- * whitespace lies between units).
- * Heading paths are cut to HEADING_MAX bytes so that many small chunks under
- * one huge heading stay linear in memory.
+ * Three steps.
+ * 1. Sections: one pass over the lines (tracking fenced code, CommonMark
+ *    §4.5, so that "# x" inside code is no heading) records each ATX heading:
+ *    its span, level and the heading texts of its path (byte spans into the
+ *    input, not strings: a document with 100,000 headings stays linear).
+ * 2. Units: each section is walked at the coarsest level that fits. A unit
+ *    is a byte span with a token count; a unit over the limit is walked
+ *    again one level finer:
+ *        block:  heading line | paragraph | fenced code | table | page mark
+ *        paragraph -> sentences -> words -> characters (UTF-8 sequences)
+ *        fenced code -> blank-line groups -> lines -> words -> characters
+ *        table -> rows (never finer)
+ *    While inside an oversize code block or table a context says how to
+ *    make a piece stand alone: the opening fence line (prefix) and closing
+ *    fence (suffix), or the header and delimiter rows (prefix).
+ * 3. Packing: units go into the open chunk while it stays within its
+ *    capacity, else the chunk is closed and a new one opened. The capacity
+ *    of a section's chunks is the balanced share ceil(T / ceil(T / max)),
+ *    never more than max. A section boundary closes the chunk unless one of
+ *    the two sides is below min_tokens and the new section lies under the
+ *    first section's parent (its level >= the first section's level).
+ *
+ * Units are found by walking the input, never stored, so a 10 MB paragraph
+ * costs the same small memory as a short one; the work is linear except
+ * that the words of an oversize unit are counted once per level (a few
+ * passes over the text).
+ *
+ * Token counts (hp_count_tokens) follow the pieces cl100k_base's
+ * pre-tokenizer cuts text into, and a cost per piece fitted on English text
+ * (tests/bench/tokens.sh measures it against the real tokenizer):
+ *   - a run of letters (ASCII, or non-CJK letters beyond ASCII, with an
+ *     apostrophe between letters kept inside: "don't") of L bytes costs
+ *     1 + (L - 1) / WORD_BYTES (integer division): common words are one
+ *     token, long and rare ones more;
+ *   - digits: one token per 3 (cl100k splits numbers into groups of 3);
+ *   - each CJK character (ideographs, kana, hangul, full-width forms): 1;
+ *   - a run of punctuation: 1 + (n - 1) / PUNCT_RUN ("```", "**", "--" are
+ *     single tokens);
+ *   - whitespace: a run with a newline costs 1, a run of 2 or more blanks 1,
+ *     a single blank 0 (it joins the next word's token).
+ * Every rule is sub-additive, so the count of a text is at most the sum of
+ * the counts of the pieces it is cut into: a chunk packed from units never
+ * has more tokens than the units added up (the invariant of step 3).
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,85 +55,179 @@
 
 #define HEADING_MAX 1024     /* bytes of a heading path */
 #define LEVEL_TEXT_MAX 200   /* bytes of one heading's text in the path */
+#ifndef WORD_BYTES
+#define WORD_BYTES 9         /* letters per extra token of a long word */
+#endif
+#ifndef PUNCT_RUN
+#define PUNCT_RUN 3          /* punctuation characters per token in a run */
+#endif
+
+/* ---- tokens ----------------------------------------------------------- */
 
 static int is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-int hp_count_tokens(const char *s, size_t len)
+/* Decode one UTF-8 sequence at s[i] (i < len): its code point, *n its
+ * length. Malformed bytes count as one code point U+FFFD of length 1. */
+static uint32_t utf8_at(const char *s, size_t i, size_t len, size_t *n)
 {
-	int n = 0, in = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (is_ws(s[i]))
-			in = 0;
-		else if (!in) {
-			in = 1;
-			if (n < INT32_MAX)
-				n++;
-		}
+	const unsigned char *u = (const unsigned char *)s + i;
+	size_t left = len - i;
+	uint32_t cp;
+	size_t k;
+	if (u[0] < 0x80) {
+		*n = 1;
+		return u[0];
+	} else if ((u[0] & 0xE0) == 0xC0) {
+		cp = u[0] & 0x1F, k = 2;
+	} else if ((u[0] & 0xF0) == 0xE0) {
+		cp = u[0] & 0x0F, k = 3;
+	} else if ((u[0] & 0xF8) == 0xF0) {
+		cp = u[0] & 0x07, k = 4;
+	} else {
+		*n = 1;
+		return 0xFFFD;
 	}
-	return n;
+	if (k > left) {
+		*n = 1;
+		return 0xFFFD;
+	}
+	for (size_t j = 1; j < k; j++) {
+		if ((u[j] & 0xC0) != 0x80) {
+			*n = 1;
+			return 0xFFFD;
+		}
+		cp = cp << 6 | (u[j] & 0x3F);
+	}
+	*n = k;
+	return cp;
 }
 
-struct out {
-	hp_chunk *v;
-	size_t n, alloc;
-	int max;
-	const char *heading;   /* current path, borrowed */
+static bool is_cjk(uint32_t cp)
+{
+	return (cp >= 0x2E80 && cp <= 0x9FFF) ||   /* radicals, kana, CJK punctuation, ideographs */
+	       (cp >= 0xAC00 && cp <= 0xD7AF) ||   /* hangul syllables */
+	       (cp >= 0xF900 && cp <= 0xFAFF) ||   /* compatibility ideographs */
+	       (cp >= 0xFF00 && cp <= 0xFFEF) ||   /* full-width forms */
+	       (cp >= 0x20000 && cp <= 0x3FFFF);   /* ideographs, planes 2-3 */
+}
+
+/* General punctuation (dashes, quotes, ellipsis) and symbols: punctuation. */
+static bool is_uni_punct(uint32_t cp)
+{
+	return (cp >= 0x2000 && cp <= 0x2BFF) || cp == 0xFFFD || (cp >= 0x80 && cp <= 0xBF) ||
+	       cp == 0xD7 || cp == 0xF7;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+enum cls { C_WS, C_NL, C_WORD, C_DIGIT, C_CJK, C_PUNCT };
+
+/* Classes of the ASCII bytes (the count runs over every byte of every
+ * document a few times: a table lookup instead of a chain of tests). */
+static const unsigned char ascii_cls[128] = {
+	[0 ... 8] = C_PUNCT, ['\t'] = C_WS, ['\n'] = C_NL, ['\v'] = C_WS, ['\f'] = C_WS,
+	['\r'] = C_NL, [14 ... 31] = C_PUNCT, [' '] = C_WS, ['!' ... '/'] = C_PUNCT,
+	['0' ... '9'] = C_DIGIT, [':' ... '@'] = C_PUNCT, ['A' ... 'Z'] = C_WORD,
+	['[' ... '`'] = C_PUNCT, ['a' ... 'z'] = C_WORD, ['{' ... 127] = C_PUNCT,
 };
 
-void hp_chunks_free(hp_chunk *chunks, size_t n)
+static inline enum cls classify(const char *s, size_t i, size_t len, size_t *n)
 {
-	if (!chunks)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(chunks[i].heading);
-		free(chunks[i].content);
+	unsigned char c = (unsigned char)s[i];
+	if (c < 0x80) {
+		*n = 1;
+		return (enum cls)ascii_cls[c];
 	}
-	free(chunks);
+	uint32_t cp = utf8_at(s, i, len, n);
+	if (cp == 0xA0 || cp == 0x3000)
+		return C_WS;
+	if (is_cjk(cp))
+		return C_CJK;
+	if (is_uni_punct(cp))
+		return C_PUNCT;
+	return C_WORD;
 }
 
-/* Add s[a..z) trimmed of blank lines before and whitespace after; nothing
- * when only whitespace. */
-static int emit(struct out *o, const char *s, size_t a, size_t z)
+int hp_count_tokens(const char *s, size_t len)
 {
-	while (z > a && is_ws(s[z - 1]))
-		z--;
-	/* drop whole blank lines at the start, keep indentation of the first */
-	size_t line = a;
-	for (size_t i = a; i < z && is_ws(s[i]); i++)
-		if (s[i] == '\n')
-			line = i + 1;
-	a = line;
-	if (z <= a)
-		return 0;
-	if (o->n == o->alloc) {
-		size_t na = o->alloc ? o->alloc * 2 : 16;
-		hp_chunk *p = realloc(o->v, na * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		o->v = p;
-		o->alloc = na;
+	int64_t t = 0;
+	size_t i = 0, n;
+	while (i < len) {
+		enum cls c = classify(s, i, len, &n);
+		size_t j = i + n, k = 1;
+		switch (c) {
+		case C_NL:
+		case C_WS: {
+			bool nl = c == C_NL;
+			while (j < len) {
+				enum cls d = classify(s, j, len, &n);
+				if (d != C_WS && d != C_NL)
+					break;
+				nl |= d == C_NL;
+				j += n;
+				k++;
+			}
+			t += nl || k >= 2;
+			break;
+		}
+		case C_WORD:
+			for (;;) {
+				/* ASCII letters: the common case, without the decoder */
+				while (j < len && (unsigned char)s[j] < 0x80 && ascii_cls[(unsigned char)s[j]] == C_WORD)
+					j++;
+				if (j >= len)
+					break;
+				enum cls d = classify(s, j, len, &n);
+				if (d == C_WORD) {
+					j += n;
+				} else if (s[j] == '\'' && j + 1 < len && classify(s, j + 1, len, &n) == C_WORD) {
+					j += 1;  /* "don't": don + 't */
+					t++;
+				} else {
+					break;
+				}
+			}
+			t += 1 + (int64_t)(j - i - 1) / WORD_BYTES;
+			break;
+		case C_DIGIT:
+			while (j < len && is_digit(s[j]))
+				j++;
+			t += (int64_t)(j - i + 2) / 3;
+			break;
+		case C_CJK:
+			t += 1;
+			break;
+		case C_PUNCT:
+			while (j < len && classify(s, j, len, &n) == C_PUNCT) {
+				j += n;
+				k++;
+			}
+			t += 1 + (int64_t)(k - 1) / PUNCT_RUN;
+			break;
+		}
+		i = j;
 	}
-	hp_chunk *c = &o->v[o->n];
-	c->heading = strdup(o->heading);
-	c->content = strndup(s + a, z - a);
-	if (!c->heading || !c->content) {
-		free(c->heading);
-		free(c->content);
-		return -ENOMEM;
-	}
-	c->tokens = hp_count_tokens(c->content, z - a);
-	o->n++;
-	return 0;
+	return t > INT32_MAX ? INT32_MAX : (int)t;
 }
+
+/* ---- lines and Markdown blocks -------------------------------------------- */
 
 /* Line [a, e) with e at '\n' or the end; next line starts at e + 1. */
 static size_t line_end(const char *s, size_t a, size_t z)
 {
 	const char *nl = memchr(s + a, '\n', z - a);
 	return nl ? (size_t)(nl - s) : z;
+}
+
+static size_t next_line(size_t e, size_t z)
+{
+	return e < z ? e + 1 : z;
 }
 
 static int blank(const char *s, size_t a, size_t e)
@@ -142,113 +271,6 @@ static int is_closing(const char *s, size_t a, size_t e, char fc, size_t flen)
 	return blank(s, i, e);
 }
 
-/* Units at three levels within [a, z). next_unit() returns 0 when there
- * are no more, else sets [*ua, *uz) and the position to continue from. */
-enum { LVL_BLOCK, LVL_LINE, LVL_WORD };
-
-static int next_unit(const char *s, size_t *pos, size_t z, int lvl, size_t *ua, size_t *uz)
-{
-	size_t p = *pos;
-	if (lvl == LVL_WORD) {
-		while (p < z && is_ws(s[p]))
-			p++;
-		if (p >= z)
-			return 0;
-		*ua = p;
-		while (p < z && !is_ws(s[p]))
-			p++;
-		*uz = *pos = p;
-		return 1;
-	}
-	/* skip blank lines */
-	for (;;) {
-		if (p >= z)
-			return 0;
-		size_t e = line_end(s, p, z);
-		if (!blank(s, p, e))
-			break;
-		p = e < z ? e + 1 : z;
-	}
-	*ua = p;
-	size_t e = line_end(s, p, z);
-	if (lvl == LVL_LINE) {
-		*uz = e;
-		*pos = e < z ? e + 1 : z;
-		return 1;
-	}
-	char fc;
-	size_t flen = fence_len(s, p, e, &fc);
-	if (flen) {
-		/* the whole fenced block, up to its closing line or the end */
-		size_t q = e < z ? e + 1 : z;
-		while (q < z) {
-			size_t qe = line_end(s, q, z);
-			e = qe;
-			if (is_closing(s, q, qe, fc, flen))
-				break;
-			q = qe < z ? qe + 1 : z;
-		}
-		*uz = e;
-		*pos = e < z ? e + 1 : z;
-		return 1;
-	}
-	/* a paragraph: non-blank lines up to a blank line or a fence */
-	for (;;) {
-		size_t q = e < z ? e + 1 : z;
-		if (q >= z)
-			break;
-		size_t qe = line_end(s, q, z);
-		if (blank(s, q, qe) || fence_len(s, q, qe, &fc))
-			break;
-		e = qe;
-	}
-	*uz = e;
-	*pos = e < z ? e + 1 : z;
-	return 1;
-}
-
-/* Pack [a, z) into chunks of at most o->max tokens, at level lvl. */
-static int pack(struct out *o, const char *s, size_t a, size_t z, int lvl)
-{
-	size_t pos = a, ua, uz, ca = 0, cz = 0;
-	int have = 0, toks = 0, r = 0;
-	while (r == 0 && next_unit(s, &pos, z, lvl, &ua, &uz)) {
-		int t = hp_count_tokens(s + ua, uz - ua);
-		if (t == 0)
-			continue;
-		if (have && toks + t <= o->max) {
-			cz = uz;
-			toks += t;
-			continue;
-		}
-		if (have)
-			r = emit(o, s, ca, cz);
-		have = 0;
-		if (r < 0)
-			break;
-		if (t > o->max && lvl < LVL_WORD) {
-			r = pack(o, s, ua, uz, lvl + 1);
-			continue;
-		}
-		ca = ua;
-		cz = uz;
-		toks = t;
-		have = 1;
-	}
-	if (r == 0 && have)
-		r = emit(o, s, ca, cz);
-	return r;
-}
-
-static int section(struct out *o, const char *s, size_t a, size_t z)
-{
-	if (blank(s, a, z))
-		return 0;
-	if (hp_count_tokens(s + a, z - a) <= o->max)
-		return emit(o, s, a, z);
-	return pack(o, s, a, z, LVL_BLOCK);
-}
-
 /* ATX heading level of [a, e) (1-6), 0 when not a heading; the text goes
  * into [*ta, *tz). */
 static int atx(const char *s, size_t a, size_t e, size_t *ta, size_t *tz)
@@ -276,6 +298,127 @@ static int atx(const char *s, size_t a, size_t e, size_t *ta, size_t *tz)
 	return (int)k;
 }
 
+/* "<!-- page N -->" on a line of its own: N (>= 1), else 0. */
+static int page_mark(const char *s, size_t a, size_t e)
+{
+	static const char open[] = "<!--";
+	while (a < e && is_ws(s[a]))
+		a++;
+	while (e > a && is_ws(s[e - 1]))
+		e--;
+	if (e - a < 12 || memcmp(s + a, open, 4) || memcmp(s + e - 3, "-->", 3))
+		return 0;
+	size_t i = a + 4;
+	while (i < e && s[i] == ' ')
+		i++;
+	if (e - i < 4 || memcmp(s + i, "page", 4))
+		return 0;
+	i += 4;
+	if (i >= e || s[i] != ' ')
+		return 0;
+	while (i < e && s[i] == ' ')
+		i++;
+	long n = 0;
+	size_t d = i;
+	while (i < e && is_digit(s[i]) && n < 10000000)
+		n = n * 10 + (s[i++] - '0');
+	if (i == d)
+		return 0;
+	while (i < e && s[i] == ' ')
+		i++;
+	return i == e - 3 && n >= 1 ? (int)n : 0;
+}
+
+/* A GFM table delimiter row: cells of "-" with optional ":" ends, "|"s. */
+static int table_delim(const char *s, size_t a, size_t e)
+{
+	int dashes = 0, pipes = 0;
+	for (size_t i = a; i < e; i++) {
+		char c = s[i];
+		if (c == '-')
+			dashes++;
+		else if (c == '|')
+			pipes++;
+		else if (c != ':' && c != ' ' && c != '\t' && c != '\r')
+			return 0;
+	}
+	return dashes > 0 && pipes > 0;
+}
+
+static int has_pipe(const char *s, size_t a, size_t e)
+{
+	return memchr(s + a, '|', e - a) != NULL;
+}
+
+/* Does a table start at line [a, e): a line with '|' followed by a
+ * delimiter row? */
+static int table_start(const char *s, size_t a, size_t e, size_t z)
+{
+	if (!has_pipe(s, a, e) || e >= z)
+		return 0;
+	size_t b = e + 1, be = line_end(s, b, z);
+	return table_delim(s, b, be);
+}
+
+/* ---- output and packing ------------------------------------------------ */
+
+typedef struct section {
+	size_t a, z;          /* bytes, heading line included */
+	int level;            /* 0: text before the first heading */
+	int tokens;
+	size_t lv[7][2];      /* heading text span per level of the path */
+} section;
+
+enum ctx_kind { CTX_NONE, CTX_FENCE, CTX_TABLE };
+
+typedef struct ctx {
+	enum ctx_kind kind;
+	size_t ba, bz;        /* the whole block */
+	size_t pa, pz;        /* prefix: opening fence line, or header + delimiter rows */
+	int pre_toks;         /* tokens of the prefix with its newline */
+	char fc;              /* fence character and length (suffix) */
+	size_t flen;
+	int suf_toks;
+} ctx;
+
+struct out {
+	const char *s;
+	size_t len;
+	hp_chunk *v;
+	size_t n, alloc;
+	int max, cap, overlap, min;
+	const section *secs;
+	size_t sec;           /* the section being walked */
+	int page;             /* page at the walk position */
+	const ctx *cx;        /* context of the units being added; NULL = plain */
+
+	/* the open chunk */
+	bool open;
+	size_t a, z;
+	int toks;             /* without a suffix */
+	size_t first_sec;
+	int keep;             /* heading levels kept of the first section's path */
+	int page0;
+	ctx pre;              /* context that needs a prefix (kind NONE: none) */
+	ctx suf;              /* context that needs a suffix (kind NONE: none) */
+	bool exact;           /* toks is the content's count (splits at blanks only) */
+	bool unit_inexact;    /* the unit being added was cut inside a word */
+	size_t last_a;        /* last unit: start, section, plain */
+	size_t last_sec;
+	bool last_plain;
+};
+
+void hp_chunks_free(hp_chunk *chunks, size_t n)
+{
+	if (!chunks)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(chunks[i].heading);
+		free(chunks[i].content);
+	}
+	free(chunks);
+}
+
 /* Cut n bytes of s so that no UTF-8 sequence is split. */
 static size_t utf8_cut(const char *s, size_t n, size_t max)
 {
@@ -286,73 +429,589 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
 	return max;
 }
 
-static void build_path(char *path, const char *s, const size_t lv[7][2])
+/* The heading path of levels 1..keep of sec into path (HEADING_MAX + 1). */
+static void build_path(char *path, const char *s, const section *sec, int keep)
 {
 	size_t len = 0;
 	path[0] = '\0';
-	for (int l = 1; l <= 6; l++) {
-		if (lv[l][1] <= lv[l][0])
+	for (int l = 1; l <= keep && l <= 6; l++) {
+		if (sec->lv[l][1] <= sec->lv[l][0])
 			continue;
-		size_t n = utf8_cut(s + lv[l][0], lv[l][1] - lv[l][0], LEVEL_TEXT_MAX);
+		size_t n = utf8_cut(s + sec->lv[l][0], sec->lv[l][1] - sec->lv[l][0], LEVEL_TEXT_MAX);
 		size_t sep = len ? 3 : 0;
 		if (len + sep + n > HEADING_MAX)
-			n = len + sep < HEADING_MAX ? utf8_cut(s + lv[l][0], n, HEADING_MAX - len - sep) : 0;
+			n = len + sep < HEADING_MAX ? utf8_cut(s + sec->lv[l][0], n, HEADING_MAX - len - sep) : 0;
 		if (!n)
 			break;
 		if (sep)
 			memcpy(path + len, " > ", 3);
-		memcpy(path + len + sep, s + lv[l][0], n);
+		memcpy(path + len + sep, s + sec->lv[l][0], n);
 		len += sep + n;
 		path[len] = '\0';
 	}
 }
 
-int hp_chunk_markdown(const char *md, size_t len, int max_tokens,
-                      hp_chunk **ret_chunks, size_t *ret_n)
+/* Close the open chunk: trimmed of blank space, prefix and suffix added. */
+static int flush(struct out *o)
 {
-	if (max_tokens < 1)
-		return -EINVAL;
-	char *path = malloc(HEADING_MAX + 1);
-	if (!path)
-		return -ENOMEM;
-	path[0] = '\0';
-	struct out o = { .max = max_tokens, .heading = path };
-	size_t lv[7][2] = { { 0 } };   /* heading text span per level */
-	size_t sec = 0, p = 0, flen = 0;
-	char fc = 0;
+	if (!o->open)
+		return 0;
+	o->open = false;
+	const char *s = o->s;
+	size_t a = o->a, z = o->z;
+	while (z > a && is_ws(s[z - 1]))
+		z--;
+	size_t line = a;   /* drop whole blank lines at the start, keep indentation */
+	for (size_t i = a; i < z && is_ws(s[i]); i++)
+		if (s[i] == '\n')
+			line = i + 1;
+	a = line;
+	if (z <= a)
+		return 0;
+	/* The sum of the units is the count of the text when every cut was
+	 * between words and nothing was added or trimmed (the rules are
+	 * additive across blanks); else count again. */
+	bool exact = o->exact && a == o->a && z == o->z && o->pre.kind == CTX_NONE &&
+	             o->suf.kind == CTX_NONE;
+	if (o->n == o->alloc) {
+		size_t na = o->alloc ? o->alloc * 2 : 16;
+		hp_chunk *p = realloc(o->v, na * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		o->v = p;
+		o->alloc = na;
+	}
+	hp_buf b;
+	hp_buf_init(&b, 0);
 	int r = 0;
+	if (o->pre.kind != CTX_NONE) {
+		r = hp_buf_add(&b, s + o->pre.pa, o->pre.pz - o->pre.pa);
+		if (r == 0)
+			r = hp_buf_addc(&b, '\n');
+	}
+	if (r == 0)
+		r = hp_buf_add(&b, s + a, z - a);
+	if (r == 0 && o->suf.kind == CTX_FENCE) {
+		r = hp_buf_addc(&b, '\n');
+		for (size_t i = 0; r == 0 && i < o->suf.flen; i++)
+			r = hp_buf_addc(&b, o->suf.fc);
+	}
+	hp_chunk *c = &o->v[o->n];
+	c->heading = malloc(HEADING_MAX + 1);
+	c->content = r == 0 ? hp_buf_steal(&b) : NULL;
+	hp_buf_free(&b);
+	if (!c->heading || !c->content) {
+		free(c->heading);
+		free(c->content);
+		return -ENOMEM;
+	}
+	build_path(c->heading, s, &o->secs[o->first_sec], o->keep);
+	c->tokens = exact ? o->toks : hp_count_tokens(c->content, strlen(c->content));
+	c->page = o->page0;
+	c->start = a;
+	c->end = z;
+	o->n++;
+	return 0;
+}
 
-	while (p < len && r == 0) {
-		size_t e = line_end(md, p, len);
-		size_t next = e < len ? e + 1 : len;
+/* Where the overlap starts: whole words at the end of [la, z) worth at most
+ * budget tokens; z when none fit. *ret_toks: their count. */
+static size_t overlap_start(const char *s, size_t la, size_t z, int budget, int *ret_toks)
+{
+	size_t best = z, p = z;
+	int t = 0;
+	*ret_toks = 0;
+	while (p > la) {
+		while (p > la && is_ws(s[p - 1]))
+			p--;
+		size_t w = p;
+		while (w > la && !is_ws(s[w - 1]))
+			w--;
+		if (w == p)
+			break;
+		int n = hp_count_tokens(s + w, z - w);
+		if (n > budget)
+			break;
+		best = w;
+		t = n;
+		p = w;
+	}
+	*ret_toks = t;
+	return best;
+}
+
+/* Add the unit [a, z) of toks tokens to the open chunk, or open a new one. */
+static int add(struct out *o, size_t a, size_t z, int toks)
+{
+	const ctx *cx = o->cx;
+	bool cont = cx && a > cx->ba;                       /* needs the prefix if first */
+	bool suffix = cx && cx->kind == CTX_FENCE && z < cx->bz;
+	int suf = suffix ? cx->suf_toks : 0;
+	if (o->open) {
+		int gap = hp_count_tokens(o->s + o->z, a - o->z);
+		if ((int64_t)o->toks + gap + toks + suf <= o->cap) {
+			o->toks += gap + toks;
+			o->exact &= !o->unit_inexact;
+			o->z = z;
+			o->suf = suffix ? *cx : (ctx){ .kind = CTX_NONE };
+			o->last_a = a;
+			o->last_sec = o->sec;
+			o->last_plain = !cx;
+			return 0;
+		}
+		int r = flush(o);
+		if (r < 0)
+			return r;
+		/* overlap: the end of the previous chunk, same section, plain text */
+		if (o->overlap > 0 && !cx && o->last_plain && o->last_sec == o->sec) {
+			int budget = o->overlap < o->max - toks - 1 ? o->overlap : o->max - toks - 1;
+			int ot;
+			size_t b = budget > 0 ? overlap_start(o->s, o->last_a, o->z, budget, &ot) : o->z;
+			if (b < o->z) {
+				int gap2 = hp_count_tokens(o->s + o->z, a - o->z);
+				o->open = true;
+				o->a = b;
+				o->z = z;
+				o->toks = ot + gap2 + toks;
+				o->exact = !o->unit_inexact;
+				o->first_sec = o->sec;
+				o->keep = o->secs[o->sec].level;
+				o->page0 = o->page;
+				o->pre = o->suf = (ctx){ .kind = CTX_NONE };
+				o->last_a = a;
+				o->last_sec = o->sec;
+				o->last_plain = true;
+				return 0;
+			}
+		}
+	}
+	o->open = true;
+	o->a = a;
+	o->z = z;
+	o->toks = toks + (cont ? cx->pre_toks : 0);
+	o->exact = !o->unit_inexact;
+	o->first_sec = o->sec;
+	o->keep = o->secs[o->sec].level;
+	o->page0 = o->page;
+	o->pre = cont ? *cx : (ctx){ .kind = CTX_NONE };
+	o->suf = suffix ? *cx : (ctx){ .kind = CTX_NONE };
+	o->last_a = a;
+	o->last_sec = o->sec;
+	o->last_plain = !cx;
+	return 0;
+}
+
+/* ---- units at each level ------------------------------------------------ */
+
+enum level { L_SENT, L_WORD, L_CHAR, L_FPARA, L_FLINE, L_TROW };
+
+/* Skip blank lines from p; returns the first non-blank line's start or z. */
+static size_t skip_blank_lines(const char *s, size_t p, size_t z)
+{
+	while (p < z) {
+		size_t e = line_end(s, p, z);
+		if (!blank(s, p, e))
+			return p;
+		p = next_line(e, z);
+	}
+	return z;
+}
+
+/* Is [a, e) the start of a list item or quote ("- ", "* ", "+ ", "1. ",
+ * "1) ", "> ") after indentation? */
+static int item_start(const char *s, size_t a, size_t e)
+{
+	while (a < e && (s[a] == ' ' || s[a] == '\t'))
+		a++;
+	if (a >= e)
+		return 0;
+	if ((s[a] == '-' || s[a] == '*' || s[a] == '+') && a + 1 < e && s[a + 1] == ' ')
+		return 1;
+	if (s[a] == '>' || s[a] == '|')
+		return 1;
+	size_t d = a;
+	while (d < e && is_digit(s[d]))
+		d++;
+	return d > a && d < e && (s[d] == '.' || s[d] == ')');
+}
+
+/* The sentence starting at p (after blanks) within [p, z): ends after
+ * [.!?] plus closing quotes/brackets before a blank, after 。！？, or
+ * before a line that starts a list item. */
+static int next_sentence(const char *s, size_t *pos, size_t z, size_t *ua, size_t *uz)
+{
+	size_t p = *pos;
+	while (p < z && is_ws(s[p]))
+		p++;
+	if (p >= z)
+		return 0;
+	*ua = p;
+	size_t i = p;
+	while (i < z) {
+		char c = s[i];
+		if (c == '.' || c == '!' || c == '?') {
+			size_t j = i + 1;
+			while (j < z && (s[j] == ')' || s[j] == ']' || s[j] == '"' || s[j] == '\'' ||
+			                 s[j] == '*' || s[j] == '_'))
+				j++;
+			if (j >= z || is_ws(s[j])) {
+				i = j;
+				break;
+			}
+			i = j;
+			continue;
+		}
+		if ((unsigned char)c == 0xE3 && i + 2 < z && (unsigned char)s[i + 1] == 0x80 &&
+		    (unsigned char)s[i + 2] == 0x82) {
+			i += 3;   /* 。 */
+			break;
+		}
+		if ((unsigned char)c == 0xEF && i + 2 < z && (unsigned char)s[i + 1] == 0xBC &&
+		    ((unsigned char)s[i + 2] == 0x81 || (unsigned char)s[i + 2] == 0x9F)) {
+			i += 3;   /* ！ ？ */
+			break;
+		}
+		if (c == '\n' && i > p) {
+			size_t e = line_end(s, i + 1 < z ? i + 1 : z, z);
+			if (i + 1 < z && item_start(s, i + 1, e))
+				break;
+		}
+		i++;
+	}
+	*uz = i;
+	*pos = i;
+	return 1;
+}
+
+static int next_word(const char *s, size_t *pos, size_t z, size_t *ua, size_t *uz)
+{
+	size_t p = *pos;
+	while (p < z && is_ws(s[p]))
+		p++;
+	if (p >= z)
+		return 0;
+	*ua = p;
+	while (p < z && !is_ws(s[p]))
+		p++;
+	*uz = *pos = p;
+	return 1;
+}
+
+static int next_char(const char *s, size_t *pos, size_t z, size_t *ua, size_t *uz)
+{
+	size_t p = *pos, n;
+	while (p < z && is_ws(s[p]))
+		p++;
+	if (p >= z)
+		return 0;
+	*ua = p;
+	utf8_at(s, p, z, &n);
+	*uz = *pos = p + n;
+	return 1;
+}
+
+/* Lines (L_FLINE) or blank-line groups (L_FPARA) of a code block [pos, z)
+ * inside context cx: the opening fence line joins the line after it, and
+ * the closing fence line the one before, so no piece is a bare fence. */
+static int next_code(const char *s, size_t *pos, size_t z, int groups, const ctx *cx,
+                     size_t *ua, size_t *uz)
+{
+	size_t p = skip_blank_lines(s, *pos, z);
+	if (p >= z)
+		return 0;
+	size_t open_end = line_end(s, cx->ba, cx->bz);
+	size_t e = line_end(s, p, z);
+	if (p == cx->ba && next_line(e, z) < z)       /* opening fence: take the next line too */
+		e = line_end(s, next_line(e, z), z);
+	for (;;) {
+		size_t q = next_line(e, z);
+		if (q >= z)
+			break;
+		size_t qe = line_end(s, q, z);
+		if (qe == cx->bz && q > open_end && is_closing(s, q, qe, cx->fc, cx->flen)) {
+			e = qe;                                 /* the closing fence joins */
+			break;
+		}
+		if (!groups || blank(s, q, qe))
+			break;
+		e = qe;
+	}
+	/* blank lines and then only the closing fence: take them too */
+	size_t q = skip_blank_lines(s, next_line(e, z), z);
+	if (q < z && line_end(s, q, z) == cx->bz && is_closing(s, q, cx->bz, cx->fc, cx->flen))
+		e = cx->bz;
+	*ua = p;
+	*uz = e;
+	*pos = next_line(e, z);
+	return 1;
+}
+
+/* Rows of a table: the first unit is header + delimiter + first row. */
+static int next_row(const char *s, size_t *pos, size_t z, const ctx *cx, size_t *ua, size_t *uz)
+{
+	size_t p = skip_blank_lines(s, *pos, z);
+	if (p >= z)
+		return 0;
+	size_t e = line_end(s, p, z);
+	if (p == cx->ba) {
+		e = cx->pz;                                  /* end of the delimiter row */
+		if (next_line(e, z) < z)
+			e = line_end(s, next_line(e, z), z);
+	}
+	*ua = p;
+	*uz = e;
+	*pos = next_line(e, z);
+	return 1;
+}
+
+static int pack(struct out *o, size_t a, size_t z, enum level lvl);
+
+/* A unit found at level lvl: add it, or walk it one level finer. */
+static int unit(struct out *o, size_t ua, size_t uz, enum level lvl)
+{
+	int t = hp_count_tokens(o->s + ua, uz - ua);
+	if (t == 0)
+		return 0;
+	int limit = o->max;
+	if (o->cx)
+		limit -= o->cx->pre_toks + o->cx->suf_toks;
+	if (limit < 1)
+		limit = 1;
+	if (t > limit) {
+		switch (lvl) {
+		case L_SENT:  return pack(o, ua, uz, L_WORD);
+		case L_WORD:  return pack(o, ua, uz, L_CHAR);
+		case L_FPARA: return pack(o, ua, uz, L_FLINE);
+		case L_FLINE: return pack(o, ua, uz, L_WORD);
+		case L_CHAR:
+		case L_TROW:  break;  /* never cut: the one exception to the limit */
+		}
+	}
+	o->unit_inexact = lvl == L_CHAR;
+	int r = add(o, ua, uz, t);
+	o->unit_inexact = false;
+	return r;
+}
+
+static int pack(struct out *o, size_t a, size_t z, enum level lvl)
+{
+	size_t pos = a, ua, uz;
+	int r = 0;
+	for (;;) {
+		int got;
+		switch (lvl) {
+		case L_SENT:  got = next_sentence(o->s, &pos, z, &ua, &uz); break;
+		case L_WORD:  got = next_word(o->s, &pos, z, &ua, &uz); break;
+		case L_CHAR:  got = next_char(o->s, &pos, z, &ua, &uz); break;
+		case L_FPARA: got = next_code(o->s, &pos, z, 1, o->cx, &ua, &uz); break;
+		case L_FLINE: got = next_code(o->s, &pos, z, 0, o->cx, &ua, &uz); break;
+		default:      got = next_row(o->s, &pos, z, o->cx, &ua, &uz); break;
+		}
+		if (!got)
+			return 0;
+		if ((r = unit(o, ua, uz, lvl)) < 0)
+			return r;
+	}
+}
+
+/* A block too big for one chunk: walk it with the context its pieces need. */
+static int big_code(struct out *o, size_t a, size_t z, char fc, size_t flen)
+{
+	const char *s = o->s;
+	size_t oe = line_end(s, a, z);
+	char close[4] = { '\n', fc, fc, fc };
+	ctx cx = { .kind = CTX_FENCE, .ba = a, .bz = z, .pa = a, .pz = oe, .fc = fc, .flen = flen };
+	cx.pre_toks = hp_count_tokens(s + a, oe - a) + 1;
+	cx.suf_toks = hp_count_tokens(close, sizeof close) + (int)(flen > 3);
+	o->cx = &cx;
+	int r = pack(o, a, z, L_FPARA);
+	o->cx = NULL;
+	return r;
+}
+
+static int big_table(struct out *o, size_t a, size_t z)
+{
+	const char *s = o->s;
+	size_t he = line_end(s, a, z);
+	size_t de = line_end(s, next_line(he, z), z);
+	ctx cx = { .kind = CTX_TABLE, .ba = a, .bz = z, .pa = a, .pz = de };
+	cx.pre_toks = hp_count_tokens(s + a, de - a) + 1;
+	o->cx = &cx;
+	int r = pack(o, a, z, L_TROW);
+	o->cx = NULL;
+	return r;
+}
+
+/* Walk the blocks of section [a, z). */
+static int blocks(struct out *o, size_t a, size_t z)
+{
+	const char *s = o->s;
+	size_t p = a;
+	int r = 0;
+	while (r == 0 && (p = skip_blank_lines(s, p, z)) < z) {
+		size_t e = line_end(s, p, z), ta, tz;
+		char fc;
+		size_t flen = fence_len(s, p, e, &fc);
+		size_t bz = e;
+		int kind = 0;   /* 0 paragraph, 1 code, 2 table, 3 heading */
+		int pg;
+		if (flen) {
+			kind = 1;
+			size_t q = next_line(e, z);
+			while (q < z) {
+				size_t qe = line_end(s, q, z);
+				bz = qe;
+				if (is_closing(s, q, qe, fc, flen))
+					break;
+				q = next_line(qe, z);
+			}
+		} else if ((pg = page_mark(s, p, e)) > 0) {
+			o->page = pg;
+			p = next_line(e, z);
+			continue;
+		} else if (atx(s, p, e, &ta, &tz)) {
+			kind = 3;
+		} else if (table_start(s, p, e, z)) {
+			kind = 2;
+			bz = line_end(s, e + 1, z);
+			for (size_t q = next_line(bz, z); q < z;) {
+				size_t qe = line_end(s, q, z);
+				if (blank(s, q, qe) || !has_pipe(s, q, qe))
+					break;
+				bz = qe;
+				q = next_line(qe, z);
+			}
+		} else {
+			/* a paragraph: up to a blank line, fence, heading, page mark or table */
+			for (size_t q = next_line(e, z); q < z;) {
+				size_t qe = line_end(s, q, z);
+				if (blank(s, q, qe) || fence_len(s, q, qe, &fc) || atx(s, q, qe, &ta, &tz) ||
+				    page_mark(s, q, qe) || table_start(s, q, qe, z))
+					break;
+				bz = qe;
+				q = next_line(qe, z);
+			}
+		}
+		int t = hp_count_tokens(s + p, bz - p);
+		if (t <= o->max)
+			r = t ? add(o, p, bz, t) : 0;
+		else if (kind == 1)
+			r = big_code(o, p, bz, fc, flen);
+		else if (kind == 2)
+			r = big_table(o, p, bz);
+		else if (kind == 3)
+			r = pack(o, p, bz, L_WORD);
+		else
+			r = pack(o, p, bz, L_SENT);
+		p = next_line(bz, z);
+	}
+	return r;
+}
+
+/* ---- sections ------------------------------------------------------------ */
+
+static int find_sections(const char *md, size_t len, section **ret, size_t *ret_n)
+{
+	size_t n = 1, alloc = 16;
+	section *v = calloc(alloc, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	size_t p = 0, flen = 0;
+	char fc = 0;
+	while (p < len) {
+		size_t e = line_end(md, p, len), ta, tz, k;
 		char c = 0;
-		size_t k;
+		int level;
 		if (flen) {
 			if (is_closing(md, p, e, fc, flen))
 				flen = 0;
 		} else if ((k = fence_len(md, p, e, &c)) > 0) {
 			flen = k;
 			fc = c;
-		} else {
-			size_t ta, tz;
-			int level = atx(md, p, e, &ta, &tz);
-			if (level) {
-				r = section(&o, md, sec, p);
-				if (r < 0)
-					break;
-				lv[level][0] = ta;
-				lv[level][1] = tz;
-				for (int l = level + 1; l <= 6; l++)
-					lv[l][0] = lv[l][1] = 0;
-				build_path(path, md, (const size_t (*)[2])lv);
-				sec = p;
+		} else if ((level = atx(md, p, e, &ta, &tz)) > 0) {
+			if (n == alloc) {
+				section *nv = realloc(v, 2 * alloc * sizeof *nv);
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+				alloc *= 2;
 			}
+			section *prev = &v[n - 1], *sec = &v[n];
+			prev->z = p;
+			*sec = (section){ .a = p, .level = level };
+			memcpy(sec->lv, prev->lv, sizeof sec->lv);
+			sec->lv[level][0] = ta;
+			sec->lv[level][1] = tz;
+			for (int l = level + 1; l <= 6; l++)
+				sec->lv[l][0] = sec->lv[l][1] = 0;
+			n++;
 		}
-		p = next;
+		p = next_line(e, len);
+	}
+	v[n - 1].z = len;
+	for (size_t i = 0; i < n; i++)
+		v[i].tokens = hp_count_tokens(md + v[i].a, v[i].z - v[i].a);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* The share of each chunk when t tokens are cut into pieces of <= max. */
+static int balanced(int64_t t, int max)
+{
+	if (t <= max)
+		return max;
+	int64_t k = (t + max - 1) / max;
+	int64_t cap = (t + k - 1) / k;
+	/* some slack: units do not cut evenly, and a too-tight share adds a piece */
+	cap += cap / 8;
+	return cap > max ? max : (int)cap;
+}
+
+int hp_chunk_markdown_opts(const char *md, size_t len, const hp_chunk_opts *opts,
+                           hp_chunk **ret_chunks, size_t *ret_n)
+{
+	if (!opts || opts->max_tokens < 1 || opts->overlap < 0 || opts->min_tokens < 0)
+		return -EINVAL;
+	section *secs;
+	size_t nsec;
+	int r = find_sections(md, len, &secs, &nsec);
+	if (r < 0)
+		return r;
+	struct out o = {
+		.s = md, .len = len, .max = opts->max_tokens, .cap = opts->max_tokens,
+		.overlap = opts->overlap > opts->max_tokens / 2 ? opts->max_tokens / 2 : opts->overlap,
+		.min = opts->min_tokens, .secs = secs,
+	};
+	for (size_t i = 0; i < nsec && r == 0; i++) {
+		const section *sec = &secs[i];
+		if (sec->tokens == 0)
+			continue;
+		bool join = false;
+		if (o.open) {
+			int first = secs[o.first_sec].level;
+			bool under = first == 0 || sec->level >= first;
+			join = under && (o.toks < o.min ||
+			                 (sec->tokens < o.min && (int64_t)o.toks + sec->tokens + 1 <= o.max));
+			if (!join && (r = flush(&o)) < 0)
+				break;
+		}
+		o.sec = i;
+		o.last_plain = false;   /* no overlap across a section boundary */
+		if (join) {
+			if (sec->level - 1 < o.keep)
+				o.keep = sec->level - 1;
+			o.cap = balanced((int64_t)o.toks + sec->tokens, o.max);
+		} else {
+			o.cap = balanced(sec->tokens, o.max);
+		}
+		r = blocks(&o, sec->a, sec->z);
 	}
 	if (r == 0)
-		r = section(&o, md, sec, len);
-	free(path);
+		r = flush(&o);
+	free(secs);
 	if (r < 0) {
 		hp_chunks_free(o.v, o.n);
 		return r;
@@ -364,4 +1023,11 @@ int hp_chunk_markdown(const char *md, size_t len, int max_tokens,
 	*ret_chunks = o.v;
 	*ret_n = o.n;
 	return 0;
+}
+
+int hp_chunk_markdown(const char *md, size_t len, int max_tokens,
+                      hp_chunk **ret_chunks, size_t *ret_n)
+{
+	hp_chunk_opts opts = { .max_tokens = max_tokens };
+	return hp_chunk_markdown_opts(md, len, &opts, ret_chunks, ret_n);
 }

@@ -84,6 +84,8 @@ static const config_key config_keys[] = {
 	  "this daemon's name in job leases and hopper.workers; default: the host name" },
 	{ SEC_DAEMON, "log_level", T_LOGLEVEL, "info", 3, 7, KF_RELOAD, CFG(log_level), 0,
 	  "err, warning, notice, info or debug (or 3..7)" },
+	{ SEC_DAEMON, "search_config", T_STRING, "simple", 0, 0, 0, CFG(search_config), 0,
+	  "PostgreSQL text-search configuration of hopper.chunks.tsv (simple, english, german, ...)" },
 
 	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, 0, CFG(workers_min), 0,
 	  "converter processes always running" },
@@ -103,6 +105,10 @@ static const config_key config_keys[] = {
 	  "a PDF with more pages fails at once (permanent)" },
 	{ SEC_WORKERS, "pdf_page_timeout", T_DURATION, "10s", 10, 3600 * 1000, KF_RELOAD,
 	  CFG(pdf_page_timeout_ms), 0, "time one PDF page may take; a slower page fails the job (permanent)" },
+	{ SEC_WORKERS, "chunk_overlap", T_INT, "0", 0, 4096, KF_RELOAD, CFG(chunk_overlap), 0,
+	  "tokens at the end of a chunk repeated at the start of the next (at most half of chunk_tokens)" },
+	{ SEC_WORKERS, "chunk_min_tokens", T_INT, "32", 0, 4096, KF_RELOAD, CFG(chunk_min_tokens), 0,
+	  "sections smaller than this merge with a neighbour under the same parent heading; 0 = never" },
 
 	{ SEC_WORKERS, "ocr_languages", T_STRING, "eng", 0, 0, KF_RELOAD, CFG(ocr_languages), 0,
 	  "Tesseract languages for pictures of text, e.g. \"eng deu\" (tesseract-ocr-LANG packages)" },
@@ -134,8 +140,10 @@ static const config_key config_keys[] = {
 	  WCF(on_success_dir), "after conversion: keep, delete or move:DIR" },
 	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE | KF_LATER,
 	  WCF(on_failure), WCF(on_failure_dir), "after a final failure: keep or move:DIR" },
-	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK | KF_LATER, WCF(output_dir), 0,
+	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK, WCF(output_dir), 0,
 	  "mirror tree of .md files plus index.md; empty = none" },
+	{ SEC_WATCH, "output_prune", T_BOOL, "no", 0, 0, KF_RELOAD, WCF(output_prune), 0,
+	  "remove a mirror file when its source is deleted from the watch" },
 	{ SEC_WATCH, "priority", T_INT, "0", -1000, 1000, KF_RELOAD, WCF(priority), 0,
 	  "higher is converted first" },
 	{ SEC_WATCH, "chunk_tokens", T_INT, "512", 32, 65536, KF_RELOAD, WCF(chunk_tokens), 0,
@@ -978,6 +986,7 @@ void hp_config_free(hp_config *cfg)
 	free(cfg->embed_model);
 	free(cfg->embed_api_key_file);
 	free(cfg->node);
+	free(cfg->search_config);
 	free(cfg);
 }
 

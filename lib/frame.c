@@ -197,6 +197,10 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_PDF_MAX_PAGES, m->pdf_max_pages);
 	if (r == 0 && m->pdf_page_ms)
 		r = hp_frame_put_u64(b, HP_TAG_PDF_PAGE_MS, m->pdf_page_ms);
+	if (r == 0 && m->chunk_overlap)
+		r = hp_frame_put_u64(b, HP_TAG_CHUNK_OVERLAP, m->chunk_overlap);
+	if (r == 0 && m->have_chunk_min)
+		r = hp_frame_put_u64(b, HP_TAG_CHUNK_MIN, m->chunk_min);
 	if (r == 0)
 		r = hp_frame_put_str(b, HP_TAG_OCR_LANGUAGES, m->ocr_languages);
 	/* Data last: the worker reads the payload into a buffer with a NUL
@@ -210,6 +214,7 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 {
 	hp_job_msg m = { 0 };
 	bool have_id = false, have_data = false, have_name = false, have_ct = false, have_mo = false;
+	bool have_ov = false;
 	bool have_ocr = false;
 	hp_field_iter it;
 	uint16_t tag;
@@ -258,6 +263,18 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			if (get_u64(val, len, &m.pdf_page_ms) < 0)
 				return -EBADMSG;
 			break;
+		case HP_TAG_CHUNK_OVERLAP:
+			if (have_ov || get_u64(val, len, &v) < 0 || v > UINT32_MAX)
+				return -EBADMSG;
+			m.chunk_overlap = (uint32_t)v;
+			have_ov = true;
+			break;
+		case HP_TAG_CHUNK_MIN:
+			if (m.have_chunk_min || get_u64(val, len, &v) < 0 || v > UINT32_MAX)
+				return -EBADMSG;
+			m.chunk_min = (uint32_t)v;
+			m.have_chunk_min = true;
+			break;
 		case HP_TAG_OCR_LANGUAGES:
 			if (have_ocr || get_str(val, len, &m.ocr_languages, NULL) < 0)
 				return -EBADMSG;
@@ -289,6 +306,12 @@ static int put_chunk(hp_buf *b, const hp_chunk *c)
 		r = hp_frame_put_str(b, HP_TAG_CHUNK_CONTENT, c->content ? c->content : "");
 	if (r == 0)
 		r = hp_frame_put_u64(b, HP_TAG_CHUNK_TOKENS_N, c->tokens < 0 ? 0 : (uint64_t)c->tokens);
+	if (r == 0 && c->page > 0)
+		r = hp_frame_put_u64(b, HP_TAG_CHUNK_PAGE, (uint64_t)c->page);
+	if (r == 0)
+		r = hp_frame_put_u64(b, HP_TAG_CHUNK_START, c->start);
+	if (r == 0)
+		r = hp_frame_put_u64(b, HP_TAG_CHUNK_END, c->end);
 	if (r < 0)
 		return r;
 	size_t inner = b->len - at - HP_FIELD_HDR_LEN;
@@ -338,7 +361,7 @@ static void chunk_clear(hp_chunk *c)
 static int decode_chunk(const void *payload, uint32_t n, hp_chunk *ret)
 {
 	hp_chunk c = { 0 };
-	bool have_tokens = false;
+	bool have_tokens = false, have_page = false, have_start = false, have_end = false;
 	hp_field_iter it;
 	uint16_t tag;
 	const void *val;
@@ -362,11 +385,34 @@ static int decode_chunk(const void *payload, uint32_t n, hp_chunk *ret)
 				c.tokens = (int)v;
 			have_tokens = true;
 			break;
+		case HP_TAG_CHUNK_PAGE:
+			if (have_page || get_u64(val, len, &v) < 0 || v > INT_MAX)
+				r = -EBADMSG;
+			else
+				c.page = (int)v;
+			have_page = true;
+			break;
+		case HP_TAG_CHUNK_START:
+		case HP_TAG_CHUNK_END: {
+			bool *have = tag == HP_TAG_CHUNK_START ? &have_start : &have_end;
+			if (*have || get_u64(val, len, &v) < 0 || v > SIZE_MAX)
+				r = -EBADMSG;
+			else if (tag == HP_TAG_CHUNK_START)
+				c.start = (size_t)v;
+			else
+				c.end = (size_t)v;
+			*have = true;
+			break;
+		}
 		default:
 			break;
 		}
 		if (r < 0)
 			goto fail;
+	}
+	if (c.start > c.end) {
+		r = -EBADMSG;
+		goto fail;
 	}
 	if (r < 0)
 		goto fail;
@@ -476,6 +522,13 @@ int hp_result_decode(const void *payload, size_t n, size_t max_chunks, hp_result
 		if (res.doc.format == HP_FMT_UNKNOWN || !res.doc.markdown) {
 			r = -EBADMSG;
 			goto fail;
+		}
+		/* Offsets are used to cut the Markdown: they must lie inside it. */
+		for (size_t i = 0; i < res.n_chunks; i++) {
+			if (res.chunks[i].end > res.doc.markdown_len) {
+				r = -EBADMSG;
+				goto fail;
+			}
 		}
 	}
 	free(format);

@@ -395,35 +395,39 @@ static int lock_our_job(hp_queue *q, const char *sid)
 
 static int insert_chunks(hp_queue *q, const char *sdoc, const hp_chunk *chunks, size_t n)
 {
-	/* Ordinals count from 0 in the order of the chunks. */
+	/* Ordinals count from 0 in the order of the chunks; page 0 = not paged. */
 	static const char sql[] =
-		"INSERT INTO hopper.chunks (document_id, ordinal, heading, content, tokens)"
-		" SELECT $1, u.ord - 1, u.h, u.c, u.t"
-		" FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS u(h, c, t, ord)";
-	hp_buf h, c, t;
-	hp_buf_init(&h, 0);
-	hp_buf_init(&c, 0);
-	hp_buf_init(&t, 0);
-	int r = hp_buf_addc(&h, '{');
-	if (r == 0)
-		r = hp_buf_addc(&c, '{');
-	if (r == 0)
-		r = hp_buf_addc(&t, '{');
+		"INSERT INTO hopper.chunks (document_id, ordinal, heading, content, tokens,"
+		" page, start_byte, end_byte)"
+		" SELECT $1, u.ord - 1, u.h, u.c, u.t, nullif(u.p, 0), u.sb, u.eb"
+		" FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[])"
+		" WITH ORDINALITY AS u(h, c, t, p, sb, eb, ord)";
+	enum { A_H, A_C, A_T, A_P, A_S, A_E, N_A };
+	hp_buf a[N_A];
+	int r = 0;
+	for (int k = 0; k < N_A; k++) {
+		hp_buf_init(&a[k], 0);
+		if (r == 0)
+			r = hp_buf_addc(&a[k], '{');
+	}
 	for (size_t i = 0; i < n && r == 0; i++) {
-		if ((r = arr_text(&h, chunks[i].heading ? chunks[i].heading : "")) < 0 ||
-		    (r = arr_text(&c, chunks[i].content ? chunks[i].content : "")) < 0 ||
-		    (r = arr_i64(&t, chunks[i].tokens)) < 0)
+		if ((r = arr_text(&a[A_H], chunks[i].heading ? chunks[i].heading : "")) < 0 ||
+		    (r = arr_text(&a[A_C], chunks[i].content ? chunks[i].content : "")) < 0 ||
+		    (r = arr_i64(&a[A_T], chunks[i].tokens)) < 0 ||
+		    (r = arr_i64(&a[A_P], chunks[i].page)) < 0 ||
+		    (r = arr_i64(&a[A_S], (int64_t)chunks[i].start)) < 0 ||
+		    (r = arr_i64(&a[A_E], (int64_t)chunks[i].end)) < 0)
 			break;
 	}
-	if (r == 0 && (r = hp_buf_addc(&h, '}')) == 0 && (r = hp_buf_addc(&c, '}')) == 0)
-		r = hp_buf_addc(&t, '}');
+	for (int k = 0; k < N_A && r == 0; k++)
+		r = hp_buf_addc(&a[k], '}');
 	if (r == 0) {
-		const char *params[] = { sdoc, h.data, c.data, t.data };
-		r = q_exec(q, "storing chunks", sql, 4, params, NULL);
+		const char *params[] = { sdoc, a[A_H].data, a[A_C].data, a[A_T].data,
+		                         a[A_P].data, a[A_S].data, a[A_E].data };
+		r = q_exec(q, "storing chunks", sql, 7, params, NULL);
 	}
-	hp_buf_free(&h);
-	hp_buf_free(&c);
-	hp_buf_free(&t);
+	for (int k = 0; k < N_A; k++)
+		hp_buf_free(&a[k]);
 	return r;
 }
 

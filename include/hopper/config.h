@@ -30,6 +30,7 @@ typedef struct hp_watch_config {
 	hp_on_action on_failure; /* keep | move only */
 	char *on_failure_dir;
 	char *output_dir;      /* absolute or NULL */
+	bool output_prune;     /* default no: remove mirror files of deleted sources */
 	int priority;          /* default 0, -1000..1000 */
 	int chunk_tokens;      /* default 512, 32..65536 */
 } hp_watch_config;
@@ -41,6 +42,7 @@ typedef struct hp_config {
 	char *state_dir;       /* absolute; default /var/lib/hopper */
 	char *node;            /* default: hostname */
 	int log_level;         /* default 6 (info); 3..7 */
+	char *search_config;   /* text-search configuration of chunks.tsv; default "simple" */
 	/* [workers] */
 	int workers_min;       /* default 1, 1..256 */
 	int workers_max;       /* 0 = auto; else >= min */
@@ -51,6 +53,8 @@ typedef struct hp_config {
 	uint64_t max_output;     /* max Markdown per document, default 64M */
 	int pdf_max_pages;       /* default 2000 */
 	uint64_t pdf_page_timeout_ms; /* per PDF page, default 10 s */
+	int chunk_overlap;     /* tokens repeated between chunks, default 0, 0..4096 */
+	int chunk_min_tokens;  /* smaller sections merge, default 32, 0..4096 */
 	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
 	/* [embed]: chunks to an OpenAI-compatible embeddings endpoint */
 	char *embed_url;         /* NULL = off */

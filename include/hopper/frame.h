@@ -14,6 +14,7 @@
 #ifndef HOPPER_FRAME_H
 #define HOPPER_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,9 +37,11 @@ enum hp_tag {
 	HP_TAG_DATA = 3,         /* bytes: the whole file */
 	HP_TAG_CHUNK_TOKENS = 4, /* u64 */
 	HP_TAG_MAX_OUTPUT = 5,   /* u64 */
+	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
+	HP_TAG_CHUNK_OVERLAP = 7, /* u64: chunk_overlap (absent: 0) */
+	HP_TAG_CHUNK_MIN = 8,    /* u64: chunk_min_tokens (absent: 0, no merging) */
 	HP_TAG_PDF_MAX_PAGES = 12, /* u64: 0 = the worker's default */
 	HP_TAG_PDF_PAGE_MS = 13, /* u64: 0 = the worker's default */
-	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -51,6 +54,9 @@ enum hp_tag {
 	HP_TAG_CHUNK_HEADING = 24, /* string */
 	HP_TAG_CHUNK_CONTENT = 25, /* string */
 	HP_TAG_CHUNK_TOKENS_N = 26, /* u64 */
+	HP_TAG_CHUNK_PAGE = 27,  /* u64: page the chunk starts on; absent = 0 (not paged) */
+	HP_TAG_CHUNK_START = 28, /* u64: byte offsets into the Markdown; START <= END <= */
+	HP_TAG_CHUNK_END = 29,   /* u64:   the Markdown's length (checked by the decoder) */
 };
 
 /* ---- low level -------------------------------------------------------- */
@@ -84,6 +90,9 @@ typedef struct hp_job_msg {
 	const void *data;    /* borrowed */
 	size_t len;
 	uint32_t chunk_tokens;
+	uint32_t chunk_overlap;
+	uint32_t chunk_min;     /* sent as is; see HP_TAG_CHUNK_MIN for absent */
+	bool have_chunk_min;    /* decode: the field was present */
 	uint64_t max_output;
 	uint32_t pdf_max_pages;  /* 0 = default */
 	uint64_t pdf_page_ms;    /* 0 = default */

@@ -24,7 +24,7 @@ def one(hopperd):
     t0 = time.perf_counter()
     p = subprocess.Popen([hopperd, "--worker", "--memory-limit", str(512 << 20)],
                          preexec_fn=setup, pass_fds=(cfd, 3), stdin=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, env={})
+                         stderr=subprocess.DEVNULL, env={"OMP_THREAD_LIMIT": "1"})
     child.close()
     rss = None
     try:

@@ -556,7 +556,8 @@ int main(void)
 	char title[] = "Urgent notes", meta[] = "{\"k\": 1}";
 	char h0[] = "Urgent", c0[] = "# Urgent\n\nalpha beta", h1[] = "Urgent > Sub",
 	     c1[] = "## Sub\n\ngamma \"delta\" {x,y} \\ end";
-	hp_chunk chunks[] = { { h0, c0, 3 }, { h1, c1, 7 } };
+	hp_chunk chunks[] = { { .heading = h0, .content = c0, .tokens = 3, .page = 2, .start = 0, .end = 5 },
+	                      { .heading = h1, .content = c1, .tokens = 7 } };
 	hp_doc doc = make_doc(md, title, meta);
 	char sha[HP_SHA256_HEX_LEN + 1];
 	CHECK(hp_sha256_hex(md, strlen(md), sha) == 0);
@@ -583,6 +584,11 @@ int main(void)
 	free(s);
 	CHECK(sql_int(raw, "SELECT ordinal FROM hopper.chunks"
 	                   " WHERE tsv @@ to_tsquery('simple', 'gamma & sub')", NULL, NULL) == 1);
+	/* page and byte offsets are stored; page 0 (not paged) is NULL */
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.chunks WHERE document_id = $1 AND ordinal = 0"
+	                   " AND page = 2 AND start_byte = 0 AND end_byte = 5", b2, NULL) == 1);
+	CHECK(sql_int(raw, "SELECT count(*) FROM hopper.chunks WHERE document_id = $1 AND ordinal = 1"
+	                   " AND page IS NULL AND start_byte = 0 AND end_byte = 0", b2, NULL) == 1);
 	CHECK(sql_int(raw, "SELECT jobs FROM hopper.status WHERE state = 'done'", NULL, NULL) == 1);
 	s = sql_str(raw, "SELECT string_agg(state, ',') FROM hopper.status", NULL, NULL);
 	CHECK(s && strcmp(s, "queued,done") == 0);
@@ -607,7 +613,7 @@ int main(void)
 	char md2[] = "other rendering, same sha";
 	hp_doc doc2 = make_doc(md2, NULL, NULL);
 	char h2[] = "", c2[] = "other rendering";
-	hp_chunk chunks2[] = { { h2, c2, 2 } };
+	hp_chunk chunks2[] = { { .heading = h2, .content = c2, .tokens = 2 } };
 	CHECK(hp_queue_complete(qa, j3, sha, 4321, &doc2, chunks2, 1) == 0);
 	CHECK(sql_int(raw, "SELECT document_id FROM hopper.jobs WHERE id = $1", id_str(j3, b1), NULL) ==
 	      doc_id);

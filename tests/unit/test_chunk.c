@@ -1,5 +1,6 @@
-/* test_chunk.c — the Markdown chunker: heading paths, splitting at
- * paragraphs/lines/words, fenced code, limits and edge cases. */
+/* test_chunk.c — the Markdown chunker: heading paths, splitting along
+ * blocks / sentences / words / characters, code fences, tables, pages,
+ * byte offsets, overlap, merging of small sections, token counts. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,38 +16,90 @@
 
 static hp_chunk *chunks;
 static size_t nchunks;
+static const char *input;
+static size_t input_len;
 
-static void chunk(const char *md, int max)
+static void chunk_opts(const char *md, size_t len, int max, int overlap, int min)
 {
 	hp_chunks_free(chunks, nchunks);
 	chunks = NULL;
 	nchunks = 0;
-	assert_int_equal(hp_chunk_markdown(md, strlen(md), max, &chunks, &nchunks), 0);
+	input = md;
+	input_len = len;
+	hp_chunk_opts o = { .max_tokens = max, .overlap = overlap, .min_tokens = min };
+	assert_int_equal(hp_chunk_markdown_opts(md, len, &o, &chunks, &nchunks), 0);
 }
 
-/* Properties every result must have. */
+static void chunk(const char *md, int max)
+{
+	chunk_opts(md, strlen(md), max, 0, 0);
+}
+
+/* Valid UTF-8 (no sequence cut). */
+static int utf8_ok(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	while (*u) {
+		int k = *u < 0x80 ? 1 : (*u & 0xE0) == 0xC0 ? 2 : (*u & 0xF0) == 0xE0 ? 3 : (*u & 0xF8) == 0xF0 ? 4 : 0;
+		if (!k)
+			return 0;
+		for (int j = 1; j < k; j++)
+			if ((u[j] & 0xC0) != 0x80)
+				return 0;
+		u += k;
+	}
+	return 1;
+}
+
+/* Properties every result must have, for any input. */
 static void check_invariants(int max)
 {
+	size_t prev_end = 0;
 	for (size_t i = 0; i < nchunks; i++) {
-		assert_non_null(chunks[i].heading);
-		assert_non_null(chunks[i].content);
-		assert_true(hp_count_tokens(chunks[i].content, strlen(chunks[i].content)) > 0);
-		assert_int_equal(chunks[i].tokens,
-		                 hp_count_tokens(chunks[i].content, strlen(chunks[i].content)));
-		assert_true(chunks[i].tokens <= max);
+		const hp_chunk *c = &chunks[i];
+		assert_non_null(c->heading);
+		assert_non_null(c->content);
+		size_t cl = strlen(c->content);
+		assert_true(cl > 0);
+		assert_int_equal(c->tokens, hp_count_tokens(c->content, cl));
+		assert_true(c->tokens > 0);
+		assert_true(c->tokens <= max);
+		/* offsets: inside the input, in order, not overlapping without overlap */
+		assert_true(c->start < c->end);
+		assert_true(c->end <= input_len);
+		assert_true(c->start >= prev_end);
+		prev_end = c->end;
+		assert_true(utf8_ok(c->content));
 	}
 }
 
-static int total_tokens(void)
+/* Without overlap or wrappers, content is exactly the input slice. */
+static void check_slices(void)
 {
-	int t = 0;
-	for (size_t i = 0; i < nchunks; i++)
-		t += chunks[i].tokens;
-	return t;
+	for (size_t i = 0; i < nchunks; i++) {
+		assert_int_equal(strlen(chunks[i].content), chunks[i].end - chunks[i].start);
+		assert_memory_equal(chunks[i].content, input + chunks[i].start, chunks[i].end - chunks[i].start);
+	}
+}
+
+/* Every non-blank byte of the input is in exactly one chunk's span. */
+static void check_coverage(void)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < input_len; i++) {
+		char c = input[i];
+		if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
+			continue;
+		while (k < nchunks && chunks[k].end <= i)
+			k++;
+		assert_true(k < nchunks);
+		assert_true(chunks[k].start <= i);
+	}
 }
 
 static int teardown(void **state)
 {
+	(void)state;
 	hp_chunks_free(chunks, nchunks);
 	chunks = NULL;
 	nchunks = 0;
@@ -55,20 +108,41 @@ static int teardown(void **state)
 
 static void test_count_tokens(void **state)
 {
-	assert_int_equal(hp_count_tokens("", 0), 0);
-	assert_int_equal(hp_count_tokens("  \n\t ", 5), 0);
-	assert_int_equal(hp_count_tokens("one", 3), 1);
-	assert_int_equal(hp_count_tokens(" a  b\nc\td ", 10), 4);
+	(void)state;
+	static const struct { const char *s; int n; } cases[] = {
+		{ "", 0 },
+		{ "  \n\t ", 1 },            /* whitespace with a newline: one token */
+		{ "one", 1 },
+		{ "a b c d", 4 },            /* a single blank joins the next word */
+		{ "a  b", 3 },               /* two blanks: a token of their own */
+		{ "don't", 2 },              /* don + 't */
+		{ "internationalization", 3 },
+		{ "1234567", 3 },            /* digits in groups of three */
+		{ "```", 1 },
+		{ "日本語", 3 },               /* one per CJK character */
+		{ "#", 1 },
+	};
+	for (size_t i = 0; i < HP_ARRAY_SIZE(cases); i++)
+		assert_int_equal(hp_count_tokens(cases[i].s, strlen(cases[i].s)), cases[i].n);
 	/* len is honoured, not the NUL */
 	assert_int_equal(hp_count_tokens("a b c", 3), 2);
+	/* sub-additive: cutting anywhere but inside a run of blanks (the
+	 * chunker never does) never lowers the sum of the parts */
+	const char *t = "Hello, world! 12345 naïve 日本語テキスト ```code``` --- don't  stop\n\nend";
+	size_t n = strlen(t);
+	for (size_t cut = 0; cut <= n; cut++)
+		if (!(cut > 0 && t[cut - 1] == ' ' && t[cut] == ' '))
+			assert_true(hp_count_tokens(t, n) <= hp_count_tokens(t, cut) + hp_count_tokens(t + cut, n - cut));
 }
 
 static void test_heading_paths(void **state)
 {
+	(void)state;
 	const char *md = "intro text\n\n# Guide\n\nabout\n\n## Install\n\nsteps\n\n### Debian  ##\n\napt\n\n"
 	                 "## Use\n\nrun it\n\n# Other\n\nend\n";
 	chunk(md, 100);
 	check_invariants(100);
+	check_slices();
 	assert_int_equal(nchunks, 6);
 	assert_string_equal(chunks[0].heading, "");
 	assert_string_equal(chunks[0].content, "intro text");
@@ -79,7 +153,7 @@ static void test_heading_paths(void **state)
 	assert_string_equal(chunks[3].content, "### Debian  ##\n\napt");
 	assert_string_equal(chunks[4].heading, "Guide > Use");
 	assert_string_equal(chunks[5].heading, "Other");
-	assert_int_equal(chunks[5].tokens, 3);
+	assert_int_equal(chunks[1].start, strstr(md, "# Guide") - md);
 
 	/* a skipped level: the path has only the levels present */
 	chunk("### Deep\n\nx\n\n# Top\n\n### Again\n\ny\n", 100);
@@ -87,14 +161,65 @@ static void test_heading_paths(void **state)
 	assert_string_equal(chunks[0].heading, "Deep");
 	assert_string_equal(chunks[2].heading, "Top > Again");
 
-	/* not headings: no space after #, 7 #s, indented 4 spaces */
-	chunk("#hashtag\n\n####### seven\n\n    # code\n", 100);
+	/* not headings: no space after #, 7 #s */
+	chunk("#hashtag\n\n####### seven\n", 100);
 	assert_int_equal(nchunks, 1);
 	assert_string_equal(chunks[0].heading, "");
 }
 
+/* Headings seven deep: level 7 is text; paths are full down to level 6. */
+static void test_headings_seven_deep(void **state)
+{
+	(void)state;
+	const char *md = "# L1\n\na\n\n## L2\n\nb\n\n### L3\n\nc\n\n#### L4\n\nd\n\n##### L5\n\ne\n\n"
+	                 "###### L6\n\nf\n\n####### L7\n\ng\n";
+	chunk(md, 50);
+	check_invariants(50);
+	check_slices();
+	assert_int_equal(nchunks, 6);
+	assert_string_equal(chunks[5].heading, "L1 > L2 > L3 > L4 > L5 > L6");
+	assert_non_null(strstr(chunks[5].content, "####### L7\n\ng"));
+	/* with merging, the small sections join their parent's chunk */
+	chunk_opts(md, strlen(md), 64, 0, 32);
+	check_invariants(64);
+	check_slices();
+	assert_int_equal(nchunks, 1);
+	assert_string_equal(chunks[0].heading, "L1");
+}
+
+static void test_heading_without_body(void **state)
+{
+	(void)state;
+	/* a heading with nothing under it is still a chunk: never empty */
+	chunk("# Only\n\n\n", 10);
+	assert_int_equal(nchunks, 1);
+	assert_string_equal(chunks[0].content, "# Only");
+	assert_string_equal(chunks[0].heading, "Only");
+	/* with a minimum it merges with the child below, heading = the parent */
+	const char *md = "# Guide\n\n## Install\n\n### Debian\n\napt install hopper\n\n# Next\n\nmore\n";
+	chunk_opts(md, strlen(md), 100, 0, 16);
+	check_invariants(100);
+	assert_int_equal(nchunks, 1);
+	/* "# Next" is a sibling of "# Guide" (same parent: the document) */
+	assert_string_equal(chunks[0].heading, "");
+	chunk_opts(md, strlen(md), 16, 0, 8);
+	check_invariants(16);
+	check_coverage();
+	assert_int_equal(nchunks, 2);
+	assert_string_equal(chunks[0].heading, "Guide");
+	assert_string_equal(chunks[1].heading, "Next");
+	assert_non_null(strstr(chunks[0].content, "# Guide\n\n## Install\n\n### Debian"));
+	/* a small section never merges into a deeper one's chunk across a
+	 * shallower heading */
+	md = "## A\n\nlong text here with many words to pass the minimum of eight\n\n# B\n\nb\n";
+	chunk_opts(md, strlen(md), 100, 0, 8);
+	assert_int_equal(nchunks, 2);
+	assert_string_equal(chunks[1].heading, "B");
+}
+
 static void test_code_fences(void **state)
 {
+	(void)state;
 	const char *md = "# A\n\n```sh\n# not a heading\n\nstill code\n```\n\n~~~\n## nor this\n~~~\n\n## B\n\nb\n";
 	chunk(md, 100);
 	check_invariants(100);
@@ -103,75 +228,233 @@ static void test_code_fences(void **state)
 	assert_non_null(strstr(chunks[0].content, "# not a heading\n\nstill code"));
 	assert_string_equal(chunks[1].heading, "A > B");
 
-	/* A section over the limit: the code block (7 tokens with its fences,
-	 * has a blank line) stays whole though paragraphs are split around it. */
+	/* a block that fits stays whole, though paragraphs are split around it */
 	md = "para one has five words\n\n```\ncode a b\n\ncode c\n```\n\npara two has five words";
-	chunk(md, 7);
-	check_invariants(7);
+	chunk(md, 14);
+	check_invariants(14);
+	check_slices();
 	assert_int_equal(nchunks, 3);
 	assert_string_equal(chunks[1].content, "```\ncode a b\n\ncode c\n```");
 
-	/* A block bigger than the limit alone is split (lines first). */
-	md = "```\nl1 a b\nl2 c d\nl3 e f\n```\n";
-	chunk(md, 4);
-	check_invariants(4);
-	assert_int_equal(total_tokens(), 11);
+	/* an oversize block: cut at blank lines, each piece fenced again with
+	 * the opening line (language kept) */
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	assert_int_equal(hp_buf_addstr(&b, "# Code\n\n```python\n"), 0);
+	for (int f = 0; f < 40; f++)
+		assert_int_equal(hp_buf_addf(&b, "def f%d(x):\n    return x + %d\n\n", f, f), 0);
+	assert_int_equal(hp_buf_addstr(&b, "```\n\nafter\n"), 0);
+	chunk(b.data, 40);
+	check_invariants(40);
+	check_coverage();
+	assert_true(nchunks > 3);
+	for (size_t i = 0; i + 1 < nchunks; i++) {
+		const char *c = chunks[i].content;
+		const char *open = strstr(c, "```python\n");
+		assert_non_null(open);
+		/* balanced: every piece opens and closes its fence */
+		size_t cl = strlen(c);
+		assert_true(cl >= 4 && !strcmp(c + cl - 4, "\n```"));
+		/* pieces are cut at blank lines: no function is cut in half */
+		assert_null(strstr(c, "):\n```"));
+	}
+	/* one huge line in a block: cut at words, still fenced */
+	hp_buf_reset(&b);
+	assert_int_equal(hp_buf_addstr(&b, "~~~~ c\n"), 0);
+	for (int w = 0; w < 300; w++)
+		assert_int_equal(hp_buf_addf(&b, "x%d ", w), 0);
+	assert_int_equal(hp_buf_addstr(&b, "\n~~~~\n"), 0);
+	chunk(b.data, 50);
+	check_invariants(50);
+	check_coverage();
+	assert_true(nchunks > 5);
+	assert_int_equal(strncmp(chunks[1].content, "~~~~ c\n", 7), 0);
+	assert_non_null(strstr(chunks[1].content, "\n~~~~"));
+	hp_buf_free(&b);
+}
+
+/* A table of 2,000 rows: cut between rows, header and delimiter repeated. */
+static void test_big_table(void **state)
+{
+	(void)state;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	assert_int_equal(hp_buf_addstr(&b, "# Data\n\nBefore.\n\n| id | name | value |\n|---:|:-----|------|\n"), 0);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(hp_buf_addf(&b, "| %d | item %d | %d.5 |\n", i, i, i * 7), 0);
+	assert_int_equal(hp_buf_addstr(&b, "\nAfter.\n"), 0);
+	chunk(b.data, 256);
+	check_invariants(256);
+	check_coverage();
+	assert_true(nchunks > 20);
+	int rows = 0;
+	for (size_t i = 0; i < nchunks; i++) {
+		const char *c = chunks[i].content;
+		assert_string_equal(chunks[i].heading, "Data");
+		if (strstr(c, "After.") == c)
+			continue;
+		/* every piece of the table starts with its header */
+		const char *h = strstr(c, "| id | name | value |\n|---:|:-----|------|\n");
+		assert_non_null(h);
+		/* and holds whole rows only */
+		for (const char *l = h; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+			if (!strncmp(l, "| ", 2) && strncmp(l, "| id", 4)) {
+				const char *e = strchr(l, '\n');
+				size_t n = e ? (size_t)(e - l) : strlen(l);
+				assert_true(n >= 4 && !strncmp(l + n - 2, " |", 2));
+				rows++;
+			}
+		}
+	}
+	assert_int_equal(rows, 2000);
+	hp_buf_free(&b);
+}
+
+/* CJK text with no spaces: cut between characters, at 。 where possible. */
+static void test_cjk(void **state)
+{
+	(void)state;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	for (int i = 0; i < 500; i++)
+		assert_int_equal(hp_buf_addstr(&b, "日本語の文章には空白がありません。"), 0);
+	chunk(b.data, 64);
+	check_invariants(64);
+	check_slices();
+	check_coverage();
+	assert_true(nchunks > 100);
+	/* cut at the sentence ends */
+	for (size_t i = 0; i + 1 < nchunks; i++) {
+		size_t cl = strlen(chunks[i].content);
+		assert_string_equal(chunks[i].content + cl - 3, "。");
+	}
+	/* no sentence ends at all: cut between characters */
+	hp_buf_reset(&b);
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(hp_buf_addstr(&b, "語"), 0);
+	chunk(b.data, 100);
+	check_invariants(100);
+	check_slices();
+	check_coverage();
+	assert_int_equal(nchunks, 30);
+	hp_buf_free(&b);
+}
+
+/* A 10 MB single paragraph: linear, bounded chunks, nothing lost. */
+static void test_huge_paragraph(void **state)
+{
+	(void)state;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	int s = 0;
+	while (b.len < 10u << 20) {
+		assert_int_equal(hp_buf_addf(&b, "word%d and some more text%s", s, s % 13 ? " " : ". "), 0);
+		s++;
+	}
+	chunk(b.data, 512);
+	check_invariants(512);
+	check_slices();
+	check_coverage();
+	assert_true(nchunks > 1000);
+	/* a long run with no sentence end at all: cut at words */
+	for (size_t i = 0; i < b.len; i++)
+		if (b.data[i] == '.')
+			b.data[i] = ',';
+	chunk(b.data, 512);
+	check_invariants(512);
+	check_slices();
+	hp_buf_free(&b);
+}
+
+static void test_sentences(void **state)
+{
+	(void)state;
+	const char *md = "First sentence is here. Second one follows! Is this the third? "
+	                 "Yes, and (a fourth.) Fifth.";
+	chunk(md, 12);
+	check_invariants(12);
+	check_slices();
+	assert_true(nchunks >= 2);
+	for (size_t i = 0; i + 1 < nchunks; i++) {
+		char last = chunks[i].content[strlen(chunks[i].content) - 1];
+		assert_true(last == '.' || last == '!' || last == '?' || last == ')');
+	}
+	/* a list without sentence ends: cut between items */
+	chunk("- one two three four\n- five six seven eight\n- nine ten eleven twelve\n", 12);
+	check_invariants(12);
+	check_slices();
+	for (size_t i = 0; i < nchunks; i++)
+		assert_int_equal(chunks[i].content[0], '-');
+}
+
+static void test_pages_and_offsets(void **state)
+{
+	(void)state;
+	const char *md = "<!-- page 1 -->\n# Report\n\nIntro on page one.\n\n<!-- page 2 -->\n\n"
+	                 "## Results\n\nNumbers on page two.\n\n<!-- page 3 -->\nMore on three.\n";
+	chunk(md, 10);
+	check_invariants(10);
+	check_slices();
 	assert_true(nchunks >= 3);
-	assert_string_equal(chunks[1].content, "l2 c d");
+	assert_int_equal(chunks[0].page, 1);
+	assert_string_equal(chunks[nchunks - 1].content, "More on three.");
+	assert_int_equal(chunks[nchunks - 1].page, 3);
+	for (size_t i = 0; i < nchunks; i++)
+		if (strstr(chunks[i].content, "Numbers"))
+			assert_int_equal(chunks[i].page, 2);
+	/* not paged: page 0 */
+	chunk("plain\n", 10);
+	assert_int_equal(chunks[0].page, 0);
+	/* a marker inside code is code */
+	chunk("```\n<!-- page 9 -->\n```\nx\n", 100);
+	assert_int_equal(chunks[0].page, 0);
 }
 
-static void test_split_paragraphs_lines_words(void **state)
+static void test_overlap(void **state)
 {
-	/* paragraphs packed greedily */
-	chunk("# T\n\na b c\n\nd e\n\nf g h i\n", 6);
-	check_invariants(6);
+	(void)state;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(hp_buf_addf(&b, "w%d ", i), 0);
+	chunk_opts(b.data, b.len, 30, 6, 0);
+	assert_true(nchunks > 5);
+	for (size_t i = 0; i < nchunks; i++) {
+		assert_true(chunks[i].tokens <= 30);
+		assert_memory_equal(chunks[i].content, b.data + chunks[i].start, chunks[i].end - chunks[i].start);
+		if (i == 0)
+			continue;
+		/* starts inside the previous chunk, a few words back */
+		assert_true(chunks[i].start < chunks[i - 1].end);
+		int back = hp_count_tokens(b.data + chunks[i].start, chunks[i - 1].end - chunks[i].start);
+		assert_true(back > 0 && back <= 6);
+	}
+	/* no overlap across a section boundary */
+	chunk_opts("# A\n\none two three\n\n# B\n\nfour five six\n", 40, 10, 5, 0);
 	assert_int_equal(nchunks, 2);
-	assert_string_equal(chunks[0].content, "# T\n\na b c");   /* 5 tokens; + "d e" = 7 */
-	assert_string_equal(chunks[0].heading, "T");
-	assert_string_equal(chunks[1].content, "d e\n\nf g h i");
-	assert_string_equal(chunks[1].heading, "T");
-
-	/* a paragraph over the limit: split at lines, a line over it at words */
-	chunk("l1 a\nl2\nl3 b c d\n", 3);
-	check_invariants(3);
-	assert_int_equal(nchunks, 3);
-	assert_string_equal(chunks[0].content, "l1 a\nl2");
-	assert_string_equal(chunks[1].content, "l3 b c");
-	assert_string_equal(chunks[2].content, "d");
-
-	/* a line over the limit: split at words, original spacing kept */
-	chunk("w1 w2  w3 w4 w5\n", 2);
-	check_invariants(2);
-	assert_int_equal(nchunks, 3);
-	assert_string_equal(chunks[0].content, "w1 w2");
-	assert_string_equal(chunks[1].content, "w3 w4");
-	assert_string_equal(chunks[2].content, "w5");
-	assert_int_equal(total_tokens(), 5);
+	assert_true(chunks[1].start >= chunks[0].end);
+	hp_buf_free(&b);
 }
 
-static void test_max_tokens_one(void **state)
+static void test_merge_balance(void **state)
 {
-	const char *md = "# H\n\nalpha beta\n\n## Sub heading\n\ngamma\n";
-	chunk(md, 1);
-	check_invariants(1);
-	assert_int_equal(total_tokens(), hp_count_tokens(md, strlen(md)));
-	assert_int_equal(nchunks, 8);
-	assert_string_equal(chunks[2].content, "alpha");
-	assert_string_equal(chunks[2].heading, "H");
-	assert_string_equal(chunks[7].content, "gamma");
-	assert_string_equal(chunks[7].heading, "H > Sub heading");
-
-	/* one very long word is never split */
-	char word[3000];
-	memset(word, 'x', sizeof(word) - 1);
-	word[sizeof(word) - 1] = '\0';
-	chunk(word, 1);
-	assert_int_equal(nchunks, 1);
-	assert_int_equal(strlen(chunks[0].content), sizeof(word) - 1);
+	(void)state;
+	/* a section just over the limit gives two balanced chunks, not max + tail */
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	for (int p = 0; p < 11; p++)
+		assert_int_equal(hp_buf_addf(&b, "p%d aa bb cc dd ee ff gg hh ii.\n\n", p), 0);
+	chunk(b.data, 100);
+	check_invariants(100);
+	assert_int_equal(nchunks, 2);
+	int d = chunks[0].tokens - chunks[1].tokens;
+	assert_true(d < 20 && d > -20);
+	hp_buf_free(&b);
 }
 
 static void test_empty_and_invalid(void **state)
 {
+	(void)state;
 	hp_chunk *c = (hp_chunk *)1;
 	size_t n = 7;
 	assert_int_equal(hp_chunk_markdown("", 0, 10, &c, &n), 0);
@@ -185,21 +468,23 @@ static void test_empty_and_invalid(void **state)
 	n = 7;
 	assert_int_equal(hp_chunk_markdown("a", 1, 0, &c, &n), -EINVAL);
 	assert_int_equal(hp_chunk_markdown("a", 1, -5, &c, &n), -EINVAL);
+	hp_chunk_opts o = { .max_tokens = 10, .overlap = -1 };
+	assert_int_equal(hp_chunk_markdown_opts("a", 1, &o, &c, &n), -EINVAL);
 	assert_ptr_equal(c, (hp_chunk *)1);
 	assert_int_equal(n, 7);
-
-	/* a heading with nothing under it is still a chunk: never empty */
-	chunk("# Only\n\n\n", 10);
-	assert_int_equal(nchunks, 1);
-	assert_string_equal(chunks[0].content, "# Only");
 	/* whitespace-only pre-heading text makes no chunk */
 	chunk("\n   \n# A\nx\n", 10);
 	assert_int_equal(nchunks, 1);
 	assert_string_equal(chunks[0].heading, "A");
+	/* invalid UTF-8 and NULs go through, bytes kept */
+	static const char bad[] = "ab\xff\xfe cd \xe6\x97 ef";
+	chunk_opts(bad, sizeof bad - 1, 1, 0, 0);
+	assert_true(nchunks >= 3);
 }
 
 static void test_long_document(void **state)
 {
+	(void)state;
 	/* a generated document: every word is kept exactly once, in order */
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -211,25 +496,12 @@ static void test_long_document(void **state)
 			assert_int_equal(hp_buf_addstr(&b, "\n\n"), 0);
 		}
 	}
-	for (int max = 1; max <= 64; max = max * 2 + 1) {
-		chunk(b.data, max);
-		check_invariants(max);
-		assert_int_equal(total_tokens(), hp_count_tokens(b.data, b.len));
-		/* concatenating the chunks' words gives back the document's words */
-		const char *p = b.data;
-		for (size_t i = 0; i < nchunks; i++) {
-			const char *c = chunks[i].content;
-			while (*c) {
-				while (*c == ' ' || *c == '\n')
-					c++;
-				while (*p == ' ' || *p == '\n')
-					p++;
-				while (*c && *c != ' ' && *c != '\n') {
-					assert_int_equal(*c, *p);
-					c++;
-					p++;
-				}
-			}
+	for (int max = 1; max <= 256; max = max * 2 + 1) {
+		for (int min = 0; min <= 64; min += 32) {
+			chunk_opts(b.data, b.len, max, 0, min);
+			check_invariants(max);
+			check_slices();
+			check_coverage();
 		}
 	}
 	hp_buf_free(&b);
@@ -240,9 +512,16 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_count_tokens, teardown),
 		cmocka_unit_test_teardown(test_heading_paths, teardown),
+		cmocka_unit_test_teardown(test_headings_seven_deep, teardown),
+		cmocka_unit_test_teardown(test_heading_without_body, teardown),
 		cmocka_unit_test_teardown(test_code_fences, teardown),
-		cmocka_unit_test_teardown(test_split_paragraphs_lines_words, teardown),
-		cmocka_unit_test_teardown(test_max_tokens_one, teardown),
+		cmocka_unit_test_teardown(test_big_table, teardown),
+		cmocka_unit_test_teardown(test_cjk, teardown),
+		cmocka_unit_test_teardown(test_huge_paragraph, teardown),
+		cmocka_unit_test_teardown(test_sentences, teardown),
+		cmocka_unit_test_teardown(test_pages_and_offsets, teardown),
+		cmocka_unit_test_teardown(test_overlap, teardown),
+		cmocka_unit_test_teardown(test_merge_balance, teardown),
 		cmocka_unit_test_teardown(test_empty_and_invalid, teardown),
 		cmocka_unit_test_teardown(test_long_document, teardown),
 	};

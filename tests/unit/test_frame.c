@@ -44,6 +44,9 @@ static void test_job_round_trip(void **state)
 		.data = data,
 		.len = sizeof data - 1,
 		.chunk_tokens = 300,
+		.chunk_overlap = 40,
+		.chunk_min = 0,
+		.have_chunk_min = true,
 		.max_output = 5u << 20,
 		.pdf_max_pages = 77,
 		.pdf_page_ms = 2500,
@@ -62,11 +65,24 @@ static void test_job_round_trip(void **state)
 	assert_int_equal(d.len, m.len);
 	assert_memory_equal(d.data, data, m.len);
 	assert_int_equal(d.chunk_tokens, 300);
+	assert_int_equal(d.chunk_overlap, 40);
+	assert_true(d.have_chunk_min);    /* 0 sent is 0, not "absent" */
+	assert_int_equal(d.chunk_min, 0);
 	assert_true(d.max_output == m.max_output);
 	assert_int_equal(d.pdf_max_pages, 77);
 	assert_true(d.pdf_page_ms == 2500);
 	assert_string_equal(d.ocr_languages, "eng deu");
 	free(copy);
+
+	/* Without overlap and min: absent, decoded as 0 / not present. */
+	hp_buf_reset(&b);
+	m.chunk_overlap = 0;
+	m.have_chunk_min = false;
+	assert_int_equal(hp_job_msg_encode(&b, &m), 0);
+	pl = frame_payload(&b, HP_FRAME_JOB, &len);
+	assert_int_equal(hp_job_msg_decode(pl, len, &d), 0);
+	assert_int_equal(d.chunk_overlap, 0);
+	assert_false(d.have_chunk_min);
 
 	/* No name: the field is omitted and decodes as NULL. */
 	hp_buf_reset(&b);
@@ -100,6 +116,9 @@ static void make_result(hp_result *r, size_t n_chunks)
 		r->chunks[i].heading = i ? (char *)"A title > Part" : (char *)"";
 		r->chunks[i].content = (char *)"Body text.";
 		r->chunks[i].tokens = (int)(i + 2);
+		r->chunks[i].page = (int)i;          /* 0: not paged, field omitted */
+		r->chunks[i].start = i % 5;          /* inside the 22 bytes of Markdown */
+		r->chunks[i].end = i % 5 + 10;
 	}
 }
 
@@ -134,6 +153,9 @@ static void test_result_round_trip(void **state)
 		assert_string_equal(d.chunks[i].heading, r.chunks[i].heading);
 		assert_string_equal(d.chunks[i].content, "Body text.");
 		assert_int_equal(d.chunks[i].tokens, (int)(i + 2));
+		assert_int_equal(d.chunks[i].page, (int)i);
+		assert_int_equal(d.chunks[i].start, i % 5);
+		assert_int_equal(d.chunks[i].end, i % 5 + 10);
 	}
 	hp_result_clear(&d);
 	assert_null(d.chunks);
@@ -351,6 +373,28 @@ static void test_bad_strings_and_numbers(void **state)
 	hp_buf_reset(&in);
 	assert_int_equal(hp_frame_put_str(&in, HP_TAG_CHUNK_CONTENT, "hello"), 0);
 	assert_int_equal(decode_with(HP_TAG_CHUNK, in.data, in.len - 1, &d), -EBADMSG);
+	/* Offsets: start after end, end past the Markdown, a page over INT_MAX. */
+	uint64_t v;
+	hp_buf_reset(&in);
+	assert_int_equal(hp_frame_put_str(&in, HP_TAG_CHUNK_CONTENT, "x"), 0);
+	assert_int_equal(hp_frame_put_u64(&in, HP_TAG_CHUNK_START, 5), 0);
+	assert_int_equal(hp_frame_put_u64(&in, HP_TAG_CHUNK_END, 4), 0);
+	assert_int_equal(decode_with(HP_TAG_CHUNK, in.data, in.len, &d), -EBADMSG);
+	hp_buf_reset(&in);
+	assert_int_equal(hp_frame_put_str(&in, HP_TAG_CHUNK_CONTENT, "x"), 0);
+	assert_int_equal(hp_frame_put_u64(&in, HP_TAG_CHUNK_END, 1000), 0);
+	assert_int_equal(decode_with(HP_TAG_CHUNK, in.data, in.len, &d), -EBADMSG);
+	hp_buf_reset(&in);
+	assert_int_equal(hp_frame_put_str(&in, HP_TAG_CHUNK_CONTENT, "x"), 0);
+	v = (uint64_t)1 << 40;
+	assert_int_equal(hp_frame_put(&in, HP_TAG_CHUNK_PAGE, &v, 8), 0);
+	assert_int_equal(decode_with(HP_TAG_CHUNK, in.data, in.len, &d), -EBADMSG);
+	/* within the Markdown: fine */
+	hp_buf_reset(&in);
+	assert_int_equal(hp_frame_put_str(&in, HP_TAG_CHUNK_CONTENT, "x"), 0);
+	assert_int_equal(hp_frame_put_u64(&in, HP_TAG_CHUNK_END, 1), 0);
+	assert_int_equal(decode_with(HP_TAG_CHUNK, in.data, in.len, &d), 0);
+	hp_result_clear(&d);
 	hp_buf_free(&in);
 	/* Unknown format name on success. */
 	hp_buf b;
