@@ -17,6 +17,7 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MANDIR    ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/lib/hopper
 DESTDIR   ?=
 DEVELOPER ?= 1
 SANITIZE  ?=
@@ -72,7 +73,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/%)
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
-all: $(B)/hopperd $(B)/hopper
+all: $(B)/hopperd $(B)/hopper $(B)/hopper-worker
 .PHONY: all deps run check unit integration peer install clean bench
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
@@ -112,16 +113,26 @@ $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/daemon/worker.o $(B)/libhopper.a
+# The supervisor: no worker code, so no converter (and none of their
+# libraries) is linked in; `hopperd --worker` execs hopper-worker.
+$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 # The CLI: one file per concern (commands, result printing, doctor).
 CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
 
-$(B)/hopper: $(CLI_OBJS) $(B)/daemon/worker.o $(B)/libhopper.a
+$(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
+
+# The worker alone: converters, chunker, frames, sandbox. Linked --as-needed
+# against every library, so it depends on exactly those its code uses (not
+# libpq, libsystemd, liburing), whatever a converter adds to PKGS or to
+# CONVERT_LIBS (static libraries such as MuPDF's).
+$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
@@ -150,6 +161,13 @@ bench: deps
 	@python3 tests/bench/worker_startup.py $(B)/hopperd 20
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
+	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
+	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
+	  cp "$$f" "$$d/$$i-$$(basename "$$f")"; done; done; \
+	  $(B)/hopper bench "$$d" --max-workers 2; rc=$$?; rm -rf "$$d"; exit $$rc
+	@echo "supervisor memory with a backlog of 10,000 files (embedded PostgreSQL; baseline: an empty folder):"
+	@tests/bench/supervisor_rss.sh $(B) 10000
 	@if command -v valgrind >/dev/null; then \
 	  echo "instructions per file (callgrind: 2 rounds minus 1 round, so start-up is excluded; repeatable):"; \
 	  for f in $(BENCH_DOCS); do \
@@ -215,6 +233,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/hopper $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 755 $(B)/hopperd $(B)/hopper $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 755 $(B)/hopper-worker $(DESTDIR)$(LIBEXECDIR)/
 	[ -f $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf ] || \
 	  install -m 644 etc/hopper.conf $(DESTDIR)$(SYSCONFDIR)/hopper/hopper.conf
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/hopperd.service > $(DESTDIR)$(UNITDIR)/hopperd.service

@@ -4,6 +4,7 @@
  *   hopper [-c FILE] sql QUERY          one query, rows as an aligned table
  *   hopper [-c FILE] failures           what failed and why, newest first
  *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
+ *   hopper bench DIR [--json]           sequential vs parallel vs io_uring, advice
  *   hopper [-c FILE] doctor             is this machine ready? one line per check
  *
  * It reads the same configuration as hopperd to find the database, so with
@@ -26,14 +27,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hopper/bench.h"
 #include "hopper/chunk.h"
 #include "hopper/search.h"
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/convert.h"
 #include "hopper/db.h"
+#include "hopper/embed.h"
 #include "hopper/frame.h"
-#include "hopper/ocr.h"
 #include "hopper/pool.h"
 #include "doctor.h"
 #include "table.h"
@@ -58,16 +60,26 @@ static void usage(FILE *f)
 	        "                          run one SQL query on hopper's database, print the\n"
 	        "                          rows (-A unaligned, -t rows only, as in psql)\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
-	        "  search [--limit N] [--watch] WORDS...\n"
+	        "  search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...\n"
 	        "                          best chunks by full-text search (ts_rank over\n"
 	        "                          websearch_to_tsquery: words, \"a phrase\", -not, or):\n"
-	        "                          path, heading path, snippet (default 10 hits)\n"
+	        "                          path, heading path, snippet (default 10 hits);\n"
+	        "                          --watch: one watch's documents only; --semantic:\n"
+	        "                          also by meaning, with [embed]'s vectors (cosine\n"
+	        "                          similarity fused with the full-text rank);\n"
+	        "                          --refresh: again every 2 s\n"
 	        "  convert FILE... [-o DIR]\n"
 	        "                          convert files to Markdown as hopperd's workers do\n"
 	        "                          (same sandbox, 1 GiB memory, 60 s per file), to\n"
 	        "                          stdout or to DIR/NAME.md; needs no daemon and no\n"
 	        "                          database; --chunks: print the chunks instead\n"
 	        "                          (ordinal, tokens, page, start, end, heading)\n"
+	        "  bench DIR [--json] [--max-workers N]\n"
+	        "                          convert every file under DIR sequentially, with\n"
+	        "                          the auto pool, and with io_uring reads (no\n"
+	        "                          database, nothing written); print files/s, MB/s,\n"
+	        "                          speedups, time per format, worker RSS and a\n"
+	        "                          recommended [workers] max\n"
 	        "  doctor                  check config, folders, limits, io_uring, database,\n"
 	        "                          disk space and the sandbox; exit 1 on a problem\n"
 	        "\n"
@@ -439,11 +451,37 @@ static int cmd_failures(int argc, char **argv)
 	return rc;
 }
 
-/* hopper search [--limit N] [--watch] WORDS... — see include/hopper/search.h */
+static const char search_usage[] =
+	"hopper: usage: hopper search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...\n";
+
+/* The vector of the search words from the [embed] endpoint of the config. */
+static char *query_vector(const char *words, char **ret_model)
+{
+	hp_config *cfg = NULL;
+	char *found = NULL, *vec = NULL;
+	int r = hp_config_load(resolve_config(&found), 0, stderr, &cfg);
+	free(found);
+	if (r < 0)
+		return NULL;
+	char err[512];
+	if (hp_embed_text(cfg, words, &vec, err, sizeof err) < 0)
+		fprintf(stderr, "hopper: --semantic: %s\n", err);
+	else if (!(*ret_model = strdup(cfg->embed_model)))
+		fprintf(stderr, "hopper: out of memory\n");
+	if (!*ret_model) {
+		free(vec);
+		vec = NULL;
+	}
+	hp_config_free(cfg);
+	return vec;
+}
+
+/* hopper search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...
+ * — see include/hopper/search.h */
 static int cmd_search(int argc, char **argv)
 {
-	int limit = 10;
-	bool watch = false;
+	hp_search_opts o = { .max_rows = 10 };
+	bool refresh = false, semantic = false;
 	hp_buf q;
 	hp_buf_init(&q, 4096);
 	for (int i = 1; i < argc; i++) {
@@ -455,9 +493,17 @@ static int cmd_search(int argc, char **argv)
 				hp_buf_free(&q);
 				return 2;
 			}
-			limit = (int)v;
-		} else if (!strcmp(argv[i], "--watch")) {
-			watch = true;
+			o.max_rows = (int)v;
+		} else if (!strcmp(argv[i], "--watch") && i + 1 < argc) {
+			o.watch = argv[++i];
+		} else if (!strcmp(argv[i], "--semantic")) {
+			semantic = true;
+		} else if (!strcmp(argv[i], "--refresh")) {
+			refresh = true;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			fputs(search_usage, stderr);
+			hp_buf_free(&q);
+			return 2;
 		} else if ((q.len && hp_buf_addc(&q, ' ') < 0) || hp_buf_addstr(&q, argv[i]) < 0) {
 			fprintf(stderr, "hopper: the search words are too long\n");
 			hp_buf_free(&q);
@@ -465,19 +511,26 @@ static int cmd_search(int argc, char **argv)
 		}
 	}
 	if (!q.len) {
-		fprintf(stderr, "hopper: usage: hopper search [--limit N] [--watch] WORDS...\n");
+		fputs(search_usage, stderr);
 		return 2;
 	}
+	char *model = NULL, *qvec = NULL;
+	if (semantic && !(qvec = query_vector(q.data, &model))) {
+		hp_buf_free(&q);
+		return 1;
+	}
+	o.qvec = qvec;
+	o.model = model;
 	PGconn *c = connect_db();
 	int rc = c ? 0 : 1;
-	bool color = isatty(STDOUT_FILENO);
-	if (watch)
+	o.color = isatty(STDOUT_FILENO);
+	if (refresh)
 		signal(SIGINT, on_sigint);
 	while (c && !rc) {
 		char err[512];
-		if (watch)
+		if (refresh)
 			printf("\033[H\033[2J");
-		int n = hp_search_print(c, q.data, limit, color, stdout, err, sizeof err);
+		int n = hp_search_print(c, q.data, &o, stdout, err, sizeof err);
 		if (n < 0) {
 			fprintf(stderr, "hopper: %s\n", err);
 			rc = 1;
@@ -485,10 +538,12 @@ static int cmd_search(int argc, char **argv)
 			printf("no chunk matches \"%s\"\n", q.data);
 		}
 		fflush(stdout);
-		if (!watch || interrupted || sleep(2) != 0 || interrupted)
+		if (!refresh || interrupted || sleep(2) != 0 || interrupted)
 			break;
 	}
 	PQfinish(c);
+	free(qvec);
+	free(model);
 	hp_buf_free(&q);
 	return rc;
 }
@@ -537,8 +592,8 @@ out:
 	return r;
 }
 
-/* Conversions run in a child process that is a hopperd worker in all but
- * name (hp_worker_main: sandbox, limits, converters, chunker) and speaks the
+/* Conversions run in a child process that is a hopperd worker (hopper-worker:
+ * sandbox, limits, converters, chunker; this binary links none of them) and speaks the
  * same frames over a socketpair, so a hostile file costs that child, not
  * this process, and `hopper convert` shows exactly what hopperd would store.
  * One child serves every file; a new one is started after a crash. */
@@ -584,7 +639,7 @@ static int child_start(convert_child *c)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		_exit(hp_worker_main(sv[1], CONVERT_MEMORY_LIMIT));
+		_exit(hp_pool_exec_worker_fd(sv[1], CONVERT_MEMORY_LIMIT));
 	}
 	close(sv[1]);
 	c->pid = pid;
@@ -779,10 +834,40 @@ static int cmd_convert(int argc, char **argv)
 	return rc;
 }
 
+/* `hopper bench`: the workers are this binary run as `hopper --worker`. */
+static int cmd_bench(int argc, char **argv)
+{
+	static char exe[PATH_MAX];
+	hp_bench_opts o = { .worker_exe = exe };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			o.json = true;
+		else if (strcmp(argv[i], "--max-workers") == 0 && i + 1 < argc)
+			o.max_workers = atoi(argv[++i]);
+		else if (argv[i][0] != '-' && !o.dir)
+			o.dir = argv[i];
+		else {
+			fprintf(stderr, "hopper bench: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!o.dir) {
+		fprintf(stderr, "Usage: hopper bench DIR [--json] [--max-workers N]\n");
+		return 2;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n < 0) {
+		fprintf(stderr, "hopper bench: cannot find my own binary (/proc/self/exe): %s\n", strerror(errno));
+		return 1;
+	}
+	exe[n] = '\0';
+	return hp_bench_run(&o, stdout) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	/* Before anything else: converters that OCR must stay single-threaded. */
-	hp_ocr_single_thread(argv);
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return hp_pool_exec_worker(argc, argv);
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -820,6 +905,8 @@ int main(int argc, char **argv)
 		return cmd_search(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(sub_argc, sub_argv);
+	if (strcmp(cmd, "bench") == 0)
+		return cmd_bench(sub_argc, sub_argv);
 	if (strcmp(cmd, "doctor") == 0)
 		return cmd_doctor(sub_argc, sub_argv);
 	if (strcmp(cmd, "help") == 0) {

@@ -29,7 +29,6 @@
 #include "hopper/db.h"
 #include "hopper/embed.h"
 #include "hopper/hash.h"
-#include "hopper/ocr.h"
 #include "hopper/pgembed.h"
 #include "hopper/pool.h"
 #include "hopper/queue.h"
@@ -485,6 +484,9 @@ static void notify_status(void)
 	int64_t backlog = -1;
 	if (!D.db_broken && hp_queue_backlog(D.q, &backlog) < 0)
 		backlog = -1;
+	hp_pool_set_backlog(D.pool, backlog);
+	char pool[192];
+	hp_pool_describe(D.pool, pool, sizeof pool);
 	char bl[32];
 	if (backlog >= 0)
 		snprintf(bl, sizeof bl, "%lld", (long long)backlog);
@@ -496,8 +498,8 @@ static void notify_status(void)
 		emb[1] = ' ';
 		hp_embed_status(D.embed, emb + 2, sizeof emb - 2);
 	}
-	sd_notifyf(0, "STATUS=%s workers %d (%d busy), backlog %s, done %llu (%llu same content), failed %llu%s%s",
-	           D.stopping ? "stopping:" : "running:", hp_pool_alive(D.pool), hp_pool_busy(D.pool), bl,
+	sd_notifyf(0, "STATUS=%s %s, %d busy, backlog %s, done %llu (%llu same content), failed %llu%s%s",
+	           D.stopping ? "stopping:" : "running:", pool, hp_pool_busy(D.pool), bl,
 	           (unsigned long long)D.n_done, (unsigned long long)D.n_linked,
 	           (unsigned long long)D.n_failed, D.db_broken ? ", database unreachable" : "", emb);
 }
@@ -557,6 +559,9 @@ static void reload(void)
 	D.cfg = ncfg;
 	hp_log_level = D.cfg->log_level;
 	hp_mirror_reload(&D.mirror, D.cfg, D.conninfo);
+	hp_pool_config pc;
+	hp_pool_config_fill(&pc, D.cfg, D.exe);
+	hp_pool_reconfigure(D.pool, &pc);
 	hp_watcher_scan(D.watcher);
 	hp_notice("reloaded %s: %zu watch(es), %d folder(s) watched", D.cfg_path ? D.cfg_path : HP_CONFIG_DEFAULT_PATH,
 	          D.cfg->n_watches, hp_watcher_count(D.watcher));
@@ -613,7 +618,8 @@ static void sig_on_event(hp_evsrc *src, uint32_t events)
 
 static void tick(uint64_t now)
 {
-	hp_pool_tick(D.pool, now);
+	if (hp_pool_tick(D.pool, now) > 0)
+		D.want_claim = true; /* new workers to feed */
 	db_try_reconnect(now);
 	if (now - D.last_claim >= CLAIM_POLL_MS)
 		D.want_claim = true;
@@ -791,13 +797,8 @@ static int daemon_main(void)
 		hp_err("cannot set up the file reader: %s", strerror(-r));
 		goto fail;
 	}
-	hp_pool_config pc = {
-		.exe = D.exe,
-		.workers = D.cfg->workers_min,
-		.memory_limit = D.cfg->memory_limit,
-		.job_timeout_ms = D.cfg->job_timeout_ms,
-		.max_frame = D.cfg->max_output * 3 + (16u << 20),
-	};
+	hp_pool_config pc;
+	hp_pool_config_fill(&pc, D.cfg, D.exe);
 	r = hp_pool_new(&pc, D.epfd, pool_result, NULL, &D.pool);
 	if (r < 0) {
 		hp_err("cannot start the worker processes: %s", strerror(-r));
@@ -858,14 +859,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	/* Before anything else: converters that OCR must stay single-threaded. */
-	hp_ocr_single_thread(argv);
-	if (argc >= 2 && strcmp(argv[1], "--worker") == 0) {
-		uint64_t limit = 0;
-		if (argc >= 4 && strcmp(argv[2], "--memory-limit") == 0)
-			limit = strtoull(argv[3], NULL, 10);
-		return hp_worker_main(3, limit);
-	}
+	if (argc >= 2 && strcmp(argv[1], "--worker") == 0)
+		return hp_pool_exec_worker(argc, argv);
 	enum { OPT_CHECK = 256, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },

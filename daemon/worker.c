@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "hopper/chunk.h"
@@ -50,28 +54,126 @@ static int read_full(int fd, void *p, size_t n)
 	return 0;
 }
 
-/* Convert and chunk one job into *res (status and error, or doc and
- * chunks). Returns the hp_doc to free after encoding (or NULL). */
-/* Fault injection (STYLE.md): with HOPPER_FAULT_CRASH=TEXT in the
- * environment, a worker converting a file whose name contains TEXT dies of
- * a real SIGSEGV (a write to a page mapped without access), as a converter
- * bug would. Tests use it; unset, it costs one getenv at start. */
+/* Read a frame header; an fd passed with it (SCM_RIGHTS, unix(7)) goes to
+ * *ret_fd (else -1). 0, -ENODATA at a clean EOF, -EPIPE mid-header,
+ * -EBADMSG for more than one fd or truncated control data, else -errno. */
+static int read_header(int fd, uint8_t *hdr, int *ret_fd)
+{
+	size_t got = 0;
+	int passed = -1;
+	while (got < HP_FRAME_HDR_LEN) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} cb;
+		struct iovec iov = { .iov_base = hdr + got, .iov_len = HP_FRAME_HDR_LEN - got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
+		                     .msg_controllen = sizeof cb.buf };
+		ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (r < 0 && errno == EINTR)
+			continue;
+		int bad = 0;
+		for (struct cmsghdr *c = r >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < n; i++) {
+				int x;
+				memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof x);
+				if (passed < 0 && i == 0 && !bad)
+					passed = x;
+				else {
+					close(x);
+					bad = 1;
+				}
+			}
+		}
+		if (r >= 0 && (mh.msg_flags & MSG_CTRUNC))
+			bad = 1;
+		if (bad || r <= 0) {
+			if (passed >= 0)
+				close(passed);
+			if (bad)
+				return -EBADMSG;
+			if (r < 0)
+				return -errno;
+			return got == 0 ? -ENODATA : -EPIPE;
+		}
+		got += (size_t)r;
+	}
+	*ret_fd = passed;
+	return 0;
+}
+
+/* Map the memfd that carries a job's bytes: it must be sealed against
+ * writes and resizing (so what is checked here stays true), hold len
+ * bytes and a NUL. The mapping (len + 1 bytes) goes to *ret. */
+static int map_memfd(int mfd, size_t len, const char **ret)
+{
+	int seals = fcntl(mfd, F_GET_SEALS);
+	int need = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	struct stat st;
+	if (seals < 0 || (seals & need) != need || fstat(mfd, &st) < 0 || (uint64_t)st.st_size != (uint64_t)len + 1)
+		return -EBADMSG;
+	char *p = mmap(NULL, len + 1, PROT_READ, MAP_SHARED, mfd, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	if (p[len] != '\0') {
+		munmap(p, len + 1);
+		return -EBADMSG;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* Fault injection (STYLE.md): with `--fault-crash TEXT` (or
+ * HOPPER_FAULT_CRASH=TEXT for `hopper convert`'s in-process worker), a
+ * worker converting a file whose name contains TEXT dies of a real SIGSEGV
+ * (a write to a page mapped without access), as a converter bug would.
+ * With `--fault-stderr TEXT`, such a job first writes raw bytes to stderr
+ * (control characters, a forged "<0>" line): what a compromised worker
+ * could write. With `--fault-spin TEXT`, such a job burns CPU for ever (a
+ * parser in an endless loop). Tests use them; unset, they cost a strstr
+ * per job. */
 static const char *fault_crash;
+static const char *fault_stderr;
+static const char *fault_spin;
+static uint64_t worker_memory_limit;
 static volatile char *fault_page;
+/* Per-job CPU-time backstop in seconds (0 none): ITIMER_PROF raises SIGPROF,
+ * whose default action ends the process; the pool names it. */
+static unsigned cpu_limit_s;
 
 static void fault_setup(void)
 {
-	fault_crash = getenv("HOPPER_FAULT_CRASH");
+	if (!fault_crash)
+		fault_crash = getenv("HOPPER_FAULT_CRASH");
 	if (!fault_crash || !*fault_crash)
 		return;
 	void *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fault_page = p == MAP_FAILED ? NULL : p;
 }
 
+static void cpu_timer(unsigned seconds)
+{
+	struct itimerval it = { .it_value = { .tv_sec = seconds } };
+	if (cpu_limit_s)
+		setitimer(ITIMER_PROF, &it, NULL);
+}
+
 static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 {
+	if (fault_stderr && *fault_stderr && m->name && strstr(m->name, fault_stderr)) {
+		static const char raw[] = "raw \033[31mred\033[0m\n<0>forged emergency\nnul\0byte\n";
+		hp_write_all(STDERR_FILENO, raw, sizeof raw - 1);
+	}
 	if (fault_page && m->name && strstr(m->name, fault_crash))
 		fault_page[0] = 1;
+	if (fault_spin && *fault_spin && m->name && strstr(m->name, fault_spin)) {
+		cpu_timer(cpu_limit_s);
+		for (volatile unsigned long spin = 0;; spin++)
+			;
+	}
 	char err[512] = "";
 	hp_doc *doc = NULL;
 	hp_convert_limits lim = {
@@ -81,10 +183,19 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.max_pages = m->pdf_max_pages ? (int)m->pdf_max_pages : HP_WORKER_PDF_MAX_PAGES,
 		.page_time_ms = m->pdf_page_ms ? m->pdf_page_ms : HP_WORKER_PDF_PAGE_MS,
 	};
+	cpu_timer(cpu_limit_s);
 	int r = hp_convert(m->name, m->data, m->len, &lim, &doc, err, sizeof err);
 	if (r < 0) {
 		res->status = -r;
+		if (r == -ENOMEM && worker_memory_limit)
+			snprintf(err, sizeof err,
+			         "out of memory: converting this file needs more than memory_limit = %llu MiB "
+			         "(permanent; raise [workers] memory_limit)",
+			         (unsigned long long)(worker_memory_limit >> 20));
 		res->error = strdup(err[0] ? err : strerror(-r));
+		/* Say what it was, so the pool can recycle after a high-risk format. */
+		res->doc.format = hp_detect(m->name, m->data, m->len);
+		cpu_timer(0);
 		return NULL;
 	}
 	hp_chunk_opts co = {
@@ -98,9 +209,12 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		res->status = -r;
 		res->error = strdup(r == -ENOMEM ? "out of memory while splitting the Markdown into chunks"
 		                                 : "cannot split the Markdown into chunks");
+		res->doc.format = doc->format;
+		cpu_timer(0);
 		hp_doc_free(doc);
 		return NULL;
 	}
+	cpu_timer(0);
 	res->status = 0;
 	res->doc = *doc;
 	return doc;
@@ -120,13 +234,30 @@ static int send_error(int fd, uint64_t job_id, int status, const char *msg)
 	return r;
 }
 
-static int handle_job(int fd, const void *payload, size_t len)
+static int handle_job(int fd, const void *payload, size_t len, int mfd)
 {
 	hp_job_msg m;
 	int r = hp_job_msg_decode(payload, len, &m);
-	if (r < 0) {
+	if (r < 0 || m.in_memfd != (mfd >= 0)) {
 		hp_err("worker: malformed job frame from the supervisor");
-		return r;
+		return -EBADMSG;
+	}
+	const char *map = NULL;
+	if (m.in_memfd) {
+		r = map_memfd(mfd, m.len, &map);
+		if (r == -ENOMEM) {
+			char msg[200];
+			snprintf(msg, sizeof msg,
+			         "the file does not fit in a worker's memory (memory_limit = %llu MiB); "
+			         "raise [workers] memory_limit (permanent)",
+			         (unsigned long long)(worker_memory_limit >> 20));
+			return send_error(fd, m.job_id, ENOMEM, msg);
+		}
+		if (r < 0) {
+			hp_err("worker: the job's memfd is not sealed or not its size");
+			return -EBADMSG;
+		}
+		m.data = map;
 	}
 	hp_result res = { .job_id = m.job_id };
 	hp_doc *doc = run_job(&m, &res);
@@ -149,6 +280,8 @@ static int handle_job(int fd, const void *payload, size_t len)
 		free(res.error);
 	}
 	hp_chunks_free(res.chunks, res.n_chunks);
+	if (map)
+		munmap((void *)map, m.len + 1);
 	return r;
 }
 
@@ -178,8 +311,42 @@ static int discard_job(int fd, uint32_t len, uint64_t *ret_job_id)
 	return 0;
 }
 
+int hp_worker_exec_main(int argc, char **argv)
+{
+	uint64_t limit = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--memory-limit") == 0 && v) {
+			limit = strtoull(v, NULL, 10);
+			i++;
+		} else if (strcmp(a, "--cpu-limit") == 0 && v) {
+			cpu_limit_s = (unsigned)strtoul(v, NULL, 10);
+			i++;
+		} else if (strcmp(a, "--fault-crash") == 0 && v) {
+			fault_crash = v;
+			i++;
+		} else if (strcmp(a, "--fault-stderr") == 0 && v) {
+			fault_stderr = v;
+			i++;
+		} else if (strcmp(a, "--fault-spin") == 0 && v) {
+			fault_spin = v;
+			i++;
+		} else if (strcmp(a, "--debug") == 0) {
+			hp_log_level = HP_LOG_DEBUG;
+		} else if (strcmp(a, "--sandbox-debug") == 0) {
+			/* read by hp_sandbox_enter; set in this process only */
+			setenv("HOPPER_SANDBOX_DEBUG", "1", 1);
+		} else {
+			hp_err("worker: unknown argument '%s'", a);
+			return 2;
+		}
+	}
+	return hp_worker_main(3, limit);
+}
+
 int hp_worker_main(int fd, uint64_t memory_limit)
 {
+	worker_memory_limit = memory_limit;
 	if (getenv("HOPPER_DEBUG"))
 		hp_log_level = HP_LOG_DEBUG;
 	int r = hp_convert_init();
@@ -195,9 +362,14 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 	for (;;) {
 		uint8_t hdr[HP_FRAME_HDR_LEN];
 		uint32_t type, len;
-		r = read_full(fd, hdr, sizeof hdr);
+		int mfd = -1;
+		r = read_header(fd, hdr, &mfd);
 		if (r == -ENODATA)
 			return 0; /* the supervisor closed the socket: stop */
+		if (r == -EBADMSG) {
+			hp_err("worker: malformed file passing from the supervisor");
+			return 2;
+		}
 		if (r < 0) {
 			hp_err("worker: cannot read from the supervisor: %s", strerror(-r));
 			return 1;
@@ -216,6 +388,8 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 			 * error for that file, not a dead worker (which would look like
 			 * a crash and be tried again and again). */
 			uint64_t job_id = 0;
+			if (mfd >= 0)
+				close(mfd);
 			if (discard_job(fd, len, &job_id) < 0)
 				return 1;
 			char msg[200];
@@ -234,8 +408,10 @@ int hp_worker_main(int fd, uint64_t memory_limit)
 			return 1;
 		}
 		payload[len] = '\0';
-		r = handle_job(fd, payload, len);
+		r = handle_job(fd, payload, len, mfd);
 		free(payload);
+		if (mfd >= 0)
+			close(mfd);
 		if (r == -EBADMSG)
 			return 2;
 		if (r < 0) {

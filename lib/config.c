@@ -46,6 +46,8 @@ typedef enum key_type {
 	T_LIST,     /* char ** NULL-terminated (off) + size_t count (off2) */
 	T_ACTION,   /* hp_on_action (off) + char *dir (off2) */
 	T_LOGLEVEL, /* int 3..7 */
+	T_DOUBLE,   /* double; min/max are hundredths */
+	T_PROFILE,  /* int: conservative 0, balanced 1, aggressive 2 */
 } key_type;
 
 enum {
@@ -87,10 +89,20 @@ static const config_key config_keys[] = {
 	{ SEC_DAEMON, "search_config", T_STRING, "simple", 0, 0, 0, CFG(search_config), 0,
 	  "PostgreSQL text-search configuration of hopper.chunks.tsv (simple, english, german, ...)" },
 
-	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, 0, CFG(workers_min), 0,
+	{ SEC_WORKERS, "min", T_INT, "1", 1, 256, KF_RELOAD, CFG(workers_min), 0,
 	  "converter processes always running" },
-	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO | KF_LATER, CFG(workers_max), 0,
+	{ SEC_WORKERS, "max", T_INT, "auto", 1, 256, KF_AUTO | KF_RELOAD, CFG(workers_max), 0,
 	  "most converter processes; auto = from cores and memory; not below min" },
+	{ SEC_WORKERS, "profile", T_PROFILE, "balanced", 0, 2, KF_RELOAD, CFG(profile), 0,
+	  "conservative, balanced or aggressive: workers per CPU, memory headroom, claim batch" },
+	{ SEC_WORKERS, "cpu_multiplier", T_DOUBLE, "auto", 10, 1600, KF_AUTO | KF_RELOAD,
+	  CFG(cpu_multiplier), 0, "workers per usable CPU for max = auto; auto = from profile" },
+	{ SEC_WORKERS, "idle_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, KF_RELOAD,
+	  CFG(idle_timeout_ms), 0, "workers above what the backlog needs stop after this long" },
+	{ SEC_WORKERS, "max_jobs_per_worker", T_INT, "1000", 1, 1000000, KF_RELOAD,
+	  CFG(max_jobs_per_worker), 0, "a worker is replaced by a fresh process after this many jobs" },
+	{ SEC_WORKERS, "recycle_high_risk", T_BOOL, "yes", 0, 0, KF_RELOAD, CFG(recycle_high_risk), 0,
+	  "replace the worker after every PDF, Office or EPUB job" },
 	{ SEC_WORKERS, "memory_limit", T_SIZE, "512M", 16 * MIB, 64 * GIB, 0,
 	  CFG(memory_limit), 0, "memory limit of one worker process" },
 	{ SEC_WORKERS, "job_timeout", T_DURATION, "60s", 1000, 24 * 3600 * 1000, 0,
@@ -156,6 +168,9 @@ static const config_key config_keys[] = {
 
 /* Longest watch name: it is stored in hopper.jobs.watch and shown in bars. */
 #define WATCH_NAME_MAX 64
+
+/* Spellings of [workers] profile, in hp_profile order (policy.h). */
+static const char *const profiles[] = { "conservative", "balanced", "aggressive" };
 
 static const struct { const char *name; int level; } log_levels[] = {
 	{ "err", HP_LOG_ERR }, { "error", HP_LOG_ERR },
@@ -626,6 +641,35 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 		else
 			perr(p, line, "bad log level '%s': use err, warning, notice, info, "
 			     "debug or a number 3..7", v);
+		break;
+	}
+	case T_DOUBLE: {
+		char *end;
+		if ((k->flags & KF_AUTO) && !strcasecmp(v, "auto")) {
+			*FIELD(base, k->off, double) = 0;
+			break;
+		}
+		errno = 0;
+		double d = strtod(v, &end);
+		if (end == v || *end || errno)
+			perr(p, line, "bad number '%s' for %s: use %sa number such as 1.5", v, k->name,
+			     (k->flags & KF_AUTO) ? "auto or " : "");
+		else if (!(d * 100 >= (double)k->min && d * 100 <= (double)k->max))
+			perr(p, line, "%s = %s is out of range: use %s%.2g..%.4g", k->name, v,
+			     (k->flags & KF_AUTO) ? "auto or " : "", (double)k->min / 100, (double)k->max / 100);
+		else
+			*FIELD(base, k->off, double) = d;
+		break;
+	}
+	case T_PROFILE: {
+		int i;
+		for (i = 0; i < (int)HP_ARRAY_SIZE(profiles); i++)
+			if (!strcasecmp(v, profiles[i]))
+				break;
+		if (i < (int)HP_ARRAY_SIZE(profiles))
+			*FIELD(base, k->off, int) = i;
+		else
+			perr(p, line, "bad profile '%s': use conservative, balanced or aggressive", v);
 		break;
 	}
 	}
@@ -1135,6 +1179,19 @@ static void print_value(const config_key *k, const void *base, FILE *out)
 			fputs(name, out);
 		else
 			fprintf(out, "%d", v);
+		break;
+	}
+	case T_DOUBLE: {
+		double d = *CFIELD(base, k->off, double);
+		if ((k->flags & KF_AUTO) && d == 0)
+			fputs("auto", out);
+		else
+			fprintf(out, "%g", d);
+		break;
+	}
+	case T_PROFILE: {
+		int v = *CFIELD(base, k->off, int);
+		fputs(v >= 0 && v < (int)HP_ARRAY_SIZE(profiles) ? profiles[v] : "balanced", out);
 		break;
 	}
 	}

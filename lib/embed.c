@@ -342,7 +342,8 @@ static int take_claim(hp_embed *e, PGresult *res)
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
-static int request_body(hp_embed *e, request *rq)
+/* {"model": ..., "input": [texts], "dimensions": N} into body. */
+static int build_body(const char *model, int dims, char *const *texts, size_t n, hp_buf *body)
 {
 	json_object *o = json_object_new_object(), *in = json_object_new_array();
 	if (!o || !in) {
@@ -350,16 +351,28 @@ static int request_body(hp_embed *e, request *rq)
 		json_object_put(in);
 		return -ENOMEM;
 	}
-	json_object_object_add(o, "model", json_object_new_string(e->model));
-	for (size_t i = 0; i < rq->n; i++)
-		json_object_array_add(in, json_object_new_string(e->chunks[rq->first + i].text));
+	json_object_object_add(o, "model", json_object_new_string(model));
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(in, json_object_new_string(texts[i]));
 	json_object_object_add(o, "input", in);
-	if (e->dims)
-		json_object_object_add(o, "dimensions", json_object_new_int(e->dims));
+	if (dims)
+		json_object_object_add(o, "dimensions", json_object_new_int(dims));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	hp_buf_reset(&rq->body);
-	int r = s ? hp_buf_addstr(&rq->body, s) : -ENOMEM;
+	hp_buf_reset(body);
+	int r = s ? hp_buf_addstr(body, s) : -ENOMEM;
 	json_object_put(o);
+	return r;
+}
+
+static int request_body(hp_embed *e, request *rq)
+{
+	char **texts = calloc(rq->n + 1, sizeof *texts);
+	if (!texts)
+		return -ENOMEM;
+	for (size_t i = 0; i < rq->n; i++)
+		texts[i] = e->chunks[rq->first + i].text;
+	int r = build_body(e->model, e->dims, texts, rq->n, &rq->body);
+	free(texts);
 	return r;
 }
 
@@ -395,12 +408,15 @@ static int request_start(hp_embed *e, request *rq)
 	return 0;
 }
 
-/* Store the vectors of a 200 response; NULL, or what is wrong with it. */
-static const char *take_vectors(hp_embed *e, request *rq, char *why, size_t whylen)
+/* The vectors of a 200 response for n inputs, as array literals
+ * "{0.1,...}" into out[0..n) (malloc'd; the caller frees them, also on
+ * failure). NULL, or what is wrong with the response. dims: expected
+ * length, 0 = any (but the same for all). */
+static const char *parse_vectors(const char *body, size_t len, size_t n, int dims, char **out,
+                                 char *why, size_t whylen)
 {
 	json_tokener *tok = json_tokener_new_ex(64);
-	json_object *root = tok ? json_tokener_parse_ex(tok, rq->response.data ? rq->response.data : "",
-	                                                (int)rq->response.len) : NULL;
+	json_object *root = tok ? json_tokener_parse_ex(tok, body ? body : "", (int)len) : NULL;
 	if (tok)
 		json_tokener_free(tok);
 	json_object *data = NULL;
@@ -409,32 +425,31 @@ static const char *take_vectors(hp_embed *e, request *rq, char *why, size_t whyl
 		bad = "the response is not JSON with a \"data\" array";
 		goto out;
 	}
-	if (json_object_array_length(data) != rq->n) {
-		snprintf(why, whylen, "the response has %zu vectors for %zu inputs", json_object_array_length(data), rq->n);
+	if (json_object_array_length(data) != n) {
+		snprintf(why, whylen, "the response has %zu vectors for %zu inputs", json_object_array_length(data), n);
 		bad = why;
 		goto out;
 	}
-	for (size_t i = 0; i < rq->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		json_object *item = json_object_array_get_idx(data, i), *idx = NULL, *vec = NULL;
 		size_t at = i;
 		if (json_object_object_get_ex(item, "index", &idx))
 			at = (size_t)json_object_get_int64(idx);
-		if (at >= rq->n || !json_object_object_get_ex(item, "embedding", &vec) ||
+		if (at >= n || !json_object_object_get_ex(item, "embedding", &vec) ||
 		    !json_object_is_type(vec, json_type_array) || json_object_array_length(vec) == 0) {
 			bad = "a \"data\" item has no \"embedding\" array or a bad \"index\"";
 			goto out;
 		}
-		size_t dims = json_object_array_length(vec);
-		if (e->dims && dims != (size_t)e->dims) {
-			snprintf(why, whylen, "the model returned %zu dimensions, dimensions = %d", dims, e->dims);
+		size_t len_v = json_object_array_length(vec);
+		if (dims && len_v != (size_t)dims) {
+			snprintf(why, whylen, "the model returned %zu dimensions, dimensions = %d", len_v, dims);
 			bad = why;
 			goto out;
 		}
-		chunk *c = &e->chunks[rq->first + at];
 		hp_buf v;
 		hp_buf_init(&v, 0);
 		hp_buf_addc(&v, '{');
-		for (size_t k = 0; k < dims; k++) {
+		for (size_t k = 0; k < len_v; k++) {
 			json_object *x = json_object_array_get_idx(vec, k);
 			if (!json_object_is_type(x, json_type_double) && !json_object_is_type(x, json_type_int)) {
 				hp_buf_free(&v);
@@ -448,11 +463,30 @@ static const char *take_vectors(hp_embed *e, request *rq, char *why, size_t whyl
 			bad = "out of memory";
 			goto out;
 		}
-		free(c->vector);
-		c->vector = hp_buf_steal(&v);
+		free(out[at]);
+		out[at] = hp_buf_steal(&v);
 	}
 out:
 	json_object_put(root);
+	return bad;
+}
+
+/* Store the vectors of a 200 response; NULL, or what is wrong with it. */
+static const char *take_vectors(hp_embed *e, request *rq, char *why, size_t whylen)
+{
+	char **out = calloc(rq->n, sizeof *out);
+	if (!out)
+		return "out of memory";
+	const char *bad = parse_vectors(rq->response.data, rq->response.len, rq->n, e->dims, out, why, whylen);
+	for (size_t i = 0; i < rq->n; i++) {
+		if (!bad) {
+			free(e->chunks[rq->first + i].vector);
+			e->chunks[rq->first + i].vector = out[i];
+		} else {
+			free(out[i]);
+		}
+	}
+	free(out);
 	return bad;
 }
 
@@ -881,19 +915,136 @@ static char *read_key(const char *path)
 	if (!r)
 		return NULL;
 	line[strcspn(line, "\r\n")] = '\0';
-	return strdup(line);
+	char *key = strdup(line);
+	explicit_bzero(line, sizeof line);
+	return key;
+}
+
+static int curl_ready(void)
+{
+	static bool ready;
+	if (!ready && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -EIO;
+	ready = true;
+	return 0;
+}
+
+/* The request headers: JSON, and the API key as a Bearer token when
+ * api_key_file is set (*ret_auth keeps the header text, to be wiped and
+ * freed by the caller). 0 or -errno, logged. */
+static int make_headers(const hp_config *cfg, struct curl_slist **ret, char **ret_auth)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	char *auth = NULL;
+	if (!h)
+		return -ENOMEM;
+	if (cfg->embed_api_key_file) {
+		char *key = read_key(cfg->embed_api_key_file);
+		if (!key) {
+			hp_err("embeddings: cannot read api_key_file %s: %m", cfg->embed_api_key_file);
+			curl_slist_free_all(h);
+			return -EACCES;
+		}
+		if (asprintf(&auth, "Authorization: Bearer %s", key) < 0)
+			auth = NULL;
+		explicit_bzero(key, strlen(key));
+		free(key);
+		struct curl_slist *h2 = auth ? curl_slist_append(h, auth) : NULL;
+		if (!h2) {
+			free(auth);
+			curl_slist_free_all(h);
+			return -ENOMEM;
+		}
+		h = h2;
+	}
+	*ret = h;
+	*ret_auth = auth;
+	return 0;
+}
+
+static void wipe_free(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+static size_t to_buf(char *p, size_t size, size_t n, void *userp)
+{
+	return hp_buf_add(userp, p, size * n) < 0 ? 0 : size * n;
+}
+
+int hp_embed_text(const hp_config *cfg, const char *text, char **ret_vector, char *err, size_t errlen)
+{
+	if (!cfg->embed_url || !cfg->embed_model) {
+		snprintf(err, errlen, "no [embed] url and model in the configuration: semantic search needs them");
+		return -EINVAL;
+	}
+	struct curl_slist *headers = NULL;
+	char *auth = NULL, *vec = NULL;
+	hp_buf body, resp;
+	hp_buf_init(&body, 0);
+	hp_buf_init(&resp, RESPONSE_MAX);
+	CURL *h = NULL;
+	int r = curl_ready();
+	if (r == 0)
+		r = make_headers(cfg, &headers, &auth);
+	char *texts[] = { (char *)text };
+	if (r == 0)
+		r = build_body(cfg->embed_model, cfg->embed_dimensions, texts, 1, &body);
+	if (r == 0 && !(h = curl_easy_init()))
+		r = -ENOMEM;
+	if (r < 0) {
+		snprintf(err, errlen, "cannot prepare the request: %s", strerror(-r));
+		goto out;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, cfg->embed_url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->embed_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "hopper");
+	CURLcode cc = curl_easy_perform(h);
+	long status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "embeddings endpoint: %s", curl_easy_strerror(cc));
+		r = -EIO;
+	} else if (status != 200) {
+		snprintf(err, errlen, "embeddings endpoint answered HTTP %ld: %.160s", status, resp.data ? resp.data : "");
+		r = -EIO;
+	} else {
+		char why[128];
+		const char *bad = parse_vectors(resp.data, resp.len, 1, cfg->embed_dimensions, &vec, why, sizeof why);
+		if (bad) {
+			snprintf(err, errlen, "embeddings endpoint sent a bad response: %s", bad);
+			r = -EIO;
+		} else {
+			*ret_vector = vec;
+			vec = NULL;
+		}
+	}
+out:
+	free(vec);
+	if (h)
+		curl_easy_cleanup(h);
+	curl_slist_free_all(headers);
+	wipe_free(auth);
+	hp_buf_free(&body);
+	hp_buf_free(&resp);
+	return r;
 }
 
 int hp_embed_new(const hp_config *cfg, const char *conninfo, const char *owner, hp_embed **ret)
 {
 	if (!cfg->embed_url || !cfg->embed_model)
 		return -EINVAL;
-	static bool curl_ready;
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -EIO;
-		curl_ready = true;
-	}
+	if (curl_ready() < 0)
+		return -EIO;
 	hp_embed *e = calloc(1, sizeof *e);
 	if (!e)
 		return -ENOMEM;
@@ -909,22 +1060,10 @@ int hp_embed_new(const hp_config *cfg, const char *conninfo, const char *owner, 
 	e->timeout_ms = (long)cfg->embed_timeout_ms;
 	if (!e->url || !e->model || !e->owner || !e->conninfo)
 		goto fail;
-	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (cfg->embed_api_key_file) {
-		char *key = read_key(cfg->embed_api_key_file);
-		if (!key) {
-			hp_err("embeddings: cannot read api_key_file %s: %m", cfg->embed_api_key_file);
-			r = -EACCES;
-			goto fail;
-		}
-		if (asprintf(&e->auth_header, "Authorization: Bearer %s", key) < 0)
-			e->auth_header = NULL;
-		explicit_bzero(key, strlen(key));
-		free(key);
-		if (!e->auth_header)
-			goto fail;
-		e->headers = curl_slist_append(e->headers, e->auth_header);
-	}
+	r = make_headers(cfg, &e->headers, &e->auth_header);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
 	e->multi = curl_multi_init();
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -967,9 +1106,7 @@ void hp_embed_free(hp_embed *e)
 		close(e->tfd);
 	if (e->epfd >= 0)
 		close(e->epfd);
-	if (e->auth_header)
-		explicit_bzero(e->auth_header, strlen(e->auth_header));
-	free(e->auth_header);
+	wipe_free(e->auth_header);
 	free(e->url);
 	free(e->model);
 	free(e->owner);

@@ -205,7 +205,9 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_str(b, HP_TAG_OCR_LANGUAGES, m->ocr_languages);
 	/* Data last: the worker reads the payload into a buffer with a NUL
 	 * after it, so the file bytes end up NUL-terminated for free. */
-	if (r == 0)
+	if (r == 0 && m->in_memfd)
+		r = hp_frame_put_u64(b, HP_TAG_DATA_MEMFD, m->len);
+	else if (r == 0)
 		r = hp_frame_put(b, HP_TAG_DATA, m->data, m->len);
 	return frame_finish(b, old, start, r);
 }
@@ -241,6 +243,14 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 				return -EBADMSG;
 			m.data = val;
 			m.len = len;
+			have_data = true;
+			break;
+		case HP_TAG_DATA_MEMFD:
+			if (have_data || get_u64(val, len, &v) < 0 || v > SIZE_MAX - 1)
+				return -EBADMSG;
+			m.data = NULL;
+			m.len = (size_t)v;
+			m.in_memfd = true;
 			have_data = true;
 			break;
 		case HP_TAG_CHUNK_TOKENS:
@@ -334,6 +344,10 @@ int hp_result_encode(hp_buf *b, const hp_result *r)
 	if (r->status != 0) {
 		if (e == 0)
 			e = hp_frame_put_str(b, HP_TAG_ERROR, r->error);
+		/* The format, when detected, also for a failure: the pool recycles
+		 * a worker after a job of a high-risk format either way. */
+		if (e == 0 && r->doc.format != HP_FMT_UNKNOWN)
+			e = hp_frame_put_str(b, HP_TAG_FORMAT, hp_format_name(r->doc.format));
 	} else {
 		if (e == 0)
 			e = hp_frame_put_str(b, HP_TAG_FORMAT, hp_format_name(r->doc.format));
@@ -516,9 +530,9 @@ int hp_result_decode(const void *payload, size_t n, size_t max_chunks, hp_result
 		r = -EBADMSG;
 		goto fail;
 	}
+	res.doc.format = format ? hp_format_from_name(format) : HP_FMT_UNKNOWN;
 	if (res.status == 0) {
 		/* A success must carry the document: a known format and Markdown. */
-		res.doc.format = format ? hp_format_from_name(format) : HP_FMT_UNKNOWN;
 		if (res.doc.format == HP_FMT_UNKNOWN || !res.doc.markdown) {
 			r = -EBADMSG;
 			goto fail;

@@ -104,14 +104,17 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 static int load_filter(void)
 {
 	static const char *const allow[] = {
-		/* I/O on fds that are already open: the socket and stderr */
-		"read", "write", "readv", "writev", "close", "lseek", "fstat",
+		/* I/O on fds that are already open: the socket and stderr; a
+		 * job's sealed memfd arrives with recvmsg (SCM_RIGHTS) */
+		"read", "write", "readv", "writev", "close", "lseek", "fstat", "recvmsg",
 		/* memory (mmap and mprotect are below: no PROT_EXEC) */
 		"brk", "munmap", "mremap", "madvise",
 		/* locks, signals, time, identity */
 		"futex", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
 		"clock_gettime", "gettimeofday", "time", "getpid", "gettid",
 		"getrandom", "sched_yield", "poll", "ppoll",
+		/* the per-job CPU-time backstop (ITIMER_PROF) */
+		"setitimer",
 		/* glibc's qsort asks sysinfo() for the amount of RAM (_SC_PHYS_PAGES) */
 		"sysinfo",
 		"exit", "exit_group",
@@ -154,6 +157,11 @@ static int load_filter(void)
 		r = rule(ctx, SCMP_ACT_ALLOW, "newfstatat", 1, &empty);
 	if (r == 0)
 		r = rule(ctx, SCMP_ACT_ERRNO(EACCES), "newfstatat", 1, &path);
+
+	/* fcntl: only to read a passed memfd's seals. */
+	struct scmp_arg_cmp getseals = SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS);
+	if (r == 0)
+		r = rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &getseals);
 
 	/* isatty() and friends: "not a terminal" is the true answer anyway. */
 	if (r == 0)

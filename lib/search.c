@@ -44,16 +44,26 @@ static void put_flat(FILE *out, const char *s)
 		fputc(*s == '\n' || *s == '\r' || *s == '\t' ? ' ' : *s, out);
 }
 
-int hp_search_print(PGconn *conn, const char *words, int max_rows, bool color, FILE *out,
-                    char *err, size_t errlen)
+int hp_search_print(PGconn *conn, const char *words, const hp_search_opts *o, FILE *out, char *err,
+                    size_t errlen)
 {
 	char lim[16];
-	snprintf(lim, sizeof lim, "%d", max_rows);
-	const char *params[] = { words, lim, color ? "\033[1m" : "**", color ? "\033[0m" : "**" };
-	PGresult *res = PQexecParams(conn,
-	                             "SELECT path, heading, page, snippet, rank"
-	                             " FROM hopper.search($1, $2::int, $3, $4)",
-	                             4, NULL, params, NULL, NULL, 0);
+	snprintf(lim, sizeof lim, "%d", o->max_rows);
+	const char *on = o->color ? "\033[1m" : "**", *off = o->color ? "\033[0m" : "**";
+	PGresult *res;
+	if (o->qvec) {
+		const char *params[] = { words, o->qvec, o->model, lim, on, off, o->watch };
+		res = PQexecParams(conn,
+		                   "SELECT path, heading, page, snippet, score, similarity"
+		                   " FROM hopper.semantic_search($1, $2::real[], $3, $4::int, $5, $6, $7)",
+		                   7, NULL, params, NULL, NULL, 0);
+	} else {
+		const char *params[] = { words, lim, on, off, o->watch };
+		res = PQexecParams(conn,
+		                   "SELECT path, heading, page, snippet, rank"
+		                   " FROM hopper.search($1, $2::int, $3, $4, $5)",
+		                   5, NULL, params, NULL, NULL, 0);
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		hp_db_message(conn, res, err, errlen);
 		PQclear(res);
@@ -62,10 +72,14 @@ int hp_search_print(PGconn *conn, const char *words, int max_rows, bool color, F
 	int n = PQntuples(res);
 	for (int i = 0; i < n; i++) {
 		const char *path = PQgetisnull(res, i, 0) ? "(no current file)" : PQgetvalue(res, i, 0);
-		fprintf(out, "%s%s%s", color ? "\033[36m" : "", path, color ? "\033[0m" : "");
+		fprintf(out, "%s%s%s", o->color ? "\033[36m" : "", path, o->color ? "\033[0m" : "");
 		if (!PQgetisnull(res, i, 2))
 			fprintf(out, ", page %s", PQgetvalue(res, i, 2));
-		fprintf(out, "  (rank %.3f)\n", atof(PQgetvalue(res, i, 4)));
+		if (o->qvec && !PQgetisnull(res, i, 5))
+			fprintf(out, "  (score %.4f, similarity %.3f)\n", atof(PQgetvalue(res, i, 4)),
+			        atof(PQgetvalue(res, i, 5)));
+		else
+			fprintf(out, "  (%s %.3f)\n", o->qvec ? "score" : "rank", atof(PQgetvalue(res, i, 4)));
 		if (*PQgetvalue(res, i, 1))
 			fprintf(out, "  %s\n", PQgetvalue(res, i, 1));
 		fputs("  ", out);

@@ -46,6 +46,11 @@ typedef struct hp_config {
 	/* [workers] */
 	int workers_min;       /* default 1, 1..256 */
 	int workers_max;       /* 0 = auto; else >= min */
+	double cpu_multiplier; /* workers per usable CPU; 0 = from profile */
+	int profile;           /* hp_profile (policy.h): 0 conservative, 1 balanced, 2 aggressive */
+	uint64_t idle_timeout_ms; /* workers above min idle this long stop; default 60 s */
+	int max_jobs_per_worker; /* a worker is replaced after this many jobs; default 1000 */
+	bool recycle_high_risk; /* replace the worker after each PDF/Office/EPUB job; default yes */
 	uint64_t memory_limit; /* per worker, bytes; default 512M */
 	uint64_t job_timeout_ms; /* default 60 s */
 	int max_attempts;      /* default 3, 1..100 */

@@ -44,6 +44,11 @@ int hp_embed_fd(const hp_embed *e);
 void hp_embed_run(hp_embed *e);
 /* One phrase for STATUS=, e.g. "embedded 120 documents, 2 waiting to retry". */
 void hp_embed_status(const hp_embed *e, char *buf, size_t len);
+/* For `hopper search --semantic` (the CLI, never the daemon: it blocks up
+ * to [embed] timeout): the vector of one text from the configured
+ * endpoint, as an array literal "{0.1,...}" (caller frees). 0, or -EINVAL
+ * (no [embed] in cfg) / -EIO with a sentence in err. */
+int hp_embed_text(const hp_config *cfg, const char *text, char **ret_vector, char *err, size_t errlen);
 /* Stop: requests in flight are abandoned; claimed documents are taken back
  * by this node at its next start (or by any node when the lease ends). */
 void hp_embed_free(hp_embed *e);

@@ -40,6 +40,9 @@ enum hp_tag {
 	HP_TAG_OCR_LANGUAGES = 6, /* string: Tesseract languages, "eng deu" */
 	HP_TAG_CHUNK_OVERLAP = 7, /* u64: chunk_overlap (absent: 0) */
 	HP_TAG_CHUNK_MIN = 8,    /* u64: chunk_min_tokens (absent: 0, no merging) */
+	HP_TAG_DATA_MEMFD = 9,   /* u64: the file's length; its bytes (and a NUL
+	                            after them) are in a sealed memfd passed with
+	                            SCM_RIGHTS on the frame's first byte */
 	HP_TAG_PDF_MAX_PAGES = 12, /* u64: 0 = the worker's default */
 	HP_TAG_PDF_PAGE_MS = 13, /* u64: 0 = the worker's default */
 	/* result */
@@ -87,8 +90,10 @@ int hp_field_next(hp_field_iter *it, uint16_t *ret_tag, const void **ret_val, ui
 typedef struct hp_job_msg {
 	uint64_t job_id;
 	const char *name;    /* borrowed */
-	const void *data;    /* borrowed */
+	const void *data;    /* borrowed; NULL when in_memfd (decoded) */
 	size_t len;
+	bool in_memfd;       /* the bytes travel in a memfd (HP_TAG_DATA_MEMFD);
+	                        encode writes only the length */
 	uint32_t chunk_tokens;
 	uint32_t chunk_overlap;
 	uint32_t chunk_min;     /* sent as is; see HP_TAG_CHUNK_MIN for absent */

@@ -1,14 +1,30 @@
 /* pool.h — the converter worker processes, seen from the supervisor.
  *
- * What it does: starts N workers by fork+exec of `exe --worker` with one end
- * of a socketpair as fd 3; sends JOB frames, reads RESULT frames (lengths
- * checked against limits before use), kills a worker whose job exceeds
- * job_timeout, restarts workers that die, and reports each job's outcome
- * through one callback. Sockets are non-blocking and registered in the
- * caller's epoll set; output is buffered per worker.
+ * What it does: starts workers by fork+exec of `exe --worker ...` with one
+ * end of a socketpair as fd 3, an environment with nothing of the
+ * supervisor's (OMP_THREAD_LIMIT=1, TESSDATA_PREFIX) and stderr on a pipe
+ * that the pool reads and logs line by line, escaped and prefixed with the
+ * worker's pid (a worker cannot forge a log line of the supervisor's);
+ * sends JOB frames, reads RESULT frames (lengths checked against limits
+ * before use), kills a worker whose job exceeds job_timeout, and reports
+ * each job's outcome through one callback.
+ * Scaling: the number of workers follows policy.h (start at min, grow with
+ * the backlog toward max or the auto ceiling from the detected CPUs and
+ * memory, shrink after idle_timeout, shed under memory pressure); the table
+ * of workers grows and shrinks at run time.
+ * Recycling: a worker is replaced by a fresh process after
+ * max_jobs_per_worker jobs, and after each job of a high-risk format (PDF,
+ * Office, OpenDocument, EPUB: by the format the worker reports, or by the
+ * file name's extension) when recycle_high_risk is set, so what one
+ * exploited job takes over does not see the next job. A worker whose parser
+ * was exploited can lie about the format; the extension check and
+ * max_jobs_per_worker bound what such a lie gains.
+ * Sockets are non-blocking and registered in the caller's epoll set; output
+ * is buffered per worker.
  * What it never does: parse document bytes, touch the database, block.
  * Process rules: supervisor only. Reaping is the caller's: on SIGCHLD call
- * hp_pool_reaped() for every pid it waitpid()s that hp_pool_owns_pid().
+ * hp_pool_reaped() for every pid it waitpid()s that hp_pool_owns_pid(),
+ * outside the batch of epoll events (a reaped worker is freed).
  */
 #ifndef HOPPER_POOL_H
 #define HOPPER_POOL_H
@@ -17,16 +33,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hopper/config.h"
 #include "hopper/frame.h"
 
 typedef struct hp_pool hp_pool;
 
 typedef struct hp_pool_config {
 	const char *exe;        /* path of the hopperd binary (e.g. /proc/self/exe resolved) */
-	int workers;            /* number of workers to keep alive */
+	int workers;            /* min: workers always alive (>= 0; 0 only in tests) */
+	int max;                /* most workers; 0 = auto (policy.h) */
+	double cpu_multiplier;  /* 0 = the profile's */
+	int profile;            /* hp_profile */
+	uint64_t idle_timeout_ms; /* 0 = 60 s */
+	int max_jobs_per_worker;  /* 0 = 1000 */
+	bool recycle_high_risk;
 	uint64_t memory_limit;  /* per worker RLIMIT_AS, bytes; passed to the worker */
 	uint64_t job_timeout_ms;
-	size_t max_frame;       /* max RESULT payload accepted */
+	size_t max_frame;       /* max RESULT payload accepted; 0 = from max_output */
+	uint64_t max_output;    /* the configured [workers] max_output */
+	const char *resources_root; /* tests: a fake /proc and /sys tree; NULL = "/" */
 } hp_pool_config;
 
 typedef enum hp_pool_outcome {
@@ -45,6 +70,21 @@ typedef enum hp_pool_outcome {
 typedef void (*hp_pool_cb)(void *userdata, uint64_t job_id, hp_pool_outcome o,
                            hp_result *r, const char *reason);
 
+/* The worker program for a supervisor or CLI at path `self`: hopper-worker
+ * next to it, or in ../lib/hopper/, written to buf (0); else `self` itself,
+ * which must then answer `--worker` (1). */
+int hp_pool_worker_exe(const char *self, char *buf, size_t len);
+/* `hopperd --worker ...`: exec hopper-worker (found as above) with the same
+ * arguments, so hopperd itself links no converter. Returns only on
+ * failure, with an exit status (127). */
+int hp_pool_exec_worker(int argc, char **argv);
+/* In a forked child (`hopper convert`): exec hopper-worker with `fd` as
+ * its socket (fd 3), the workers' environment and `memory_limit`. Returns only
+ * on failure, with an exit status (127). */
+int hp_pool_exec_worker_fd(int fd, uint64_t memory_limit);
+/* The pool's settings from the [workers] keys; exe borrowed. */
+void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *exe);
+
 int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userdata,
                 hp_pool **ret_pool);
 /* Number of workers alive and without a job. */
@@ -55,8 +95,30 @@ int hp_pool_busy(const hp_pool *p);
 /* Hand a job to an idle worker; the message bytes are copied. -EBUSY when
  * no worker is idle. */
 int hp_pool_submit(hp_pool *p, const hp_job_msg *m);
-/* Periodic: enforce job timeouts (SIGKILL), respawn missing workers. */
-void hp_pool_tick(hp_pool *p, uint64_t now_ms);
+/* Periodic (about once a second): enforce job timeouts (SIGKILL), re-read
+ * memory pressure, decide the target (policy.h), start or stop workers.
+ * Returns how many workers it started (the caller may claim more jobs). */
+int hp_pool_tick(hp_pool *p, uint64_t now_ms);
+/* Jobs waiting for a worker (the queue's backlog); < 0 unknown. The next
+ * tick scales with it. */
+void hp_pool_set_backlog(hp_pool *p, int64_t backlog);
+/* Apply a reloaded configuration: scaling keys, max_jobs_per_worker,
+ * recycle_high_risk, max_output (and so max_frame). exe, memory_limit and
+ * job_timeout_ms are kept from the start. */
+void hp_pool_reconfigure(hp_pool *p, const hp_pool_config *cfg);
+/* The policy's last decision: target workers, claim batch size, and why
+ * ("cpu-bound, 2 CPUs x 1"). reason may be NULL. */
+int hp_pool_target(const hp_pool *p, int *ret_batch, char *reason, size_t reason_len);
+/* "workers 4 (target 4: cpu-bound, 2 CPUs x 2)" for STATUS=. */
+void hp_pool_describe(const hp_pool *p, char *buf, size_t len);
+/* Jobs finished, workers started, workers recycled, since the start. */
+typedef struct hp_pool_stats {
+	uint64_t jobs, spawned, recycled;
+	uint64_t memfd_jobs;       /* jobs whose bytes went in a sealed memfd */
+	uint64_t job_ms_avg;       /* moving average of conversion times */
+	uint64_t rss_peak;         /* largest VmHWM seen of a worker, bytes */
+} hp_pool_stats;
+void hp_pool_get_stats(const hp_pool *p, hp_pool_stats *ret);
 bool hp_pool_owns_pid(const hp_pool *p, pid_t pid);
 /* A worker exited (status from waitpid). Its job, if any, is reported as
  * CRASHED with the reason; a replacement is started unless stopping. */
@@ -77,5 +139,9 @@ void hp_pool_free(hp_pool *p, uint64_t timeout_ms);
  * Enters the sandbox, then loops: read JOB, convert, chunk, write RESULT.
  * Returns the process exit code. */
 int hp_worker_main(int fd, uint64_t memory_limit);
+/* `hopperd --worker [--memory-limit N] [--cpu-limit S] [--debug]
+ * [--fault-crash TEXT] [--fault-stderr TEXT] [--sandbox-debug]`: the
+ * worker's whole configuration comes in argv (its environment is empty). */
+int hp_worker_exec_main(int argc, char **argv);
 
 #endif

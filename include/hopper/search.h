@@ -20,11 +20,21 @@
  * -EINVAL for a configuration the server does not know, -EIO otherwise. */
 int hp_search_set_config(PGconn *conn, const char *cfg);
 
-/* Print the best max_rows chunks for words (websearch_to_tsquery syntax:
- * words, "a phrase", -not, or) to out. color: highlight matches with ANSI
- * bold, else with **. Returns the number of hits, or -EIO with the
- * server's message in err. */
-int hp_search_print(PGconn *conn, const char *words, int max_rows, bool color, FILE *out,
-                    char *err, size_t errlen);
+typedef struct hp_search_opts {
+	int max_rows;        /* at most this many hits */
+	bool color;          /* highlight with ANSI bold, else with ** */
+	const char *watch;   /* only documents of this watch; NULL = all */
+	/* Semantic: the query's vector (an array literal "{...}") and the
+	 * model it came from; ranks by cosine similarity over
+	 * hopper.embeddings fused with full-text rank (hopper.semantic_search).
+	 * NULL = full text only (hopper.search). */
+	const char *qvec, *model;
+} hp_search_opts;
+
+/* Print the best chunks for words (websearch_to_tsquery syntax: words,
+ * "a phrase", -not, or) to out. Returns the number of hits, or -EIO with
+ * the server's message in err. */
+int hp_search_print(PGconn *conn, const char *words, const hp_search_opts *o, FILE *out, char *err,
+                    size_t errlen);
 
 #endif

@@ -6,7 +6,9 @@
 # a body that is not JSON and one vector short. Every chunk ends with
 # exactly one vector, equal to the one the server computes; a model the
 # server refuses fails its documents with the server's message; a new model
-# replaces the old rows once its set is complete. Exit 0 pass, 1 fail, 77 skip.
+# replaces the old rows once its set is complete. `hopper search --semantic`
+# puts the chunk whose text is the query first; --watch limits a search to
+# one watch. Exit 0 pass, 1 fail, 77 skip.
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -97,6 +99,23 @@ for what in 429 500 slow garbage short; do
 	grep -q "^[0-9]* $what " "$tmp/server.log" && ok "server answered $what" || fail "server never answered $what"
 done
 grep -q "retrying in" "$tmp/hopperd.log" && ok "retries are logged" || fail "no retry in the log"
+# hopper search --semantic: the words' vector from the same endpoint, the
+# cosine over hopper.embeddings fused with the full-text rank.
+h() { "$bdir/hopper" -c "$tmp/hopper.conf" "$@"; }
+target=$(sql "SELECT content FROM hopper.chunks ORDER BY document_id, ordinal OFFSET 5 LIMIT 1")
+target_heading=$(sql "SELECT heading FROM hopper.chunks ORDER BY document_id, ordinal OFFSET 5 LIMIT 1")
+out=$(h search --semantic --limit 3 "$target" 2>&1)
+first=$(sed -n 2p <<<"$out")
+check "semantic: the chunk with the same text comes first" "  $target_heading" "$first"
+grep -q "similarity 1.000" <<<"$(sed -n 1p <<<"$out")" && ok "semantic: its similarity is 1" \
+	|| fail "semantic first line: $(sed -n 1p <<<"$out")"
+out=$(h search --semantic --limit 2 "zqxj vvkw" 2>&1)
+[ "$(grep -c "similarity" <<<"$out")" = 2 ] && ok "semantic: meaning alone finds chunks no word matches" \
+	|| fail "semantic without word matches: $out"
+out=$(h search --watch nosuchwatch Words 2>&1)
+grep -q "^no chunk matches" <<<"$out" && ok "search --watch: other watches' documents left out" || fail "--watch nosuchwatch: $out"
+[ "$(h search --watch inbox --limit 3 Words 2>&1 | grep -c '(rank')" = 3 ] && ok "search --watch inbox finds them" \
+	|| fail "--watch inbox: $(h search --watch inbox Words 2>&1 | head -5)"
 max_inputs=$(awk '{ if ($4 > m) m = $4 } END { print m }' "$tmp/server.log")
 check "batches of at most 4 inputs" 4 "$max_inputs"
 stop

@@ -11,7 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 make -s -C "$top" install DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SANITIZE:-}" >/dev/null || { echo "make install failed"; exit 1; }
 unit=$tmp/root/usr/lib/systemd/system/hopperd.service
 [ -f "$unit" ] || { echo "make install did not install the unit"; exit 1; }
-for f in usr/bin/hopperd usr/bin/hopper etc/hopper/hopper.conf usr/lib/sysusers.d/hopper.conf \
+for f in usr/bin/hopperd usr/bin/hopper usr/lib/hopper/hopper-worker etc/hopper/hopper.conf usr/lib/sysusers.d/hopper.conf \
          usr/lib/tmpfiles.d/hopper.conf usr/share/man/man8/hopperd.8 usr/share/man/man1/hopper.1; do
 	[ -e "$tmp/root/$f" ] || { echo "make install did not install /$f"; exit 1; }
 done

@@ -3,7 +3,14 @@
  * several formats convert; an error result leaves the worker alive; a
  * worker killed by SIGSEGV and a worker that hangs (SIGSTOP) past the job
  * timeout are reported as CRASHED with the reason and replaced; a broken
- * worker binary is not respawned in a tight loop.
+ * worker binary is not respawned in a tight loop. Isolation: a worker's
+ * environment holds nothing of ours, its stderr arrives as our log lines
+ * (prefixed, escaped), it is replaced after max_jobs_per_worker jobs and
+ * after a high-risk format, a kill from outside is named, the CPU-time
+ * backstop and memory_limit end a job with a clear reason. Scaling: with
+ * the process pinned to 1 CPU, max = auto keeps one worker; unpinned, the
+ * backlog grows the pool and idle_timeout shrinks it. max_frame follows a
+ * reloaded max_output.
  *
  * The hopperd binary is $HOPPERD, else hopperd next to the build tree this
  * test lives in (B/tests/integration/test_pool -> B/hopperd). Exit 77 when
@@ -11,6 +18,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,20 +106,27 @@ typedef struct fixture {
 	hp_pool *pool;
 } fixture;
 
-static void start(fixture *f, int workers, uint64_t timeout_ms, const char *exe)
+static void start_cfg(fixture *f, hp_pool_config *cfg)
 {
 	clear_outs();
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	assert_true(f->epfd >= 0);
+	if (!cfg->exe)
+		cfg->exe = hopperd;
+	assert_int_equal(hp_pool_new(cfg, f->epfd, on_result, NULL, &f->pool), 0);
+	assert_int_equal(hp_pool_alive(f->pool), cfg->workers);
+}
+
+static void start(fixture *f, int workers, uint64_t timeout_ms, const char *exe)
+{
 	hp_pool_config cfg = {
-		.exe = exe ? exe : hopperd,
+		.exe = exe,
 		.workers = workers,
 		.memory_limit = (uint64_t)1 << 30,
 		.job_timeout_ms = timeout_ms,
 		.max_frame = (size_t)64 << 20,
 	};
-	assert_int_equal(hp_pool_new(&cfg, f->epfd, on_result, NULL, &f->pool), 0);
-	assert_int_equal(hp_pool_alive(f->pool), workers);
+	start_cfg(f, &cfg);
 }
 
 static void stop(fixture *f)
@@ -250,8 +267,8 @@ static void test_convert_formats(void **state)
 	stop(&f);
 }
 
-/* Several MiB each way: the job is written in pieces as the socket drains
- * (EPOLLOUT) and the result read in pieces. */
+/* Several MiB each way: the file's bytes go in a sealed memfd passed with
+ * the frame, and the result is read in pieces. */
 static void test_large_job(void **state)
 {
 	fixture f;
@@ -271,6 +288,10 @@ static void test_large_job(void **state)
 		fail_msg("large job: outcome %d, %s", o->o, o->error ? o->error : o->reason);
 	assert_true(o->markdown_len >= n / 2);
 	assert_true(o->n_chunks > 100);
+	/* It went in a sealed memfd, not in the frame. */
+	hp_pool_stats st;
+	hp_pool_get_stats(f.pool, &st);
+	assert_int_equal(st.memfd_jobs, 1);
 	stop(&f);
 }
 
@@ -412,12 +433,52 @@ static void test_broken_binary_backs_off(void **state)
  * protocol checks; "fds" reports what the worker inherited. */
 static char self_exe[PATH_MAX];
 
+/* A worker's environment is empty, so the fake's orders come in a file
+ * named after its parent, the test: "MODE\nOUT-PATH\n". */
+static void fake_path(pid_t parent, char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/hopper-test-pool-fake.%d", (int)parent);
+}
+
+static void fake_set(const char *mode, const char *out)
+{
+	char path[64];
+	fake_path(getpid(), path, sizeof path);
+	if (!mode) {
+		unlink(path);
+		return;
+	}
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n%s\n", mode, out ? out : "");
+	fclose(f);
+}
+
+static char fake_mode[64], fake_out[256];
+
+static int fake_read_orders(void)
+{
+	char path[64];
+	fake_path(getppid(), path, sizeof path);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(fake_mode, sizeof fake_mode, f))
+		fake_mode[0] = '\0';
+	if (!fgets(fake_out, sizeof fake_out, f))
+		fake_out[0] = '\0';
+	fclose(f);
+	fake_mode[strcspn(fake_mode, "\n")] = '\0';
+	fake_out[strcspn(fake_out, "\n")] = '\0';
+	return 0;
+}
+
 static int fake_worker(int argc, char **argv)
 {
-	const char *mode = getenv("FAKE_WORKER");
 	char hdr[HP_FRAME_HDR_LEN];
-	if (!mode)
+	if (fake_read_orders() < 0)
 		return 100;
+	const char *mode = fake_mode;
 	if (strcmp(mode, "fds") == 0) {
 		/* Collect before opening anything else. */
 		char list[256] = "";
@@ -440,7 +501,7 @@ static int fake_worker(int argc, char **argv)
 			in[n] = '\0';
 		closedir(d);
 		snprintf(out, sizeof out, "%s|%s|%s|%s", argc >= 4 ? argv[3] : "?", null, in, list);
-		FILE *f = fopen(getenv("FAKE_OUT"), "w");
+		FILE *f = fopen(fake_out, "w");
 		if (!f)
 			return 101;
 		fputs(out, f);
@@ -493,7 +554,7 @@ static int fake_worker(int argc, char **argv)
 static void run_fake(const char *mode, const char *want_reason)
 {
 	fixture f;
-	setenv("FAKE_WORKER", mode, 1);
+	fake_set(mode, NULL);
 	start(&f, 1, 60000, self_exe);
 	assert_int_equal(submit(&f, 51, "x.txt", "x\n", 2), 0);
 	run_until(&f, 1);
@@ -504,7 +565,7 @@ static void run_fake(const char *mode, const char *want_reason)
 	/* Replaced by a fresh (equally fake) worker. */
 	run_until_alive(&f, 1);
 	stop(&f);
-	unsetenv("FAKE_WORKER");
+	fake_set(NULL, NULL);
 }
 
 static void test_protocol_violations(void **state)
@@ -515,16 +576,16 @@ static void test_protocol_violations(void **state)
 	run_fake("exit3", "worker exited with status 3");
 }
 
-/* The worker gets the socket as fd 3, stdout on /dev/null, stdin/stderr as
- * they were, the memory limit as an argument, and no other fd of ours. */
+/* The worker gets the socket as fd 3, stdin and stdout on /dev/null, stderr
+ * on the pool's pipe, the memory limit as an argument, and no other fd of
+ * ours. */
 static void test_worker_inherits_only_fd3(void **state)
 {
 	char out[] = "/tmp/hopper-test-pool-XXXXXX";
 	int ofd = mkstemp(out);
 	assert_true(ofd >= 0);
 	close(ofd);
-	setenv("FAKE_WORKER", "fds", 1);
-	setenv("FAKE_OUT", out, 1);
+	fake_set("fds", out);
 	fixture f;
 	start(&f, 1, 60000, self_exe);
 	/* An fd the supervisor holds open must not leak into the next worker. */
@@ -534,7 +595,7 @@ static void test_worker_inherits_only_fd3(void **state)
 	start(&f, 1, 60000, self_exe);
 	stop(&f); /* EOF: the fake has written its report and exits */
 	close(leak);
-	unsetenv("FAKE_WORKER");
+	fake_set(NULL, NULL);
 	FILE *fp = fopen(out, "r");
 	assert_non_null(fp);
 	char line[256] = "";
@@ -558,6 +619,335 @@ static void test_worker_inherits_only_fd3(void **state)
 	}
 	if (other || !seen[0] || !seen[1] || !seen[3])
 		fail_msg("worker's fds: %s", line + strlen(want_prefix));
+}
+
+
+/* ---- isolation: environment, stderr, recycling ------------------------ */
+
+static pid_t only_pid(fixture *f)
+{
+	hp_worker_info wi[4];
+	assert_int_equal(hp_pool_list(f->pool, wi, 4), 1);
+	return wi[0].pid;
+}
+
+/* Nothing of the supervisor's environment reaches a worker. */
+static void test_worker_env_empty(void **state)
+{
+	setenv("PGPASSWORD", "secret-of-the-supervisor", 1);
+	fixture f;
+	start(&f, 1, 60000, NULL);
+	/* After one job the worker has surely exec'd (before exec, a forked
+	 * child still shows the parent's environment). */
+	assert_int_equal(submit(&f, 61, "a.txt", "text\n", 5), 0);
+	run_until(&f, 1);
+	char path[64], env[8192];
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)only_pid(&f));
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t n = fread(env, 1, sizeof env, fp);
+	fclose(fp);
+	/* Only what the converters need (OMP_THREAD_LIMIT=1, an operator's
+	 * TESSDATA_PREFIX); sanitizer builds pass their runtime options on. */
+	bool omp = false;
+	for (size_t i = 0; i < n; i += strlen(env + i) + 1) {
+		omp |= strcmp(env + i, "OMP_THREAD_LIMIT=1") == 0;
+		if (strcmp(env + i, "OMP_THREAD_LIMIT=1") && strncmp(env + i, "TESSDATA_PREFIX=", 16) &&
+		    strncmp(env + i, "ASAN_OPTIONS=", 13) && strncmp(env + i, "UBSAN_OPTIONS=", 14) &&
+		    strncmp(env + i, "LSAN_OPTIONS=", 13))
+			fail_msg("worker environment holds \"%s\"", env + i);
+	}
+	assert_true(omp);
+	stop(&f);
+	unsetenv("PGPASSWORD");
+}
+
+/* What a worker writes to stderr arrives as log lines of ours, each
+ * prefixed with its pid, control characters escaped, no line of its own
+ * above err. HOPPER_FAULT_STDERR makes the worker write raw bytes (escape
+ * sequences, a forged "<0>" emergency line, a NUL) for names with "noisy". */
+static void test_worker_stderr_prefixed_and_escaped(void **state)
+{
+	char logpath[] = "/tmp/hopper-test-pool-log-XXXXXX";
+	int lfd = mkstemp(logpath);
+	assert_true(lfd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(lfd, STDERR_FILENO) == STDERR_FILENO);
+	setenv("HOPPER_FAULT_STDERR", "noisy", 1);
+	fixture f;
+	start(&f, 1, 60000, NULL);
+	pid_t pid = only_pid(&f);
+	assert_int_equal(submit(&f, 71, "noisy.txt", "text\n", 5), 0);
+	run_until(&f, 1);
+	stop(&f);
+	unsetenv("HOPPER_FAULT_STDERR");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(lfd);
+
+	FILE *fp = fopen(logpath, "r");
+	assert_non_null(fp);
+	char line[1024];
+	char want_raw[128], want_forged[128], want_nul[128];
+	snprintf(want_raw, sizeof want_raw, "<4>worker %d: raw \\x1b[31mred\\x1b[0m\n", (int)pid);
+	snprintf(want_forged, sizeof want_forged, "<3>worker %d: forged emergency\n", (int)pid);
+	snprintf(want_nul, sizeof want_nul, "<4>worker %d: nul\\x00byte\n", (int)pid);
+	bool raw = false, forged = false, nul = false;
+	while (fgets(line, sizeof line, fp)) {
+		if (line[0] != '<' || line[1] < '3' || line[1] > '7' || line[2] != '>')
+			fail_msg("a log line not at err..debug or without a priority: \"%s\"", line);
+		if (strchr(line, '\033'))
+			fail_msg("raw escape character in the log: \"%s\"", line);
+		raw |= strcmp(line, want_raw) == 0;
+		forged |= strcmp(line, want_forged) == 0;
+		nul |= strcmp(line, want_nul) == 0;
+	}
+	fclose(fp);
+	unlink(logpath);
+	if (!raw || !forged || !nul)
+		fail_msg("missing worker lines (raw %d, forged %d, nul %d)", raw, forged, nul);
+}
+
+/* A worker is replaced by a fresh process after max_jobs_per_worker jobs,
+ * and after each job of a high-risk format: by the name's extension, or by
+ * the format the worker detected in the bytes. */
+static void test_worker_replaced_after_n_jobs(void **state)
+{
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 1, .memory_limit = (uint64_t)1 << 30, .job_timeout_ms = 60000,
+		.max_jobs_per_worker = 3, .recycle_high_risk = true,
+	};
+	start_cfg(&f, &cfg);
+	pid_t first = only_pid(&f);
+	for (uint64_t id = 81; id <= 83; id++) {
+		assert_int_equal(only_pid(&f), first);
+		assert_int_equal(submit(&f, id, "a.txt", "text\n", 5), 0);
+		run_until(&f, id - 80);
+		assert_int_equal(find(id)->o, HP_POOL_DONE);
+	}
+	/* Three jobs: replaced. */
+	run_until_alive(&f, 1);
+	pid_t second = only_pid(&f);
+	assert_true(second != first);
+
+	/* A PDF by name (the worker answers "not supported" or converts it). */
+	static const char pdf[] = "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+	assert_int_equal(submit(&f, 84, "q3.pdf", pdf, sizeof pdf - 1), 0);
+	run_until(&f, 4);
+	run_until_alive(&f, 1);
+	pid_t third = only_pid(&f);
+	assert_true(third != second);
+	/* The same bytes under an innocent name: the worker's detection says PDF. */
+	assert_int_equal(submit(&f, 85, "innocent.txt", pdf, sizeof pdf - 1), 0);
+	run_until(&f, 5);
+	run_until_alive(&f, 1);
+	assert_true(only_pid(&f) != third);
+	/* A plain text job does not recycle (1 of 3). */
+	pid_t fourth = only_pid(&f);
+	assert_int_equal(submit(&f, 86, "b.txt", "text\n", 5), 0);
+	run_until(&f, 6);
+	assert_int_equal(only_pid(&f), fourth);
+	hp_pool_stats st;
+	hp_pool_get_stats(f.pool, &st);
+	assert_int_equal(st.recycled, 3);
+	assert_int_equal(st.jobs, 6);
+	stop(&f);
+}
+
+/* A worker killed from outside: the job's reason names the signal, not
+ * "worker closed its connection". */
+static void test_killed_from_outside(void **state)
+{
+	fixture f;
+	start(&f, 1, 60000, NULL);
+	pid_t pids[4];
+	stop_all(&f, pids);
+	assert_int_equal(submit(&f, 91, "a.txt", "text\n", 5), 0);
+	assert_int_equal(kill(pids[0], SIGKILL), 0);
+	run_until(&f, 1);
+	const outcome *o = find(91);
+	assert_non_null(o->reason);
+	assert_string_equal(o->reason, "worker killed by SIGKILL");
+	run_until_alive(&f, 1);
+	stop(&f);
+}
+
+/* A job over memory_limit fails with a message that says so, and the pool
+ * goes on. (Sanitizer builds set no RLIMIT_AS: skipped there.) */
+static void test_over_memory_limit(void **state)
+{
+#ifdef HP_SANITIZE
+	skip();
+#endif
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 1, .memory_limit = (uint64_t)96 << 20, .job_timeout_ms = 60000,
+	};
+	start_cfg(&f, &cfg);
+	size_t n = (size_t)80 << 20;
+	char *big = malloc(n);
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = "word \n"[i % 6];
+	assert_int_equal(submit(&f, 95, "big.txt", big, n), 0);
+	free(big);
+	run_until(&f, 1);
+	const outcome *o = find(95);
+	if (o->o != HP_POOL_ERROR || !strstr(o->error, "memory_limit"))
+		fail_msg("over memory: outcome %d, %s", o->o, o->error ? o->error : o->reason);
+	printf("over memory_limit, reading: %s\n", o->error);
+	/* Half: it fails reading or converting (the Markdown and chunks are
+	 * copies); either way the message names the limit. */
+	big = malloc(n / 2);
+	assert_non_null(big);
+	for (size_t i = 0; i < n / 2; i++)
+		big[i] = "word \n"[i % 6];
+	assert_int_equal(submit(&f, 96, "half.txt", big, n / 2), 0);
+	free(big);
+	run_until(&f, 2);
+	o = find(96);
+	if (o->o != HP_POOL_ERROR || !strstr(o->error, "memory_limit"))
+		fail_msg("over memory: outcome %d, %s", o->o, o->error ? o->error : o->reason);
+	printf("over memory_limit, half: %s\n", o->error);
+	assert_int_equal(submit(&f, 97, "ok.txt", "fine\n", 5), 0);
+	run_until(&f, 3);
+	assert_int_equal(find(97)->o, HP_POOL_DONE);
+	stop(&f);
+}
+
+/* max_frame follows max_output when a reload changes it: a result that a
+ * small max_output's frame limit refuses is accepted after the reload. */
+static void test_max_frame_follows_reload(void **state)
+{
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 1, .memory_limit = (uint64_t)1 << 30, .job_timeout_ms = 60000,
+		.max_output = (uint64_t)1 << 20, /* frames up to 3 MiB + 16 MiB */
+	};
+	start_cfg(&f, &cfg);
+	size_t n = (size_t)12 << 20; /* Markdown + chunks: about 24 MiB of result */
+	char *big = malloc(n);
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = "word \n"[i % 6];
+	assert_int_equal(submit(&f, 101, "big.txt", big, n), 0);
+	run_until(&f, 1);
+	assert_int_equal(find(101)->o, HP_POOL_CRASHED);
+	assert_string_equal(find(101)->reason, "worker sent a malformed frame");
+	cfg.max_output = (uint64_t)32 << 20;
+	hp_pool_reconfigure(f.pool, &cfg);
+	run_until_alive(&f, 1);
+	assert_int_equal(submit(&f, 102, "big.txt", big, n), 0);
+	free(big);
+	run_until(&f, 2);
+	const outcome *o = find(102);
+	if (o->o != HP_POOL_DONE)
+		fail_msg("after reload: outcome %d, %s", o->o, o->error ? o->error : o->reason);
+	stop(&f);
+}
+
+/* The per-job CPU-time backstop: with the supervisor not enforcing
+ * job_timeout (no tick here), a worker stuck burning CPU (HOPPER_FAULT_SPIN)
+ * ends by itself after 2 x job_timeout of CPU time, and the job says so. */
+static void test_cpu_backstop(void **state)
+{
+	setenv("HOPPER_FAULT_SPIN", "spin-me", 1);
+	fixture f;
+	start(&f, 1, 1000, NULL); /* CPU limit: 2 s */
+	unsetenv("HOPPER_FAULT_SPIN");
+	assert_int_equal(submit(&f, 111, "spin-me.txt", "x\n", 2), 0);
+	for (int i = 0; i < 12000 && n_outs < 1; i++) { /* a guard, not a time limit */
+		struct epoll_event ev[8];
+		int n = epoll_wait(f.epfd, ev, 8, 10);
+		for (int k = 0; k < n; k++) {
+			hp_evsrc *src = ev[k].data.ptr;
+			src->handler(src, ev[k].events);
+		}
+		int st;
+		pid_t pid;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			if (hp_pool_owns_pid(f.pool, pid))
+				hp_pool_reaped(f.pool, pid, st);
+	}
+	assert_int_equal(n_outs, 1);
+	const outcome *o = find(111);
+	assert_int_equal(o->o, HP_POOL_CRASHED);
+	assert_string_equal(o->reason, "used more than 2 s of CPU time");
+	stop(&f);
+}
+
+/* ---- scaling ----------------------------------------------------------- */
+
+/* max = auto with the process limited to 1 CPU (sched_setaffinity, as
+ * taskset or CPUAffinity= would): one worker, however long the backlog.
+ * Without the limit on a machine of 2+ CPUs, the same backlog grows the
+ * pool, and after idle_timeout it shrinks back to min. */
+static void test_auto_follows_affinity(void **state)
+{
+	cpu_set_t all, one;
+	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+	int ncpu = CPU_COUNT(&all);
+	int first = 0;
+	while (!CPU_ISSET(first, &all))
+		first++;
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 0, .profile = 1 /* balanced */, .memory_limit = (uint64_t)64 << 20,
+		.job_timeout_ms = 60000, .idle_timeout_ms = 300,
+	};
+	start_cfg(&f, &cfg);
+	assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+	hp_pool_set_backlog(f.pool, 1000);
+	for (int i = 0; i < 5; i++)
+		turn(&f, 10);
+	assert_int_equal(hp_pool_alive(f.pool), 1);
+	char why[128];
+	assert_int_equal(hp_pool_target(f.pool, NULL, why, sizeof why), 1);
+	assert_non_null(strstr(why, "1 CPU"));
+	stop(&f);
+
+	if (ncpu < 2) {
+		printf("one CPU here: growth not checked\n");
+		return;
+	}
+	/* Memory as a quiet machine reports it (a fake /proc: 8 GiB available,
+	 * no PSI), so pressure on the test host cannot hold the growth back. */
+	char root[] = "/tmp/hopper-test-pool-root-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char path[128];
+	snprintf(path, sizeof path, "%s/proc", root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/proc/meminfo", root);
+	FILE *mf = fopen(path, "w");
+	assert_non_null(mf);
+	fputs("MemTotal: 16000000 kB\nMemAvailable: 8000000 kB\n", mf);
+	fclose(mf);
+	cfg.resources_root = root;
+	start_cfg(&f, &cfg);
+	hp_pool_set_backlog(f.pool, 1000);
+	int want = ncpu > 8 ? 8 : ncpu;
+	cfg.max = want; /* bounded, whatever this machine has */
+	hp_pool_reconfigure(f.pool, &cfg);
+	hp_pool_tick(f.pool, hp_now_ms());
+	run_until_alive(&f, want);
+	/* The backlog is gone: back to min after idle_timeout. */
+	hp_pool_set_backlog(f.pool, 0);
+	run_until_alive(&f, 1);
+	char desc[192];
+	hp_pool_describe(f.pool, desc, sizeof desc);
+	assert_non_null(strstr(desc, "workers 1 (target 1"));
+	stop(&f);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/proc", root);
+	rmdir(path);
+	rmdir(root);
 }
 
 static int find_hopperd(void)
@@ -616,6 +1006,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_broken_binary_backs_off),
 		cmocka_unit_test(test_protocol_violations),
 		cmocka_unit_test(test_worker_inherits_only_fd3),
+		cmocka_unit_test(test_worker_env_empty),
+		cmocka_unit_test(test_worker_stderr_prefixed_and_escaped),
+		cmocka_unit_test(test_worker_replaced_after_n_jobs),
+		cmocka_unit_test(test_killed_from_outside),
+		cmocka_unit_test(test_over_memory_limit),
+		cmocka_unit_test(test_auto_follows_affinity),
+		cmocka_unit_test(test_max_frame_follows_reload),
+		cmocka_unit_test(test_cpu_backstop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
