@@ -117,14 +117,14 @@ $(B)/libhopper.a: $(LIB_OBJS)
 # libraries) is linked in; `hopperd --worker` execs hopper-worker.
 $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The CLI: one file per concern (commands, result printing, doctor).
 CLI_OBJS := $(B)/daemon/hopper.o $(B)/daemon/table.o $(B)/daemon/doctor.o
 
 $(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The worker alone: converters, chunker, frames, sandbox. Linked --as-needed
 # against every library, so it depends on exactly those its code uses (not
@@ -157,8 +157,8 @@ bench: deps
 	@$(B)/tests/bench/bench_reader
 	@echo "PDF vs pdftotext and mutool draw -F txt (same files, same run):"
 	@tests/bench/pdf_bench.sh $(B) 3 $(BENCH_PDFS)
-	@echo "worker start-up (hopperd --worker until it waits for its first job):"
-	@python3 tests/bench/worker_startup.py $(B)/hopperd 20
+	@echo "worker start-up (hopper-worker --worker until it waits for its first job):"
+	@python3 tests/bench/worker_startup.py $(B)/hopper-worker 20
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
 	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Worker start-up cost: time from spawning `hopperd --worker` until it
+"""Worker start-up cost: time from spawning `WORKER --worker` (hopper-worker,
+or hopperd of a release before the worker had its own binary) until it
 waits for its first job (blocked in read(2) on fd 3, seen in
 /proc/PID/syscall), and its resident memory (VmRSS) then.
 
-usage: worker_startup.py HOPPERD [ROUNDS]   (prints the median of ROUNDS)
+usage: worker_startup.py WORKER [ROUNDS]   (prints the median of ROUNDS)
 Linux only; needs /proc/PID/syscall (readable for our own children).
 """
 import os
@@ -34,9 +35,12 @@ def one(hopperd):
                     fields = f.read().split()
             except OSError:
                 fields = []
-            # "0 0x3 ..." = read(3, ...): waiting for the first JOB frame
-            if len(fields) >= 2 and fields[0] == "0" and int(fields[1], 16) == 3:
+            # read(3, ...) or recvmsg(3, ...) (x86-64 numbers 0 and 47):
+            # waiting for the first JOB frame
+            if len(fields) >= 2 and fields[0] in ("0", "47") and int(fields[1], 16) == 3:
                 break
+            if time.perf_counter() - t0 > 10:
+                raise SystemExit("the worker did not reach its first read in 10 s")
             if p.poll() is not None:
                 raise SystemExit("worker exited with %d" % p.returncode)
             time.sleep(0.0002)
