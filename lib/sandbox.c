@@ -35,6 +35,7 @@ static int set_limit(int res, rlim_t v)
 	return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
+#ifndef HP_SANITIZE
 /* The address space mapped now, before any job: the program's code and
  * read-only data (MuPDF's built-in fonts alone are ~40 MiB of it), shared
  * libraries, the magic database, OCR language data. File-backed and shared
@@ -54,6 +55,7 @@ static uint64_t mapped_now(void)
 	unsigned long long pages = strtoull(buf, NULL, 10);
 	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
+#endif
 
 static int set_limits(uint64_t memory_limit)
 {
