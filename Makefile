@@ -24,16 +24,17 @@ SANITIZE  ?=
 
 B := build
 CC ?= cc
-PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept
+PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcrypto libseccomp libcurl json-c tesseract lept libzip
 
 # Debian packages needed to build, run and test (make deps).
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd mandoc libcurl4-openssl-dev libjson-c-dev \
+	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng \
 	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
-	poppler-utils mupdf-tools bc libtesseract-dev libleptonica-dev tesseract-ocr-eng
+	poppler-utils mupdf-tools bc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -74,7 +75,7 @@ TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/%.o)
 
 all: $(B)/hopperd $(B)/hopper $(B)/hopper-worker
-.PHONY: all deps run check unit integration peer install clean bench
+.PHONY: all deps run check unit integration peer install clean bench testdata
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 $(B)/.flags: FORCE
@@ -147,7 +148,8 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
-	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md
+	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt \
+	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
 # PDFs with a text layer: a scan is OCR (seconds a page), which pdftotext
 # and mutool do not do, so it is no comparison.
 BENCH_PDFS := $(filter-out %_scan.pdf,$(wildcard ../shared/peer-tests/markitdown/files/*.pdf)) \
@@ -161,6 +163,9 @@ bench: deps
 	@python3 tests/bench/worker_startup.py $(B)/hopper-worker 20
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
+	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"
+	@B=$(B) tests/bench/office_vs_pandoc.sh $(wildcard ../shared/peer-tests/markitdown/files/*.docx) \
+	  $(wildcard ../shared/peer-tests/markitdown/files/*.epub) tests/data/office/sample.docx tests/data/office/sample.epub
 	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
 	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
 	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \
@@ -187,6 +192,8 @@ bench: deps
 	  rm -f $(B)/chunk.cg; fi
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
+	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"
+	@tests/bench/peer_vs_pandoc.sh $(B) html 5
 
 # ---- dependencies ---------------------------------------------------------
 deps:
@@ -224,6 +231,10 @@ unit: all tests
 
 integration: all tests
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh integration
+
+# The office test documents (committed; this rewrites them from make.py).
+testdata:
+	python3 tests/data/office/make.py
 
 peer: all
 	../shared/peer-tests/check.sh $(CURDIR)/$(B)/hopper convert

@@ -401,6 +401,10 @@ static void dispatch(void)
 			.pdf_max_pages = (uint32_t)D.cfg->pdf_max_pages,
 			.pdf_page_ms = D.cfg->pdf_page_timeout_ms,
 			.ocr_languages = D.cfg->ocr_languages,
+			.zip_max_total = D.cfg->zip_max_total,
+			.zip_max_ratio = (uint64_t)D.cfg->zip_max_ratio,
+			.zip_max_entries = (uint64_t)D.cfg->zip_max_entries,
+			.max_sheet_rows = (uint64_t)D.cfg->max_sheet_rows,
 		};
 		f.path = strdup(j->path);
 		int sr = f.path ? hp_pool_submit(D.pool, &m) : -ENOMEM;

@@ -182,6 +182,10 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.max_depth = HP_WORKER_MAX_DEPTH,
 		.max_pages = m->pdf_max_pages ? (int)m->pdf_max_pages : HP_WORKER_PDF_MAX_PAGES,
 		.page_time_ms = m->pdf_page_ms ? m->pdf_page_ms : HP_WORKER_PDF_PAGE_MS,
+		.zip_max_total = m->zip_max_total,
+		.zip_max_ratio = (uint32_t)m->zip_max_ratio,
+		.zip_max_entries = (uint32_t)m->zip_max_entries,
+		.max_sheet_rows = (uint32_t)m->max_sheet_rows,
 	};
 	cpu_timer(cpu_limit_s);
 	int r = hp_convert(m->name, m->data, m->len, &lim, &doc, err, sizeof err);

@@ -203,6 +203,13 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_CHUNK_MIN, m->chunk_min);
 	if (r == 0)
 		r = hp_frame_put_str(b, HP_TAG_OCR_LANGUAGES, m->ocr_languages);
+	const struct { uint16_t tag; uint64_t v; } lims[] = {
+		{ HP_TAG_ZIP_MAX_TOTAL, m->zip_max_total }, { HP_TAG_ZIP_MAX_RATIO, m->zip_max_ratio },
+		{ HP_TAG_ZIP_MAX_ENTRIES, m->zip_max_entries }, { HP_TAG_MAX_SHEET_ROWS, m->max_sheet_rows },
+	};
+	for (size_t i = 0; i < HP_ARRAY_SIZE(lims) && r == 0; i++)
+		if (lims[i].v)
+			r = hp_frame_put_u64(b, lims[i].tag, lims[i].v);
 	/* Data last: the worker reads the payload into a buffer with a NUL
 	 * after it, so the file bytes end up NUL-terminated for free. */
 	if (r == 0 && m->in_memfd)
@@ -289,6 +296,22 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			if (have_ocr || get_str(val, len, &m.ocr_languages, NULL) < 0)
 				return -EBADMSG;
 			have_ocr = true;
+			break;
+		case HP_TAG_ZIP_MAX_TOTAL:
+			if (get_u64(val, len, &m.zip_max_total) < 0)
+				return -EBADMSG;
+			break;
+		case HP_TAG_ZIP_MAX_RATIO:
+			if (get_u64(val, len, &m.zip_max_ratio) < 0 || m.zip_max_ratio > UINT32_MAX)
+				return -EBADMSG;
+			break;
+		case HP_TAG_ZIP_MAX_ENTRIES:
+			if (get_u64(val, len, &m.zip_max_entries) < 0 || m.zip_max_entries > UINT32_MAX)
+				return -EBADMSG;
+			break;
+		case HP_TAG_MAX_SHEET_ROWS:
+			if (get_u64(val, len, &m.max_sheet_rows) < 0 || m.max_sheet_rows > UINT32_MAX)
+				return -EBADMSG;
 			break;
 		default:
 			break; /* a later stage's field: not ours to judge */

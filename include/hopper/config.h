@@ -61,6 +61,10 @@ typedef struct hp_config {
 	int chunk_overlap;     /* tokens repeated between chunks, default 0, 0..4096 */
 	int chunk_min_tokens;  /* smaller sections merge, default 32, 0..4096 */
 	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
+	uint64_t zip_max_total;  /* ZIP containers: bytes inflated per job, default 512M */
+	int zip_max_ratio;       /* ZIP: inflated:compressed per entry, default 200 */
+	int zip_max_entries;     /* ZIP: entries per archive, default 10000 */
+	int max_sheet_rows;      /* XLSX/ODS rows kept per sheet, default 10000 */
 	/* [embed]: chunks to an OpenAI-compatible embeddings endpoint */
 	char *embed_url;         /* NULL = off */
 	char *embed_model;       /* required when embed_url is set */

@@ -1,7 +1,8 @@
 /* convert.h — format detection and conversion of document bytes to Markdown.
  *
- * What it does: detects the format (content first, libmagic; extension as a
- * hint) and runs the converter for it. Each converter is one file
+ * What it does: detects the format (signatures, then text by its
+ * extension or first bytes, libmagic only for what is still open) and runs
+ * the converter for it. Each converter is one file
  * lib/convert/<format>.c exporting one hp_converter; the table in
  * lib/convert/convert.c lists them. Adding a format touches that file and
  * the table.
@@ -52,6 +53,12 @@ typedef struct hp_doc {
 	size_t markdown_len;
 	int pages;          /* 0 when the format has no pages */
 	char *meta_json;    /* a JSON object as text, or NULL */
+	/* Sentences about what was cut or left out (converters add them with
+	 * hp_doc_warn, lib/convert/convert-int.h); hp_convert() adds them to
+	 * meta_json as "warnings": [...]. Nothing is cut silently. */
+	char **warnings;
+	size_t nwarnings;
+	size_t nwarnings_over;  /* warnings past HP_WARN_MAX, only counted */
 } hp_doc;
 
 typedef struct hp_convert_limits {
@@ -60,6 +67,12 @@ typedef struct hp_convert_limits {
 	int max_pages;      /* PDF: more pages fail the job; 0 = no cap */
 	uint64_t page_time_ms; /* PDF: time one page may take; 0 = no budget */
 	const char *ocr_languages; /* Tesseract languages, "eng deu"; NULL = eng */
+	/* ZIP containers (DOCX, XLSX, PPTX, ODF, EPUB); 0 = the default.
+	 * Hitting one fails the job, naming the limit and the entry. */
+	uint64_t zip_max_total;    /* bytes inflated in total, default 512 MiB */
+	uint32_t zip_max_ratio;    /* inflated:compressed per entry, default 200 */
+	uint32_t zip_max_entries;  /* entries in the archive, default 10000 */
+	uint32_t max_sheet_rows;   /* rows kept per sheet (XLSX/ODS), default 10000; a note marks the cut */
 } hp_convert_limits;
 
 typedef struct hp_converter {
@@ -73,6 +86,10 @@ typedef struct hp_converter {
 	               const hp_convert_limits *lim, hp_doc *doc,
 	               char *err, size_t errlen);
 } hp_converter;
+
+/* 1 when the converter table has an entry for f (this build converts it),
+ * else 0: hp_convert() fails with "... documents are not supported yet". */
+int hp_format_supported(hp_format f);
 
 /* Load what must be loaded before the sandbox closes (libmagic database,
  * iconv converters for common charsets). Call once per process; idempotent.

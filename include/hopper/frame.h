@@ -43,8 +43,12 @@ enum hp_tag {
 	HP_TAG_DATA_MEMFD = 9,   /* u64: the file's length; its bytes (and a NUL
 	                            after them) are in a sealed memfd passed with
 	                            SCM_RIGHTS on the frame's first byte */
-	HP_TAG_PDF_MAX_PAGES = 12, /* u64: 0 = the worker's default */
-	HP_TAG_PDF_PAGE_MS = 13, /* u64: 0 = the worker's default */
+	HP_TAG_ZIP_MAX_TOTAL = 10,  /* u64, 0 = default */
+	HP_TAG_ZIP_MAX_RATIO = 11,  /* u64 */
+	HP_TAG_ZIP_MAX_ENTRIES = 12, /* u64 */
+	HP_TAG_MAX_SHEET_ROWS = 13,  /* u64 */
+	HP_TAG_PDF_MAX_PAGES = 14, /* u64: 0 = the worker's default */
+	HP_TAG_PDF_PAGE_MS = 15, /* u64: 0 = the worker's default */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -102,6 +106,8 @@ typedef struct hp_job_msg {
 	uint32_t pdf_max_pages;  /* 0 = default */
 	uint64_t pdf_page_ms;    /* 0 = default */
 	const char *ocr_languages; /* borrowed; NULL: the worker's default */
+	/* converter limits (hp_convert_limits); 0 = the converter's default */
+	uint64_t zip_max_total, zip_max_ratio, zip_max_entries, max_sheet_rows;
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

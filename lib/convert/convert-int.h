@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "hopper/common.h"
 #include "hopper/convert.h"
 
 extern const hp_converter hp_conv_text;
@@ -20,12 +21,24 @@ extern const hp_converter hp_conv_pdf;
 
 /* MuPDF's context (pdf.c), made once before the sandbox closes. 0 or -ENOMEM. */
 int hp_pdf_init(void);
+extern const hp_converter hp_conv_docx;
+extern const hp_converter hp_conv_xlsx;
+extern const hp_converter hp_conv_pptx;
+extern const hp_converter hp_conv_epub;
+extern const hp_converter hp_conv_odt;
+extern const hp_converter hp_conv_ods;
+extern const hp_converter hp_conv_odp;
 
 /* Like hp_to_utf8(), but decode from `charset` (a name or alias from the
  * table opened by hp_convert_init) instead of detecting it. -ENOTSUP when
  * the charset is not in the table, -EINVAL when the bytes do not decode. */
 int hp_to_utf8_from(const char *charset, const char *data, size_t len,
                     char **ret, size_t *ret_len, char *err, size_t errlen);
+
+/* "UTF-16LE" or "UTF-16BE" when data looks like UTF-16 text without a byte
+ * order mark (Latin-script text: a NUL in every other byte, and the first
+ * 4 KiB decode to non-control characters); NULL otherwise. */
+const char *hp_utf16_bomless(const char *data, size_t len);
 
 /* Is charset one that hp_to_utf8_from() can decode? */
 int hp_charset_known(const char *charset);
@@ -50,6 +63,24 @@ int hp_title_from_line(const char *s, size_t len, size_t max, char **ret);
 size_t hp_crlf_to_lf(char *s, size_t n);
 
 #define HP_TITLE_MAX 200
+
+/* Nothing is cut silently. hp_doc_warn records one sentence ("table cut to
+ * the first 1000 of 4000 columns") for documents.meta "warnings";
+ * hp_convert() merges them into doc->meta_json after the converter
+ * returns (at most HP_WARN_MAX; further ones are counted in the last).
+ * hp_conv_note does the same and also appends the sentence to md as its
+ * own paragraph "> Note: SENTENCE\n", where the cut is (the caller
+ * separates what follows by a blank line). 0 or -errno
+ * (-ENOMEM; -EFBIG from md). */
+#define HP_WARN_MAX 50
+int hp_doc_warn(hp_doc *doc, const char *fmt, ...) HP_PRINTF(2, 3);
+int hp_conv_note(hp_doc *doc, struct hp_buf *md, const char *fmt, ...) HP_PRINTF(3, 4);
+
+/* Which office/EPUB format is this ZIP archive (zip.c)? From the
+ * "mimetype" entry (ODF, EPUB), else the main part's content type in
+ * [Content_Types].xml (OOXML, macro-enabled and template variants too).
+ * HP_FMT_UNKNOWN when the bytes are no readable ZIP or neither says. */
+hp_format hp_office_sniff(const void *data, size_t len);
 
 /* The body of a converter whose Markdown is the input text itself (text,
  * Markdown): decode to UTF-8, CRLF to LF, enforce lim->max_output, take the

@@ -1,14 +1,15 @@
 /* convert.c — format detection, the converter table, charset handling.
  * See include/hopper/convert.h for the contract.
  *
- * Detection: content first. libmagic gives a MIME type; office formats
- * (ZIP containers) are told apart by the member names inside the archive
- * ("word/", "xl/", "ppt/", an ODF/EPUB "mimetype" member), because libmagic
- * says only "application/zip" when [Content_Types].xml is not the first
- * member. For text-like content the file extension decides between text,
- * Markdown, HTML, CSV, JSON, XML and source code, since those are often
- * indistinguishable by content. Bytes that are neither a known type nor
- * text are HP_FMT_UNKNOWN.
+ * Detection: signatures at offset 0 first (PDF, ZIP, OLE, images,
+ * archives); office formats (ZIP containers) are told apart by the member
+ * names inside the archive ("word/", "xl/", "ppt/", an ODF/EPUB "mimetype"
+ * member). Then text: a byte order mark, UTF-16 without one, or bytes with
+ * no NULs and few controls. For text, a text extension decides between
+ * text, Markdown, HTML, CSV, JSON, XML and source code, since those are
+ * often indistinguishable by content; without one, the first bytes
+ * (HTML, XML, JSON, #!) and only then libmagic. Bytes that are neither a
+ * known type nor text are HP_FMT_UNKNOWN, named by libmagic's MIME type.
  *
  * Empty input: hp_detect() still answers (by extension, else text), but
  * hp_convert() fails with -EINVAL "empty file (0 bytes)": an empty document
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <magic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,22 @@ static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
 	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
 	&hp_conv_pdf,
+	&hp_conv_docx, &hp_conv_xlsx, &hp_conv_pptx, &hp_conv_epub,
+	&hp_conv_odt, &hp_conv_ods, &hp_conv_odp,
 };
+
+static const hp_converter *converter_for(hp_format f)
+{
+	for (size_t i = 0; i < HP_ARRAY_SIZE(converters); i++)
+		if (converters[i]->format == f)
+			return converters[i];
+	return NULL;
+}
+
+int hp_format_supported(hp_format f)
+{
+	return converter_for(f) != NULL;
+}
 
 /* ---- process-wide state loaded by hp_convert_init() ----------------------- */
 
@@ -154,6 +171,16 @@ int hp_utf8_valid(const char *str, size_t len)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 	while (i < len) {
+		/* ASCII runs 8 bytes at a time: most text is mostly ASCII */
+		while (len - i >= 8) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
 		unsigned char c = s[i];
 		if (c < 0x80) {
 			i++;
@@ -333,7 +360,13 @@ static int iconv_all(iconv_t cd, const char *data, size_t len, char **ret, size_
 			cap = ncap;
 			continue;
 		}
-		r = -EINVAL;    /* EILSEQ or a truncated sequence (EINVAL) */
+		/* EINVAL: an incomplete sequence at the very end of the input, a
+		 * file cut short mid-character: keep what came before it. */
+		if (errno == EINVAL && !flushing && inleft < 8) {
+			flushing = 1;
+			continue;
+		}
+		r = -EINVAL;    /* EILSEQ */
 		goto fail;
 	}
 	out[used] = '\0';
@@ -345,13 +378,10 @@ fail:
 	return r;
 }
 
-static int finish_utf8(char *s, size_t n, char **ret, size_t *ret_len, char *err, size_t errlen)
+/* s (malloc'd, valid UTF-8) as the result: no NULs, no BOM. Frees s on
+ * failure. */
+static int finish_valid(char *s, size_t n, char **ret, size_t *ret_len, char *err, size_t errlen)
 {
-	if (!hp_utf8_valid(s, n)) {
-		free(s);
-		snprintf(err, errlen, "not valid UTF-8 after charset detection");
-		return -EINVAL;
-	}
 	int r = check_text(s, n, err, errlen);
 	if (r < 0) {
 		free(s);
@@ -365,6 +395,16 @@ static int finish_utf8(char *s, size_t n, char **ret, size_t *ret_len, char *err
 	*ret = s;
 	*ret_len = n;
 	return 0;
+}
+
+static int finish_utf8(char *s, size_t n, char **ret, size_t *ret_len, char *err, size_t errlen)
+{
+	if (!hp_utf8_valid(s, n)) {
+		free(s);
+		snprintf(err, errlen, "not valid UTF-8 after charset detection");
+		return -EINVAL;
+	}
+	return finish_valid(s, n, ret, ret_len, err, errlen);
 }
 
 int hp_to_utf8_from(const char *charset, const char *data, size_t len,
@@ -389,7 +429,7 @@ int hp_to_utf8_from(const char *charset, const char *data, size_t len,
 			return -ENOMEM;
 		memcpy(s, data, len);
 		s[len] = '\0';
-		return finish_utf8(s, len, ret, ret_len, err, errlen);
+		return finish_valid(s, len, ret, ret_len, err, errlen);
 	}
 	struct charset *c = charset_find(charset);
 	if (!c) {
@@ -426,8 +466,32 @@ int hp_to_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
 		data += 3;
 		len -= 3;
 	}
-	if (hp_utf8_valid(data, len))
-		return hp_to_utf8_from("UTF-8", data, len, ret, ret_len, err, errlen);
+	/* Before the UTF-8 check: ASCII in UTF-16 is "valid UTF-8" with NULs. */
+	const char *u16 = hp_utf16_bomless(data, len);
+	if (u16)
+		return hp_to_utf8_from(u16, data, len, ret, ret_len, err, errlen);
+	/* UTF-8 cut short inside a character: the text before it. Only when
+	 * that text has other UTF-8 characters: "caf\xE9" is Latin-1 "café". */
+	for (size_t k = 1; k <= 3 && k < len; k++) {
+		unsigned char c = (unsigned char)data[len - k];
+		if ((c & 0xC0) == 0x80)
+			continue;
+		size_t need = c >= 0xF5 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+		int multibyte = 0;
+		for (size_t i = 0; need > k && i < len - k && !multibyte; i++)
+			multibyte = (unsigned char)data[i] >= 0x80;
+		if (multibyte && hp_utf8_valid(data, len - k))
+			len -= k;
+		break;
+	}
+	if (hp_utf8_valid(data, len)) {
+		char *c = malloc(len + 1);
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, data, len);
+		c[len] = '\0';
+		return finish_valid(c, len, ret, ret_len, err, errlen);
+	}
 	if (memchr(data, '\0', len)) {
 		snprintf(err, errlen, "contains NUL bytes: binary data, not text");
 		return -EINVAL;
@@ -529,6 +593,9 @@ static int text_like(hp_format f)
  * first and uncompressed (ODF 1.2 part 3 §3.3, OCF §4.3). */
 static hp_format zip_format(const char *d, size_t len)
 {
+	hp_format sniffed = hp_office_sniff(d, len);
+	if (sniffed)
+		return sniffed;
 	static const struct { const char *needle; hp_format fmt; } sig[] = {
 		{ "mimetypeapplication/vnd.oasis.opendocument.text", HP_FMT_ODT },
 		{ "mimetypeapplication/vnd.oasis.opendocument.spreadsheet", HP_FMT_ODS },
@@ -544,14 +611,133 @@ static hp_format zip_format(const char *d, size_t len)
 	return HP_FMT_UNKNOWN;
 }
 
-/* Does this look like text in some charset? No NUL bytes (unless a UTF-16/32
- * BOM says so) and few C0 controls other than the usual whitespace. */
+/* Signatures that decide by themselves (WHATWG MIME Sniffing §6.1-6.2,
+ * APPNOTE.TXT §4.3.7, [MS-CFB] §2.2): checked at offset 0 before anything
+ * else, so a text file that merely mentions "%PDF-" later is still text.
+ * `fmt` UNKNOWN means "binary, and we know which": the MIME type goes into
+ * the error message. WebP and BMP need more than a prefix: image_sig(). */
+static const struct magic_sig {
+	const char *sig;
+	size_t len;
+	hp_format fmt;
+	const char *mime;
+} magic_sigs[] = {
+	{ "%PDF-", 5, HP_FMT_PDF, "application/pdf" },
+	{ "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8, HP_FMT_UNKNOWN, "application/x-ole-storage" },
+	{ "\x89PNG\r\n\x1A\n", 8, HP_FMT_IMAGE, "image/png" },
+	{ "\xFF\xD8\xFF", 3, HP_FMT_IMAGE, "image/jpeg" },
+	{ "GIF87a", 6, HP_FMT_IMAGE, "image/gif" },
+	{ "GIF89a", 6, HP_FMT_IMAGE, "image/gif" },
+	{ "II*\0", 4, HP_FMT_IMAGE, "image/tiff" },
+	{ "MM\0*", 4, HP_FMT_IMAGE, "image/tiff" },
+	{ "\x1F\x8B", 2, HP_FMT_UNKNOWN, "application/gzip" },
+	{ "\x28\xB5\x2F\xFD", 4, HP_FMT_UNKNOWN, "application/zstd" },
+	{ "\xFD" "7zXZ\0", 6, HP_FMT_UNKNOWN, "application/x-xz" },
+	{ "7z\xBC\xAF\x27\x1C", 6, HP_FMT_UNKNOWN, "application/x-7z-compressed" },
+	{ "Rar!\x1A\x07", 6, HP_FMT_UNKNOWN, "application/x-rar" },
+	{ "\x7F" "ELF", 4, HP_FMT_UNKNOWN, "application/x-executable" },
+	{ "{\\rtf", 5, HP_FMT_UNKNOWN, "text/rtf" },
+};
+
+/* WebP ("RIFF" size "WEBP", RFC 9649 §2) and BMP ("BM", two reserved
+ * zero words, a known DIB header size): the MIME type, or NULL. Checked
+ * in full, since "BM" alone starts ordinary text. */
+static const char *image_sig(const unsigned char *d, size_t len)
+{
+	if (len >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)
+		return "image/webp";
+	if (len >= 18 && d[0] == 'B' && d[1] == 'M' && !d[6] && !d[7] && !d[8] && !d[9]) {
+		uint32_t dib = (uint32_t)d[14] | (uint32_t)d[15] << 8 | (uint32_t)d[16] << 16 |
+		               (uint32_t)d[17] << 24;
+		if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 ||
+		    dib == 124)
+			return "image/bmp";
+	}
+	return NULL;
+}
+
+/* Lower-case ASCII prefix match of s[0..n) against lit. */
+static int starts_ci(const char *s, size_t n, const char *lit)
+{
+	size_t l = strlen(lit);
+	return n >= l && strncasecmp(s, lit, l) == 0;
+}
+
+/* The bytes of d decoded as UTF-16 without a byte order mark? Text in a
+ * Latin script has a NUL in every other byte; 'L' (little endian), 'B'
+ * (big endian) or 0. Only the first 4 KiB are looked at, and they must
+ * decode (surrogates paired) to characters that are not controls. */
+static int utf16_guess(const unsigned char *d, size_t len)
+{
+	size_t n = (len < 4096 ? len : 4096) & ~(size_t)1;
+	if (n < 4)
+		return 0;    /* one character says nothing */
+	size_t zero_even = 0, zero_odd = 0;
+	for (size_t i = 0; i < n; i += 2) {
+		zero_even += d[i] == 0;
+		zero_odd += d[i + 1] == 0;
+	}
+	size_t units = n / 2;
+	int le;
+	if (zero_odd * 10 >= units * 7 && zero_even * 20 <= units)
+		le = 1;
+	else if (zero_even * 10 >= units * 7 && zero_odd * 20 <= units)
+		le = 0;
+	else
+		return 0;
+	for (size_t i = 0; i < n; i += 2) {
+		unsigned u = le ? (unsigned)d[i] | (unsigned)d[i + 1] << 8
+		                : (unsigned)d[i] << 8 | (unsigned)d[i + 1];
+		if (u == 0 || (u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f'))
+			return 0;
+		if (u >= 0xDC00 && u <= 0xDFFF)
+			return 0;                    /* a low surrogate alone */
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			if (i + 3 >= n)
+				break;               /* cut at the 4 KiB window */
+			unsigned v = le ? (unsigned)d[i + 2] | (unsigned)d[i + 3] << 8
+			                : (unsigned)d[i + 2] << 8 | (unsigned)d[i + 3];
+			if (v < 0xDC00 || v > 0xDFFF)
+				return 0;
+			i += 2;
+		}
+	}
+	return le ? 'L' : 'B';
+}
+
+const char *hp_utf16_bomless(const char *data, size_t len)
+{
+	switch (utf16_guess((const unsigned char *)data, len)) {
+	case 'L': return "UTF-16LE";
+	case 'B': return "UTF-16BE";
+	default: return NULL;
+	}
+}
+
+/* Does this look like text in some charset? A byte order mark, UTF-16
+ * without one, or no NUL bytes and few C0 controls other than the usual
+ * whitespace in the first 64 KiB. */
 static int looks_textual(const unsigned char *d, size_t len)
 {
 	if (len >= 2 && ((d[0] == 0xFF && d[1] == 0xFE) || (d[0] == 0xFE && d[1] == 0xFF)))
 		return 1;
+	if (len >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0)
+		return 1;
+	if (utf16_guess(d, len))
+		return 1;
 	size_t n = len < 65536 ? len : 65536, ctl = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* skip 8 bytes at a time while none is below 0x20 */
+		while (n - i >= 8) {
+			uint64_t w;
+			memcpy(&w, d + i, 8);
+			const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+			if ((w - ones * 0x20) & ~w & highs)
+				break;     /* some byte < 0x20 (Mycroft's "has less than") */
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		unsigned char c = d[i];
 		if (c == 0)
 			return 0;
@@ -559,6 +745,60 @@ static int looks_textual(const unsigned char *d, size_t len)
 			ctl++;
 	}
 	return ctl * 100 <= n;
+}
+
+/* What text with no telling extension is, from its first bytes: HTML by
+ * the WHATWG "scriptable MIME type" patterns (MIME Sniffing §7.1), XML by
+ * its declaration, JSON by its brackets, code by a #! line. UNKNOWN when
+ * the start says nothing (libmagic is asked then). Only ASCII-compatible
+ * text is sniffed; UTF-16 is left to the extension. */
+static hp_format sniff_text(const char *s, size_t len)
+{
+	static const char *const html_tags[] = {
+		"<!doctype html", "<html", "<head", "<script", "<iframe", "<h1", "<div",
+		"<font", "<table", "<a", "<style", "<title", "<b", "<body", "<br", "<p",
+		"<!--",
+	};
+	if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	size_t i = 0;
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f'))
+		i++;
+	s += i;
+	len -= i;
+	if (len == 0)
+		return HP_FMT_UNKNOWN;
+	if (starts_ci(s, len, "<?xml")) {
+		size_t w = len < 1024 ? len : 1024;
+		if (memmem(s, w, "<html", 5) || memmem(s, w, "<!DOCTYPE html", 14))
+			return HP_FMT_HTML;      /* XHTML */
+		return HP_FMT_XML;
+	}
+	for (size_t k = 0; k < HP_ARRAY_SIZE(html_tags); k++) {
+		size_t l = strlen(html_tags[k]);
+		if (starts_ci(s, len, html_tags[k]) && len > l &&
+		    (s[l] == ' ' || s[l] == '>' || (k == HP_ARRAY_SIZE(html_tags) - 1 && s[l] != 0)))
+			return HP_FMT_HTML;
+	}
+	if (s[0] == '#' && len > 1 && s[1] == '!' && i == 0)
+		return HP_FMT_CODE;
+	if (s[0] == '{' || s[0] == '[') {
+		size_t e = len;
+		while (e > 0 && isspace((unsigned char)s[e - 1]))
+			e--;
+		size_t k = 1;
+		while (k < e && isspace((unsigned char)s[k]))
+			k++;
+		/* "[section]" is INI, not JSON: after '[' comes a JSON value */
+		int value_next = k < e && (strchr("{[\"-]", s[k]) || isdigit((unsigned char)s[k]) ||
+		                           s[k] == 't' || s[k] == 'f' || s[k] == 'n');
+		if (e > 0 && ((s[0] == '{' && s[e - 1] == '}' && k < e && (s[k] == '"' || s[k] == '}')) ||
+		              (s[0] == '[' && s[e - 1] == ']' && value_next)))
+			return HP_FMT_JSON;
+	}
+	return HP_FMT_UNKNOWN;
 }
 
 static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
@@ -597,15 +837,31 @@ static const struct { const char *mime; hp_format fmt; } mime_formats[] = {
 	{ "image/x-ms-bmp", HP_FMT_IMAGE },
 };
 
-static int is_zip_mime(const char *mime)
+/* libmagic's MIME type for data into mime; the format it names, or
+ * UNKNOWN. */
+static hp_format magic_format(const void *data, size_t len, char *mime, size_t mimelen)
 {
-	return strcmp(mime, "application/zip") == 0 || strcmp(mime, "application/x-zip") == 0 ||
-	       strcmp(mime, "application/x-zip-compressed") == 0 ||
-	       strcmp(mime, "application/java-archive") == 0;
+	if (hp_convert_init() == 0) {
+		const char *m = magic_buffer(magic_cookie, data, len);
+		if (m)
+			snprintf(mime, mimelen, "%s", m);
+	}
+	for (size_t i = 0; i < HP_ARRAY_SIZE(mime_formats); i++)
+		if (strcmp(mime_formats[i].mime, mime) == 0)
+			return mime_formats[i].fmt;
+	return HP_FMT_UNKNOWN;
 }
 
-/* The detection behind hp_detect(); also reports libmagic's MIME type for
- * error messages. */
+/* The detection behind hp_detect(); also reports a MIME type for error
+ * messages. Order: signatures at offset 0 (PDF, ZIP containers, OLE,
+ * images, archives); then text (a byte order mark, UTF-16 without one, or
+ * bytes with no NULs and few controls), where a text extension decides and
+ * else the first bytes do; libmagic only for what is still open: text with
+ * no telling extension or start, and binary data with no known signature.
+ * libmagic costs most of the instructions of a small file, and its text
+ * guesses ("message/rfc822" for a .txt whose first line is "From:",
+ * "application/pdf" for Go source mentioning "%PDF-", "image/x-tga" for
+ * UTF-16 Markdown) are exactly where the name knows better. */
 static hp_format detect(const char *name, const void *data, size_t len,
                         char *mime, size_t mimelen)
 {
@@ -619,18 +875,8 @@ static hp_format detect(const char *name, const void *data, size_t len,
 		snprintf(mime, mimelen, "inode/x-empty");
 		return text_like(by_ext) ? by_ext : HP_FMT_TEXT;
 	}
-	if (hp_convert_init() == 0) {
-		const char *m = magic_buffer(magic_cookie, data, len);
-		if (m)
-			snprintf(mime, mimelen, "%s", m);
-	}
-
-	hp_format by_mime = HP_FMT_UNKNOWN;
-	for (size_t i = 0; i < HP_ARRAY_SIZE(mime_formats); i++)
-		if (strcmp(mime_formats[i].mime, mime) == 0)
-			by_mime = mime_formats[i].fmt;
-
-	if (is_zip_mime(mime) || (len >= 4 && memcmp(d, "PK\3\4", 4) == 0 && !by_mime)) {
+	if ((len >= 4 && memcmp(d, "PK\3\4", 4) == 0) || (len >= 4 && memcmp(d, "PK\5\6", 4) == 0)) {
+		snprintf(mime, mimelen, "application/zip");
 		hp_format z = zip_format(data, len);
 		if (z)
 			return z;
@@ -638,23 +884,45 @@ static hp_format detect(const char *name, const void *data, size_t len,
 			return by_ext;
 		return HP_FMT_UNKNOWN;
 	}
-	if (by_mime && !text_like(by_mime))
-		return by_mime;    /* PDF and office types: the content says so */
+	for (size_t i = 0; i < HP_ARRAY_SIZE(magic_sigs); i++)
+		if (len >= magic_sigs[i].len && memcmp(d, magic_sigs[i].sig, magic_sigs[i].len) == 0) {
+			snprintf(mime, mimelen, "%s", magic_sigs[i].mime);
+			return magic_sigs[i].fmt;
+		}
+	const char *img = image_sig(d, len);
+	if (img) {
+		snprintf(mime, mimelen, "%s", img);
+		return HP_FMT_IMAGE;
+	}
+	/* A PDF may have junk before its header (ISO 32000-2 §7.5.2 allows
+	 * readers to look in the first 1024 bytes); trust that with the name. */
+	if (by_ext == HP_FMT_PDF && memmem(d, len < 1024 ? len : 1024, "%PDF-", 5)) {
+		snprintf(mime, mimelen, "application/pdf");
+		return HP_FMT_PDF;
+	}
 
-	int textual = by_mime || strncmp(mime, "text/", 5) == 0 ||
-	              ((strcmp(mime, "application/octet-stream") == 0 ||
-	                strcmp(mime, "application/x-wine-extension-ini") == 0) &&
-	               looks_textual(d, len));
-	if (!textual)
-		return HP_FMT_UNKNOWN;
-	/* Text-like content: the name disambiguates (a Markdown file with
-	 * HTML in it is Markdown; a .txt file that libmagic thinks is C is
-	 * text). */
-	if (text_like(by_ext))
-		return by_ext;
-	if (by_mime)
-		return by_mime;
-	return HP_FMT_TEXT;
+	if (looks_textual(d, len)) {
+		snprintf(mime, mimelen, "text/plain");
+		/* A clear text extension wins: a Markdown file with HTML in it is
+		 * Markdown; a .txt file that starts like a mail is text. */
+		if (text_like(by_ext))
+			return by_ext;
+		hp_format f = sniff_text(data, len);
+		if (f)
+			return f;
+		f = magic_format(data, len, mime, mimelen);
+		if (f && text_like(f))
+			return f;
+		return HP_FMT_TEXT;
+	}
+	/* Binary with no signature we know: ask libmagic (for the formats it
+	 * knows by deeper rules, and for the error message). */
+	hp_format f = magic_format(data, len, mime, mimelen);
+	if (strcmp(mime, "application/zip") == 0 && (f = zip_format(data, len)))
+		return f;    /* a ZIP behind a prefix (self-extracting) */
+	if (f && !text_like(f))
+		return f;
+	return HP_FMT_UNKNOWN;
 }
 
 hp_format hp_detect(const char *name, const void *data, size_t len)
@@ -669,10 +937,106 @@ void hp_doc_free(hp_doc *doc)
 {
 	if (!doc)
 		return;
+	for (size_t i = 0; i < doc->nwarnings; i++)
+		free(doc->warnings[i]);
+	free(doc->warnings);
 	free(doc->title);
 	free(doc->markdown);
 	free(doc->meta_json);
 	free(doc);
+}
+
+static int doc_vwarn(hp_doc *doc, char **ret_s, const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		return -ENOMEM;
+	*ret_s = s;
+	if (doc->nwarnings >= HP_WARN_MAX)
+		return 0;    /* counted when merged; the caller still owns s */
+	char **w = realloc(doc->warnings, (doc->nwarnings + 1) * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	doc->warnings = w;
+	w[doc->nwarnings++] = s;
+	*ret_s = NULL;
+	return 0;
+}
+
+int hp_doc_warn(hp_doc *doc, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = doc_vwarn(doc, &s, fmt, ap);
+	va_end(ap);
+	if (r == 0 && s)
+		doc->nwarnings_over++;
+	free(s);
+	return r;
+}
+
+int hp_conv_note(hp_doc *doc, hp_buf *md, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = hp_doc_warn(doc, "%s", s);
+	if (r == 0) {
+		/* its own paragraph, whatever came before */
+		const char *sep = md->len == 0 ? "" :
+		                  md->data[md->len - 1] != '\n' ? "\n\n" :
+		                  md->len >= 2 && md->data[md->len - 2] == '\n' ? "" : "\n";
+		r = hp_buf_addf(md, "%s> Note: %s\n", sep, s);
+	}
+	free(s);
+	return r;
+}
+
+/* doc->meta_json with "warnings": [...] added. 0 or -ENOMEM. */
+static int merge_warnings(hp_doc *doc)
+{
+	if (!doc->nwarnings)
+		return 0;
+	hp_buf b;
+	hp_buf_init(&b, 0);
+	int r = 0;
+	const char *m = doc->meta_json;
+	size_t ml = m ? strlen(m) : 0;
+	while (ml && (m[ml - 1] == ' ' || m[ml - 1] == '\n'))
+		ml--;
+	if (m && ml >= 2 && m[0] == '{' && m[ml - 1] == '}') {
+		size_t inner = ml - 1;
+		while (inner > 1 && (m[inner - 1] == ' ' || m[inner - 1] == '\n'))
+			inner--;
+		r = hp_buf_add(&b, m, inner);
+		if (r == 0 && inner > 1)
+			r = hp_buf_addstr(&b, ", ");
+	} else
+		r = hp_buf_addc(&b, '{');
+	if (r == 0)
+		r = hp_buf_addstr(&b, "\"warnings\": [");
+	for (size_t i = 0; r == 0 && i < doc->nwarnings; i++) {
+		if (i)
+			r = hp_buf_addstr(&b, ", ");
+		if (r == 0)
+			r = hp_json_str(&b, doc->warnings[i]);
+	}
+	if (r == 0 && doc->nwarnings_over)
+		r = hp_buf_addf(&b, ", \"and %zu more\"", doc->nwarnings_over);
+	if (r == 0)
+		r = hp_buf_addstr(&b, "]}");
+	if (r < 0) {
+		hp_buf_free(&b);
+		return r;
+	}
+	free(doc->meta_json);
+	doc->meta_json = hp_buf_steal(&b);
+	return doc->meta_json ? 0 : -ENOMEM;
 }
 
 static const char *const not_yet_names[HP_FMT__MAX] = {
@@ -702,14 +1066,15 @@ int hp_convert(const char *name, const void *data, size_t len,
 	}
 	hp_format f = detect(name, data, len, mime, sizeof(mime));
 	if (f == HP_FMT_UNKNOWN) {
-		snprintf(err, errlen, "unrecognised format (%s)", mime);
+		if (strcmp(mime, "application/x-ole-storage") == 0)
+			snprintf(err, errlen, "legacy Office file (OLE2: .doc, .xls, .ppt or .msg) is not "
+			         "supported; save it as .docx, .xlsx or .pptx");
+		else
+			snprintf(err, errlen, "unrecognised format (%s)", mime);
 		r = -ENOTSUP;
 		goto fail;
 	}
-	const hp_converter *conv = NULL;
-	for (size_t i = 0; i < HP_ARRAY_SIZE(converters); i++)
-		if (converters[i]->format == f)
-			conv = converters[i];
+	const hp_converter *conv = converter_for(f);
 	if (!conv) {
 		if (not_yet_names[f])
 			snprintf(err, errlen, "%s documents are not supported yet", not_yet_names[f]);
@@ -740,6 +1105,8 @@ int hp_convert(const char *name, const void *data, size_t len,
 		r = hp_conv_efbig(l.max_output, err, errlen);
 		goto fail;
 	}
+	if ((r = merge_warnings(doc)) < 0)
+		goto fail;
 	*ret_doc = doc;
 	return 0;
 fail:

@@ -13,17 +13,29 @@
  * levels") rather than being cut silently. Output goes into an hp_buf
  * capped at lim->max_output.
  *
+ * What is kept: the page's content, not its chrome. With a <main> only
+ * that is converted, else with <article>s only those; otherwise <nav>,
+ * role=navigation/banner/contentinfo/complementary, and <header>,
+ * <footer>, <aside> outside an article or section are left out. <nav> is
+ * left out everywhere.
+ *
  * Output conventions (close to markitdown's, which the peer tests use):
  * "#" headings, "*" bullets, "1." numbered items indented by the marker
- * width, "**strong**", "*em*", `code`, fenced <pre>, GFM pipe tables with
- * the first row as header, "---" for <hr>, [text](href "title"),
- * ![alt](src) with data: URIs cut to "data:image/png;base64...".
- * Dropped: <head> (but <title> is the document title, else the first
- * <h1>), script, style, noscript, template, svg, math, iframe, object,
- * form controls, comments, and elements marked hidden.
+ * width, "**strong**", "*em*", "~~strike~~" (nested emphasis of one kind
+ * collapses to one), <sub>/<sup> kept as HTML tags, `code`, fenced <pre>
+ * (links inside it listed after the fence), GFM pipe tables on a real grid
+ * (html_table.c), lists in table cells as "* a<br>* b", definition lists
+ * as "- **term**" with the definition indented below, "---" for <hr>,
+ * [text](href) and ![alt](src) without titles; images with data: URIs are
+ * left out. Block elements (p, div, section, figure, dt, dd, ...) are
+ * separated by a blank line. Dropped: <head> (but <title> is the document
+ * title, else the first <h1>), script, style, noscript, template, svg,
+ * math, iframe, object, form controls (a checkbox is a task list "[x]"),
+ * comments, and elements marked hidden.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,53 +48,17 @@
 #include "hopper/convert.h"
 #include "convert-int.h"
 
-#define MAX_PFX 64
-#define MAX_COLSPAN 64
-#define MAX_COLS 1000
+#include "html-int.h"
 
-struct pfx {
-	char s[16];        /* printed on every following line ("> ", "   ") */
-	char marker[16];   /* printed instead of s on the item's first line */
-	int marker_pending;
-};
+#define MAX_PFX HP_HTML_MAX_PFX
 
-struct md {
-	hp_buf out;
-	hp_buf pend;       /* inline openers ("**", "[") not yet written */
-	int err;           /* first error: -EFBIG, -ENOMEM, -ELOOP (depth) */
-	int max_depth;
-	size_t max_output;
-	int any;           /* text written to out yet */
-	int nls;           /* newlines written since the last text */
-	int need_nl;       /* newlines wanted before the next text (1 or 2) */
-	int hard_br;       /* a <br> wants "  " at the end of this line */
-	int space;         /* collapsed whitespace waiting for the next word */
-	int item_start;    /* inside a fresh <li>: no text yet */
-	int inline_only;   /* heading/cell/title: breaks become spaces */
-	int escape_pipe;
-	struct pfx pfx[MAX_PFX];
-	int npfx, pfx_over;
-	char *h1;          /* first <h1> text, plain */
-	char *title;       /* <title> text, plain */
-};
-
-static void walk(struct md *m, xmlNode *n, int depth);
-static void walk_children(struct md *m, xmlNode *n, int depth);
+static void walk(struct hp_html_md *m, xmlNode *n, int depth);
+static void walk_children(struct hp_html_md *m, xmlNode *n, int depth);
 
 static int is(const xmlNode *n, const char *name)
 {
 	return n && n->type == XML_ELEMENT_NODE && n->name &&
 	       strcasecmp((const char *)n->name, name) == 0;
-}
-
-static int in_set(const xmlNode *n, const char *const *set)
-{
-	if (!n || n->type != XML_ELEMENT_NODE)
-		return 0;
-	for (; *set; set++)
-		if (strcasecmp((const char *)n->name, *set) == 0)
-			return 1;
-	return 0;
 }
 
 static const char *attr(const xmlNode *n, const char *name)
@@ -96,7 +72,7 @@ static const char *attr(const xmlNode *n, const char *name)
 
 /* ---- output primitives ----------------------------------------------------- */
 
-static void out_add(struct md *m, const char *s, size_t n)
+static void out_add(struct hp_html_md *m, const char *s, size_t n)
 {
 	if (m->err)
 		return;
@@ -105,15 +81,16 @@ static void out_add(struct md *m, const char *s, size_t n)
 		m->err = r;
 }
 
-static void out_str(struct md *m, const char *s)
+static void out_str(struct hp_html_md *m, const char *s)
 {
 	out_add(m, s, strlen(s));
 }
 
-static void want_break(struct md *m, int n)
+static void want_break(struct hp_html_md *m, int n)
 {
-	/* The first block inside a list item shares the marker's line. */
-	if (m->item_start)
+	/* The first block inside a list item shares the marker's line; inside
+	 * a link or emphasis a blank line would end it: a line break at most. */
+	if (m->item_start || m->wrap)
 		n = n > 1 ? 1 : n;
 	if (n > m->need_nl)
 		m->need_nl = n;
@@ -121,7 +98,7 @@ static void want_break(struct md *m, int n)
 }
 
 /* The container prefix for a blank line: "> > " without trailing blanks. */
-static void out_prefix_blank(struct md *m)
+static void out_prefix_blank(struct hp_html_md *m)
 {
 	char buf[MAX_PFX * 16 + 1];
 	size_t len = 0;
@@ -135,10 +112,10 @@ static void out_prefix_blank(struct md *m)
 	out_add(m, buf, len);
 }
 
-static void out_prefix(struct md *m)
+static void out_prefix(struct hp_html_md *m)
 {
 	for (int i = 0; i < m->npfx; i++) {
-		struct pfx *p = &m->pfx[i];
+		struct hp_html_pfx *p = &m->pfx[i];
 		if (p->marker_pending) {
 			out_str(m, p->marker);
 			p->marker_pending = 0;
@@ -150,7 +127,7 @@ static void out_prefix(struct md *m)
 /* Make the output ready for the next piece of text: pending line breaks,
  * the container prefix at a line start, a pending space. Returns 1 when
  * the text now starts a line. */
-static int begin_text(struct md *m)
+static int begin_text(struct hp_html_md *m)
 {
 	int line_start = 0;
 	if (m->inline_only) {
@@ -193,7 +170,7 @@ static int begin_text(struct md *m)
 }
 
 /* One word of prose, escaped so that it stays prose in Markdown. */
-static void out_word(struct md *m, const char *w, size_t n)
+static void out_word(struct hp_html_md *m, const char *w, size_t n)
 {
 	int ls = begin_text(m);
 	if (m->err)
@@ -233,13 +210,13 @@ static void out_word(struct md *m, const char *w, size_t n)
 }
 
 /* Text that must not be escaped: code spans, images, raw markers. */
-static void out_atom(struct md *m, const char *s, size_t n)
+static void out_atom(struct hp_html_md *m, const char *s, size_t n)
 {
 	begin_text(m);
 	out_add(m, s, n);
 }
 
-static void text_node(struct md *m, const char *s)
+static void text_node(struct hp_html_md *m, const char *s)
 {
 	while (*s && !m->err) {
 		size_t ws = strspn(s, " \t\n\r\f");
@@ -254,19 +231,20 @@ static void text_node(struct md *m, const char *s)
 	}
 }
 
-static void push_pfx(struct md *m, const char *s, const char *marker)
+static void push_pfx(struct hp_html_md *m, const char *s, const char *marker)
 {
 	if (m->npfx >= MAX_PFX) {
 		m->pfx_over++;
+		m->pfx_cut = 1;
 		return;
 	}
-	struct pfx *p = &m->pfx[m->npfx++];
+	struct hp_html_pfx *p = &m->pfx[m->npfx++];
 	snprintf(p->s, sizeof(p->s), "%s", s);
 	snprintf(p->marker, sizeof(p->marker), "%s", marker ? marker : "");
 	p->marker_pending = marker != NULL;
 }
 
-static void pop_pfx(struct md *m)
+static void pop_pfx(struct hp_html_md *m)
 {
 	if (m->pfx_over)
 		m->pfx_over--;
@@ -276,13 +254,15 @@ static void pop_pfx(struct md *m)
 
 /* ---- helpers on text content ----------------------------------------------- */
 
-/* Collapse whitespace runs to one space and trim, in place. */
+/* Collapse whitespace runs to one space and trim, in place. No-break
+ * spaces (U+00A0) stay inside the text but are trimmed at its ends. */
 static void collapse(char *s)
 {
 	char *w = s;
 	int sp = 0;
 	for (char *r = s; *r; r++) {
-		if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r' || *r == '\f') {
+		if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r' || *r == '\f' ||
+		    (w == s && r[0] == '\xC2' && r[1] == '\xA0' && r++)) {
 			sp = w != s;
 			continue;
 		}
@@ -291,11 +271,19 @@ static void collapse(char *s)
 		sp = 0;
 		*w++ = *r;
 	}
+	for (;;) {
+		if (w > s && w[-1] == ' ')
+			w--;
+		else if (w - s >= 2 && w[-2] == '\xC2' && w[-1] == '\xA0')
+			w -= 2;
+		else
+			break;
+	}
 	*w = '\0';
 }
 
 /* Plain text of a subtree, whitespace collapsed; "" on allocation failure. */
-static char *plain_text(struct md *m, xmlNode *n)
+static char *plain_text(struct hp_html_md *m, xmlNode *n)
 {
 	xmlChar *c = xmlNodeGetContent(n);
 	char *s = strdup(c ? (const char *)c : "");
@@ -321,14 +309,18 @@ static size_t longest_run(const char *s, char c)
 
 /* Render n's children as one line of inline Markdown (headings, cells).
  * Returns a malloc'd string or NULL with m->err set. */
-static char *render_inline(struct md *m, xmlNode *n, int depth, int escape_pipe)
+static char *render_inline(struct hp_html_md *m, xmlNode *n, int depth, int escape_pipe)
 {
-	struct md sub;
+	struct hp_html_md sub;
 	memset(&sub, 0, sizeof(sub));
 	hp_buf_init(&sub.out, m->max_output);
 	hp_buf_init(&sub.pend, m->max_output);
 	sub.max_depth = m->max_depth;
 	sub.max_output = m->max_output;
+	sub.doc = m->doc;
+	sub.drop_chrome = m->drop_chrome;
+	sub.in_heading = m->in_heading;
+	memcpy(sub.mark, m->mark, sizeof(sub.mark));
 	sub.inline_only = 1;
 	sub.escape_pipe = escape_pipe;
 	walk_children(&sub, n, depth);
@@ -355,7 +347,7 @@ static char *render_inline(struct md *m, xmlNode *n, int depth, int escape_pipe)
 
 /* ---- elements --------------------------------------------------------------- */
 
-static void heading(struct md *m, xmlNode *n, int level, int depth)
+static void heading(struct hp_html_md *m, xmlNode *n, int level, int depth)
 {
 	if (level == 1 && !m->h1 && !m->inline_only) {
 		m->h1 = plain_text(m, n);
@@ -364,12 +356,17 @@ static void heading(struct md *m, xmlNode *n, int level, int depth)
 			m->h1 = NULL;
 		}
 	}
+	m->in_heading++;
 	char *t = render_inline(m, n, depth, m->escape_pipe);
+	m->in_heading--;
 	if (!t)
 		return;
 	if (*t) {
-		if (m->inline_only) {
+		if (m->inline_only || m->wrap) {
+			/* a heading inside a cell, or inside a link (a card): its text */
+			want_break(m, 1);
 			out_atom(m, t, strlen(t));
+			want_break(m, 1);
 		} else {
 			want_break(m, 2);
 			char hashes[8] = "######";
@@ -384,7 +381,60 @@ static void heading(struct md *m, xmlNode *n, int level, int depth)
 	free(t);
 }
 
-static void pre_block(struct md *m, xmlNode *n)
+static void out_run(struct hp_html_md *m, char c, size_t n)
+{
+	for (size_t i = 0; i < n && !m->err; i++)
+		out_add(m, &c, 1);
+}
+
+/* <pre> inside a cell or heading: one code span. */
+static void pre_inline(struct hp_html_md *m, const char *s, size_t len)
+{
+	char *t = strndup(s, len);
+	if (!t) {
+		m->err = -ENOMEM;
+		return;
+	}
+	collapse(t);
+	size_t f = longest_run(t, '`') + 1;
+	begin_text(m);
+	out_run(m, '`', f);
+	for (const char *p = t; *p && !m->err; p++) {
+		/* GFM §4.10: a pipe in a cell ends it even inside code */
+		if (*p == '|' && m->escape_pipe)
+			out_str(m, "\\");
+		out_add(m, p, 1);
+	}
+	out_run(m, '`', f);
+	free(t);
+}
+
+/* The language from class="language-x" / "lang-x" on <pre> or its <code>. */
+static void pre_lang(xmlNode *n, char *lang, size_t size)
+{
+	lang[0] = '\0';
+	for (xmlNode *k = n; k && !lang[0]; k = k->children) {
+		const char *cls = k->type == XML_ELEMENT_NODE ? attr(k, "class") : NULL;
+		const char *p = cls ? strstr(cls, "language-") : NULL;
+		size_t skip = 9;
+		if (!p && cls && (p = strstr(cls, "lang-")))
+			skip = 5;
+		if (p) {
+			p += skip;
+			size_t l = strcspn(p, " \t\n\"'`");
+			if (l >= size)
+				l = size - 1;
+			memcpy(lang, p, l);
+			lang[l] = '\0';
+		}
+		if (k != n && !is(k, "code"))
+			break;
+	}
+}
+
+/* A fenced code block; the fence is longer than any backtick run inside
+ * (CommonMark §4.5), so no content can end it early. */
+static void pre_block(struct hp_html_md *m, xmlNode *n)
 {
 	xmlChar *c = xmlNodeGetContent(n);
 	const char *s = c ? (const char *)c : "";
@@ -397,60 +447,17 @@ static void pre_block(struct md *m, xmlNode *n)
 	if (len == 0)
 		goto out;
 	if (m->inline_only) {
-		char *t = strndup(s, len);
-		if (!t) {
-			m->err = -ENOMEM;
-			goto out;
-		}
-		collapse(t);
-		size_t f = longest_run(t, '`') + 1;
-		begin_text(m);
-		for (size_t i = 0; i < f; i++)
-			out_str(m, "`");
-		out_str(m, t);
-		for (size_t i = 0; i < f; i++)
-			out_str(m, "`");
-		free(t);
+		pre_inline(m, s, len);
 		goto out;
 	}
-	/* Language from class="language-x" / "lang-x" on <pre> or its <code>. */
-	char lang[32] = "";
-	for (xmlNode *k = n; k && !lang[0]; k = k->children) {
-		const char *cls = k->type == XML_ELEMENT_NODE ? attr(k, "class") : NULL;
-		const char *p = cls ? strstr(cls, "language-") : NULL;
-		size_t skip = 9;
-		if (!p && cls && (p = strstr(cls, "lang-")))
-			skip = 5;
-		if (p) {
-			p += skip;
-			size_t l = strcspn(p, " \t\n\"'`");
-			if (l >= sizeof(lang))
-				l = sizeof(lang) - 1;
-			memcpy(lang, p, l);
-			lang[l] = '\0';
-		}
-		if (k != n && !is(k, "code"))
-			break;
-	}
-	size_t f = 3;
-	{
-		size_t run = 0, best = 0;
-		for (size_t i = 0; i < len; i++) {
-			run = s[i] == '`' ? run + 1 : 0;
-			if (run > best)
-				best = run;
-		}
-		if (best >= f)
-			f = best + 1;
-	}
-	char fence[64];
-	if (f >= sizeof(fence))
-		f = sizeof(fence) - 1;  /* cannot happen below 63 backticks in a row */
-	memset(fence, '`', f);
-	fence[f] = '\0';
+	char lang[32];
+	pre_lang(n, lang, sizeof(lang));
+	size_t f = longest_run(s, '`') + 1;
+	if (f < 3)
+		f = 3;
 	want_break(m, 2);
 	begin_text(m);
-	out_str(m, fence);
+	out_run(m, '`', f);
 	out_str(m, lang);
 	size_t i = 0;
 	while (i <= len && !m->err) {
@@ -470,13 +477,13 @@ static void pre_block(struct md *m, xmlNode *n)
 	}
 	out_str(m, "\n");
 	out_prefix(m);
-	out_str(m, fence);
+	out_run(m, '`', f);
 	want_break(m, 2);
 out:
 	xmlFree(c);
 }
 
-static void code_span(struct md *m, xmlNode *n)
+static void code_span(struct hp_html_md *m, xmlNode *n)
 {
 	char *t = plain_text(m, n);
 	if (!t)
@@ -504,7 +511,7 @@ static void code_span(struct md *m, xmlNode *n)
 }
 
 /* href/src as a Markdown link destination: spaces encoded, the rest kept. */
-static void out_dest(struct md *m, const char *u)
+static void out_dest(struct hp_html_md *m, const char *u)
 {
 	for (; *u && !m->err; u++) {
 		if (*u == ' ')
@@ -520,26 +527,6 @@ static void out_dest(struct md *m, const char *u)
 	}
 }
 
-static void out_title_attr(struct md *m, const char *t)
-{
-	if (!t || !*t)
-		return;
-	char *c = strdup(t);
-	if (!c) {
-		m->err = -ENOMEM;
-		return;
-	}
-	collapse(c);
-	out_str(m, " \"");
-	for (const char *p = c; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			out_str(m, "\\");
-		out_add(m, p, 1);
-	}
-	out_str(m, "\"");
-	free(c);
-}
-
 static int skip_href(const char *h)
 {
 	while (*h == ' ' || *h == '\t' || *h == '\n')
@@ -547,17 +534,23 @@ static int skip_href(const char *h)
 	return strncasecmp(h, "javascript:", 11) == 0 || strncasecmp(h, "vbscript:", 9) == 0;
 }
 
-static void link(struct md *m, xmlNode *n, int depth)
+/* [text](href): the title attribute is left out (it repeats the text or
+ * adds tooltip noise, and a quoted title inside the parentheses is one
+ * more thing a Markdown reader must parse). */
+static void link(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	const char *href = attr(n, "href");
-	if (!href || !*href || skip_href(href)) {
+	/* A heading that links to itself (a permalink anchor) is its text. */
+	if (!href || !*href || skip_href(href) || (m->in_heading && href[0] == '#')) {
 		walk_children(m, n, depth);
 		return;
 	}
 	size_t saved = m->pend.len;
 	if (hp_buf_addc(&m->pend, '[') < 0)
 		m->err = -ENOMEM;
+	m->wrap++;
 	walk_children(m, n, depth);
+	m->wrap--;
 	if (m->pend.len > saved) {     /* no text inside: drop the link */
 		m->pend.len = saved;
 		if (m->pend.data)
@@ -566,15 +559,18 @@ static void link(struct md *m, xmlNode *n, int depth)
 	}
 	out_str(m, "](");
 	out_dest(m, href);
-	out_title_attr(m, attr(n, "title"));
 	out_str(m, ")");
 }
 
-static void image(struct md *m, xmlNode *n)
+/* ![alt](src). An image whose bytes are inline (data: URI) is left out:
+ * the payload is not text, and a truncated URI is not a link anywhere. */
+static void image(struct hp_html_md *m, xmlNode *n)
 {
 	const char *src = attr(n, "src");
 	const char *alt = attr(n, "alt");
-	if (!src || !*src)
+	while (src && (*src == ' ' || *src == '\t' || *src == '\n'))
+		src++;
+	if (!src || !*src || strncasecmp(src, "data:", 5) == 0)
 		return;
 	hp_buf b;
 	hp_buf_init(&b, m->max_output);
@@ -600,43 +596,53 @@ static void image(struct md *m, xmlNode *n)
 	}
 	out_atom(m, b.data, b.len);
 	hp_buf_free(&b);
-	if (strncasecmp(src, "data:", 5) == 0) {
-		/* keep the media type, not the payload */
-		size_t l = strcspn(src, ",");
-		if (l > 100)
-			l = 100;
-		out_add(m, src, l);
-		out_str(m, "...");
-	} else
-		out_dest(m, src);
-	out_title_attr(m, attr(n, "title"));
+	out_dest(m, src);
 	out_str(m, ")");
 }
 
-static void emphasis(struct md *m, xmlNode *n, int depth, const char *mark)
+/* open ... close around n's content, or nothing when it has no text. */
+static void wrap_inline(struct hp_html_md *m, xmlNode *n, int depth, const char *open,
+                        const char *close)
 {
 	size_t saved = m->pend.len;
-	if (hp_buf_addstr(&m->pend, mark) < 0)
+	if (hp_buf_addstr(&m->pend, open) < 0)
 		m->err = -ENOMEM;
+	m->wrap++;
 	walk_children(m, n, depth);
+	m->wrap--;
 	if (m->pend.len > saved) {
 		m->pend.len = saved;
 		if (m->pend.data)
 			m->pend.data[saved] = '\0';
 		return;
 	}
-	out_str(m, mark);
+	out_str(m, close);
+}
+
+/* **strong**, *em*, ~~strike~~. Inside one of the same kind the markers
+ * would close and reopen ("*a *b* c*" is not emphasis of "b"), so a
+ * nested one adds none. */
+static void emphasis(struct hp_html_md *m, xmlNode *n, int depth, int kind)
+{
+	static const char *const marks[HP_HTML_NMARK] = { "**", "*", "~~" };
+	if (m->mark[kind]) {
+		walk_children(m, n, depth);
+		return;
+	}
+	m->mark[kind]++;
+	wrap_inline(m, n, depth, marks[kind], marks[kind]);
+	m->mark[kind]--;
 }
 
 static int in_list_item(const xmlNode *n)
 {
 	for (const xmlNode *p = n->parent; p; p = p->parent)
-		if (is(p, "li"))
+		if (is(p, "li") || is(p, "dd"))
 			return 1;
 	return 0;
 }
 
-static void list_item(struct md *m, xmlNode *li, int depth, const char *marker)
+static void list_item(struct hp_html_md *m, xmlNode *li, int depth, const char *marker)
 {
 	if (m->inline_only) {
 		m->space = 1;
@@ -658,17 +664,81 @@ static void list_item(struct md *m, xmlNode *li, int depth, const char *marker)
 	want_break(m, 1);
 }
 
-static void list(struct md *m, xmlNode *n, int depth, int ordered)
+static long list_start(const xmlNode *n, int ordered)
 {
+	const char *start = ordered ? attr(n, "start") : NULL;
+	long num = start ? strtol(start, NULL, 10) : 1;
+	return num < 0 || num > 999999999 ? 1 : num;
+}
+
+/* A list inside a table cell (or heading): one line, items separated by
+ * <br> and keeping their markers, "* a<br>* b" / "1. a<br>2. b". */
+static void inline_list(struct hp_html_md *m, xmlNode *n, int depth, int ordered)
+{
+	long num = list_start(n, ordered);
+	int first = 1;
+	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
+		if (!is(c, "li")) {
+			walk(m, c, depth + 1);
+			continue;
+		}
+		char marker[24];
+		if (ordered)
+			snprintf(marker, sizeof(marker), "%ld.", num++ % 1000000000);
+		else
+			snprintf(marker, sizeof(marker), "*");
+		if (!first) {
+			m->space = 0;
+			out_atom(m, "<br>", 4);
+		}
+		out_atom(m, marker, strlen(marker));
+		m->space = 1;
+		walk_children(m, c, depth + 1);
+		first = 0;
+	}
+	m->space = 1;
+}
+
+/* The first <a> under n (not deeper than a few levels), or NULL. */
+static const xmlNode *first_link(const xmlNode *n, int levels)
+{
+	for (const xmlNode *c = n->children; c && levels > 0; c = c->next) {
+		if (is(c, "a"))
+			return c;
+		const xmlNode *a = c->type == XML_ELEMENT_NODE ? first_link(c, levels - 1) : NULL;
+		if (a)
+			return a;
+	}
+	return NULL;
+}
+
+/* A language switcher: a list whose every item links to the page in
+ * another language (hreflang, HTML §4.6.2). Chrome, however it is marked. */
+static int lang_switcher(const xmlNode *n)
+{
+	int items = 0;
+	for (const xmlNode *c = n->children; c; c = c->next) {
+		if (!is(c, "li"))
+			continue;
+		const xmlNode *a = first_link(c, 3);
+		if (!a || !attr(a, "hreflang"))
+			return 0;
+		items++;
+	}
+	return items >= 3;
+}
+
+static void list(struct hp_html_md *m, xmlNode *n, int depth, int ordered)
+{
+	if (lang_switcher(n))
+		return;
+	if (m->inline_only) {
+		inline_list(m, n, depth, ordered);
+		return;
+	}
 	int nested = in_list_item(n);
 	want_break(m, nested ? 1 : 2);
-	long num = 1;
-	const char *start = ordered ? attr(n, "start") : NULL;
-	if (start) {
-		num = strtol(start, NULL, 10);
-		if (num < 0 || num > 999999999)
-			num = 1;
-	}
+	long num = list_start(n, ordered);
 	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
 		if (is(c, "li")) {
 			if (depth + 1 > m->max_depth) {
@@ -687,176 +757,102 @@ static void list(struct md *m, xmlNode *n, int depth, int ordered)
 	want_break(m, nested ? 1 : 2);
 }
 
-/* ---- tables ------------------------------------------------------------------ */
-
-struct row {
-	char **cells;
-	size_t n, alloc;
-};
-
-struct table {
-	struct row *rows;
-	size_t n, alloc;
-};
-
-static int row_add(struct row *r, char *cell)
+/* <dl>: each term a "- **term**" item, each definition an indented
+ * paragraph under it. */
+static void def_list(struct hp_html_md *m, xmlNode *n, int depth)
 {
-	if (r->n >= MAX_COLS) {
-		free(cell);
-		return 0;
-	}
-	if (r->n == r->alloc) {
-		size_t a = r->alloc ? r->alloc * 2 : 8;
-		char **p = realloc(r->cells, a * sizeof(*p));
-		if (!p) {
-			free(cell);
-			return -ENOMEM;
-		}
-		r->cells = p;
-		r->alloc = a;
-	}
-	r->cells[r->n++] = cell;
-	return 0;
-}
-
-static void table_free(struct table *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		for (size_t k = 0; k < t->rows[i].n; k++)
-			free(t->rows[i].cells[k]);
-		free(t->rows[i].cells);
-	}
-	free(t->rows);
-}
-
-static void table_row(struct md *m, struct table *t, xmlNode *tr, int depth)
-{
-	if (depth > m->max_depth) {
-		m->err = -ELOOP;
+	if (m->inline_only) {
+		walk_children(m, n, depth);
 		return;
 	}
-	if (t->n == t->alloc) {
-		size_t a = t->alloc ? t->alloc * 2 : 8;
-		struct row *p = realloc(t->rows, a * sizeof(*p));
-		if (!p) {
-			m->err = -ENOMEM;
+	want_break(m, 2);
+	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
+		if (depth + 1 > m->max_depth) {
+			m->err = -ELOOP;
 			return;
 		}
-		t->rows = p;
-		t->alloc = a;
+		if (is(c, "dt")) {
+			want_break(m, 1);
+			push_pfx(m, "  ", "- ");
+			m->item_start = 1;
+			emphasis(m, c, depth + 1, HP_HTML_STRONG);
+			m->item_start = 0;
+			pop_pfx(m);
+		} else if (is(c, "dd")) {
+			want_break(m, 2);
+			push_pfx(m, "  ", NULL);
+			walk_children(m, c, depth + 1);
+			pop_pfx(m);
+			want_break(m, 2);
+		} else if (is(c, "div")) {
+			def_list(m, c, depth + 1);   /* <div> groups inside <dl> (HTML §4.4.9) */
+		} else
+			walk(m, c, depth + 1);
 	}
-	struct row *r = &t->rows[t->n++];
-	memset(r, 0, sizeof(*r));
-	for (xmlNode *c = tr->children; c && !m->err; c = c->next) {
-		if (!is(c, "td") && !is(c, "th"))
-			continue;
-		char *cell = render_inline(m, c, depth + 1, 1);
-		if (!cell)
-			return;
-		if (row_add(r, cell) < 0) {
-			m->err = -ENOMEM;
-			return;
-		}
-		const char *cs = attr(c, "colspan");
-		long span = cs ? strtol(cs, NULL, 10) : 1;
-		if (span > MAX_COLSPAN)
-			span = MAX_COLSPAN;
-		for (long k = 1; k < span && !m->err; k++) {
-			char *e = strdup("");
-			if (!e || row_add(r, e) < 0)
-				m->err = -ENOMEM;
-		}
-	}
+	want_break(m, 2);
 }
 
-static void table_collect(struct md *m, struct table *t, xmlNode *n, int depth)
+/* Links inside <pre>: a fenced block cannot hold them, so they follow the
+ * block as a line of links. */
+static void pre_links(struct hp_html_md *m, xmlNode *n, int depth, int *count)
 {
 	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
-		if (is(c, "tr"))
-			table_row(m, t, c, depth + 1);
-		else if (is(c, "thead") || is(c, "tbody") || is(c, "tfoot")) {
-			if (depth + 1 > m->max_depth) {
-				m->err = -ELOOP;
-				return;
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (depth + 1 > m->max_depth) {
+			m->err = -ELOOP;
+			return;
+		}
+		const char *href = is(c, "a") ? attr(c, "href") : NULL;
+		if (href && *href && !skip_href(href)) {
+			if (*count == 0) {
+				want_break(m, 2);
+				out_atom(m, "Links:", 6);
 			}
-			table_collect(m, t, c, depth + 1);
-		}
+			m->space = 1;
+			link(m, c, depth + 1);
+			++*count;
+		} else
+			pre_links(m, c, depth + 1, count);
 	}
-}
-
-static void out_table_row(struct md *m, const struct row *r, size_t cols)
-{
-	begin_text(m);
-	out_str(m, "|");
-	for (size_t i = 0; i < cols; i++) {
-		const char *c = i < r->n ? r->cells[i] : "";
-		out_str(m, " ");
-		out_str(m, c);
-		out_str(m, *c ? " |" : " |");
-	}
-	want_break(m, 1);
-}
-
-static void table(struct md *m, xmlNode *n, int depth)
-{
-	struct table t = { 0 };
-	for (xmlNode *c = n->children; c && !m->err; c = c->next)
-		if (is(c, "caption")) {
-			want_break(m, 2);
-			walk(m, c, depth + 1);
-		}
-	table_collect(m, &t, n, depth);
-	size_t cols = 0;
-	for (size_t i = 0; i < t.n; i++)
-		if (t.rows[i].n > cols)
-			cols = t.rows[i].n;
-	if (m->err || cols == 0)
-		goto out;
-	if (m->inline_only) {
-		/* a table inside a cell or heading: its cells as words */
-		for (size_t i = 0; i < t.n; i++)
-			for (size_t k = 0; k < t.rows[i].n; k++)
-				if (*t.rows[i].cells[k]) {
-					m->space = 1;
-					out_atom(m, t.rows[i].cells[k], strlen(t.rows[i].cells[k]));
-				}
-		m->space = 1;
-		goto out;
-	}
-	want_break(m, 2);
-	out_table_row(m, &t.rows[0], cols);
-	begin_text(m);
-	out_str(m, "|");
-	for (size_t i = 0; i < cols; i++)
-		out_str(m, " --- |");
-	want_break(m, 1);
-	for (size_t i = 1; i < t.n; i++)
-		out_table_row(m, &t.rows[i], cols);
-	want_break(m, 2);
-out:
-	table_free(&t);
 }
 
 /* ---- the walk ------------------------------------------------------------------ */
 
-static const char *const dropped[] = {
-	"script", "style", "noscript", "template", "svg", "math", "iframe", "object",
-	"embed", "canvas", "input", "select", "textarea", "button", "option", "datalist",
-	"audio", "video", "source", "track", "map", "meta", "link", "base", "frameset",
-	"frame", NULL,
-};
+static int has_role(const xmlNode *n, const char *const *roles)
+{
+	const char *r = attr(n, "role");
+	if (!r)
+		return 0;
+	for (const char *const *p = roles; *p; p++)
+		if (strcasecmp(r, *p) == 0)
+			return 1;
+	return 0;
+}
 
-static const char *const para_blocks[] = {
-	"p", "address", "figure", "details", "fieldset", "dl", NULL,
-};
+/* Navigation is chrome wherever it is. */
+static int nav_role(const xmlNode *n)
+{
+	static const char *const roles[] = { "navigation", "menubar", NULL };
+	return has_role(n, roles);
+}
 
-static const char *const line_blocks[] = {
-	"div", "section", "article", "main", "header", "footer", "nav", "aside",
-	"figcaption", "summary", "dt", "dd", "form", "center", "legend", "hgroup",
-	"body", "html", "tr", "caption", "search", "menu", NULL,
-};
+/* Without <main>/<article>: header, footer, aside and their landmark roles
+ * are chrome unless an article or section owns them (HTML §4.3.8: then
+ * they are its own). Inside <main> they are kept: pages put the roles on
+ * content too (a search page marks each result "contentinfo"). */
+static int is_chrome(const xmlNode *n)
+{
+	static const char *const roles[] = { "banner", "contentinfo", "complementary", NULL };
+	if (!is(n, "header") && !is(n, "footer") && !is(n, "aside") && !has_role(n, roles))
+		return 0;
+	for (const xmlNode *p = n->parent; p; p = p->parent)
+		if (is(p, "article") || is(p, "section") || is(p, "main"))
+			return 0;
+	return 1;
+}
 
-static void head(struct md *m, xmlNode *n)
+static void head(struct hp_html_md *m, xmlNode *n)
 {
 	for (xmlNode *c = n->children; c; c = c->next)
 		if (is(c, "title") && !m->title) {
@@ -868,13 +864,305 @@ static void head(struct md *m, xmlNode *n)
 		}
 }
 
-static void walk_children(struct md *m, xmlNode *n, int depth)
+static void walk_children(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	for (xmlNode *c = n->children; c && !m->err; c = c->next)
 		walk(m, c, depth + 1);
 }
 
-static void walk(struct md *m, xmlNode *n, int depth)
+static void el_head(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	head(m, n);
+}
+
+static void el_title(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	if (!m->title)
+		m->title = plain_text(m, n);
+}
+
+static void el_br(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	if (m->inline_only)
+		m->space = 1;
+	else {
+		if (m->need_nl < 1)
+			m->need_nl = 1;
+		m->hard_br = 1;
+		m->space = 0;
+	}
+}
+
+static void el_hr(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	if (!m->inline_only) {
+		want_break(m, 2);
+		begin_text(m);
+		out_str(m, "---");
+		want_break(m, 2);
+	}
+}
+
+static void el_pre(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	pre_block(m, n);
+	int links = 0;
+	if (!m->inline_only)
+		pre_links(m, n, depth, &links);
+	if (links)
+		want_break(m, 2);
+}
+
+/* Form fields are left out, but a checkbox is a task list's state
+ * (GFM "- [x] done"). */
+static void el_input(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	const char *type = attr(n, "type");
+	if (!type || strcasecmp(type, "checkbox") != 0)
+		return;
+	out_atom(m, attr(n, "checked") ? "[x]" : "[ ]", 3);
+	m->space = 1;
+}
+
+static void el_code(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	code_span(m, n);
+}
+
+static void el_a(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	link(m, n, depth);
+}
+
+static void el_img(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	image(m, n);
+}
+
+static void el_strong(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	emphasis(m, n, depth, HP_HTML_STRONG);
+}
+
+static void el_em(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	emphasis(m, n, depth, HP_HTML_EM);
+}
+
+static void el_strike(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	emphasis(m, n, depth, HP_HTML_STRIKE);
+}
+
+static void el_sub(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	wrap_inline(m, n, depth, "<sub>", "</sub>");
+}
+
+static void el_sup(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	wrap_inline(m, n, depth, "<sup>", "</sup>");
+}
+
+static void el_ul(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	list(m, n, depth, 0);
+}
+
+static void el_ol(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	list(m, n, depth, 1);
+}
+
+static void el_li(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	list_item(m, n, depth, "* ");
+}
+
+static void el_dl(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	def_list(m, n, depth);
+}
+
+/* Write the pending line breaks now, with the prefix of the container
+ * they belong to: a blank line before a quote is blank, not ">". */
+static void flush_breaks(struct hp_html_md *m)
+{
+	if (!m->any || m->inline_only)
+		return;
+	if (m->hard_br && m->nls == 0 && m->need_nl == 1)
+		return;     /* begin_text writes the "  " of the <br> first */
+	while (m->nls < m->need_nl) {
+		if (m->nls > 0)
+			out_prefix_blank(m);
+		out_str(m, "\n");
+		m->nls++;
+	}
+}
+
+static void el_blockquote(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	want_break(m, 2);
+	flush_breaks(m);
+	if (!m->inline_only)
+		push_pfx(m, "> ", NULL);
+	walk_children(m, n, depth);
+	if (!m->inline_only)
+		pop_pfx(m);
+	want_break(m, 2);
+}
+
+static void el_table(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	hp_html_table(m, n, depth);
+}
+
+static void el_cell(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	/* a cell outside a table row: separate it like a cell */
+	m->space = 1;
+	walk_children(m, n, depth);
+	m->space = 1;
+}
+
+/* Every element with its own treatment, sorted by name for bsearch()
+ * (libxml2's HTML parser gives element names in lower case). Elements not
+ * here (span, font, abbr, unknown) are walked through. */
+enum el_kind { EL_HANDLER, EL_DROPPED, EL_BLOCK, EL_ROW };
+
+static const struct element {
+	const char *name;
+	enum el_kind kind;
+	void (*fn)(struct hp_html_md *m, xmlNode *n, int depth);
+} elements[] = {
+	{ "a", EL_HANDLER, el_a },
+	{ "address", EL_BLOCK, NULL },
+	{ "article", EL_BLOCK, NULL },
+	{ "aside", EL_BLOCK, NULL },
+	{ "audio", EL_DROPPED, NULL },
+	{ "b", EL_HANDLER, el_strong },
+	{ "base", EL_DROPPED, NULL },
+	{ "blockquote", EL_HANDLER, el_blockquote },
+	{ "body", EL_BLOCK, NULL },
+	{ "br", EL_HANDLER, el_br },
+	{ "button", EL_DROPPED, NULL },
+	{ "canvas", EL_DROPPED, NULL },
+	{ "caption", EL_BLOCK, NULL },
+	{ "center", EL_BLOCK, NULL },
+	{ "cite", EL_HANDLER, el_em },
+	{ "code", EL_HANDLER, el_code },
+	{ "datalist", EL_DROPPED, NULL },
+	{ "dd", EL_BLOCK, NULL },
+	{ "del", EL_HANDLER, el_strike },
+	{ "details", EL_BLOCK, NULL },
+	{ "dfn", EL_HANDLER, el_em },
+	{ "dir", EL_HANDLER, el_ul },
+	{ "div", EL_BLOCK, NULL },
+	{ "dl", EL_HANDLER, el_dl },
+	{ "dt", EL_BLOCK, NULL },
+	{ "em", EL_HANDLER, el_em },
+	{ "embed", EL_DROPPED, NULL },
+	{ "fieldset", EL_BLOCK, NULL },
+	{ "figcaption", EL_BLOCK, NULL },
+	{ "figure", EL_BLOCK, NULL },
+	{ "footer", EL_BLOCK, NULL },
+	{ "form", EL_BLOCK, NULL },
+	{ "frame", EL_DROPPED, NULL },
+	{ "frameset", EL_DROPPED, NULL },
+	{ "head", EL_HANDLER, el_head },
+	{ "header", EL_BLOCK, NULL },
+	{ "hgroup", EL_BLOCK, NULL },
+	{ "hr", EL_HANDLER, el_hr },
+	{ "html", EL_BLOCK, NULL },
+	{ "i", EL_HANDLER, el_em },
+	{ "iframe", EL_DROPPED, NULL },
+	{ "img", EL_HANDLER, el_img },
+	{ "input", EL_HANDLER, el_input },
+	{ "kbd", EL_HANDLER, el_code },
+	{ "legend", EL_BLOCK, NULL },
+	{ "li", EL_HANDLER, el_li },
+	{ "link", EL_DROPPED, NULL },
+	{ "listing", EL_HANDLER, el_pre },
+	{ "main", EL_BLOCK, NULL },
+	{ "map", EL_DROPPED, NULL },
+	{ "math", EL_DROPPED, NULL },
+	{ "menu", EL_HANDLER, el_ul },
+	{ "meta", EL_DROPPED, NULL },
+	{ "nav", EL_DROPPED, NULL },
+	{ "noscript", EL_DROPPED, NULL },
+	{ "object", EL_DROPPED, NULL },
+	{ "ol", EL_HANDLER, el_ol },
+	{ "option", EL_DROPPED, NULL },
+	{ "p", EL_BLOCK, NULL },
+	{ "plaintext", EL_HANDLER, el_pre },
+	{ "pre", EL_HANDLER, el_pre },
+	{ "s", EL_HANDLER, el_strike },
+	{ "samp", EL_HANDLER, el_code },
+	{ "script", EL_DROPPED, NULL },
+	{ "search", EL_BLOCK, NULL },
+	{ "section", EL_BLOCK, NULL },
+	{ "select", EL_DROPPED, NULL },
+	{ "source", EL_DROPPED, NULL },
+	{ "strike", EL_HANDLER, el_strike },
+	{ "strong", EL_HANDLER, el_strong },
+	{ "style", EL_DROPPED, NULL },
+	{ "sub", EL_HANDLER, el_sub },
+	{ "summary", EL_BLOCK, NULL },
+	{ "sup", EL_HANDLER, el_sup },
+	{ "svg", EL_DROPPED, NULL },
+	{ "table", EL_HANDLER, el_table },
+	{ "td", EL_HANDLER, el_cell },
+	{ "template", EL_DROPPED, NULL },
+	{ "textarea", EL_DROPPED, NULL },
+	{ "th", EL_HANDLER, el_cell },
+	{ "title", EL_HANDLER, el_title },
+	{ "tr", EL_ROW, NULL },
+	{ "track", EL_DROPPED, NULL },
+	{ "tt", EL_HANDLER, el_code },
+	{ "ul", EL_HANDLER, el_ul },
+	{ "var", EL_HANDLER, el_em },
+	{ "video", EL_DROPPED, NULL },
+	{ "xmp", EL_HANDLER, el_pre },
+};
+
+static int element_cmp(const void *key, const void *e)
+{
+	return strcmp(key, ((const struct element *)e)->name);
+}
+
+static const struct element *element_of(const xmlNode *n)
+{
+	char low[16];
+	size_t i = 0;
+	if (n->type != XML_ELEMENT_NODE || !n->name)
+		return NULL;
+	for (const xmlChar *p = n->name; *p; p++) {
+		if (i + 1 >= sizeof(low))
+			return NULL;
+		low[i++] = (char)tolower(*p);
+	}
+	low[i] = '\0';
+	return bsearch(low, elements, HP_ARRAY_SIZE(elements), sizeof(elements[0]), element_cmp);
+}
+
+static int is_dropped(const xmlNode *n)
+{
+	const struct element *e = element_of(n);
+	return e && e->kind == EL_DROPPED;
+}
+
+/* Is n left out altogether? */
+static int skipped(const struct hp_html_md *m, const xmlNode *n)
+{
+	if (is_dropped(n) || attr(n, "hidden") || nav_role(n))
+		return 1;
+	const char *ah = attr(n, "aria-hidden");
+	if (ah && strcasecmp(ah, "true") == 0)
+		return 1;
+	return m->drop_chrome && is_chrome(n);
+}
+
+static void walk(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	if (m->err)
 		return;
@@ -889,86 +1177,164 @@ static void walk(struct md *m, xmlNode *n, int depth)
 	}
 	if (n->type != XML_ELEMENT_NODE || !n->name)
 		return;      /* comments, processing instructions, DTD */
-	if (in_set(n, dropped) || attr(n, "hidden"))
-		return;
-	const char *ah = attr(n, "aria-hidden");
-	if (ah && strcasecmp(ah, "true") == 0)
+	if (skipped(m, n))
 		return;
 	const char *name = (const char *)n->name;
-
-	if (is(n, "head")) {
-		head(m, n);
-	} else if (is(n, "title")) {
-		if (!m->title)
-			m->title = plain_text(m, n);
-	} else if (tolower((unsigned char)name[0]) == 'h' && name[1] >= '1' && name[1] <= '6' && !name[2]) {
+	if (tolower((unsigned char)name[0]) == 'h' && name[1] >= '1' && name[1] <= '6' && !name[2]) {
 		heading(m, n, name[1] - '0', depth);
-	} else if (is(n, "br")) {
-		if (m->inline_only)
-			m->space = 1;
-		else {
-			if (m->need_nl < 1)
-				m->need_nl = 1;
-			m->hard_br = 1;
-			m->space = 0;
-		}
-	} else if (is(n, "hr")) {
-		if (!m->inline_only) {
-			want_break(m, 2);
-			begin_text(m);
-			out_str(m, "---");
-			want_break(m, 2);
-		}
-	} else if (is(n, "pre") || is(n, "xmp") || is(n, "listing") || is(n, "plaintext")) {
-		pre_block(m, n);
-	} else if (is(n, "code") || is(n, "kbd") || is(n, "samp") || is(n, "tt")) {
-		code_span(m, n);
-	} else if (is(n, "a")) {
-		link(m, n, depth);
-	} else if (is(n, "img")) {
-		image(m, n);
-	} else if (is(n, "strong") || is(n, "b")) {
-		emphasis(m, n, depth, "**");
-	} else if (is(n, "em") || is(n, "i") || is(n, "cite") || is(n, "dfn") || is(n, "var")) {
-		emphasis(m, n, depth, "*");
-	} else if (is(n, "ul") || is(n, "menu") || is(n, "dir")) {
-		if (m->inline_only)
-			walk_children(m, n, depth);
-		else
-			list(m, n, depth, 0);
-	} else if (is(n, "ol")) {
-		if (m->inline_only)
-			walk_children(m, n, depth);
-		else
-			list(m, n, depth, 1);
-	} else if (is(n, "li")) {
-		list_item(m, n, depth, "* ");
-	} else if (is(n, "blockquote")) {
-		want_break(m, 2);
-		if (!m->inline_only)
-			push_pfx(m, "> ", NULL);
-		walk_children(m, n, depth);
-		if (!m->inline_only)
-			pop_pfx(m);
-		want_break(m, 2);
-	} else if (is(n, "table")) {
-		table(m, n, depth);
-	} else if (in_set(n, para_blocks)) {
+		return;
+	}
+	const struct element *e = element_of(n);
+	if (e && e->kind == EL_HANDLER) {
+		e->fn(m, n, depth);
+	} else if (e && e->kind == EL_BLOCK) {
+		/* separated from what is around them by a blank line */
 		want_break(m, 2);
 		walk_children(m, n, depth);
 		want_break(m, 2);
-	} else if (in_set(n, line_blocks)) {
+	} else if (e && e->kind == EL_ROW) {
 		want_break(m, 1);
 		walk_children(m, n, depth);
 		want_break(m, 1);
-	} else if (is(n, "td") || is(n, "th")) {
-		/* a cell outside a table row: separate it like a cell */
-		m->space = 1;
-		walk_children(m, n, depth);
-		m->space = 1;
 	} else {
 		walk_children(m, n, depth);     /* span, font, abbr, unknown */
 	}
+}
+
+/* ---- the page's content --------------------------------------------------------- */
+
+/* The first element named `name` under n in document order that is not
+ * skipped, or NULL. */
+static xmlNode *find_first(struct hp_html_md *m, xmlNode *n, const char *name, int depth)
+{
+	if (depth > m->max_depth)
+		return NULL;
+	for (xmlNode *c = n->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE || skipped(m, c))
+			continue;
+		if (is(c, name))
+			return c;
+		xmlNode *f = find_first(m, c, name, depth + 1);
+		if (f)
+			return f;
+	}
+	return NULL;
+}
+
+/* Walk every outermost <article> under n; how many there were. */
+static int walk_articles(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	int k = 0;
+	if (depth > m->max_depth)
+		return 0;
+	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE || skipped(m, c))
+			continue;
+		if (is(c, "article")) {
+			walk(m, c, depth + 1);
+			k++;
+		} else
+			k += walk_articles(m, c, depth + 1);
+	}
+	return k;
+}
+
+static int has_text(xmlNode *n)
+{
+	xmlChar *c = xmlNodeGetContent(n);
+	int any = 0;
+	for (const xmlChar *p = c; p && *p && !any; p++)
+		any = !isspace(*p);
+	xmlFree(c);
+	return any;
+}
+
+/* The page: its <title>, then <main>, else its <article>s, else the body
+ * without chrome. A <main> or <article> with no text does not count. */
+static void walk_page(struct hp_html_md *m, xmlNode *root)
+{
+	for (xmlNode *c = root->children; c; c = c->next)
+		if (is(c, "head"))
+			head(m, c);
+	xmlNode *main_el = find_first(m, root, "main", 1);
+	if (!main_el && is(root, "main"))
+		main_el = root;
+	if (main_el && has_text(main_el)) {
+		walk(m, main_el, 1);
+		return;
+	}
+	xmlNode *art = find_first(m, root, "article", 1);
+	if (art && has_text(art)) {
+		walk_articles(m, root, 1);
+		return;
+	}
+	m->drop_chrome = 1;
+	walk(m, root, 1);
+}
+
+/* ---- shared with html_table.c ---------------------------------------------------- */
+
+void hp_html_walk(struct hp_html_md *m, xmlNode *n, int depth)
+{
+	walk(m, n, depth);
+}
+
+char *hp_html_render_inline(struct hp_html_md *m, xmlNode *n, int depth, int escape_pipe)
+{
+	return render_inline(m, n, depth, escape_pipe);
+}
+
+void hp_html_want_break(struct hp_html_md *m, int n)
+{
+	want_break(m, n);
+}
+
+int hp_html_begin_text(struct hp_html_md *m)
+{
+	return begin_text(m);
+}
+
+void hp_html_out_str(struct hp_html_md *m, const char *s)
+{
+	out_str(m, s);
+}
+
+void hp_html_out_atom(struct hp_html_md *m, const char *s, size_t n)
+{
+	out_atom(m, s, n);
+}
+
+int hp_html_is(const xmlNode *n, const char *name)
+{
+	return is(n, name);
+}
+
+const char *hp_html_attr(const xmlNode *n, const char *name)
+{
+	return attr(n, name);
+}
+
+void hp_html_note(struct hp_html_md *m, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		m->err = -ENOMEM;
+		return;
+	}
+	if (m->doc && (r = hp_doc_warn(m->doc, "%s", s)) < 0)
+		m->err = r;
+	if (!m->inline_only) {
+		want_break(m, 2);
+		begin_text(m);
+		out_str(m, "> Note: ");
+		out_str(m, s);
+		want_break(m, 2);
+	}
+	free(s);
 }
 
 /* ---- charset ------------------------------------------------------------------- */
@@ -1019,6 +1385,47 @@ static int page_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
 	return hp_to_utf8(data, len, ret, ret_len, err, errlen);
 }
 
+/* End with exactly one newline (none for an empty page). 0 or -errno. */
+static int finish_output(struct hp_html_md *m)
+{
+	while (m->out.len && isspace((unsigned char)m->out.data[m->out.len - 1]))
+		m->out.len--;
+	if (m->out.data)
+		m->out.data[m->out.len] = '\0';
+	return m->out.len ? hp_buf_addc(&m->out, '\n') : 0;
+}
+
+/* The walk's first error as the converter's result, with its sentence. */
+static int walk_error(const struct hp_html_md *m, const hp_convert_limits *lim,
+                      char *err, size_t errlen)
+{
+	if (m->err == -ELOOP) {
+		snprintf(err, errlen, "HTML nested deeper than %d levels", lim->max_depth);
+		return -EINVAL;
+	}
+	if (m->err == -EFBIG)
+		return hp_conv_efbig(lim->max_output, err, errlen);
+	return m->err;
+}
+
+/* doc->meta_json from the page: its language (<html lang>). 0 or -errno. */
+static int page_meta(const xmlNode *root, hp_doc *doc)
+{
+	const char *lang = attr(root, "lang");
+	if (!lang || !*lang || strlen(lang) >= 64)
+		return 0;
+	hp_buf meta;
+	hp_buf_init(&meta, 0);
+	int r;
+	if ((r = hp_buf_addstr(&meta, "{\"lang\": ")) < 0 || (r = hp_json_str(&meta, lang)) < 0 ||
+	    (r = hp_buf_addc(&meta, '}')) < 0) {
+		hp_buf_free(&meta);
+		return r;
+	}
+	doc->meta_json = hp_buf_steal(&meta);
+	return doc->meta_json ? 0 : -ENOMEM;
+}
+
 /* ---- entry point ------------------------------------------------------------------ */
 
 static int convert_html(const char *name, const char *data, size_t len,
@@ -1028,14 +1435,13 @@ static int convert_html(const char *name, const char *data, size_t len,
 	char *s = NULL;
 	size_t n = 0;
 	htmlDocPtr x = NULL;
-	struct md m;
+	struct hp_html_md m;
 	memset(&m, 0, sizeof(m));
 	hp_buf_init(&m.out, lim->max_output);
 	hp_buf_init(&m.pend, lim->max_output);
 	m.max_depth = lim->max_depth;
 	m.max_output = lim->max_output;
-	hp_buf meta;
-	hp_buf_init(&meta, 0);
+	m.doc = doc;
 
 	int r = page_utf8(data, len, &s, &n, err, errlen);
 	if (r < 0)
@@ -1055,41 +1461,19 @@ static int convert_html(const char *name, const char *data, size_t len,
 	}
 	xmlNode *root = xmlDocGetRootElement(x);
 	if (root)
-		walk(&m, root, 1);
-	if (m.err == -ELOOP) {
-		snprintf(err, errlen, "HTML nested deeper than %d levels", lim->max_depth);
-		r = -EINVAL;
+		walk_page(&m, root);
+	if (m.pfx_cut && !m.err)
+		m.err = hp_doc_warn(doc, "lists and quotes nested deeper than %d levels were flattened",
+		                    MAX_PFX);
+	if (!m.err)
+		m.err = finish_output(&m);
+	if ((r = walk_error(&m, lim, err, errlen)) < 0)
 		goto out;
-	}
-	if (m.err == -EFBIG) {
-		r = hp_conv_efbig(lim->max_output, err, errlen);
-		goto out;
-	}
-	if (m.err < 0) {
-		r = m.err;
-		goto out;
-	}
-	/* End with exactly one newline (none for an empty page). */
-	while (m.out.len && isspace((unsigned char)m.out.data[m.out.len - 1]))
-		m.out.len--;
-	if (m.out.data)
-		m.out.data[m.out.len] = '\0';
-	if (m.out.len && (r = hp_buf_addc(&m.out, '\n')) < 0) {
-		if (r == -EFBIG)
-			r = hp_conv_efbig(lim->max_output, err, errlen);
-		goto out;
-	}
-
 	const char *title = m.title ? m.title : m.h1;
 	if (title && (r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title)) < 0)
 		goto out;
-	const char *lang = root ? attr(root, "lang") : NULL;
-	if (lang && *lang && strlen(lang) < 64) {
-		if ((r = hp_buf_addstr(&meta, "{\"lang\": ")) < 0 || (r = hp_json_str(&meta, lang)) < 0 ||
-		    (r = hp_buf_addc(&meta, '}')) < 0)
-			goto out;
-		doc->meta_json = hp_buf_steal(&meta);
-	}
+	if (root && (r = page_meta(root, doc)) < 0)
+		goto out;
 	doc->markdown_len = m.out.len;
 	doc->markdown = hp_buf_steal(&m.out);
 	if (!doc->markdown)
@@ -1107,7 +1491,6 @@ out:
 	free(m.h1);
 	hp_buf_free(&m.out);
 	hp_buf_free(&m.pend);
-	hp_buf_free(&meta);
 	return r;
 }
 

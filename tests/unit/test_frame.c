@@ -51,6 +51,10 @@ static void test_job_round_trip(void **state)
 		.pdf_max_pages = 77,
 		.pdf_page_ms = 2500,
 		.ocr_languages = "eng deu",
+		.zip_max_total = 3u << 30,
+		.zip_max_ratio = 150,
+		.zip_max_entries = 777,
+		.max_sheet_rows = 12345,
 	};
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -72,6 +76,8 @@ static void test_job_round_trip(void **state)
 	assert_int_equal(d.pdf_max_pages, 77);
 	assert_true(d.pdf_page_ms == 2500);
 	assert_string_equal(d.ocr_languages, "eng deu");
+	assert_true(d.zip_max_total == 3ull << 30);
+	assert_true(d.zip_max_ratio == 150 && d.zip_max_entries == 777 && d.max_sheet_rows == 12345);
 	free(copy);
 
 	/* Without overlap and min: absent, decoded as 0 / not present. */
