@@ -31,7 +31,7 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
 	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
-	libtesseract-dev libleptonica-dev tesseract-ocr-eng \
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng libtree-sitter-dev \
 	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
 	poppler-utils mupdf-tools bc
@@ -114,6 +114,27 @@ $(B)/libhopper.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# Code chunks (lib/codechunk.c): the tree-sitter grammars vendored in
+# lib/third_party (generated code: flags of their own, no warnings, not
+# rebuilt when CFLAGS change), linked only into what converts and chunks.
+TS_SRCS := $(sort $(wildcard lib/third_party/tree-sitter-*/src/*.c \
+	lib/third_party/tree-sitter-typescript/*/src/*.c))
+TS_OBJS := $(TS_SRCS:%.c=$(B)/%.o)
+TS_CFLAGS := -O2 -g0 -std=gnu11 -w
+CODE_LIBS := $(B)/libtsgrammars.a $(shell pkg-config --libs tree-sitter 2>/dev/null || echo -ltree-sitter)
+
+$(B)/lib/third_party/%.o: lib/third_party/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(TS_CFLAGS) -c -o $@ $<
+
+$(B)/libtsgrammars.a: $(TS_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/unit/test_codechunk $(B)/tests/bench/bench_chunk: $(B)/libtsgrammars.a
+$(B)/tests/unit/test_codechunk $(B)/tests/bench/bench_chunk: LDLIBS += $(CODE_LIBS)
+
 # The supervisor: no worker code, so no converter (and none of their
 # libraries) is linked in; `hopperd --worker` execs hopper-worker.
 $(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
@@ -131,9 +152,9 @@ $(B)/hopper: $(CLI_OBJS) $(B)/libhopper.a
 # against every library, so it depends on exactly those its code uses (not
 # libpq, libsystemd, liburing), whatever a converter adds to PKGS or to
 # CONVERT_LIBS (static libraries such as MuPDF's).
-$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a
+$(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhopper.a $(B)/libtsgrammars.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS) $(CODE_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
@@ -150,6 +171,8 @@ $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
 	../shared/peer-tests/markitdown/files/test_mskanji.csv README.md tests/data/convert/notes.txt \
 	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
+BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e.sh \
+	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
 # PDFs with a text layer: a scan is OCR (seconds a page), which pdftotext
 # and mutool do not do, so it is no comparison.
 BENCH_PDFS := $(filter-out %_scan.pdf,$(wildcard ../shared/peer-tests/markitdown/files/*.pdf)) \
@@ -157,6 +180,8 @@ BENCH_PDFS := $(filter-out %_scan.pdf,$(wildcard ../shared/peer-tests/markitdown
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_reader
+	@$(B)/tests/bench/bench_watch
+	@B=$(B) bash tests/bench/watch-daemon.sh
 	@echo "PDF vs pdftotext and mutool draw -F txt (same files, same run):"
 	@tests/bench/pdf_bench.sh $(B) 3 $(BENCH_PDFS)
 	@echo "worker start-up (hopper-worker --worker until it waits for its first job):"
@@ -190,6 +215,8 @@ bench: deps
 	     END { gsub(",", "", c); gsub(",", "", v); if (c + v > 0) \
 	       printf "  chunker share by instructions (callgrind, repeatable): %.1f%% of convert+chunk\n", 100 * c / (c + v) }'; \
 	  rm -f $(B)/chunk.cg; fi
+	@echo "code files: symbol-aware code chunker (tree-sitter) vs the Markdown chunker on the same Markdown (5 rounds):"
+	@$(B)/tests/bench/bench_chunk 5 $(BENCH_CODE)
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
 	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"

@@ -27,6 +27,7 @@
 #include "hopper/common.h"
 #include "hopper/config.h"
 #include "hopper/db.h"
+#include "hopper/dispose.h"
 #include "hopper/embed.h"
 #include "hopper/hash.h"
 #include "hopper/pgembed.h"
@@ -286,8 +287,10 @@ static void job_fail(uint64_t job_id, const char *path, const char *why)
 	hp_warn("%s: %s", path, why);
 	int r = hp_queue_fail(D.q, (int64_t)job_id, why);
 	db_check(r, "fail");
-	if (r >= 0)
+	if (r >= 0) {
 		D.n_failed++;
+		hp_dispose_job(hp_queue_conn(D.q), D.cfg, (int64_t)job_id, HP_DISPOSE_FAILURE);
+	}
 }
 
 /* The file is no longer the version the job was queued for (written
@@ -383,6 +386,7 @@ static void dispatch(void)
 				D.n_done++;
 				D.n_linked++;
 				hp_info("%s: same content as document %lld, linked", j->path, (long long)doc_id);
+				hp_dispose_job(hp_queue_conn(D.q), D.cfg, j->id, HP_DISPOSE_SUCCESS);
 			}
 			continue;
 		}
@@ -448,6 +452,7 @@ static void pool_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_r
 			D.n_done++;
 			hp_info("%s: done (%s, %zu chunks)", f->path, hp_format_name(res->doc.format), res->n_chunks);
 			hp_mirror_notify(D.mirror, &(int64_t){ (int64_t)job_id }, 1);
+			hp_dispose_job(hp_queue_conn(D.q), D.cfg, (int64_t)job_id, HP_DISPOSE_SUCCESS);
 		}
 		break;
 	case HP_POOL_ERROR: {
@@ -528,7 +533,7 @@ static void reload(void)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	           (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
 	hp_config *ncfg = NULL;
-	int r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH, stderr, &ncfg);
+	int r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH | HP_CONFIG_CHECK_PATHS, stderr, &ncfg);
 	if (r < 0) {
 		hp_err("reload: the configuration has errors (above); keeping the running one");
 		goto out;
@@ -739,7 +744,7 @@ static int daemon_main(void)
 	int r;
 	D.epfd = -1;
 	D.sig.fd = -1;
-	r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH, stderr, &D.cfg);
+	r = hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH | HP_CONFIG_CHECK_PATHS, stderr, &D.cfg);
 	if (r < 0) {
 		hp_err("not starting: fix the configuration (errors above)");
 		return 1;
@@ -795,6 +800,7 @@ static int daemon_main(void)
 		goto fail;
 	db_register();
 	recover_own_leases();
+	hp_dispose_pending(hp_queue_conn(D.q), D.cfg); /* a crash between commit and move */
 
 	r = hp_reader_new(64, D.cfg->max_file_size, getenv("HOPPER_NO_URING") ? HP_READER_NO_URING : 0, &D.reader);
 	if (r < 0) {
@@ -901,7 +907,7 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		hp_config *cfg = NULL;
-		if (hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH, stderr, &cfg) < 0)
+		if (hp_config_load(D.cfg_path, HP_CONFIG_NEED_WATCH | HP_CONFIG_CHECK_PATHS, stderr, &cfg) < 0)
 			return 1;
 		hp_config_print(cfg, stdout);
 		hp_config_free(cfg);

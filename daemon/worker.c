@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "hopper/chunk.h"
+#include "hopper/codechunk.h"
 #include "hopper/convert.h"
 #include "hopper/frame.h"
 #include "hopper/pool.h"
@@ -208,7 +209,11 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.overlap = m->chunk_overlap <= INT32_MAX ? (int)m->chunk_overlap : 0,
 		.min_tokens = m->have_chunk_min && m->chunk_min <= INT32_MAX ? (int)m->chunk_min : 0,
 	};
-	r = hp_chunk_markdown_opts(doc->markdown, doc->markdown_len, &co, &res->chunks, &res->n_chunks);
+	if (doc->format == HP_FMT_CODE) /* at symbol boundaries, see codechunk.h */
+		r = hp_code_chunk(m->name, doc->markdown, doc->markdown_len, &co, &res->chunks, &res->n_chunks);
+	else
+		r = hp_chunk_markdown_opts(doc->markdown, doc->markdown_len, &co, &res->chunks,
+		                           &res->n_chunks);
 	if (r < 0) {
 		res->status = -r;
 		res->error = strdup(r == -ENOMEM ? "out of memory while splitting the Markdown into chunks"

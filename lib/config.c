@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -46,6 +47,7 @@ typedef enum key_type {
 	T_LIST,     /* char ** NULL-terminated (off) + size_t count (off2) */
 	T_ACTION,   /* hp_on_action (off) + char *dir (off2) */
 	T_LOGLEVEL, /* int 3..7 */
+	T_MODE,     /* hp_watch_mode: auto | inotify | poll */
 	T_DOUBLE,   /* double; min/max are hundredths */
 	T_PROFILE,  /* int: conservative 0, balanced 1, aggressive 2 */
 } key_type;
@@ -154,11 +156,15 @@ static const config_key config_keys[] = {
 	  "watch subfolders too" },
 	{ SEC_WATCH, "exclude", T_LIST, ".* *.part *.tmp *.crdownload ~$*", 0, 0, KF_RELOAD,
 	  WCF(exclude), WCF(n_exclude), "fnmatch(3) patterns on file names to ignore, space-separated" },
-	{ SEC_WATCH, "settle", T_DURATION, "2s", 0, 3600 * 1000, KF_RELOAD | KF_LATER, WCF(settle_ms), 0,
-	  "quiet time before taking a file its writer never closes" },
-	{ SEC_WATCH, "on_success", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_LATER, WCF(on_success),
+	{ SEC_WATCH, "settle", T_DURATION, "2s", 0, 3600 * 1000, KF_RELOAD, WCF(settle_ms), 0,
+	  "quiet time (size and mtime unchanged) before taking a file nobody closed; 0 = wait for close or rename" },
+	{ SEC_WATCH, "mode", T_MODE, "auto", 0, 0, KF_RELOAD, WCF(mode), 0,
+	  "inotify, poll (walk the folder every poll_interval: NFS, SMB, FUSE) or auto (poll on those filesystems)" },
+	{ SEC_WATCH, "poll_interval", T_DURATION, "5s", 100, 3600 * 1000, KF_RELOAD, WCF(poll_interval_ms), 0,
+	  "how often a polled folder is walked" },
+	{ SEC_WATCH, "on_success", T_ACTION, "keep", 0, 0, KF_RELOAD, WCF(on_success),
 	  WCF(on_success_dir), "after conversion: keep, delete or move:DIR" },
-	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE | KF_LATER,
+	{ SEC_WATCH, "on_failure", T_ACTION, "keep", 0, 0, KF_RELOAD | KF_NO_DELETE,
 	  WCF(on_failure), WCF(on_failure_dir), "after a final failure: keep or move:DIR" },
 	{ SEC_WATCH, "output_dir", T_PATH, "", 0, 0, KF_RELOAD | KF_EMPTY_OK, WCF(output_dir), 0,
 	  "mirror tree of .md files plus index.md; empty = none" },
@@ -177,6 +183,9 @@ static const config_key config_keys[] = {
 /* Longest watch name: it is stored in hopper.jobs.watch and shown in bars. */
 #define WATCH_NAME_MAX 64
 
+static const char *const watch_modes[] = {
+	[HP_MODE_AUTO] = "auto", [HP_MODE_INOTIFY] = "inotify", [HP_MODE_POLL] = "poll",
+};
 /* Spellings of [workers] profile, in hp_profile order (policy.h). */
 static const char *const profiles[] = { "conservative", "balanced", "aggressive" };
 
@@ -636,6 +645,15 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 		set_string(FIELD(base, k->off2, char *), dir);
 		break;
 	}
+	case T_MODE:
+		for (size_t i = 0; i < HP_ARRAY_SIZE(watch_modes); i++) {
+			if (!strcmp(v, watch_modes[i])) {
+				*FIELD(base, k->off, hp_watch_mode) = (hp_watch_mode)i;
+				goto out;
+			}
+		}
+		perr(p, line, "bad mode '%s': use auto, inotify or poll", v);
+		break;
 	case T_LOGLEVEL: {
 		int64_t n;
 		for (size_t i = 0; i < HP_ARRAY_SIZE(log_levels); i++) {
@@ -960,25 +978,109 @@ static bool path_inside(const char *p, const char *root, bool only_same)
 	return !strncmp(p, root, n) && p[n] == '/';
 }
 
-/* A folder hopper writes into must not be one it watches: it would pick up
- * its own output (moved files, .md files) as new jobs, forever. */
-static void check_out_dirs(parser *p, size_t w)
+/* Where a watch's path and the daemon's folders really are. With
+ * HP_CONFIG_CHECK_PATHS, existing paths are resolved (realpath(3)), so a
+ * link cannot hide an overlap; otherwise, and for paths that do not exist
+ * yet, the normalised text is compared. Caller frees with hp_strv_free. */
+static char *canonical(const char *path, bool resolve)
 {
-	const hp_watch_config *wc = &p->cfg->watches[w];
-	const struct { const char *key; const char *dir; } dirs[] = {
-		{ "on_success", wc->on_success_dir },
-		{ "on_failure", wc->on_failure_dir },
-		{ "output_dir", wc->output_dir },
-	};
+	char *r = resolve ? realpath(path, NULL) : NULL;
+	return r ? r : strdup(path);
+}
 
-	if (!wc->path)
-		return;
-	for (size_t i = 0; i < HP_ARRAY_SIZE(dirs); i++) {
-		size_t ki = key_index(SEC_WATCH, dirs[i].key);
-		if (dirs[i].dir && path_inside(dirs[i].dir, wc->path, !wc->recursive))
-			perr(p, p->wst[w].seen[ki], "%s: %s is inside the watched folder %s: "
-			     "hopper would take its own output as new files; pick a folder "
-			     "outside it", dirs[i].key, dirs[i].dir, wc->path);
+/* A folder hopper writes into must not be one it watches: it would pick up
+ * its own output (moved files, .md files, its PostgreSQL files) as new
+ * jobs, forever. */
+static void check_out_dirs(parser *p, char **canon, bool resolve)
+{
+	hp_config *cfg = p->cfg;
+	size_t isd = key_index(SEC_DAEMON, "state_dir");
+
+	for (size_t w = 0; w < cfg->n_watches; w++) {
+		const hp_watch_config *wc = &cfg->watches[w];
+		const struct { const char *key; const char *dir; } dirs[] = {
+			{ "on_success", wc->on_success_dir },
+			{ "on_failure", wc->on_failure_dir },
+			{ "output_dir", wc->output_dir },
+		};
+		for (size_t i = 0; i < HP_ARRAY_SIZE(dirs); i++) {
+			size_t ki = key_index(SEC_WATCH, dirs[i].key);
+			char *dir = dirs[i].dir ? canonical(dirs[i].dir, resolve) : NULL;
+			for (size_t o = 0; dir && o < cfg->n_watches; o++) {
+				const hp_watch_config *oc = &cfg->watches[o];
+				if (!canon[o] || !path_inside(dir, canon[o], !oc->recursive))
+					continue;
+				if (o == w)
+					perr(p, p->wst[w].seen[ki], "%s: %s is inside the watched folder %s: "
+					     "hopper would take its own output as new files; pick a folder "
+					     "outside it", dirs[i].key, dirs[i].dir, wc->path);
+				else
+					perr(p, p->wst[w].seen[ki], "%s: %s is inside the folder of [watch %s] "
+					     "(%s): hopper would take its own output as new files; pick a "
+					     "folder outside every watch", dirs[i].key, dirs[i].dir, oc->name,
+					     oc->path);
+			}
+			free(dir);
+		}
+	}
+	char *sd = cfg->state_dir ? canonical(cfg->state_dir, resolve) : NULL;
+	for (size_t w = 0; sd && w < cfg->n_watches; w++) {
+		const hp_watch_config *wc = &cfg->watches[w];
+		if (canon[w] && path_inside(sd, canon[w], !wc->recursive))
+			perr(p, p->seen[isd] ? p->seen[isd] : p->wst[w].seen[key_index(SEC_WATCH, "path")],
+			     "state_dir %s is inside the folder of [watch %s] (%s): hopper would take "
+			     "its own database files as new files; move state_dir or the watch",
+			     cfg->state_dir, wc->name, wc->path);
+	}
+	free(sd);
+}
+
+/* Two watches on one folder, or one inside the other (when the outer one
+ * is recursive): a file would belong to both. */
+static void check_overlaps(parser *p, char **canon)
+{
+	hp_config *cfg = p->cfg;
+	size_t ip = key_index(SEC_WATCH, "path");
+
+	for (size_t b = 0; b < cfg->n_watches; b++) {
+		for (size_t a = 0; a < b; a++) {
+			const hp_watch_config *wa = &cfg->watches[a], *wb = &cfg->watches[b];
+			const char *what;
+			if (!canon[a] || !canon[b])
+				continue;
+			if (!strcmp(canon[a], canon[b]))
+				what = "is the same folder as";
+			else if (path_inside(canon[b], canon[a], !wa->recursive))
+				what = "is inside";
+			else if (path_inside(canon[a], canon[b], !wb->recursive))
+				what = "contains";
+			else
+				continue;
+			perr(p, p->wst[b].seen[ip], "[watch %s] path %s %s the folder of [watch %s] "
+			     "(%s, line %d): a file would belong to both watches; give each watch "
+			     "its own folder%s", wb->name, wb->path, what, wa->name, wa->path,
+			     p->wst[a].seen[ip], strcmp(what, "is the same folder as") ?
+			     " (or set recursive = no on the outer one)" : "");
+		}
+	}
+}
+
+/* HP_CONFIG_CHECK_PATHS: the folder to watch must exist and be a folder. */
+static void check_watch_paths(parser *p)
+{
+	size_t ip = key_index(SEC_WATCH, "path");
+
+	for (size_t w = 0; w < p->cfg->n_watches; w++) {
+		const hp_watch_config *wc = &p->cfg->watches[w];
+		struct stat st;
+		if (!wc->path)
+			continue;
+		if (stat(wc->path, &st) < 0)
+			perr(p, p->wst[w].seen[ip], "[watch %s] path %s: %s: create the folder or fix "
+			     "'path'", wc->name, wc->path, strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			perr(p, p->wst[w].seen[ip], "[watch %s] path %s is not a folder: point 'path' "
+			     "at a folder", wc->name, wc->path);
 	}
 }
 
@@ -994,8 +1096,22 @@ static void check_whole(parser *p, unsigned flags)
 			    (config_keys[i].flags & KF_REQUIRED) && !p->wst[w].seen[i])
 				perr(p, p->wst[w].line, "[watch %s] has no %s", cfg->watches[w].name,
 				     config_keys[i].name);
+	bool resolve = flags & HP_CONFIG_CHECK_PATHS;
+	char **canon = calloc(cfg->n_watches + 1, sizeof *canon);
+	if (!canon) {
+		p->oom = true;
+		return;
+	}
 	for (size_t w = 0; w < cfg->n_watches; w++)
-		check_out_dirs(p, w);
+		if (cfg->watches[w].path)
+			canon[w] = canonical(cfg->watches[w].path, resolve);
+	if (resolve)
+		check_watch_paths(p);
+	check_overlaps(p, canon);
+	check_out_dirs(p, canon, resolve);
+	for (size_t w = 0; w < cfg->n_watches; w++)
+		free(canon[w]);
+	free(canon);
 	if (cfg->workers_max != 0 && cfg->workers_max < cfg->workers_min)
 		perr(p, p->seen[imax], "max = %d is less than min = %d in [workers]: "
 		     "raise max or use max = auto", cfg->workers_max, cfg->workers_min);
@@ -1177,6 +1293,9 @@ static void print_value(const config_key *k, const void *base, FILE *out)
 			fputs(a == HP_ON_DELETE ? "delete" : "keep", out);
 		break;
 	}
+	case T_MODE:
+		fputs(watch_modes[*CFIELD(base, k->off, hp_watch_mode)], out);
+		break;
 	case T_LOGLEVEL: {
 		int v = *CFIELD(base, k->off, int);
 		const char *name = NULL;

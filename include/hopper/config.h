@@ -18,13 +18,17 @@
 
 typedef enum hp_on_action { HP_ON_KEEP = 0, HP_ON_DELETE, HP_ON_MOVE } hp_on_action;
 
+typedef enum hp_watch_mode { HP_MODE_AUTO = 0, HP_MODE_INOTIFY, HP_MODE_POLL } hp_watch_mode;
+
 typedef struct hp_watch_config {
 	char *name;            /* from "[watch NAME]" */
 	char *path;            /* absolute; required */
 	bool recursive;        /* default yes */
 	char **exclude;        /* fnmatch(3) patterns on the base name; NULL-terminated */
 	size_t n_exclude;
-	uint64_t settle_ms;    /* default 2000 */
+	uint64_t settle_ms;    /* default 2000; 0 = only close/rename count */
+	hp_watch_mode mode;    /* default auto: poll on network/FUSE filesystems */
+	uint64_t poll_interval_ms; /* default 5000 */
 	hp_on_action on_success; /* default keep */
 	char *on_success_dir;  /* for HP_ON_MOVE, absolute; else NULL */
 	hp_on_action on_failure; /* keep | move only */
@@ -80,6 +84,11 @@ typedef struct hp_config {
 
 enum {
 	HP_CONFIG_NEED_WATCH = 1 << 0, /* no [watch] section is an error (hopperd) */
+	/* Look at the disk too (hopperd: start, reload, --check-config): a watch
+	 * path that is missing or not a folder is an error, and overlaps are
+	 * found through symbolic links (realpath). Overlapping watches and
+	 * state_dir, output_dir or move:DIR inside a watch are errors always. */
+	HP_CONFIG_CHECK_PATHS = 1 << 1,
 };
 
 /* Load `path`, or HP_CONFIG_DEFAULT_PATH when path is NULL. A missing

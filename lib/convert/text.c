@@ -6,8 +6,8 @@
  * useful. The title is the first non-empty line.
  * Source code, JSON and XML are stored verbatim in one fenced code block whose
  * fence is longer than any backtick run inside (CommonMark §4.5), so no
- * content can end it early; symbol-aware handling of code comes later
- * (DESIGN.md §10). XML is never parsed here, so entity bombs cost nothing.
+ * content can end it early; the worker chunks code at its symbols
+ * (lib/codechunk.c). XML is never parsed here, so entity bombs cost nothing.
  */
 #include <errno.h>
 #include <stdio.h>

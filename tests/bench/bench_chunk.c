@@ -8,6 +8,9 @@
  *                                for all files together
  *   bench_chunk --count FILE...  print "tokens<TAB>file" (hp_count_tokens),
  *                                for tests/bench/tokens.sh
+ * For code files (HP_FMT_CODE) the symbol-aware code chunker
+ * (hp_code_chunk, tree-sitter) is timed too, on the same Markdown, and
+ * its share is printed next to the Markdown chunker's.
  * The share is of the worker's CPU work; the whole job (read, hash,
  * database) costs more, so the share of a job's time is lower still.
  */
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "hopper/chunk.h"
+#include "hopper/codechunk.h"
 #include "hopper/common.h"
 #include "hopper/convert.h"
 
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
 	hp_convert_limits lim = { .max_output = 64u << 20, .max_depth = 256 };
 	hp_chunk_opts opts = { HP_CHUNK_DEFAULT_TOKENS, HP_CHUNK_DEFAULT_OVERLAP, HP_CHUNK_DEFAULT_MIN };
 	double all_conv = 0, all_chunk = 0, all_md = 0;
+	double code_conv = 0, code_md = 0, code_plain = 0, code_sym = 0;
 	for (int i = 2; i < argc; i++) {
 		size_t len;
 		char *data = slurp(argv[i], &len);
@@ -112,11 +117,36 @@ int main(int argc, char **argv)
 		all_conv += conv;
 		all_chunk += ch;
 		all_md += mib;
+		if (doc->format == HP_FMT_CODE) {
+			size_t cn = 0;
+			double t3 = now();
+			for (int k = 0; k < rounds; k++) {
+				hp_chunk *c;
+				if (hp_code_chunk(base, doc->markdown, doc->markdown_len, &opts, &c, &cn) < 0)
+					return 1;
+				hp_chunks_free(c, cn);
+			}
+			double cc = (now() - t3) / rounds;
+			printf("  %-40s %8s   code %5zu chunks  code chunker %4.1f MiB/s  %4.1f%% of convert+chunk "
+			       "(%s; %.1fx the Markdown chunker's time)\n",
+			       "", "", cn, cc > 0 ? mib / cc : 0, 100 * cc / (conv + cc),
+			       hp_code_language(base, doc->markdown, 0) ? hp_code_language(base, "", 0) : "lines",
+			       ch > 0 ? cc / ch : 0);
+			code_conv += conv;
+			code_md += mib;
+			code_plain += ch;
+			code_sym += cc;
+		}
 		hp_doc_free(doc);
 		free(data);
 	}
 	if (all_chunk > 0)
 		printf("  all files: chunker %.1f MiB/s, %.1f%% of convert+chunk (target: under 10%%)\n",
 		       all_md / all_chunk, 100 * all_chunk / (all_conv + all_chunk));
+	if (code_sym > 0 && code_plain > 0)
+		printf("  code files: code chunker %.1f MiB/s (%.1f%% of convert+chunk), Markdown chunker "
+		       "%.1f MiB/s (%.1f%%) on the same files\n",
+		       code_md / code_sym, 100 * code_sym / (code_conv + code_sym), code_md / code_plain,
+		       100 * code_plain / (code_conv + code_plain));
 	return 0;
 }

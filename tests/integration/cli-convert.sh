@@ -36,5 +36,20 @@ grep -q '^# Notes' <<<"$out" && ok "files after a failure still convert" || fail
 "$hopper" convert "$tmp" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "not a regular file" "$tmp/err" && ok "directory" || fail "dir: rc=$rc $(cat "$tmp/err")"
 
+# Code: chunks at symbol boundaries, parsed inside the sandboxed worker.
+python3 - "$tmp/cart.py" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("import os\n\n\nclass Cart:\n")
+    for m in ("add", "total"):
+        f.write("    def %s(self, item):\n" % m)
+        for i in range(24):
+            f.write("        value_%d = self.lookup(item, %d) + len(os.environ)  # %s\n" % (i, i, m))
+        f.write("        return value_0\n\n")
+PY
+out=$("$hopper" convert --chunks "$tmp/cart.py" 2>&1); rc=$?
+[ $rc -eq 0 ] && [ "$(cut -f6 <<<"$out" | uniq | tr '\n' '|')" = "cart.py|cart.py > Cart|cart.py > Cart > add|cart.py > Cart > total|" ] \
+	&& ok "code chunks by symbol (sandboxed parser)" || fail "code chunks: rc=$rc [$out]"
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all checks passed"

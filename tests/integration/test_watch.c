@@ -3,7 +3,10 @@
  * Drives hp_watcher through its own epoll set, as hopperd does, and checks
  * which files it reports: start-up scan, close-after-write, rename into
  * place, new subfolders (and files made in them before they were armed),
- * excluded names, symlinks, non-recursive watches, and overflow rescans.
+ * excluded names, symlinks, non-recursive watches, and overflow rescans;
+ * files that are complete only once quiet (a slow writer that keeps the
+ * file open, hard links, O_TMPFILE + linkat), odd file types, folders
+ * renamed away, polling mode and the inotify watch limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,6 +30,7 @@
 typedef struct seen {
 	char *paths[256];
 	const char *watch[256];
+	off_t size[256];
 	size_t n;
 } seen;
 
@@ -34,6 +41,7 @@ static void on_file(void *userdata, const hp_watch_config *w, const char *path, 
 	if (s->n < HP_ARRAY_SIZE(s->paths)) {
 		s->paths[s->n] = strdup(path);
 		s->watch[s->n] = w->name;
+		s->size[s->n] = st->st_size;
 		s->n++;
 	}
 }
@@ -66,6 +74,28 @@ static void pump(int epfd)
 			hp_evsrc *src = evs[i].data.ptr;
 			src->handler(src, evs[i].events);
 		}
+}
+
+/* Run the event loop for ms milliseconds. */
+static void pump_ms(int epfd, int ms)
+{
+	uint64_t end = hp_now_ms() + (uint64_t)ms;
+	for (uint64_t now; (now = hp_now_ms()) < end;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(epfd, evs, 8, (int)(end - now));
+		for (int i = 0; i < n; i++) {
+			hp_evsrc *src = evs[i].data.ptr;
+			src->handler(src, evs[i].events);
+		}
+	}
+}
+
+/* Run the event loop until `suffix` was reported `want` times, or 10 s. */
+static void pump_until(int epfd, const seen *s, const char *suffix, size_t want)
+{
+	uint64_t end = hp_now_ms() + 10000;
+	while (count(s, suffix) < want && hp_now_ms() < end)
+		pump_ms(epfd, 20);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -283,6 +313,317 @@ static void test_missing_folder(void **state)
 	f->w[1].path = f->flat;
 }
 
+
+/* ---- complete files only ------------------------------------------------- */
+
+/* A copy that writes 1 KiB every 50 ms for 1 s and then keeps the file open
+ * (a writer that never closes, or a share): reported once it is quiet for
+ * `settle`, with its full size, and never while it still grows. */
+static void test_slow_writer(void **state)
+{
+	fixture *f = *state;
+	f->w[0].settle_ms = 1000; /* well above the 50 ms between writes, even on a busy machine */
+	start(f);
+	hp_watcher_scan(f->watcher);
+	char path[256];
+	snprintf(path, sizeof path, "%s/slow.bin", f->inbox);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	char kib[1024];
+	memset(kib, 'x', sizeof kib);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(write(fd, kib, sizeof kib), (ssize_t)sizeof kib);
+		pump_ms(f->epfd, 50);
+		assert_int_equal(count(&f->s, "/slow.bin"), 0); /* still growing */
+	}
+	pump_until(f->epfd, &f->s, "/slow.bin", 1);
+	assert_int_equal(count(&f->s, "/slow.bin"), 1);
+	assert_int_equal(f->s.size[0], 20 * 1024);
+	/* Nothing more while it stays open and unchanged. */
+	pump_ms(f->epfd, 1200);
+	assert_int_equal(count(&f->s, "/slow.bin"), 1);
+	assert_int_equal(hp_watcher_settling(f->watcher), 0);
+	close(fd);
+}
+
+/* `ln` raises only IN_CREATE in the folder; the file never closes there. */
+static void test_hard_link(void **state)
+{
+	fixture *f = *state;
+	f->w[0].settle_ms = 200;
+	write_file(f->dir, "original.txt", "linked in");
+	start(f);
+	hp_watcher_scan(f->watcher);
+	char from[256], to[256];
+	snprintf(from, sizeof from, "%s/original.txt", f->dir);
+	snprintf(to, sizeof to, "%s/linked.txt", f->inbox);
+	assert_int_equal(link(from, to), 0);
+	pump_until(f->epfd, &f->s, "/inbox/linked.txt", 1);
+	assert_int_equal(count(&f->s, "/inbox/linked.txt"), 1);
+	assert_int_equal(f->s.size[0], 9);
+}
+
+/* A file made with O_TMPFILE, written, and linked into place (atomic
+ * creation), while its writer still holds it open. */
+static void test_tmpfile_linkat(void **state)
+{
+	fixture *f = *state;
+	f->w[0].settle_ms = 200;
+	start(f);
+	hp_watcher_scan(f->watcher);
+	int fd = open(f->inbox, O_TMPFILE | O_WRONLY, 0644);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		skip();
+		return;
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "tmpfile", 7), 7);
+	char proc[64], to[256];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	snprintf(to, sizeof to, "%s/atomic.txt", f->inbox);
+	assert_int_equal(linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW), 0);
+	pump_until(f->epfd, &f->s, "/inbox/atomic.txt", 1);
+	assert_int_equal(count(&f->s, "/inbox/atomic.txt"), 1);
+	close(fd);
+}
+
+/* A name changed within the folder is the new name's file. */
+static void test_rename_within(void **state)
+{
+	fixture *f = *state;
+	start(f);
+	hp_watcher_scan(f->watcher);
+	write_file(f->inbox, "draft.txt", "d");
+	pump(f->epfd);
+	char from[256], to[256];
+	snprintf(from, sizeof from, "%s/draft.txt", f->inbox);
+	snprintf(to, sizeof to, "%s/final.txt", f->inbox);
+	assert_int_equal(rename(from, to), 0);
+	pump(f->epfd);
+	assert_int_equal(count(&f->s, "/inbox/draft.txt"), 1);
+	assert_int_equal(count(&f->s, "/inbox/final.txt"), 1);
+}
+
+/* A start-up scan takes a file modified less than `settle` ago only once
+ * it is quiet: a copy under way while the daemon starts. */
+static void test_scan_recent_file_settles(void **state)
+{
+	fixture *f = *state;
+	f->w[0].settle_ms = 300;
+	char path[256];
+	snprintf(path, sizeof path, "%s/copying.bin", f->inbox);
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "part", 4), 4);
+	start(f);
+	assert_int_equal(hp_watcher_scan(f->watcher), 0);
+	assert_int_equal(hp_watcher_settling(f->watcher), 1);
+	assert_int_equal(write(fd, "rest", 4), 4);
+	pump_until(f->epfd, &f->s, "/copying.bin", 1);
+	assert_int_equal(count(&f->s, "/copying.bin"), 1);
+	assert_int_equal(f->s.size[0], 8);
+	close(fd);
+}
+
+/* ---- odd file types are skipped, each with one info line ------------------- */
+
+/* Run fn with stderr going to a file; return what was written (caller frees). */
+static char *capture_stderr(void (*fn)(fixture *), fixture *f)
+{
+	char tmpl[] = "/tmp/hopper-watch-log.XXXXXX";
+	int fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	unlink(tmpl);
+	int saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	int level = hp_log_level;
+	hp_log_level = HP_LOG_DEBUG;
+	fn(f);
+	hp_log_level = level;
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	off_t len = lseek(fd, 0, SEEK_END);
+	char *out = calloc(1, (size_t)len + 1);
+	assert_int_equal(pread(fd, out, (size_t)len, 0), len);
+	close(fd);
+	return out;
+}
+
+static size_t occurrences(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void make_socket(const char *path)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	assert_true(strlen(path) < sizeof a.sun_path);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	close(s);
+}
+
+static void odd_types(fixture *f)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/pipe-old", f->inbox);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	start(f);
+	hp_watcher_scan(f->watcher);
+	snprintf(p, sizeof p, "%s/pipe-new", f->inbox);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	snprintf(p, sizeof p, "%s/link-new", f->inbox);
+	assert_int_equal(symlink("/etc/hostname", p), 0);
+	snprintf(p, sizeof p, "%s/sock-new", f->inbox);
+	make_socket(p);
+	pump(f->epfd);
+}
+
+static void test_odd_types_logged(void **state)
+{
+	fixture *f = *state;
+	char *log = capture_stderr(odd_types, f);
+	assert_int_equal(f->s.n, 0);
+	assert_int_equal(occurrences(log, "/inbox/pipe-old: a FIFO, skipped"), 1);
+	assert_int_equal(occurrences(log, "/inbox/pipe-new: a FIFO, skipped"), 1);
+	assert_int_equal(occurrences(log, "/inbox/link-new: a symbolic link, skipped"), 1);
+	assert_int_equal(occurrences(log, "/inbox/sock-new: a socket, skipped"), 1);
+	free(log);
+}
+
+/* ---- folders ---------------------------------------------------------------- */
+
+/* A folder renamed out of the watch drops its watches: files written in it
+ * later are not reported under the name it used to have. */
+static void test_dir_renamed_away(void **state)
+{
+	fixture *f = *state;
+	char in[256], deeper[256], out[200];
+	snprintf(in, sizeof in, "%s/project", f->inbox);
+	snprintf(deeper, sizeof deeper, "%s/project/sub", f->inbox);
+	snprintf(out, sizeof out, "%s/project-elsewhere", f->dir);
+	mkdir(in, 0755);
+	mkdir(deeper, 0755);
+	start(f);
+	hp_watcher_scan(f->watcher);
+	assert_int_equal(hp_watcher_count(f->watcher), 4);
+	assert_int_equal(rename(in, out), 0);
+	pump(f->epfd);
+	assert_int_equal(hp_watcher_count(f->watcher), 2); /* inbox, flat */
+	char outsub[256];
+	snprintf(outsub, sizeof outsub, "%s/sub", out);
+	write_file(out, "after.txt", "a");
+	write_file(outsub, "after2.txt", "b");
+	pump(f->epfd);
+	assert_int_equal(f->s.n, 0);
+	/* Moved back in: watched and scanned again. */
+	assert_int_equal(rename(out, in), 0);
+	pump(f->epfd);
+	assert_int_equal(hp_watcher_count(f->watcher), 4);
+	assert_int_equal(count(&f->s, "/inbox/project/after.txt"), 1);
+	assert_int_equal(count(&f->s, "/inbox/project/sub/after2.txt"), 1);
+}
+
+/* 100 files created in a new nested folder in one go: every one is found. */
+static void test_nested_burst(void **state)
+{
+	fixture *f = *state;
+	start(f);
+	hp_watcher_scan(f->watcher);
+	char a[256], b[256];
+	snprintf(a, sizeof a, "%s/batch", f->inbox);
+	snprintf(b, sizeof b, "%s/batch/inner", f->inbox);
+	mkdir(a, 0755);
+	mkdir(b, 0755);
+	for (int i = 0; i < 100; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "f%03d.txt", i);
+		write_file(b, name, "x");
+	}
+	pump(f->epfd);
+	assert_int_equal(count(&f->s, ".txt"), 100);
+	/* each once or twice (scan and event may both see it), none missing */
+	for (int i = 0; i < 100; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "/batch/inner/f%03d.txt", i);
+		assert_true(count(&f->s, name) >= 1);
+	}
+}
+
+/* ---- polling ---------------------------------------------------------------- */
+
+static void test_poll_mode(void **state)
+{
+	fixture *f = *state;
+	f->w[0].mode = HP_MODE_POLL;
+	f->w[0].poll_interval_ms = 100;
+	f->w[0].settle_ms = 100;
+	write_file(f->inbox, "before.txt", "b");
+	struct timespec old[2] = { { .tv_sec = 1000000000 }, { .tv_sec = 1000000000 } };
+	char p[256];
+	snprintf(p, sizeof p, "%s/before.txt", f->inbox);
+	utimensat(AT_FDCWD, p, old, 0);
+	start(f);
+	assert_true(hp_watcher_is_polled(f->watcher, 0));
+	assert_false(hp_watcher_is_polled(f->watcher, 1));
+	assert_int_equal(hp_watcher_scan(f->watcher), 1);
+	assert_int_equal(hp_watcher_count(f->watcher), 1); /* flat only: inbox is not watched */
+	assert_int_equal(hp_watcher_polled(f->watcher), 1);
+
+	char sub[256];
+	snprintf(sub, sizeof sub, "%s/sub", f->inbox);
+	mkdir(sub, 0755);
+	write_file(sub, "polled.txt", "p");
+	pump_until(f->epfd, &f->s, "/inbox/sub/polled.txt", 1);
+	assert_int_equal(count(&f->s, "/inbox/sub/polled.txt"), 1);
+	/* Unchanged: not reported again; changed: reported again. */
+	pump_ms(f->epfd, 400);
+	assert_int_equal(count(&f->s, "/inbox/sub/polled.txt"), 1);
+	write_file(sub, "polled.txt", "changed");
+	pump_until(f->epfd, &f->s, "/inbox/sub/polled.txt", 2);
+	assert_int_equal(count(&f->s, "/inbox/sub/polled.txt"), 2);
+	assert_int_equal(count(&f->s, "/inbox/before.txt"), 1);
+	assert_int_equal(hp_watcher_count(f->watcher), 1);
+}
+
+static void limit_reached(fixture *f)
+{
+	char a[256], b[256];
+	snprintf(a, sizeof a, "%s/a", f->inbox);
+	snprintf(b, sizeof b, "%s/b", f->inbox);
+	mkdir(a, 0755);
+	mkdir(b, 0755);
+	write_file(a, "old-a.txt", "a");
+	/* inbox and flat take the two watches the limit allows. */
+	setenv("HOPPER_TEST_MAX_WATCHES", "2", 1);
+	start(f);
+	unsetenv("HOPPER_TEST_MAX_WATCHES");
+	hp_watcher_scan(f->watcher);
+	write_file(b, "new-b.txt", "b");
+	pump_until(f->epfd, &f->s, "/inbox/b/new-b.txt", 1);
+}
+
+/* The inotify watch limit reached: said once, with the sysctl to raise,
+ * and the folders that could not be watched are polled instead. */
+static void test_watch_limit(void **state)
+{
+	fixture *f = *state;
+	f->w[0].poll_interval_ms = 100;
+	f->w[0].settle_ms = 100;
+	char *log = capture_stderr(limit_reached, f);
+	assert_int_equal(count(&f->s, "/inbox/a/old-a.txt"), 1);
+	assert_int_equal(count(&f->s, "/inbox/b/new-b.txt"), 1);
+	assert_int_equal(hp_watcher_count(f->watcher), 2);
+	assert_int_equal(hp_watcher_polled(f->watcher), 2);
+	assert_int_equal(occurrences(log, "inotify watch limit is reached"), 1);
+	assert_int_equal(occurrences(log, "sysctl -w fs.inotify.max_user_watches="), 1);
+	free(log);
+}
+
 int main(void)
 {
 	hp_log_level = HP_LOG_ERR;
@@ -293,6 +634,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_canonical_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_excluded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmpfile_linkat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_within, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_recent_file_settles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_odd_types_logged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_renamed_away, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("watch", tests, NULL, NULL);
 }

@@ -436,9 +436,30 @@ static void test_each_error(void **state)
 		{ "[embed]\nmodel = m\nbatch = 0\n", 3,
 		  "batch = 0 is out of range: use 1..2048" },
 		{ "[embed x]\n", 1, "[embed] takes no name (found 'x')" },
-		{ "[watch a]\npath = /\nrecursive = yes\non_failure = move:/f\n", 4,
-		  "on_failure: /f is inside the watched folder /: hopper would take "
+		{ "[watch a]\npath = /srv\nrecursive = yes\non_failure = move:/srv/f\n", 4,
+		  "on_failure: /srv/f is inside the watched folder /srv: hopper would take "
 		  "its own output as new files; pick a folder outside it" },
+		/* Watching / takes in the state_dir too. */
+		{ "[watch a]\npath = /\n", 2,
+		  "state_dir /var/lib/hopper is inside the folder of [watch a] (/): hopper would "
+		  "take its own database files as new files; move state_dir or the watch" },
+		{ "[daemon]\nstate_dir = /srv/in/.state\n[watch a]\npath = /srv/in\n", 2,
+		  "state_dir /srv/in/.state is inside the folder of [watch a] (/srv/in): hopper would "
+		  "take its own database files as new files; move state_dir or the watch" },
+		{ "[watch a]\npath = /srv/in\n[watch b]\npath = /srv/in/sub\n", 4,
+		  "[watch b] path /srv/in/sub is inside the folder of [watch a] (/srv/in, line 2): "
+		  "a file would belong to both watches; give each watch its own folder "
+		  "(or set recursive = no on the outer one)" },
+		{ "[watch a]\npath = /srv/in/sub\n[watch b]\npath = /srv/in\n", 4,
+		  "[watch b] path /srv/in contains the folder of [watch a] (/srv/in/sub, line 2): "
+		  "a file would belong to both watches; give each watch its own folder "
+		  "(or set recursive = no on the outer one)" },
+		{ "[watch a]\npath = /srv/in\n[watch b]\npath = /srv/in/\n", 4,
+		  "[watch b] path /srv/in is the same folder as the folder of [watch a] (/srv/in, "
+		  "line 2): a file would belong to both watches; give each watch its own folder" },
+		{ "[watch a]\npath = /srv/a\non_success = move:/srv/b/done\n[watch b]\npath = /srv/b\n", 3,
+		  "on_success: /srv/b/done is inside the folder of [watch b] (/srv/b): hopper would "
+		  "take its own output as new files; pick a folder outside every watch" },
 	};
 
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
