@@ -31,7 +31,10 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
 	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
-	libtesseract-dev libleptonica-dev tesseract-ocr-eng libtree-sitter-dev
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng libtree-sitter-dev \
+	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
+	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
+	poppler-utils mupdf-tools bc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -48,6 +51,12 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LDLIBS += $(PKG_LIBS) -lm
+# The converters' libraries, for the programs that convert (hopperd's worker,
+# hopper convert, tests, benchmarks). MuPDF is static only and its .pc file
+# names just -lmupdf (../shared/PLATFORM.md); the static linker takes from
+# these only what a program uses.
+CONVERT_LIBS := -lmupdf -lmupdf-third -lfreetype -lharfbuzz -ljbig2dec -lopenjp2 -ljpeg -lz \
+	-lgumbo -lmujs -lm -lpthread
 
 ifneq ($(V),1)
 Q := @
@@ -149,15 +158,15 @@ $(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhop
 	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS) $(CODE_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 tests: $(UNIT_BINS) $(INTEG_BINS)
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
@@ -165,6 +174,10 @@ BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
 	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
 BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e.sh \
 	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
+# PDFs with a text layer: a scan is OCR (seconds a page), which pdftotext
+# and mutool do not do, so it is no comparison.
+BENCH_PDFS := $(filter-out %_scan.pdf,$(wildcard ../shared/peer-tests/markitdown/files/*.pdf)) \
+	tests/data/pdf/paper.pdf tests/data/pdf/memo.pdf
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_queue 20000
@@ -172,6 +185,10 @@ bench: deps
 	@$(B)/tests/bench/bench_reader
 	@$(B)/tests/bench/bench_watch
 	@B=$(B) bash tests/bench/watch-daemon.sh
+	@echo "PDF vs pdftotext and mutool draw -F txt (same files, same run):"
+	@tests/bench/pdf_bench.sh $(B) 3 $(BENCH_PDFS)
+	@echo "worker start-up (hopper-worker --worker until it waits for its first job):"
+	@python3 tests/bench/worker_startup.py $(B)/hopper-worker 20
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
 	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"

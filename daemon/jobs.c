@@ -372,6 +372,8 @@ static void submit(hp_daemon *d, batch_item *it)
 		.zip_max_entries = (uint64_t)d->cfg->zip_max_entries,
 		.max_sheet_rows = (uint64_t)d->cfg->max_sheet_rows,
 		.ocr_languages = d->cfg->ocr_languages,
+		.pdf_max_pages = (uint32_t)d->cfg->pdf_max_pages,
+		.pdf_page_ms = d->cfg->pdf_page_timeout_ms,
 	};
 	hp_flight f = { .job_id = (uint64_t)j->id, .attempts = j->attempts, .bytes = it->rq.len };
 	memcpy(f.sha256, it->sha, sizeof f.sha256);
