@@ -34,6 +34,9 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
 	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
 	libtesseract-dev libleptonica-dev tesseract-ocr-eng libtree-sitter-dev \
+	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
+	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
+	poppler-utils mupdf-tools bc \
 	systemd-container debootstrap clang libclang-rt-14-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -51,6 +54,12 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LDLIBS += $(PKG_LIBS) -lm
+# The converters' libraries, for the programs that convert (hopperd's worker,
+# hopper convert, tests, benchmarks). MuPDF is static only and its .pc file
+# names just -lmupdf (../shared/PLATFORM.md); the static linker takes from
+# these only what a program uses.
+CONVERT_LIBS := -lmupdf -lmupdf-third -lfreetype -lharfbuzz -ljbig2dec -lopenjp2 -ljpeg -lz \
+	-lgumbo -lmujs -lm -lpthread
 
 ifneq ($(V),1)
 Q := @
@@ -131,7 +140,8 @@ $(B)/tests/unit/test_codechunk $(B)/tests/bench/bench_chunk: LDLIBS += $(CODE_LI
 
 # The supervisor: no worker code, so no converter (and none of their
 # libraries) is linked in; `hopperd --worker` execs hopper-worker.
-$(B)/hopperd: $(B)/daemon/hopperd.o $(B)/libhopper.a
+HOPPERD_OBJS := $(B)/daemon/hopperd.o $(B)/daemon/jobs.o $(B)/daemon/dbconn.o
+$(B)/hopperd: $(HOPPERD_OBJS) $(B)/libhopper.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -151,10 +161,10 @@ $(B)/hopper-worker: $(B)/daemon/hopper-worker.o $(B)/daemon/worker.o $(B)/libhop
 	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LDLIBS) $(CONVERT_LIBS) $(CODE_LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 $(B)/tests/integration/%: $(B)/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 # A hopper-worker with a converter that attacks its own sandbox
 # (tests/attack/attack.c), beside a copy of hopperd that therefore starts it:
@@ -170,7 +180,7 @@ $(B)/tests/attack/hopperd: $(B)/hopperd
 # in $(FUZZ_B)); `make check` links them with tests/fuzz/standalone.c and
 # runs them over tests/data/regress/ (tests/integration/fuzz-regress.sh).
 # A converter added to the table gets a target by adding its name here.
-FUZZ_CONVERTERS := text markdown html csv json code xml image docx xlsx pptx epub odt ods odp
+FUZZ_CONVERTERS := text markdown html csv json code xml image docx xlsx pptx epub odt ods odp pdf
 FUZZ_TARGETS := frame config detect chunk $(FUZZ_CONVERTERS:%=convert_%)
 FUZZ_STANDALONE := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%)
 FUZZ_B ?= build-fuzz
@@ -195,8 +205,8 @@ fuzz: deps
 
 tests: $(UNIT_BINS) $(INTEG_BINS) $(ATTACK_BIN) $(FUZZ_STANDALONE)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libhopper.a
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libhopper.a
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CONVERT_LIBS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
 BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
@@ -204,11 +214,21 @@ BENCH_DOCS := $(wildcard ../shared/peer-tests/markitdown/files/test_*.html) \
 	$(wildcard $(addprefix ../shared/peer-tests/markitdown/files/test.,docx xlsx pptx epub))
 BENCH_CODE := lib/chunk.c lib/codechunk.c daemon/hopperd.c tests/integration/e2e.sh \
 	$(wildcard /usr/lib/python3*/argparse.py /usr/lib/python3*/typing.py)
+# PDFs with a text layer: a scan is OCR (seconds a page), which pdftotext
+# and mutool do not do, so it is no comparison.
+BENCH_PDFS := $(filter-out %_scan.pdf,$(wildcard ../shared/peer-tests/markitdown/files/*.pdf)) \
+	tests/data/pdf/paper.pdf tests/data/pdf/memo.pdf
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@$(B)/tests/bench/bench_queue 20000
+	@B=$(B) tests/bench/ingest.sh 10000
 	@$(B)/tests/bench/bench_reader
 	@$(B)/tests/bench/bench_watch
 	@B=$(B) bash tests/bench/watch-daemon.sh
+	@echo "PDF vs pdftotext and mutool draw -F txt (same files, same run):"
+	@tests/bench/pdf_bench.sh $(B) 3 $(BENCH_PDFS)
+	@echo "worker start-up (hopper-worker --worker until it waits for its first job):"
+	@python3 tests/bench/worker_startup.py $(B)/hopper-worker 20
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
 	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"

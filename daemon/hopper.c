@@ -3,6 +3,7 @@
  *   hopper [-c FILE] status [--watch]   states and per-watch progress, from SQL
  *   hopper [-c FILE] sql QUERY          one query, rows as an aligned table
  *   hopper [-c FILE] failures           what failed and why, newest first
+ *   hopper [-c FILE] retry --all-failed | JOB_ID...   put failed jobs back
  *   hopper convert FILE... [-o DIR]     Markdown out; no daemon, no database
  *   hopper bench DIR [--json]           sequential vs parallel vs io_uring, advice
  *   hopper [-c FILE] doctor             is this machine ready? one line per check
@@ -37,6 +38,7 @@
 #include "hopper/embed.h"
 #include "hopper/frame.h"
 #include "hopper/pool.h"
+#include "hopper/queue.h"
 #include "doctor.h"
 #include "table.h"
 
@@ -60,6 +62,8 @@ static void usage(FILE *f)
 	        "                          run one SQL query on hopper's database, print the\n"
 	        "                          rows (-A unaligned, -t rows only, as in psql)\n"
 	        "  failures                failed jobs with their reasons, newest first\n"
+	        "  retry --all-failed | JOB_ID...\n"
+	        "                          put failed jobs back in the queue, attempts reset\n"
 	        "  search [--limit N] [--watch NAME] [--semantic] [--refresh] WORDS...\n"
 	        "                          best chunks by full-text search (ts_rank over\n"
 	        "                          websearch_to_tsquery: words, \"a phrase\", -not, or):\n"
@@ -449,6 +453,42 @@ static int cmd_failures(int argc, char **argv)
 	int rc = query_print(c, "SELECT path, error, attempts, finished_at FROM hopper.failures", &table_default);
 	PQfinish(c);
 	return rc;
+}
+
+static int cmd_retry(int argc, char **argv)
+{
+	bool all = argc == 2 && strcmp(argv[1], "--all-failed") == 0;
+	if (argc < 2 || (!all && strncmp(argv[1], "-", 1) == 0)) {
+		fprintf(stderr, "hopper: usage: hopper retry --all-failed | JOB_ID...\n");
+		return 2;
+	}
+	int64_t *ids = all ? NULL : calloc((size_t)argc, sizeof *ids);
+	if (!all && !ids)
+		return 1;
+	for (int i = 1; !all && i < argc; i++) {
+		char *end;
+		long long v = strtoll(argv[i], &end, 10);
+		if (*end || end == argv[i] || v <= 0) {
+			fprintf(stderr, "hopper: '%s' is not a job id (see hopper failures, column job_id"
+			                " of hopper.failures)\n", argv[i]);
+			free(ids);
+			return 2;
+		}
+		ids[i - 1] = v;
+	}
+	PGconn *c = connect_db();
+	if (!c) {
+		free(ids);
+		return 1;
+	}
+	int n = hp_queue_retry_failed(c, ids, all ? 0 : (size_t)argc - 1);
+	free(ids);
+	if (n < 0)
+		fprintf(stderr, "hopper: %s", PQerrorMessage(c));
+	else
+		printf("%d failed job(s) put back in the queue\n", n);
+	PQfinish(c);
+	return n < 0 ? 1 : 0;
 }
 
 static const char search_usage[] =
@@ -901,6 +941,8 @@ int main(int argc, char **argv)
 		return cmd_sql(sub_argc, sub_argv);
 	if (strcmp(cmd, "failures") == 0)
 		return cmd_failures(sub_argc, sub_argv);
+	if (strcmp(cmd, "retry") == 0)
+		return cmd_retry(sub_argc, sub_argv);
 	if (strcmp(cmd, "search") == 0)
 		return cmd_search(sub_argc, sub_argv);
 	if (strcmp(cmd, "convert") == 0)

@@ -32,6 +32,10 @@
 #define HP_WORKER_MAX_JOB (((size_t)1 << 30) + ((size_t)1 << 20))
 #define HP_WORKER_DEFAULT_OUTPUT ((size_t)64 << 20)
 #define HP_WORKER_MAX_DEPTH 256
+/* Defaults of [workers] pdf_max_pages and pdf_page_timeout (lib/config.c),
+ * for jobs that do not carry them (hopper convert). */
+#define HP_WORKER_PDF_MAX_PAGES 2000
+#define HP_WORKER_PDF_PAGE_MS 10000
 
 /* Read exactly n bytes. n bytes: 0; EOF before any byte: -ENODATA (clean
  * end); EOF in the middle: -EPIPE; else -errno. */
@@ -224,6 +228,8 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.max_output = m->max_output ? (size_t)m->max_output : HP_WORKER_DEFAULT_OUTPUT,
 		.ocr_languages = m->ocr_languages,
 		.max_depth = HP_WORKER_MAX_DEPTH,
+		.max_pages = m->pdf_max_pages ? (int)m->pdf_max_pages : HP_WORKER_PDF_MAX_PAGES,
+		.page_time_ms = m->pdf_page_ms ? m->pdf_page_ms : HP_WORKER_PDF_PAGE_MS,
 		.zip_max_total = m->zip_max_total,
 		.zip_max_ratio = (uint32_t)m->zip_max_ratio,
 		.zip_max_entries = (uint32_t)m->zip_max_entries,

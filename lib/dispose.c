@@ -336,6 +336,22 @@ static int dispose_row(PGconn *conn, const hp_watch_config *w, PGresult *res, in
 	return r;
 }
 
+/* The queue commits with synchronous_commit = off: a server crash could
+ * forget a `done` after its file was moved away. One durable commit that
+ * writes WAL flushes everything committed before it, so the file is touched
+ * only once the result it leaves behind is on disk. */
+static int durable(PGconn *conn)
+{
+	PGresult *res = PQexec(conn, "BEGIN; SET LOCAL synchronous_commit = on;"
+	                             " SELECT txid_current(); COMMIT");
+	int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -EIO;
+	if (r < 0)
+		hp_warn("before moving a finished file: the database did not confirm its result is on disk: %s",
+		        PQerrorMessage(conn));
+	PQclear(res);
+	return r;
+}
+
 void hp_dispose_job(PGconn *conn, const hp_config *cfg, int64_t job_id, hp_dispose_kind kind)
 {
 	if (!any_action(cfg, kind))
@@ -352,7 +368,7 @@ void hp_dispose_job(PGconn *conn, const hp_config *cfg, int64_t job_id, hp_dispo
 	if (PQntuples(res) == 1) {
 		const hp_watch_config *w = watch_named(cfg, PQgetvalue(res, 0, 5));
 		const char *dir;
-		if (w && action_of(w, kind, &dir) != HP_ON_KEEP)
+		if (w && action_of(w, kind, &dir) != HP_ON_KEEP && durable(conn) == 0)
 			dispose_row(conn, w, res, 0, kind);
 	}
 	PQclear(res);

@@ -193,6 +193,10 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		r = hp_frame_put_u64(b, HP_TAG_CHUNK_TOKENS, m->chunk_tokens);
 	if (r == 0)
 		r = hp_frame_put_u64(b, HP_TAG_MAX_OUTPUT, m->max_output);
+	if (r == 0 && m->pdf_max_pages)
+		r = hp_frame_put_u64(b, HP_TAG_PDF_MAX_PAGES, m->pdf_max_pages);
+	if (r == 0 && m->pdf_page_ms)
+		r = hp_frame_put_u64(b, HP_TAG_PDF_PAGE_MS, m->pdf_page_ms);
 	if (r == 0 && m->chunk_overlap)
 		r = hp_frame_put_u64(b, HP_TAG_CHUNK_OVERLAP, m->chunk_overlap);
 	if (r == 0 && m->have_chunk_min)
@@ -266,6 +270,15 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			if (have_mo || get_u64(val, len, &m.max_output) < 0)
 				return -EBADMSG;
 			have_mo = true;
+			break;
+		case HP_TAG_PDF_MAX_PAGES:
+			if (get_u64(val, len, &v) < 0 || v > UINT32_MAX)
+				return -EBADMSG;
+			m.pdf_max_pages = (uint32_t)v;
+			break;
+		case HP_TAG_PDF_PAGE_MS:
+			if (get_u64(val, len, &m.pdf_page_ms) < 0)
+				return -EBADMSG;
 			break;
 		case HP_TAG_CHUNK_OVERLAP:
 			if (have_ov || get_u64(val, len, &v) < 0 || v > UINT32_MAX)

@@ -36,6 +36,28 @@ static int set_limit(int res, rlim_t v)
 	return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
+#ifndef HP_SANITIZE
+/* The address space mapped now, before any job: the program's code and
+ * read-only data (MuPDF's built-in fonts alone are ~40 MiB of it), shared
+ * libraries, the magic database, OCR language data. File-backed and shared
+ * through the page cache, it costs little memory, but RLIMIT_AS counts
+ * it; 0 when it cannot be read. */
+static uint64_t mapped_now(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	unsigned long long pages = strtoull(buf, NULL, 10);
+	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+#endif
+
 static int set_limits(uint64_t memory_limit)
 {
 	int r = 0;
@@ -45,8 +67,11 @@ static int set_limits(uint64_t memory_limit)
 	if (memory_limit)
 		hp_debug("sandbox: sanitizer build, RLIMIT_AS not set");
 #else
+	/* memory_limit is what a job may take on top of what the worker has
+	 * mapped at start (see mapped_now): otherwise a large converter binary
+	 * would leave a small limit no room at all. */
 	if (memory_limit)
-		r = set_limit(RLIMIT_AS, (rlim_t)memory_limit);
+		r = set_limit(RLIMIT_AS, (rlim_t)(memory_limit + mapped_now()));
 #endif
 	if (r == 0)
 		r = set_limit(RLIMIT_CORE, 0);

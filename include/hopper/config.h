@@ -58,8 +58,11 @@ typedef struct hp_config {
 	uint64_t memory_limit; /* per worker, bytes; default 512M */
 	uint64_t job_timeout_ms; /* default 60 s */
 	int max_attempts;      /* default 3, 1..100 */
+	uint64_t retry_delay_ms; /* default 10 s: backoff before the 2nd try, doubling */
 	uint64_t max_file_size;  /* default 256M */
 	uint64_t max_output;     /* max Markdown per document, default 64M */
+	int pdf_max_pages;       /* default 2000 */
+	uint64_t pdf_page_timeout_ms; /* per PDF page, default 10 s */
 	int chunk_overlap;     /* tokens repeated between chunks, default 0, 0..4096 */
 	int chunk_min_tokens;  /* smaller sections merge, default 32, 0..4096 */
 	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */

@@ -64,6 +64,8 @@ typedef struct hp_doc {
 typedef struct hp_convert_limits {
 	size_t max_output;  /* max Markdown bytes; over it -> -EFBIG */
 	int max_depth;      /* max nesting depth of the input tree (HTML/XML) */
+	int max_pages;      /* PDF: more pages fail the job; 0 = no cap */
+	uint64_t page_time_ms; /* PDF: time one page may take; 0 = no budget */
 	const char *ocr_languages; /* Tesseract languages, "eng deu"; NULL = eng */
 	/* ZIP containers (DOCX, XLSX, PPTX, ODF, EPUB); 0 = the default.
 	 * Hitting one fails the job, naming the limit and the entry. */

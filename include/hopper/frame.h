@@ -47,6 +47,8 @@ enum hp_tag {
 	HP_TAG_ZIP_MAX_RATIO = 11,  /* u64 */
 	HP_TAG_ZIP_MAX_ENTRIES = 12, /* u64 */
 	HP_TAG_MAX_SHEET_ROWS = 13,  /* u64 */
+	HP_TAG_PDF_MAX_PAGES = 14, /* u64: 0 = the worker's default */
+	HP_TAG_PDF_PAGE_MS = 15, /* u64: 0 = the worker's default */
 	/* result */
 	HP_TAG_STATUS = 16,      /* u64: 0 ok, else errno (positive) */
 	HP_TAG_ERROR = 17,       /* string */
@@ -101,6 +103,8 @@ typedef struct hp_job_msg {
 	uint32_t chunk_min;     /* sent as is; see HP_TAG_CHUNK_MIN for absent */
 	bool have_chunk_min;    /* decode: the field was present */
 	uint64_t max_output;
+	uint32_t pdf_max_pages;  /* 0 = default */
+	uint64_t pdf_page_ms;    /* 0 = default */
 	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 	/* converter limits (hp_convert_limits); 0 = the converter's default */
 	uint64_t zip_max_total, zip_max_ratio, zip_max_entries, max_sheet_rows;

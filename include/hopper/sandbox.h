@@ -1,6 +1,7 @@
 /* sandbox.h — what a worker process gives up before it reads untrusted bytes.
  *
- * What it does: rlimits (address space = memory_limit, no core dumps, no
+ * What it does: rlimits (address space = memory_limit on top of what is
+ * mapped at the call: program, libraries, preloaded data; no core dumps, no
  * file writes, few fds), PR_SET_NO_NEW_PRIVS, and a seccomp filter (libseccomp)
  * that allows what a converter needs (read/write on open fds, memory,
  * time, exit) and ends the process on anything else; open/openat fail

@@ -17,6 +17,10 @@ extern const hp_converter hp_conv_json;
 extern const hp_converter hp_conv_code;
 extern const hp_converter hp_conv_xml;
 extern const hp_converter hp_conv_image;
+extern const hp_converter hp_conv_pdf;
+
+/* MuPDF's context (pdf.c), made once before the sandbox closes. 0 or -ENOMEM. */
+int hp_pdf_init(void);
 extern const hp_converter hp_conv_docx;
 extern const hp_converter hp_conv_xlsx;
 extern const hp_converter hp_conv_pptx;

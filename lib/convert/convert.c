@@ -44,6 +44,7 @@
 static const hp_converter *const converters[] = {
 	&hp_conv_text, &hp_conv_markdown, &hp_conv_html, &hp_conv_csv,
 	&hp_conv_json, &hp_conv_code, &hp_conv_xml, &hp_conv_image,
+	&hp_conv_pdf,
 	&hp_conv_docx, &hp_conv_xlsx, &hp_conv_pptx, &hp_conv_epub,
 	&hp_conv_odt, &hp_conv_ods, &hp_conv_odp,
 };
@@ -151,6 +152,11 @@ int hp_convert_init(void)
 		charsets[i].cd = cd;
 	}
 	xmlInitParser();
+	r = hp_pdf_init();
+	if (r < 0) {
+		hp_err("convert: cannot start MuPDF: %s", strerror(-r));
+		goto out;
+	}
 	/* Language data for OCR; without it images fail with the reason. */
 	hp_ocr_preload();
 	init_done = 1;

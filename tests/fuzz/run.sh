@@ -29,7 +29,7 @@ seed() { # seed TARGET DIR: copy the files a target starts from into DIR
 	convert_xml) exts="xml svg" ;;
 	convert_code) exts="c h py sh js go rs" ;;
 	convert_image) exts="png jpg jpeg tif tiff webp gif bmp" ;;
-	convert_docx | convert_xlsx | convert_pptx | convert_epub | convert_odt | convert_ods | convert_odp)
+	convert_docx | convert_xlsx | convert_pptx | convert_epub | convert_odt | convert_ods | convert_odp | convert_pdf)
 		exts=${t#convert_} ;;
 	*) exts="*" ;;
 	esac

@@ -37,6 +37,7 @@ state_dir = state
 log_level = debug
 [workers]
 min = 2
+retry_delay = 200ms
 chunk_min_tokens = 0
 [watch inbox]
 path = inbox

@@ -800,13 +800,14 @@ static void test_over_memory_limit(void **state)
 	if (o->o != HP_POOL_ERROR || !strstr(o->error, "memory_limit"))
 		fail_msg("over memory: outcome %d, %s", o->o, o->error ? o->error : o->reason);
 	printf("over memory_limit, reading: %s\n", o->error);
-	/* Half: it fails reading or converting (the Markdown and chunks are
-	 * copies); either way the message names the limit. */
-	big = malloc(n / 2);
+	/* Three quarters: it fails reading or converting (the Markdown and
+	 * chunks are copies); either way the message names the limit.
+	 * (memory_limit is on top of what the worker maps at start.) */
+	big = malloc(n * 3 / 4);
 	assert_non_null(big);
-	for (size_t i = 0; i < n / 2; i++)
+	for (size_t i = 0; i < n * 3 / 4; i++)
 		big[i] = "word \n"[i % 6];
-	assert_int_equal(submit(&f, 96, "half.txt", big, n / 2), 0);
+	assert_int_equal(submit(&f, 96, "half.txt", big, n * 3 / 4), 0);
 	free(big);
 	run_until(&f, 2);
 	o = find(96);

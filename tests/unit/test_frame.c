@@ -48,6 +48,8 @@ static void test_job_round_trip(void **state)
 		.chunk_min = 0,
 		.have_chunk_min = true,
 		.max_output = 5u << 20,
+		.pdf_max_pages = 77,
+		.pdf_page_ms = 2500,
 		.ocr_languages = "eng deu",
 		.zip_max_total = 3u << 30,
 		.zip_max_ratio = 150,
@@ -71,6 +73,8 @@ static void test_job_round_trip(void **state)
 	assert_true(d.have_chunk_min);    /* 0 sent is 0, not "absent" */
 	assert_int_equal(d.chunk_min, 0);
 	assert_true(d.max_output == m.max_output);
+	assert_int_equal(d.pdf_max_pages, 77);
+	assert_true(d.pdf_page_ms == 2500);
 	assert_string_equal(d.ocr_languages, "eng deu");
 	assert_true(d.zip_max_total == 3ull << 30);
 	assert_true(d.zip_max_ratio == 150 && d.zip_max_entries == 777 && d.max_sheet_rows == 12345);
