@@ -33,7 +33,7 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
 	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
-	libtesseract-dev libleptonica-dev tesseract-ocr-eng libtree-sitter-dev \
+	libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr libtree-sitter-dev \
 	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
 	poppler-utils mupdf-tools bc \
@@ -227,6 +227,8 @@ bench: deps
 	@B=$(B) bash tests/bench/watch-daemon.sh
 	@echo "PDF vs pdftotext and mutool draw -F txt (same files, same run):"
 	@tests/bench/pdf_bench.sh $(B) 3 $(BENCH_PDFS)
+	@echo "OCR on one core: hopper convert of a picture of text vs the tesseract command (5 runs each):"
+	@tests/bench/ocr_vs_tesseract.sh $(B) 5 tests/data/ocr/invoice.png
 	@echo "worker start-up (hopper-worker --worker until it waits for its first job):"
 	@python3 tests/bench/worker_startup.py $(B)/hopper-worker 20
 	@echo "converters + chunker, in process (20 rounds each):"
