@@ -277,18 +277,23 @@ static void ready_free(hp_daemon *d)
 	d->n_ready = d->i_ready = 0;
 }
 
-/* Claim a prefetch batch (HP_PREFETCH, at least four per live worker), so
- * a worker that finishes finds its next job in memory, not behind a round
- * trip. Only the job rows are held ahead; files are read when dispatched. */
+/* Claim a prefetch batch, so a worker that finishes finds its next job in
+ * memory, not behind a round trip. Only the job rows are held ahead; files
+ * are read when dispatched. The batch starts at two per live worker and
+ * doubles while claims come back full, up to HP_PREFETCH (slow start): a
+ * long backlog is claimed in large batches, while a short one is shared
+ * with the other daemons on the database instead of being taken whole by
+ * the first to ask. */
 static bool refill(hp_daemon *d)
 {
 	if (d->i_ready < d->n_ready)
 		return true;
 	ready_free(d);
 	int alive = hp_pool_alive(d->pool);
-	size_t want = (size_t)(alive > 0 ? alive : 1) * 4;
-	if (want < HP_PREFETCH)
-		want = HP_PREFETCH;
+	size_t low = (size_t)(alive > 0 ? alive : 1) * 2;
+	if (d->claim_size < low)
+		d->claim_size = low;
+	size_t want = d->claim_size < HP_PREFETCH ? d->claim_size : HP_PREFETCH;
 	if (want > HP_MAX_INFLIGHT - d->n_flights)
 		want = HP_MAX_INFLIGHT - d->n_flights;
 	if (want == 0)
@@ -306,6 +311,7 @@ static bool refill(hp_daemon *d)
 	d->ready = jobs;
 	d->n_ready = n;
 	d->want_claim = n == want; /* maybe more waiting */
+	d->claim_size = n == want ? want * 2 : low;
 	return n > 0;
 }
 

@@ -103,6 +103,7 @@ typedef struct hp_daemon {
 	size_t n_pending, cap_pending;
 	hp_flight flights[HP_MAX_INFLIGHT];
 	size_t n_flights;
+	size_t claim_size;      /* next claim's batch: slow start up to HP_PREFETCH */
 	/* claimed ahead of the workers (prefetch), then read in batches */
 	hp_job *ready;
 	size_t n_ready, i_ready;

@@ -207,8 +207,10 @@ static int q_session(hp_queue *q)
 	 * each transaction whole: a forgotten claim is claimed again, a
 	 * forgotten result (document, chunks and `done` go in one transaction)
 	 * leaves its job running until the lease runs out, and it is converted
-	 * again. Files are the source of truth, so nothing is lost and nothing
-	 * is stored twice; the queue saves a WAL flush per statement. */
+	 * again. Enqueues are the exception: hp_queue_enqueue ends with one
+	 * durable commit, since nothing else would queue a forgotten file
+	 * before the next scan. Results that lead to a file being moved or
+	 * deleted are made durable first (lib/dispose.c). */
 	int r = q_exec(q,
 	               "SELECT set_config('statement_timeout', $1, false),"
 	               " set_config('lock_timeout', $2, false),"
@@ -552,6 +554,16 @@ int hp_queue_enqueue(hp_queue *q, const hp_file_ref *files, size_t n, size_t *re
 	for (size_t i = 0; i < n; i += ENQUEUE_BATCH) {
 		size_t k = n - i < ENQUEUE_BATCH ? n - i : ENQUEUE_BATCH;
 		int r = enqueue_split(q, files + i, k, &added);
+		if (r < 0)
+			return r;
+	}
+	/* The queue commits with synchronous_commit off (see the session
+	 * settings), but a queued file must survive a server crash: nothing
+	 * would queue it again before the next scan. One commit that waits for
+	 * its WAL flush makes every earlier one durable too. */
+	if (added > 0) {
+		int r = q_exec(q, "SELECT set_config('synchronous_commit', 'on', true), txid_current()", 0, NULL,
+		               NULL);
 		if (r < 0)
 			return r;
 	}
