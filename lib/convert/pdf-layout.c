@@ -486,7 +486,7 @@ static int build_lines(layout *L, uint32_t *idx, size_t n)
 			cell *prev = ln->n_cells ? &L->cells[L->n_cells - 1] : NULL;
 			int ord, r;
 			float sz = prev && prev->size > s->size ? prev->size : s->size;
-			const char *pt = prev ? L->arena.data + prev->text : NULL;
+			const char *pt = prev ? arena_at(L, prev->text) : NULL;
 			int marker = prev && ln->n_cells == 1 && prev->len <= 6 &&
 			             ((list_marker(pt, prev->len, &ord) == prev->len &&
 			               (bullet_len(pt, prev->len) || j - i == 2)) ||
@@ -620,7 +620,7 @@ static int flow_text(layout *L, size_t a, size_t b, float fx0, float fx1)
 	for (size_t i = a; i < b; i++) {
 		const line *ln = &L->lines[i];
 		const cell *c0 = &L->cells[ln->cell];
-		const char *s = L->arena.data + c0->text;
+		const char *s = arena_at(L, c0->text);
 		int ordered = 0;
 		size_t mk = list_marker(s, c0->len, &ordered);
 		/* a lone dash or star with nothing after it is no item */
@@ -883,7 +883,7 @@ static int pick_title(layout *L, float body)
 	}
 	if (!best || best->size < body * 1.1f)
 		return 0;
-	char *t = strndup(L->arena.data + best->text, best->len);
+	char *t = strndup(arena_at(L, best->text), best->len);
 	if (!t)
 		return -ENOMEM;
 	L->info->title = t;

@@ -62,6 +62,13 @@ typedef struct layout {
 	int list_depth;
 } layout;
 
+/* The text at offset off of the arena; "" while the arena is still empty
+ * (its data pointer is NULL until the first append). */
+static inline const char *arena_at(const layout *L, size_t off)
+{
+	return L->arena.data ? L->arena.data + off : "";
+}
+
 /* The margin share of the page height where running headers and footers
  * are looked for. */
 #define HP_PDF_MARGIN_FRAC 0.12f

@@ -39,7 +39,7 @@ static int is_bold_heading(const layout *L, const block *b, float body)
 	if (b->type != B_PARA || !(b->flags & HP_PDF_BOLD) || b->n_lines != 1 || b->len > 80 ||
 	    b->size < body * 0.95f || b->size == 0)
 		return 0;
-	const char *s = L->arena.data + b->text;
+	const char *s = arena_at(L, b->text);
 	char last = s[b->len - 1];
 	if (last == '.' || last == ',' || last == ';')
 		return 0;
@@ -196,7 +196,8 @@ int hp_pdf_emit(layout *L, hp_buf *out)
 	int r = 0;
 	for (size_t i = 0; i < L->n_blocks && r == 0; i++) {
 		const block *b = &L->blocks[i];
-		const char *s = L->arena.data + b->text;
+		/* The arena has no data until something was added to it. */
+		const char *s = arena_at(L, b->text);
 		int next_item = i + 1 < L->n_blocks && L->blocks[i + 1].type == B_ITEM;
 		switch (b->type) {
 		case B_PAGE:
