@@ -91,8 +91,8 @@ static int q_error(hp_queue *q, const PGresult *res)
 	if (PQstatus(q->conn) == CONNECTION_BAD ||
 	    (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0)))
 		return -ECONNRESET;
-	if (!state)
-		return -EIO;
+	if (!state) /* libpq's own failure, no word from the server: not the data */
+		return -ECONNRESET;
 	/* serialization failure, deadlock, lock_timeout, statement_timeout,
 	 * class 53 (disk full, out of memory, too many connections) */
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
@@ -550,23 +550,24 @@ static int enqueue_split(hp_queue *q, const hp_file_ref *files, size_t n, size_t
 
 int hp_queue_enqueue(hp_queue *q, const hp_file_ref *files, size_t n, size_t *ret_added)
 {
-	size_t added = 0;
-	for (size_t i = 0; i < n; i += ENQUEUE_BATCH) {
-		size_t k = n - i < ENQUEUE_BATCH ? n - i : ENQUEUE_BATCH;
-		int r = enqueue_split(q, files + i, k, &added);
-		if (r < 0)
-			return r;
-	}
 	/* The queue commits with synchronous_commit off (see the session
 	 * settings), but a queued file must survive a server crash: nothing
-	 * would queue it again before the next scan. One commit that waits for
-	 * its WAL flush makes every earlier one durable too. */
-	if (added > 0) {
-		int r = q_exec(q, "SELECT set_config('synchronous_commit', 'on', true), txid_current()", 0, NULL,
-		               NULL);
-		if (r < 0)
-			return r;
+	 * would queue it again before the next scan. So the enqueue statements
+	 * themselves commit synchronously. (A separate "durable" statement
+	 * does not do it: PostgreSQL flushes at commit only for a transaction
+	 * that wrote WAL before its commit record, and set_config() plus
+	 * txid_current() writes none, so that commit was asynchronous too.) */
+	size_t added = 0;
+	int r = q_exec(q, "SET synchronous_commit = on", 0, NULL, NULL);
+	for (size_t i = 0; r == 0 && i < n; i += ENQUEUE_BATCH) {
+		size_t k = n - i < ENQUEUE_BATCH ? n - i : ENQUEUE_BATCH;
+		r = enqueue_split(q, files + i, k, &added);
 	}
+	int r2 = q_exec(q, "SET synchronous_commit = off", 0, NULL, NULL);
+	if (r == 0)
+		r = r2;
+	if (r < 0)
+		return r;
 	if (ret_added)
 		*ret_added = added;
 	return 0;
