@@ -93,6 +93,51 @@ void hp_dbconn_embedded_died(hp_daemon *d, int st)
 	d->next_reconnect = hp_now_ms();
 }
 
+/* After a reconnect: jobs running under this hopperd's own lease that it
+ * no longer holds in memory are orphans. Their result was committed
+ * asynchronously and died with the server (a crash forgets the last
+ * moments of such commits), or their claim's answer was lost with the
+ * connection. They go back to the queue now instead of waiting for their
+ * lease to run out; the attempt does not count (not the file's fault). */
+static void release_orphans(hp_daemon *d)
+{
+	hp_buf ids;
+	hp_buf_init(&ids, 0);
+	int r = hp_buf_addstr(&ids, "{");
+	const char *sep = "";
+	for (size_t i = 0; r == 0 && i < d->n_flights; i++, sep = ",")
+		r = hp_buf_addf(&ids, "%s%llu", sep, (unsigned long long)d->flights[i].job_id);
+	for (size_t i = 0; r == 0 && i < d->n_ready; i++, sep = ",")
+		r = hp_buf_addf(&ids, "%s%lld", sep, (long long)d->ready[i].id);
+	for (size_t i = 0; r == 0 && i < d->n_dones; i++, sep = ",")
+		r = hp_buf_addf(&ids, "%s%llu", sep, (unsigned long long)d->dones[i].job_id);
+	for (size_t i = 0; r == 0 && i < d->n_flushing; i++, sep = ",")
+		r = hp_buf_addf(&ids, "%s%llu", sep, (unsigned long long)d->flushing[i].job_id);
+	if (r == 0)
+		r = hp_buf_addstr(&ids, "}");
+	if (r < 0) {
+		hp_buf_free(&ids);
+		return; /* their leases run out instead */
+	}
+	const char *params[] = { d->owner, ids.data };
+	PGresult *res = PQexecParams(hp_queue_conn(d->q),
+	                             "UPDATE hopper.jobs SET state = 'queued', not_before = now(),"
+	                             " attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_until = NULL"
+	                             " WHERE state = 'running' AND lease_owner = $1 AND NOT (id = ANY($2::bigint[]))",
+	                             2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		int n = atoi(PQcmdTuples(res));
+		if (n > 0)
+			hp_notice("%d job(s) of this hopperd whose outcome the database lost went back to the queue", n);
+	} else {
+		char msg[512];
+		hp_db_message(hp_queue_conn(d->q), res, msg, sizeof msg);
+		hp_warn("cannot give back jobs lost with the database (%s); taken again when their lease runs out", msg);
+	}
+	PQclear(res);
+	hp_buf_free(&ids);
+}
+
 void hp_dbconn_try_reconnect(hp_daemon *d, uint64_t now)
 {
 	if (!d->db_broken || d->stopping || now < d->next_reconnect)
@@ -112,6 +157,7 @@ void hp_dbconn_try_reconnect(hp_daemon *d, uint64_t now)
 	if (hp_jobs_set_watches(d) < 0)
 		return;
 	hp_notice("database connection restored");
+	release_orphans(d);
 	d->db_broken = false;
 	d->reconnect_ms = 0;
 	hp_dbconn_register(d);
