@@ -39,6 +39,7 @@ struct hp_queue {
 	char *watches;            /* text[] literal of our watch names; NULL = none set */
 	bool prepared[S__N];
 	char err[1024];           /* the database's words for the last failure */
+	char sqlstate[6];         /* its SQLSTATE ("" when libpq made the error) */
 	/* the completion batch in flight (hp_queue_complete_start) */
 	hp_completion *async_items;
 	size_t async_n;
@@ -87,6 +88,7 @@ static int q_error(hp_queue *q, const PGresult *res)
 {
 	hp_db_message(q->conn, res, q->err, sizeof q->err);
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(q->sqlstate, sizeof q->sqlstate, "%s", state ? state : "");
 	/* Class 08: connection exception; 57P0x: the server is shutting down. */
 	if (PQstatus(q->conn) == CONNECTION_BAD ||
 	    (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0)))
@@ -125,6 +127,7 @@ static int q_result(hp_queue *q, PGresult *res, PGresult **ret_res)
 		return r;
 	}
 	q->err[0] = '\0';
+	q->sqlstate[0] = '\0';
 	if (ret_res)
 		*ret_res = res;
 	else
@@ -190,6 +193,11 @@ static int q_exec_count(hp_queue *q, const char *sql, int nparams, const char *c
 const char *hp_queue_last_error(const hp_queue *q)
 {
 	return q->err;
+}
+
+const char *hp_queue_last_sqlstate(const hp_queue *q)
+{
+	return q->sqlstate;
 }
 
 /* ---- connection ------------------------------------------------------------ */
@@ -563,9 +571,17 @@ int hp_queue_enqueue(hp_queue *q, const hp_file_ref *files, size_t n, size_t *re
 		size_t k = n - i < ENQUEUE_BATCH ? n - i : ENQUEUE_BATCH;
 		r = enqueue_split(q, files + i, k, &added);
 	}
-	int r2 = q_exec(q, "SET synchronous_commit = off", 0, NULL, NULL);
-	if (r == 0)
-		r = r2;
+	if (r < 0) {
+		/* Report the failure's words, not the reset's. */
+		char err[sizeof q->err], state[sizeof q->sqlstate];
+		memcpy(err, q->err, sizeof err);
+		memcpy(state, q->sqlstate, sizeof state);
+		q_exec(q, "SET synchronous_commit = off", 0, NULL, NULL);
+		memcpy(q->err, err, sizeof err);
+		memcpy(q->sqlstate, state, sizeof state);
+		return r;
+	}
+	r = q_exec(q, "SET synchronous_commit = off", 0, NULL, NULL);
 	if (r < 0)
 		return r;
 	if (ret_added)

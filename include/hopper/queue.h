@@ -56,6 +56,9 @@ int hp_queue_reconnect(hp_queue *q);
 /* The database's words for the last failed call (one line); "" if none.
  * Borrowed: valid until the next call. */
 const char *hp_queue_last_error(const hp_queue *q);
+/* The SQLSTATE of that failure ("53100": disk full), "" when libpq itself
+ * failed (connection) or the last statement succeeded. */
+const char *hp_queue_last_sqlstate(const hp_queue *q);
 
 typedef struct hp_queue_policy {
 	int max_attempts;           /* claims of one job before it fails; >= 1 */
