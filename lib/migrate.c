@@ -32,18 +32,39 @@ static int exec_cmd(PGconn *conn, const char *sql, const char *what)
 	return r;
 }
 
-static int current_version(PGconn *conn, int *ret)
+/* The versions recorded in hopper.schema_version, ascending (*ret_v NULL
+ * when there are none). */
+static int applied_versions(PGconn *conn, int **ret_v, size_t *ret_n)
 {
-	PGresult *res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM hopper.schema_version");
+	PGresult *res = PQexec(conn, "SELECT version FROM hopper.schema_version ORDER BY version");
 	int r = 0;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+	*ret_v = NULL;
+	*ret_n = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		r = sql_fail(conn, res, "reading hopper.schema_version");
 		goto out;
 	}
-	*ret = atoi(PQgetvalue(res, 0, 0));
+	size_t n = (size_t)PQntuples(res);
+	int *v = n ? calloc(n, sizeof *v) : NULL;
+	if (n && !v) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = atoi(PQgetvalue(res, (int)i, 0));
+	*ret_v = v;
+	*ret_n = n;
 out:
 	PQclear(res);
 	return r;
+}
+
+static bool has_version(const int *v, size_t n, int version)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == version)
+			return true;
+	return false;
 }
 
 static int apply_one(PGconn *conn, const hp_migration *m)
@@ -81,10 +102,24 @@ fail:
 	return r;
 }
 
+static int by_version(const void *a, const void *b)
+{
+	int va = (*(const hp_migration *const *)a)->version, vb = (*(const hp_migration *const *)b)->version;
+	return (va > vb) - (va < vb);
+}
+
 int hp_migrate(PGconn *conn)
 {
-	int r, have = 0, applied = 0;
+	return hp_migrate_list(conn, hp_migrations, hp_n_migrations);
+}
+
+int hp_migrate_list(PGconn *conn, const hp_migration *list, size_t n)
+{
+	int r, applied = 0;
 	bool locked = false;
+	int *have = NULL;
+	size_t n_have = 0;
+	const hp_migration **order = NULL;
 
 	/* A session lock, waited for: daemons that start together take turns,
 	 * and the later ones find nothing left to do. */
@@ -112,26 +147,44 @@ int hp_migrate(PGconn *conn)
 		             "creating hopper.schema_version");
 	if (r < 0)
 		goto out;
-	r = current_version(conn, &have);
+	r = applied_versions(conn, &have, &n_have);
 	if (r < 0)
 		goto out;
-	int newest = hp_n_migrations ? hp_migrations[hp_n_migrations - 1].version : 0;
-	if (have > newest) {
+	int newest = 0;
+	for (size_t i = 0; i < n; i++)
+		if (list[i].version > newest)
+			newest = list[i].version;
+	if (n_have && have[n_have - 1] > newest) {
 		hp_err("schema version %d is newer than this hopperd (%d): install the newer hopper "
-		       "that upgraded this database", have, newest);
+		       "that upgraded this database", have[n_have - 1], newest);
 		r = -EPROTO;
 		goto out;
 	}
-	for (size_t i = 0; i < hp_n_migrations; i++) {
-		if (hp_migrations[i].version <= have)
+	/* Every version not recorded, in ascending order: not only those above
+	 * the highest applied one, so a number skipped on the way (a migration
+	 * merged late, a database upgraded by a build that lacked it) is
+	 * applied too. */
+	order = n ? calloc(n, sizeof *order) : NULL;
+	if (n && !order) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = &list[i];
+	if (n)
+		qsort(order, n, sizeof *order, by_version);
+	for (size_t i = 0; i < n; i++) {
+		if (has_version(have, n_have, order[i]->version))
 			continue;
-		r = apply_one(conn, &hp_migrations[i]);
+		r = apply_one(conn, order[i]);
 		if (r < 0)
 			goto out;
 		applied++;
 	}
 	r = 0;
 out:
+	free(order);
+	free(have);
 	if (locked && PQstatus(conn) == CONNECTION_OK)
 		PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
 	return r < 0 ? r : applied;

@@ -22,8 +22,12 @@ typedef struct hp_migration {
 extern const hp_migration hp_migrations[];
 extern const size_t hp_n_migrations;
 
-/* Apply what is missing. Returns the number applied (>= 0) or -errno;
- * the error is logged with the server's message. */
+/* Apply what is missing: every version of hp_migrations[] not recorded in
+ * hopper.schema_version, in ascending order, also one below the highest
+ * applied (a migration merged late). Returns the number applied (>= 0) or
+ * -errno; the error is logged with the server's message. */
 int hp_migrate(PGconn *conn);
+/* The same with another list (ascending versions): for tests. */
+int hp_migrate_list(PGconn *conn, const hp_migration *list, size_t n);
 
 #endif
