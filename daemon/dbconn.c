@@ -21,6 +21,7 @@
 #define RECONNECT_MIN_MS 1000
 #define RECONNECT_MAX_MS 30000
 #define WORKERS_EVERY_MS 20000
+#define DISK_FULL_MAX_MS 10000
 
 static void db_on_event(hp_evsrc *src, uint32_t events)
 {
@@ -46,10 +47,70 @@ void hp_dbconn_unregister(hp_daemon *d)
 	d->db_registered = false;
 }
 
+/* ---- disk full ---------------------------------------------------------------
+ * PostgreSQL out of space (SQLSTATE 53100 on a statement, or the embedded
+ * server dead with state_dir nearly full): said once per episode, naming
+ * state_dir and the space needed; meanwhile the supervisor pauses its
+ * database work as in an outage (the watcher goes on, found files are kept,
+ * finished results are held) and tries again with the reconnect backoff.
+ * The episode ends at the first statement that works again. */
+static bool disk_full;        /* paused for space */
+static bool disk_full_said;   /* the episode was logged */
+
+static bool embedded(const hp_daemon *d)
+{
+	return strcmp(d->cfg->database, "local") == 0;
+}
+
+static long long free_mb(const hp_daemon *d)
+{
+	long long b = hp_pgembed_free_bytes(d->cfg->state_dir);
+	return b < 0 ? -1 : b / (1024 * 1024);
+}
+
+static void say_disk_full(hp_daemon *d, const char *why)
+{
+	if (disk_full_said)
+		return;
+	disk_full_said = true;
+	if (embedded(d))
+		hp_err("out of disk space: state_dir %s has %lld MB free, and the embedded PostgreSQL needs at "
+		       "least %d MB there (its WAL may grow to %s) (%s); hopperd keeps watching, keeps what it "
+		       "finds and tries again until there is space; nothing is lost",
+		       d->cfg->state_dir, free_mb(d), HP_PGEMBED_NEED_MB, HP_PGEMBED_MAX_WAL, why);
+	else
+		hp_err("the database server is out of disk space (%s); hopperd keeps watching, keeps what it "
+		       "finds and tries again until there is space; nothing is lost", why);
+}
+
+/* Pause for space: as an outage, but the connection itself is kept. */
+static void pause_disk_full(hp_daemon *d, const char *why)
+{
+	bool first = !disk_full_said;
+	say_disk_full(d, why);
+	disk_full = true;
+	if (d->db_broken)
+		return;
+	d->db_broken = true;
+	if (first || !d->reconnect_ms)
+		d->reconnect_ms = RECONNECT_MIN_MS; /* else the backoff goes on */
+	d->next_reconnect = hp_now_ms() + d->reconnect_ms;
+	hp_dbconn_unregister(d);
+}
+
 static void db_broke(hp_daemon *d)
 {
 	if (d->db_broken)
 		return;
+	/* The embedded server going away with its disk full (a WAL write
+	 * failed: PANIC) is said as what it is. */
+	if (embedded(d)) {
+		long long mb = free_mb(d);
+		if (mb >= 0 && mb < HP_PGEMBED_START_MB) {
+			pause_disk_full(d, hp_queue_last_error(d->q));
+			return;
+		}
+	}
 	hp_err("database unreachable (%s); retrying, files found meanwhile are kept",
 	       hp_queue_last_error(d->q));
 	d->db_broken = true;
@@ -63,6 +124,20 @@ bool hp_dbconn_ok(hp_daemon *d, int r)
 	if (r == -ECONNRESET || (r < 0 && PQstatus(hp_queue_conn(d->q)) != CONNECTION_OK)) {
 		db_broke(d);
 		return false;
+	}
+	if (r == -EAGAIN && strcmp(hp_queue_last_sqlstate(d->q), "53100") == 0) {
+		pause_disk_full(d, hp_queue_last_error(d->q));
+		return false;
+	}
+	/* A success ends the episode; with the embedded server only once
+	 * state_dir has room again (a claim that found nothing writes
+	 * nothing, and would say so too early). */
+	if (r >= 0 && disk_full_said && !d->db_broken &&
+	    (!embedded(d) || free_mb(d) >= HP_PGEMBED_START_MB)) {
+		disk_full_said = false;
+		d->reconnect_ms = 0;
+		hp_notice("disk space is back: the database accepts writes again (state_dir %s has %lld MB free)",
+		          d->cfg->state_dir, free_mb(d));
 	}
 	return !d->db_broken;
 }
@@ -132,6 +207,13 @@ static void release_orphans(hp_daemon *d)
 	} else {
 		char msg[512];
 		hp_db_message(hp_queue_conn(d->q), res, msg, sizeof msg);
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (st && strcmp(st, "53100") == 0) {
+			PQclear(res);
+			hp_buf_free(&ids);
+			pause_disk_full(d, msg);
+			return;
+		}
 		hp_warn("cannot give back jobs lost with the database (%s); taken again when their lease runs out", msg);
 	}
 	PQclear(res);
@@ -146,12 +228,41 @@ void hp_dbconn_try_reconnect(hp_daemon *d, uint64_t now)
 	if (d->reconnect_ms > RECONNECT_MAX_MS)
 		d->reconnect_ms = RECONNECT_MAX_MS;
 	d->next_reconnect = now + d->reconnect_ms;
-	if (!d->pg && strcmp(d->cfg->database, "local") == 0) {
+	if (disk_full && d->reconnect_ms > DISK_FULL_MAX_MS) {
+		d->reconnect_ms = DISK_FULL_MAX_MS; /* a retry costs one statement */
+		d->next_reconnect = now + d->reconnect_ms;
+	}
+	if (!d->pg && embedded(d)) {
+		/* Too little space to finish a crash recovery: wait for it
+		 * instead of failing to start again and again. */
+		long long mb = free_mb(d);
+		if (mb >= 0 && mb < HP_PGEMBED_START_MB) {
+			char why[96];
+			snprintf(why, sizeof why, "the embedded server stopped; it needs %d MB to start",
+			         HP_PGEMBED_START_MB);
+			say_disk_full(d, why);
+			disk_full = true;
+			return;
+		}
 		if (hp_pgembed_start(d->cfg->state_dir, &d->pg) < 0) {
 			d->pg = NULL;
 			return;
 		}
 	}
+	if (disk_full && PQstatus(hp_queue_conn(d->q)) == CONNECTION_OK) {
+		/* Paused for space on a live connection: try again, on our
+		 * own disk once there is room. */
+		long long mb = embedded(d) ? free_mb(d) : -1;
+		if (mb >= 0 && mb < HP_PGEMBED_START_MB)
+			return;
+		disk_full = false;
+		d->db_broken = false;
+		hp_dbconn_register(d);
+		d->want_claim = true;
+		release_orphans(d);
+		return;
+	}
+	disk_full = false;
 	if (hp_queue_reconnect(d->q) < 0)
 		return;
 	if (hp_jobs_set_watches(d) < 0)

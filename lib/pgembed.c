@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -683,7 +684,12 @@ int hp_pgembed_start(const char *state_dir, hp_pgembed **ret)
 		         "-c", "unix_socket_permissions=0700", "-c", "logging_collector=off",
 		         /* hopperd.service has MemoryDenyWriteExecute=yes, which LLVM's
 		          * JIT would trip over; our queries are too short to gain from it. */
-		         "-c", "jit=off", NULL };
+		         "-c", "jit=off",
+		         /* Sized for a small disk (README, "Disk space"): WAL is
+		          * checkpointed away at 96 MB instead of 1 GB, at most 32 MB
+		          * of old segments are kept for reuse, none for standbys. */
+		         "-c", "max_wal_size=" HP_PGEMBED_MAX_WAL, "-c", "min_wal_size=32MB",
+		         "-c", "wal_keep_size=0", NULL };
 	r = spawn(&ru, argv, logfd, pg->pgdata, true, &pg->pid);
 	if (r < 0) {
 		hp_err("cannot start postgres: %s", strerror(-r));
@@ -707,6 +713,20 @@ fail:
 		stop_child(pg);
 	pgembed_free(pg);
 	return r;
+}
+
+long long hp_pgembed_free_bytes(const char *path)
+{
+	struct statvfs vf;
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s", path);
+	while (statvfs(p, &vf) < 0) {
+		char *slash = strrchr(p, '/');
+		if (errno != ENOENT || !slash || slash == p)
+			return -errno;
+		*slash = '\0';
+	}
+	return (long long)vf.f_bavail * (long long)vf.f_frsize;
 }
 
 pid_t hp_pgembed_pid(const hp_pgembed *pg)

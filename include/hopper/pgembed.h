@@ -35,6 +35,19 @@ void hp_pgembed_reaped(hp_pgembed *pg, int wstatus);
 /* Fast shutdown, wait for exit (SIGKILL after 30 s), free. NULL is fine. */
 void hp_pgembed_stop(hp_pgembed *pg);
 
+/* Disk space (README, "Disk space"): the embedded server is started with
+ * max_wal_size = HP_PGEMBED_MAX_WAL (min_wal_size 32MB, wal_keep_size 0),
+ * and wants HP_PGEMBED_NEED_MB free in state_dir to work: its WAL up to
+ * max_wal_size plus room for the documents. Below HP_PGEMBED_START_MB it
+ * is not started at all (it could not finish its crash recovery). */
+#define HP_PGEMBED_MAX_WAL "96MB"
+#define HP_PGEMBED_NEED_MB 128
+#define HP_PGEMBED_START_MB 48
+
+/* Free bytes for an unprivileged writer on the filesystem of path (the
+ * first existing ancestor), or -errno. */
+long long hp_pgembed_free_bytes(const char *path);
+
 /* The conninfo that reaches the embedded cluster of state_dir, whether or
  * not it runs: "host=<state_dir>/run dbname=hopper user=hopper".
  * Caller frees. NULL on ENOMEM. */

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Disk full under the embedded PostgreSQL (issue 14): state_dir on a small
+# tmpfs, filled up with a file while files are dropped into the watched
+# folder, then freed. hopperd must say once that it is out of space, naming
+# state_dir and the space needed, stay up, keep what it finds, and once
+# there is space again finish every file: nothing lost.
+# Needs root (mount); exit 0 pass, 1 fail, 77 skip.
+set -u
+B=${B:-build}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+case $B in /*) bdir=$B ;; *) bdir=$top/$B ;; esac
+hopperd=$bdir/hopperd
+pgbin=$(pg_config --bindir 2>/dev/null)
+[ -x "$pgbin/postgres" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [ ! -x "$pgbin/postgres" ]; then echo "skip: no PostgreSQL server binaries (apt-get install postgresql)"; exit 77; fi
+[ -x "$hopperd" ] || { echo "fail: $hopperd not built"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "skip: mounting a small tmpfs for state_dir needs root"; exit 77; }
+
+tmp=$(mktemp -d /tmp/hopper-df.XXXXXX)
+chmod 755 "$tmp"
+mkdir -p "$tmp/state" "$tmp/inbox"
+if ! mount -t tmpfs -o size=160m,mode=755 tmpfs "$tmp/state" 2>/dev/null; then
+	rmdir "$tmp/state" "$tmp/inbox" "$tmp"
+	echo "skip: cannot mount a tmpfs here (no CAP_SYS_ADMIN in this container?)"; exit 77
+fi
+pid=
+fails=0
+cleanup() {
+	if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+	umount "$tmp/state" 2>/dev/null || umount -l "$tmp/state"
+	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+wait_for() { # wait_for SECONDS COMMAND...
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
+
+cat > "$tmp/a.conf" <<EOF
+[daemon]
+state_dir = state
+[workers]
+min = 2
+[watch inbox]
+path = inbox
+EOF
+cd "$tmp" || exit 1
+"$hopperd" -c "$tmp/a.conf" 2>> "$tmp/a.log" &
+pid=$!
+up() { grep -q "ready:" "$tmp/a.log"; }
+wait_for 120 up || { fail "hopperd did not start"; tail -n 20 "$tmp/a.log"; exit 1; }
+
+# Some files go in while there is room.
+for i in $(seq 1 20); do printf 'Before %d\n\nwritten while there is room\n' "$i" > "$tmp/inbox/a$i.txt"; done
+first() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")" = 20 ]; }
+wait_for 60 first && ok "20 files done before the disk filled" || fail "before: $(sql "SELECT state, count(*) FROM hopper.jobs GROUP BY 1")"
+
+# Fill state_dir's filesystem to the last 256 KB, then drop 200 files.
+avail=$(df --output=avail -k "$tmp/state" | tail -n 1)
+fallocate -l $(( (avail - 256) * 1024 )) "$tmp/state/filler" ||
+	dd if=/dev/zero of="$tmp/state/filler" bs=1k count=$((avail - 256)) 2>/dev/null
+for i in $(seq 1 200); do
+	printf 'Full %d\n\n%s\n' "$i" "$(head -c 3000 /dev/urandom | base64 -w 0)" > "$tmp/inbox/f$i.txt"
+done
+said() { grep -q "out of disk space" "$tmp/a.log"; }
+wait_for 60 said && ok "out of disk space reported" || fail "no disk-full message: $(grep -v '^<7>' "$tmp/a.log" | tail -n 5)"
+# Some turns of the retry backoff while the disk stays full.
+sleep 5
+kill -0 "$pid" 2>/dev/null && ok "hopperd stays up on a full disk" || fail "hopperd exited on a full disk"
+n=$(grep -c "out of disk space" "$tmp/a.log")
+[ "$n" = 1 ] && ok "said once" || fail "disk-full message $n times"
+line=$(grep "out of disk space" "$tmp/a.log")
+case $line in *"state_dir $tmp/state has "*" MB free"*"needs at least "*" MB"*) ok "message names state_dir and the space needed" ;;
+	*) fail "message: $line" ;; esac
+spam=$(grep -c "cannot queue\|cannot claim\|could not be stored" "$tmp/a.log")
+[ "$spam" = 0 ] && ok "no warning per turn while full" || fail "$spam per-turn warnings while full"
+
+# Space again: everything goes through, nothing lost.
+rm -f "$tmp/state/filler"
+all() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE path ~ '/f[0-9]+\.txt$' AND state = 'done'")" = 200 ]; }
+if wait_for 120 all; then ok "200 files done once there was space"; else fail "after freeing: $(sql "SELECT state, count(*) FROM hopper.jobs GROUP BY 1")"; fi
+one=$(sql "SELECT count(*) || '|' || count(DISTINCT path) FROM hopper.jobs")
+[ "$one" = "220|220" ] && ok "one job per file" || fail "jobs|paths: $one"
+grep -q "disk space is back" "$tmp/a.log" && ok "resumption logged" || fail "resumption not logged"
+kill -0 "$pid" 2>/dev/null && ok "same hopperd throughout" || fail "hopperd exited"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+[ $rc = 0 ] && ok "exit 0" || fail "exit $rc"
+
+if [ $fails -gt 0 ]; then
+	echo "--- hopperd log (tail) ---"; grep -v '^<7>' "$tmp/a.log" | tail -n 30
+	echo "$fails check(s) failed"; exit 1
+fi
+echo "all checks passed"
