@@ -57,6 +57,11 @@ void hp_dbconn_unregister(hp_daemon *d)
 static bool disk_full;        /* paused for space */
 static bool disk_full_said;   /* the episode was logged */
 
+bool hp_dbconn_disk_full(void)
+{
+	return disk_full_said;
+}
+
 static bool embedded(const hp_daemon *d)
 {
 	return strcmp(d->cfg->database, "local") == 0;
@@ -232,29 +237,28 @@ void hp_dbconn_try_reconnect(hp_daemon *d, uint64_t now)
 		d->reconnect_ms = DISK_FULL_MAX_MS; /* a retry costs one statement */
 		d->next_reconnect = now + d->reconnect_ms;
 	}
-	if (!d->pg && embedded(d)) {
-		/* Too little space to finish a crash recovery: wait for it
-		 * instead of failing to start again and again. */
+	if (embedded(d) && (disk_full || !d->pg)) {
+		/* Too little space in state_dir: wait for it, instead of
+		 * failing again and again (a server that cannot finish its
+		 * crash recovery, a reconnect and the same error). */
 		long long mb = free_mb(d);
 		if (mb >= 0 && mb < HP_PGEMBED_START_MB) {
 			char why[96];
-			snprintf(why, sizeof why, "the embedded server stopped; it needs %d MB to start",
-			         HP_PGEMBED_START_MB);
+			snprintf(why, sizeof why, "the embedded server %s; it needs %d MB to go on",
+			         d->pg ? "cannot write" : "stopped", HP_PGEMBED_START_MB);
 			say_disk_full(d, why);
 			disk_full = true;
 			return;
 		}
+	}
+	if (!d->pg && embedded(d)) {
 		if (hp_pgembed_start(d->cfg->state_dir, &d->pg) < 0) {
 			d->pg = NULL;
 			return;
 		}
 	}
 	if (disk_full && PQstatus(hp_queue_conn(d->q)) == CONNECTION_OK) {
-		/* Paused for space on a live connection: try again, on our
-		 * own disk once there is room. */
-		long long mb = embedded(d) ? free_mb(d) : -1;
-		if (mb >= 0 && mb < HP_PGEMBED_START_MB)
-			return;
+		/* Paused for space on a live connection: try again. */
 		disk_full = false;
 		d->db_broken = false;
 		hp_dbconn_register(d);

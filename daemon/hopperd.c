@@ -60,7 +60,9 @@ static void notify_status(hp_daemon *d)
 	sd_notifyf(0,
 	           "STATUS=%s %s, %d busy, backlog %s, done %llu (%llu same content), "
 	           "retried %llu, failed %llu%s%s",
-	           d->stopping ? "stopping:" : d->db_broken ? "database unreachable, retrying:" : "running:",
+	           d->stopping ? "stopping:" : d->db_broken ? (hp_dbconn_disk_full() ? "out of disk space, retrying:"
+	                                                              : "database unreachable, retrying:")
+	                         : "running:",
 	           pool, d->pool ? hp_pool_busy(d->pool) : 0, bl,
 	           (unsigned long long)d->n_done, (unsigned long long)d->n_linked,
 	           (unsigned long long)d->n_retried, (unsigned long long)d->n_failed,

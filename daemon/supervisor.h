@@ -182,5 +182,7 @@ void hp_dbconn_publish_workers(hp_daemon *d, uint64_t now, bool force);
 void hp_dbconn_embedded_died(hp_daemon *d, int wstatus);
 /* Notifications waiting on the socket -> want_claim. */
 void hp_dbconn_drain(hp_daemon *d);
+/* Paused because PostgreSQL is out of disk space (for STATUS). */
+bool hp_dbconn_disk_full(void);
 
 #endif
