@@ -56,19 +56,31 @@ start() {
 }
 cd "$tmp" || exit 1
 start
-for i in $(seq 1 "$N"); do printf 'Kill %d\n\nkilled while working on file %d\n' "$i" "$i" > "$tmp/inbox/k$i.txt"; done
+# The files are there before the first kill (each about 6 KB, a few
+# chunks); every round hopperd starts (crash recovery of its server,
+# start-up scan meeting the files already queued), works for 50 to 350 ms
+# and is killed: the kills land in the middle of claims, conversions and
+# result batches.
+body=$(for w in $(seq 1 600); do printf 'word%d ' "$w"; done)
+for i in $(seq 1 "$N"); do
+	printf '# Kill %d\n\n%s\n\n## More %d\n\n%s\n' "$i" "$body" "$i" "$body" > "$tmp/inbox/k$i.txt"
+done
 t0=$SECONDS
+at_kill=
+mid=0
 for round in $(seq 1 "$ROUNDS"); do
-	# Killed at a different moment of its work each round: 0.3 to 1.5 s
-	# after it is ready.
-	sleep "$(( (round * 7) % 13 / 10 )).$(( (round * 7) % 13 % 10 ))"
-	sleep 0.3
+	ms=$(( 50 + (round * 7) % 11 * 30 ))
+	sleep "0.$(printf '%03d' "$ms")"
+	d=$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")
+	at_kill="$at_kill $d"
+	case $d in *[!0-9]*|'') ;; *) [ "$d" -lt "$N" ] && mid=$((mid + 1)) ;; esac
 	kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
 	pg_gone() { ! pgrep -f "$tmp/state/pg" >/dev/null; }
 	wait_for 30 pg_gone || fail "round $round: the embedded server outlived hopperd"
 	start
 done
-echo "   $ROUNDS kill -9 in $((SECONDS - t0)) s; $(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'") of $N done by then"
+echo "   done just before each kill:$at_kill (of $N); $mid kill(s) with work left"
+echo "   $ROUNDS kill -9 in $((SECONDS - t0)) s"
 k_done() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")" = "$N" ]; }
 if wait_for 300 k_done; then ok "$N files done across $ROUNDS kill -9"; else fail "after the kills: $(sql "SELECT state, count(*) FROM hopper.jobs GROUP BY 1")"; fi
 kjobs=$(sql "SELECT count(*) || '|' || count(DISTINCT path) || '|' || count(DISTINCT document_id) FROM hopper.jobs")
