@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Disk full under the embedded PostgreSQL (issue 14): state_dir on a small
 # tmpfs, filled up with a file while files are dropped into the watched
-# folder, then freed. hopperd must say once that it is out of space, naming
-# state_dir and the space needed, stay up, keep what it finds, and once
-# there is space again finish every file: nothing lost.
+# folder, then freed; twice, the second time with room left for data but
+# not for a new WAL segment (the server PANICs). hopperd must say once per
+# episode that it is out of space, naming state_dir and the space needed,
+# stay up, keep what it finds, and once there is space again finish every
+# file: nothing lost.
 # Needs root (mount); exit 0 pass, 1 fail, 77 skip.
 set -u
 B=${B:-build}
@@ -19,7 +21,7 @@ if [ ! -x "$pgbin/postgres" ]; then echo "skip: no PostgreSQL server binaries (a
 tmp=$(mktemp -d /tmp/hopper-df.XXXXXX)
 chmod 755 "$tmp"
 mkdir -p "$tmp/state" "$tmp/inbox"
-if ! mount -t tmpfs -o size=160m,mode=755 tmpfs "$tmp/state" 2>/dev/null; then
+if ! mount -t tmpfs -o size=400m,mode=755 tmpfs "$tmp/state" 2>/dev/null; then
 	rmdir "$tmp/state" "$tmp/inbox" "$tmp"
 	echo "skip: cannot mount a tmpfs here (no CAP_SYS_ADMIN in this container?)"; exit 77
 fi
@@ -89,6 +91,33 @@ one=$(sql "SELECT count(*) || '|' || count(DISTINCT path) FROM hopper.jobs")
 [ "$one" = "220|220" ] && ok "one job per file" || fail "jobs|paths: $one"
 grep -q "disk space is back" "$tmp/a.log" && ok "resumption logged" || fail "resumption not logged"
 kill -0 "$pid" 2>/dev/null && ok "same hopperd throughout" || fail "hopperd exited"
+
+# Again, with 8 MB left and bigger files: WAL needs a new segment (16 MB)
+# it cannot write, and the embedded server PANICs and cannot finish its
+# crash recovery. hopperd must wait for space, not restart it in a loop,
+# then start it and lose nothing.
+avail=$(df --output=avail -k "$tmp/state" | tail -n 1)
+fallocate -l $(( (avail - 8192) * 1024 )) "$tmp/state/filler" ||
+	dd if=/dev/zero of="$tmp/state/filler" bs=1k count=$((avail - 8192)) 2>/dev/null
+for i in $(seq 1 300); do
+	printf 'Again %d\n\n%s\n' "$i" "$(head -c 30000 /dev/urandom | base64 -w 0)" > "$tmp/inbox/g$i.txt"
+done
+said2() { [ "$(grep -c "out of disk space" "$tmp/a.log")" -ge 2 ]; }
+wait_for 60 said2 && ok "out of disk space reported again" || fail "no second disk-full message"
+sleep 5
+starts=$(grep -c "embedded PostgreSQL (pid" "$tmp/a.log")
+echo "   the embedded server $(grep -q "PANIC" "$tmp/state/postgres.log" && echo "PANICked" || echo "did not PANIC") this time; started $starts time(s) so far"
+kill -0 "$pid" 2>/dev/null && ok "hopperd stays up" || fail "hopperd exited on a full disk (2)"
+[ "$(grep -c "out of disk space" "$tmp/a.log")" = 2 ] && ok "said once for this episode" || fail "disk-full messages: $(grep -c "out of disk space" "$tmp/a.log")"
+sleep 3
+[ "$(grep -c "embedded PostgreSQL (pid" "$tmp/a.log")" = "$starts" ] && ok "no restart of the server while the disk is full" ||
+	fail "server restarted while full: $(grep -c "embedded PostgreSQL (pid" "$tmp/a.log") starts"
+rm -f "$tmp/state/filler"
+all2() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE path ~ '/g[0-9]+\.txt$' AND state = 'done'")" = 300 ] 2>/dev/null; }
+if wait_for 120 all2; then ok "300 more files done once there was space"; else fail "after freeing (2): $(sql "SELECT state, count(*) FROM hopper.jobs GROUP BY 1")"; fi
+one=$(sql "SELECT count(*) || '|' || count(DISTINCT path) FROM hopper.jobs")
+[ "$one" = "520|520" ] && ok "one job per file (2)" || fail "jobs|paths (2): $one"
+kill -0 "$pid" 2>/dev/null && ok "same hopperd throughout (2)" || fail "hopperd exited (2)"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 [ $rc = 0 ] && ok "exit 0" || fail "exit $rc"
 
