@@ -37,7 +37,8 @@ DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \
 	poppler-utils mupdf-tools bc \
-	systemd-container debootstrap clang libclang-rt-14-dev
+	systemd-container debootstrap clang libclang-rt-14-dev \
+	bindfs
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

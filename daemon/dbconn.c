@@ -280,7 +280,7 @@ void hp_dbconn_try_reconnect(hp_daemon *d, uint64_t now)
 	if (d->rescan_on_reconnect) {
 		/* Files were dropped past the bound: find them again. */
 		d->rescan_on_reconnect = false;
-		hp_watcher_scan(d->watcher);
+		hp_jobs_scan(d);
 	}
 }
 

@@ -131,7 +131,12 @@ static void reload(hp_daemon *d)
 	hp_pool_config pc;
 	hp_pool_config_fill(&pc, d->cfg, d->exe);
 	hp_pool_reconfigure(d->pool, &pc);
-	hp_watcher_scan(d->watcher);
+	hp_jobs_scan(d);
+	/* Dispositions left by an unconfirmed commit: the results in hand are
+	 * stored (and their files handled) first. */
+	hp_jobs_flush_done(d, true);
+	if (!d->db_broken)
+		hp_dispose_pending(hp_queue_conn(d->q), d->cfg);
 	hp_notice("reloaded %s: %zu watch(es), %d folder(s) watched", d->cfg_path ? d->cfg_path : HP_CONFIG_DEFAULT_PATH,
 	          d->cfg->n_watches, hp_watcher_count(d->watcher));
 out:
@@ -410,10 +415,7 @@ static int daemon_main(hp_daemon *d)
 		hp_err("cannot start the embedder: %s", strerror(-r));
 		goto fail;
 	}
-	r = hp_watcher_scan(d->watcher);
-	if (r >= 0)
-		hp_info("start-up scan found %d file(s)", r);
-	hp_jobs_flush_pending(d);
+	hp_jobs_scan(d); /* the catch-up: queues what is new */
 
 	hp_notice("hopperd %s ready: %zu watch(es), %d folder(s) watched, %d worker(s), reader %s, database %s",
 	          HP_VERSION, d->cfg->n_watches, hp_watcher_count(d->watcher), d->cfg->workers_min,

@@ -86,6 +86,9 @@ void hp_jobs_on_file(void *userdata, const hp_watch_config *w, const char *path,
 		hp_warn("%s: not under the folder of watch '%s'; skipped", path, w->name);
 		return;
 	}
+	int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	if (d->known && hp_known_has(d->known[wi], path + rl + 1, st->st_ino, st->st_size, mtime_ns))
+		return; /* a catch-up scan: this version is queued or done already */
 	if (d->n_pending >= HP_PENDING_MAX) {
 		/* The catch-up scan after reconnect finds it. */
 		d->rescan_on_reconnect = true;
@@ -111,10 +114,42 @@ void hp_jobs_on_file(void *userdata, const hp_watch_config *w, const char *path,
 		.size = st->st_size,
 		.dev = st->st_dev,
 		.ino = st->st_ino,
-		.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+		.mtime_ns = mtime_ns,
 		.priority = w->priority,
 		.chunk_tokens = w->chunk_tokens,
 	};
+}
+
+int hp_jobs_scan(hp_daemon *d)
+{
+	uint64_t t0 = hp_now_ms();
+	size_t n = d->cfg->n_watches, known = 0;
+	d->known = calloc(n ? n : 1, sizeof *d->known);
+	for (size_t i = 0; d->known && i < n && !d->db_broken; i++) {
+		int r = hp_queue_known_load(d->q, d->cfg->watches[i].name, &d->known[i]);
+		if (!hp_dbconn_ok(d, r))
+			break;
+		if (r < 0)
+			hp_warn("watch '%s': cannot list its known versions (%s); the scan sends every file to the queue",
+			        d->cfg->watches[i].name, hp_queue_last_error(d->q));
+		known += hp_known_count(d->known[i]);
+	}
+	uint64_t t1 = hp_now_ms();
+	size_t before = d->n_pending;
+	int r = hp_watcher_scan(d->watcher);
+	size_t fresh = d->n_pending - before;
+	uint64_t t2 = hp_now_ms();
+	hp_jobs_flush_pending(d);
+	for (size_t i = 0; d->known && i < n; i++)
+		hp_known_free(d->known[i]);
+	free(d->known);
+	d->known = NULL;
+	if (r >= 0)
+		hp_info("catch-up: %d file(s) found, %zu new, in %llu ms (%zu known versions listed in %llu ms,"
+		        " scan %llu ms, queueing %llu ms)", r, fresh, (unsigned long long)(hp_now_ms() - t0), known,
+		        (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
+		        (unsigned long long)(hp_now_ms() - t2));
+	return r;
 }
 
 void hp_jobs_pending_clear(hp_daemon *d)

@@ -93,6 +93,8 @@ typedef struct hp_daemon {
 	hp_watcher *watcher;
 	char **roots;           /* realpath of each cfg->watches[i].path; NULL if absent */
 	size_t n_roots;
+	hp_known **known;       /* during a catch-up scan (hp_jobs_scan): the versions each
+	                           watch (cfg order) already has; NULL otherwise */
 	hp_reader *reader;
 	hp_pool *pool;
 	char owner[256];        /* "node:pid" */
@@ -144,6 +146,10 @@ void hp_jobs_on_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_re
 /* Enqueue what the watcher found (kept while the database is away). */
 void hp_jobs_flush_pending(hp_daemon *d);
 void hp_jobs_pending_clear(hp_daemon *d);
+/* Scan every watch (start-up, reload, reconnect) and queue what is new:
+ * versions already in the queue are skipped in memory (hp_known), the rest
+ * are enqueued. Returns the number of files found or -errno. */
+int hp_jobs_scan(hp_daemon *d);
 /* Claim, read and hand jobs to idle workers. */
 void hp_jobs_dispatch(hp_daemon *d);
 /* Send the finished jobs as one batch when it is full or old enough and

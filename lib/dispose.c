@@ -25,6 +25,7 @@
 #include "hopper/common.h"
 #include "hopper/db.h"
 #include "hopper/dispose.h"
+#include "hopper/queue.h"
 
 #define MAX_SUFFIX 10000
 
@@ -216,10 +217,13 @@ int hp_dispose_file(const hp_watch_config *w, const char *path, hp_dispose_kind 
 	char *root = realpath(w->path, NULL);
 	if (!root)
 		return -errno;
+	/* For people: the name with bytes that are not UTF-8 written \xNN. */
+	char *shown = hp_path_text(path);
+	const char *name = shown ? shown : path;
 	size_t rl = strlen(root);
 	const char *rel = path + rl + 1;
 	if (strncmp(path, root, rl) != 0 || path[rl] != '/' || !*rel) {
-		hp_err("%s: not below the folder of [watch %s] (%s); left alone", path, w->name, root);
+		hp_err("%s: not below the folder of [watch %s] (%s); left alone", name, w->name, root);
 		r = -EPERM;
 		goto out;
 	}
@@ -250,26 +254,27 @@ int hp_dispose_file(const hp_watch_config *w, const char *path, hp_dispose_kind 
 	if (a == HP_ON_DELETE) {
 		r = unlinkat(srcdir, base, 0) < 0 ? -errno : 1;
 		if (r == 1)
-			hp_info("%s: deleted (%s = delete)", path, key_of(kind));
+			hp_info("%s: deleted (%s = delete)", name, key_of(kind));
 		goto out;
 	}
 	char dest[PATH_MAX];
 	r = move_to(srcdir, base, &st, dir, rel, dest, sizeof dest);
 	if (r == 0) {
-		hp_info("%s: moved to %s (%s)", path, dest, key_of(kind));
+		hp_info("%s: moved to %s (%s)", name, dest, key_of(kind));
 		if (ret_dest)
 			*ret_dest = strdup(dest);
 		r = 1;
 	}
 out:
 	if (r < 0 && r != -ENOENT && r != -ESTALE && r != -EPERM)
-		hp_err("%s: cannot %s it (%s): %s; it stays where it is and is tried again at the next start",
-		       path, a == HP_ON_DELETE ? "delete" : "move", key_of(kind), strerror(-r));
+		hp_err("%s: cannot %s it (%s): %s; it stays where it is and is tried again at the next start or reload",
+		       name, a == HP_ON_DELETE ? "delete" : "move", key_of(kind), strerror(-r));
 	if (srcdir >= 0)
 		close(srcdir);
 	if (rootfd >= 0)
 		close(rootfd);
 	free(root);
+	free(shown);
 	return r;
 }
 
@@ -316,21 +321,53 @@ static void mark(PGconn *conn, const char *id)
 	PQclear(res);
 }
 
-/* One row: id, path, size, mtime_ns, ino. */
+/* The exact name of a row's file: the watch's root joined to rel_path, the
+ * name's bytes (the text `path` has bytes that are not UTF-8 escaped, so a
+ * name that is not UTF-8 would never be found by it). A row of an older
+ * hopperd without rel_path: its text path. NULL on failure (errno). */
+static char *exact_path(const hp_watch_config *w, PGresult *res, int row)
+{
+	if (PQgetisnull(res, row, 6))
+		return strdup(PQgetvalue(res, row, 1));
+	size_t len = 0;
+	unsigned char *rel = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 6), &len);
+	if (!rel) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *root = realpath(w->path, NULL), *out = NULL;
+	if (root && (len == 0 || memchr(rel, '\0', len)))
+		errno = EINVAL; /* not a name the scan could have found */
+	else if (root && asprintf(&out, "%s/%.*s", root, (int)len, (const char *)rel) < 0)
+		out = NULL;
+	PQfreemem(rel);
+	free(root);
+	return out;
+}
+
+/* One row: id, path, size, mtime_ns, ino, watch, rel_path. */
 static int dispose_row(PGconn *conn, const hp_watch_config *w, PGresult *res, int row, hp_dispose_kind kind)
 {
-	const char *id = PQgetvalue(res, row, 0), *path = PQgetvalue(res, row, 1);
+	const char *id = PQgetvalue(res, row, 0), *text = PQgetvalue(res, row, 1);
 	hp_file_version v = {
 		.size = strtoll(PQgetvalue(res, row, 2), NULL, 10),
 		.mtime_ns = strtoll(PQgetvalue(res, row, 3), NULL, 10),
 		.ino = strtoull(PQgetvalue(res, row, 4), NULL, 10),
 	};
 	const char *fault = getenv("HOPPER_FAULT_KILL_BEFORE_DISPOSE");
-	if (fault && *fault && strstr(path, fault))
+	if (fault && *fault && strstr(text, fault))
 		raise(SIGKILL);
+	char *path = exact_path(w, res, row);
+	if (!path) {
+		int e = errno ? errno : EIO;
+		hp_err("%s: cannot name its file below [watch %s]: %s; it is tried again at the next start or reload",
+		       text, w->name, strerror(e));
+		return -e;
+	}
 	int r = hp_dispose_file(w, path, kind, &v, NULL);
+	free(path);
 	if (r == -ESTALE)
-		hp_debug("%s: changed since job %s; this version is gone, the file is left for its own job", path, id);
+		hp_debug("%s: changed since job %s; this version is gone, the file is left for its own job", text, id);
 	if (r >= 0 || r == -ENOENT || r == -ESTALE || r == -EPERM)
 		mark(conn, id);
 	return r;
@@ -360,7 +397,7 @@ void hp_dispose_job(PGconn *conn, const hp_config *cfg, int64_t job_id, hp_dispo
 	snprintf(id, sizeof id, "%lld", (long long)job_id);
 	const char *p[] = { id };
 	PGresult *res = query(conn, "looking up a finished job's file",
-	                      "SELECT id, path, size, mtime_ns, ino, watch FROM hopper.jobs"
+	                      "SELECT id, path, size, mtime_ns, ino, watch, rel_path FROM hopper.jobs"
 	                      " WHERE id = $1 AND disposed_at IS NULL AND state IN ('done', 'failed')",
 	                      1, p, PGRES_TUPLES_OK);
 	if (!res)
@@ -377,6 +414,7 @@ void hp_dispose_job(PGconn *conn, const hp_config *cfg, int64_t job_id, hp_dispo
 int hp_dispose_pending(PGconn *conn, const hp_config *cfg)
 {
 	int done = 0;
+	bool flushed = false;
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const hp_watch_config *w = &cfg->watches[i];
 		for (int k = 0; k < 2; k++) {
@@ -386,11 +424,20 @@ int hp_dispose_pending(PGconn *conn, const hp_config *cfg)
 				continue;
 			const char *p[] = { w->name, kind == HP_DISPOSE_SUCCESS ? "done" : "failed" };
 			PGresult *res = query(conn, "looking for files a crash left to move or delete",
-			                      "SELECT id, path, size, mtime_ns, ino FROM hopper.jobs"
+			                      "SELECT id, path, size, mtime_ns, ino, watch, rel_path FROM hopper.jobs"
 			                      " WHERE watch = $1 AND state = $2 AND disposed_at IS NULL ORDER BY id",
 			                      2, p, PGRES_TUPLES_OK);
 			if (!res)
 				return -EIO;
+			/* At a reload, rows may be just committed, without their WAL
+			 * flush (see durable). */
+			if (PQntuples(res) > 0 && !flushed) {
+				if (durable(conn) < 0) {
+					PQclear(res);
+					return -EIO;
+				}
+				flushed = true;
+			}
 			for (int row = 0; row < PQntuples(res); row++)
 				if (dispose_row(conn, w, res, row, kind) > 0)
 					done++;
@@ -398,6 +445,6 @@ int hp_dispose_pending(PGconn *conn, const hp_config *cfg)
 		}
 	}
 	if (done)
-		hp_notice("moved or deleted %d finished file(s) that a stop had left in place", done);
+		hp_notice("moved or deleted %d finished file(s) left in place by a stop or an unconfirmed commit", done);
 	return done;
 }

@@ -1340,3 +1340,147 @@ static const char *const stmt_sql[S__N] = {
 	"  seen_at = excluded.seen_at)"
 	"DELETE FROM hopper.worker_procs WHERE owner = $1 AND NOT (pid = ANY($3::int[]))",
 };
+
+/* ---- catch-up: the versions a watch already has --------------------------- */
+
+/* One version: the identity of the unique index (the watch is the set's),
+ * its relative path at arena + off. Sorted by ino first: inodes rarely
+ * repeat, so a lookup seldom compares names. */
+typedef struct known_entry {
+	uint64_t ino;
+	int64_t size, mtime_ns;
+	size_t off, len;
+} known_entry;
+
+struct hp_known {
+	known_entry *e;
+	size_t n;
+	char *arena;
+};
+
+/* Entry a (names in arena) against the version (ino, size, mtime_ns,
+ * rel[0..rel_len)): <0, 0, >0. */
+static int known_cmp(const char *arena, const known_entry *a, uint64_t ino, int64_t size, int64_t mtime_ns,
+                     const char *rel, size_t rel_len)
+{
+	if (a->ino != ino)
+		return a->ino < ino ? -1 : 1;
+	if (a->size != size)
+		return a->size < size ? -1 : 1;
+	if (a->mtime_ns != mtime_ns)
+		return a->mtime_ns < mtime_ns ? -1 : 1;
+	size_t m = a->len < rel_len ? a->len : rel_len;
+	int c = m ? memcmp(arena + a->off, rel, m) : 0;
+	if (c)
+		return c;
+	return a->len < rel_len ? -1 : a->len > rel_len;
+}
+
+static int known_sort_cmp(const void *pa, const void *pb, void *arena)
+{
+	const known_entry *a = pa, *b = pb;
+	return known_cmp(arena, a, b->ino, b->size, b->mtime_ns, (const char *)arena + b->off, b->len);
+}
+
+static int64_t be_i64(const char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | (unsigned char)p[i];
+	return (int64_t)v;
+}
+
+int hp_queue_known_load(hp_queue *q, const char *watch, hp_known **ret)
+{
+	if (q->async_busy)
+		async_finish(q, true);
+	if (fault_now())
+		fault_cut(q);
+	/* Binary results: rel_path as its bytes, size and mtime as 8-byte
+	 * integers; ino is numeric (a u64), sent as its digits. */
+	const char *params[] = { watch };
+	PGresult *res = NULL;
+	int r = q_result(q,
+	                 PQexecParams(q->conn,
+	                              "SELECT rel_path, ino::text, size, mtime_ns FROM hopper.jobs"
+	                              " WHERE watch = $1 AND rel_path IS NOT NULL",
+	                              1, NULL, params, NULL, NULL, 1),
+	                 &res);
+	if (r < 0)
+		return r;
+	size_t n = (size_t)PQntuples(res), bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += (size_t)PQgetlength(res, (int)i, 0);
+	hp_known *k = calloc(1, sizeof *k);
+	if (k) {
+		k->e = malloc((n ? n : 1) * sizeof *k->e);
+		k->arena = malloc(bytes ? bytes : 1);
+	}
+	if (!k || !k->e || !k->arena) {
+		r = -ENOMEM;
+		goto out;
+	}
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		int row = (int)i;
+		if (PQgetisnull(res, row, 1) || PQgetisnull(res, row, 2) || PQgetisnull(res, row, 3) ||
+		    PQgetlength(res, row, 2) != 8 || PQgetlength(res, row, 3) != 8)
+			continue; /* not a version the scan could match */
+		char digits[24];
+		int dl = PQgetlength(res, row, 1);
+		if (dl <= 0 || dl >= (int)sizeof digits)
+			continue;
+		memcpy(digits, PQgetvalue(res, row, 1), (size_t)dl);
+		digits[dl] = '\0';
+		size_t len = (size_t)PQgetlength(res, row, 0);
+		memcpy(k->arena + at, PQgetvalue(res, row, 0), len);
+		k->e[k->n++] = (known_entry){
+			.ino = strtoull(digits, NULL, 10),
+			.size = be_i64(PQgetvalue(res, row, 2)),
+			.mtime_ns = be_i64(PQgetvalue(res, row, 3)),
+			.off = at,
+			.len = len,
+		};
+		at += len;
+	}
+	qsort_r(k->e, k->n, sizeof *k->e, known_sort_cmp, k->arena);
+	*ret = k;
+	k = NULL;
+	r = 0;
+out:
+	hp_known_free(k);
+	PQclear(res);
+	return r;
+}
+
+size_t hp_known_count(const hp_known *k)
+{
+	return k ? k->n : 0;
+}
+
+bool hp_known_has(const hp_known *k, const char *rel, uint64_t ino, int64_t size, int64_t mtime_ns)
+{
+	if (!k || !rel)
+		return false;
+	size_t lo = 0, hi = k->n, len = strlen(rel);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = known_cmp(k->arena, &k->e[mid], ino, size, mtime_ns, rel, len);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+void hp_known_free(hp_known *k)
+{
+	if (!k)
+		return;
+	free(k->e);
+	free(k->arena);
+	free(k);
+}

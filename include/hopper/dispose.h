@@ -42,7 +42,8 @@ typedef struct hp_file_version {
 	uint64_t ino;
 } hp_file_version;
 
-/* Apply w's action for `kind` to `path` (absolute, below w's folder) if it
+/* Apply w's action for `kind` to `path` (absolute, exact bytes, below w's
+ * folder; logged with bytes that are not UTF-8 escaped) if it
  * is still version *v. On a move, *ret_dest (may be NULL) gets the new
  * path (caller frees). Returns 1 when the file was moved or deleted, 0
  * when there was nothing to do (keep), -ENOENT when the file is gone
@@ -56,12 +57,16 @@ int hp_dispose_file(const hp_watch_config *w, const char *path, hp_dispose_kind 
  * failed (HP_DISPOSE_FAILURE): apply its watch's action, then mark it
  * disposed. Nothing at all (no query) when no watch of cfg has an action
  * for `kind`. Errors are logged; the job stays unmarked when the file
- * could not be handled, and is tried again at the next start. */
+ * could not be handled, and is tried again at the next start or reload. */
 void hp_dispose_job(PGconn *conn, const hp_config *cfg, int64_t job_id, hp_dispose_kind kind);
 
-/* Start-up: finish the dispositions a crash interrupted (jobs done or
- * failed, not marked disposed, of watches that move or delete). Returns
- * the number of files moved or deleted, or -errno. */
+/* Start-up and reload: finish the dispositions a crash or a stop
+ * interrupted, or that waited for a commit the database had not confirmed
+ * on disk (jobs done or failed, not marked disposed, of watches that move
+ * or delete). Makes the commits so far durable first. The file is found by
+ * its exact name (the watch root joined to rel_path), so names that are
+ * not UTF-8 are handled too. Returns the number of files moved or
+ * deleted, or -errno. */
 int hp_dispose_pending(PGconn *conn, const hp_config *cfg);
 
 #endif

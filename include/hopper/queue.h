@@ -33,6 +33,7 @@
 #define HOPPER_QUEUE_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -224,5 +225,20 @@ int hp_queue_drain_notify(hp_queue *q);
  * or lease-expired: what could be claimed now. Walks the claim indexes
  * only. */
 int hp_queue_backlog(hp_queue *q, int64_t *ret);
+
+/* Catch-up (the start-up scan): the versions one watch already has, in
+ * memory, so the scan queues only files not in it instead of sending
+ * every file found to an INSERT that finds it known. One SELECT of
+ * (rel_path, ino, size, mtime_ns) for the watch; about 50 bytes plus the
+ * name per job while the set lives. A version missing from the set is
+ * still safe: the INSERT's ON CONFLICT keeps it from being queued twice.
+ * *ret is the caller's, freed with hp_known_free(). -errno as above. */
+typedef struct hp_known hp_known;
+int hp_queue_known_load(hp_queue *q, const char *watch, hp_known **ret);
+/* Is (rel, ino, size, mtime_ns) in k? rel: exact bytes, NUL-terminated,
+ * borrowed. false for k == NULL. */
+bool hp_known_has(const hp_known *k, const char *rel, uint64_t ino, int64_t size, int64_t mtime_ns);
+size_t hp_known_count(const hp_known *k);
+void hp_known_free(hp_known *k);
 
 #endif

@@ -3,8 +3,10 @@
 # embedded PostgreSQL (numbers from one run; compare within the run).
 #   catch-up: 100,000 files already `done` in hopper.jobs: time from start
 #     to READY, against the same start with an empty folder (baseline);
-#     the difference is the start-up scan plus the enqueue that finds
-#     every version known.
+#     the difference is the start-up scan plus the check against the
+#     versions known. Also hopperd's own catch-up time (its log line:
+#     listing the known versions, the scan, queueing what is new) against
+#     the time `find` takes to just stat the same files (baseline).
 #   latency: on an idle daemon, 200 files dropped 50 ms apart; drop ->
 #     queued is hopper.jobs.queued_at minus the file's mtime (the kernel's
 #     coarse clock: up to one jiffy early), p50 and p99.
@@ -32,10 +34,11 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$tmp/inbox" "$tmp/empty"
+touch "$tmp/hopperd.log"
 chmod 777 "$tmp/inbox" "$tmp/empty"
-conf() { # conf FOLDER
-	printf '[daemon]\nstate_dir = state\nlog_level = notice\n[workers]\nmin = 2\n[watch inbox]\npath = %s\n' \
-		"$1" > "$tmp/hopper.conf"
+conf() { # conf FOLDER [LOG_LEVEL]
+	printf '[daemon]\nstate_dir = state\nlog_level = %s\n[workers]\nmin = 2\n[watch inbox]\npath = %s\n' \
+		"${2:-notice}" "$1" > "$tmp/hopper.conf"
 }
 start() { # start: hopperd in the background; $took = seconds to READY
 	local t0 n
@@ -71,22 +74,36 @@ PY
 conf "$tmp/empty"
 start
 # Their versions as done jobs, as after an earlier run converted them all.
-find "$tmp/inbox/tree" -type f -printf '%p\t%D\t%i\t%s\t%T@\n' > "$tmp/versions.tsv"
-sql "CREATE TABLE hopper.bench_v (path text, dev numeric, ino numeric, size bigint, mtime numeric)"
+find "$tmp/inbox/tree" -type f -printf '%p\t%P\t%D\t%i\t%s\t%T@\n' > "$tmp/versions.tsv"
+sql "CREATE TABLE hopper.bench_v (path text, rel text, dev numeric, ino numeric, size bigint, mtime numeric)"
 sql "\\copy hopper.bench_v FROM '$tmp/versions.tsv'"
-sql "INSERT INTO hopper.jobs (watch, path, dev, ino, size, mtime_ns, state, finished_at)
-     SELECT 'inbox', path, dev, ino, size, (mtime * 1000000000)::bigint, 'done', now() FROM hopper.bench_v;
+sql "INSERT INTO hopper.jobs (watch, path, rel_path, dev, ino, size, mtime_ns, state, finished_at, disposed_at)
+     SELECT 'inbox', path, convert_to('tree/' || rel, 'UTF8'), dev, ino, size, (mtime * 1000000000)::bigint,
+            'done', now(), now() FROM hopper.bench_v;
      DROP TABLE hopper.bench_v"
 stop
 start; base=$took   # the empty folder again: the baseline
 stop
-conf "$tmp/inbox"
+conf "$tmp/inbox" info
 start; catchup=$took
+conf "$tmp/inbox"
 queued=$(sql "SELECT count(*) FROM hopper.jobs WHERE state <> 'done'")
+line=$(grep "catch-up: $n_catchup file(s) found" "$tmp/hopperd.log" | tail -n 1)
+own=$(sed -n 's/.* in \([0-9]*\) ms (.*/\1/p' <<<"$line")
+t0=$(date +%s.%N)
+find "$tmp/inbox/tree" -type f -printf '%i %s %T@\n' > /dev/null
+stat_s=$(echo "$(date +%s.%N) - $t0" | bc)
 printf 'hopperd start to READY (embedded PostgreSQL):\n'
 printf '  empty folder (baseline)             %7.3f s\n' "$base"
 printf '  %6d files already done           %7.3f s  (+%.3f s for the catch-up; %s queued again)\n' \
 	"$n_catchup" "$catchup" "$(echo "$catchup - $base" | bc)" "$queued"
+if [ -n "$own" ]; then
+	printf 'catch-up of %d known files (hopperd'"'"'s log): %.3f s; find stats them in %.3f s (baseline): %.1fx\n' \
+		"$n_catchup" "$(echo "$own / 1000" | bc -l)" "$stat_s" "$(echo "$own / 1000 / $stat_s" | bc -l)"
+	printf '  %s\n' "${line#*catch-up: }"
+else
+	echo "catch-up: no catch-up line in the log"
+fi
 
 # Drop -> queued on the idle daemon.
 python3 - "$tmp/inbox/lat" "$n_lat" <<'PY'
