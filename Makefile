@@ -222,7 +222,7 @@ BENCH_PDFS := $(filter-out %_scan.pdf,$(wildcard ../shared/peer-tests/markitdown
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@$(B)/tests/bench/bench_queue 20000
-	@B=$(B) tests/bench/ingest.sh 10000
+	@B=$(B) tests/bench/ingest.sh 10000 100000
 	@$(B)/tests/bench/bench_reader
 	@$(B)/tests/bench/bench_watch
 	@B=$(B) bash tests/bench/watch-daemon.sh

@@ -13,6 +13,9 @@
  *           the run, and again after adding 1,000,000 done rows (the claim
  *           must not grow with the table).
  * Times are for comparison within one run only; no threshold is asserted.
+ * BENCH_EXPLAIN=1 logs the plan and timing of every queue statement
+ * (auto_explain) into the cluster's postgres.log; with HOPPER_TEST_KEEP=1
+ * the log is kept for a look.
  *   bench_queue [FILES]      (default 20000)
  */
 #include <errno.h>
@@ -195,6 +198,10 @@ int main(int argc, char **argv)
 	if (PQstatus(c) != CONNECTION_OK)
 		die("cannot connect");
 
+	if (getenv("BENCH_EXPLAIN"))
+		exec_ok(hp_queue_conn(q), "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;"
+		        " SET auto_explain.log_analyze = on; SET auto_explain.log_timing = on;"
+		        " SET auto_explain.log_buffers = on");
 	double tb = run_baseline(c, n);
 	double tq = run_queue(q, n);
 	printf("queue alone (enqueue + claim %d + complete batch, 2 chunks each), %d jobs:\n", CLAIM, n);
