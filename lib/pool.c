@@ -69,6 +69,7 @@ typedef struct worker {
 	bool sent_kill;        /* we sent it SIGKILL */
 	bool delivered;        /* the whole JOB frame went into the socket */
 	bool risky_name;       /* the job's file name has a high-risk extension */
+	bool preempted;        /* stopped under memory pressure: its job goes back */
 	uint32_t events;       /* epoll events registered now */
 	uint64_t job_id;
 	uint64_t since_ms;     /* job start when busy, else when it went idle */
@@ -554,6 +555,25 @@ static int count_ready(const hp_pool *p)
 	return n;
 }
 
+/* Busy workers still running their job (not being stopped). */
+static int count_busy_live(const hp_pool *p)
+{
+	int n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->w[i]->pid > 0 && p->w[i]->busy && !p->w[i]->dying;
+	return n;
+}
+
+/* Jobs that may start now: under memory pressure the policy caps the jobs
+ * in flight (admit); otherwise no cap. */
+static int admissible(const hp_pool *p)
+{
+	if (p->pout.admit < 0)
+		return INT_MAX;
+	int room = p->pout.admit - hp_pool_busy(p);
+	return room > 0 ? room : 0;
+}
+
 /* Start workers up to the target (when starts are not backing off). */
 static int maintain(hp_pool *p, uint64_t now)
 {
@@ -738,16 +758,44 @@ static void decide(hp_pool *p, uint64_t now)
 	hp_policy_input in = {
 		.res = &p->res,
 		.alive = count_ready(p),
-		.busy = hp_pool_busy(p),
+		.busy = count_busy_live(p),
 		.backlog = p->backlog,
 		.job_ms = p->stats.job_ms_avg,
 		.worker_rss = p->rss_recent,
 		.now_ms = now,
 	};
 	int before = p->pout.target;
+	bool was_severe = p->pst.severe;
 	hp_policy_decide(&c, &in, &p->pst, &p->pout);
+	if (p->pst.severe != was_severe)
+		hp_log(p->pst.severe ? HP_LOG_WARNING : HP_LOG_NOTICE, "workers: %s",
+		       p->pst.severe ? p->pout.reason : "severe memory pressure is over; taking jobs again");
 	if (before && p->pout.target != before)
 		hp_info("workers: target %d -> %d (%s)", before, p->pout.target, p->pout.reason);
+}
+
+/* Severe memory pressure: stop as many busy workers as the policy says,
+ * the youngest job first (it loses the least work). The job is reported
+ * LOST, so it goes back to the queue at once; the attempt its claim
+ * counted stands, so a job stopped max_attempts times fails instead of
+ * looping (it may well be the one that takes the memory). */
+static void preempt(hp_pool *p)
+{
+	for (int k = 0; k < p->pout.preempt; k++) {
+		worker *best = NULL;
+		for (size_t i = 0; i < p->n; i++) {
+			worker *w = p->w[i];
+			if (w->pid > 0 && w->busy && !w->dying && (!best || w->since_ms > best->since_ms))
+				best = w;
+		}
+		if (!best)
+			return;
+		hp_warn("worker %d: job %llu stopped after %llu ms to give memory back; it goes back to the queue",
+		        (int)best->pid, (unsigned long long)best->job_id,
+		        (unsigned long long)(hp_now_ms() - best->since_ms));
+		best->preempted = true;
+		worker_kill(best, "stopped under severe memory pressure", true);
+	}
 }
 
 /* Stop idle workers beyond the target, the longest idle first. */
@@ -948,7 +996,8 @@ int hp_pool_idle(const hp_pool *p)
 	int n = 0;
 	for (size_t i = 0; i < p->n; i++)
 		n += p->w[i]->pid > 0 && !p->w[i]->dying && !p->w[i]->busy;
-	return n;
+	int room = admissible(p);
+	return n < room ? n : room;
 }
 
 int hp_pool_alive(const hp_pool *p)
@@ -995,6 +1044,8 @@ int hp_pool_submit(hp_pool *p, const hp_job_msg *m)
 {
 	if (m->len > HP_POOL_MAX_JOB)
 		return -EFBIG;
+	if (admissible(p) <= 0)
+		return -EBUSY;
 	worker *w = NULL;
 	for (size_t i = 0; i < p->n && !w; i++) {
 		worker *c = p->w[i];
@@ -1053,6 +1104,7 @@ int hp_pool_tick(hp_pool *p, uint64_t now_ms)
 		return 0;
 	decide(p, now_ms);
 	shrink(p);
+	preempt(p);
 	return maintain(p, now_ms);
 }
 
@@ -1137,8 +1189,9 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 	char why[128];
 	reap_reason(p, w, wstatus, why, sizeof why);
 	bool busy = w->busy;
-	/* Died before it had the whole job: the file is not to blame. */
-	hp_pool_outcome outcome = w->delivered ? HP_POOL_CRASHED : HP_POOL_LOST;
+	/* Died before it had the whole job, or stopped by us under memory
+	 * pressure: the file is not to blame. */
+	hp_pool_outcome outcome = w->delivered && !w->preempted ? HP_POOL_CRASHED : HP_POOL_LOST;
 	uint64_t job_id = w->job_id;
 	uint64_t now = hp_now_ms();
 	bool expected = w->retiring || p->stopping;

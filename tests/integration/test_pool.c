@@ -9,8 +9,9 @@
  * after a high-risk format, a kill from outside is named, the CPU-time
  * backstop and memory_limit end a job with a clear reason. Scaling: with
  * the process pinned to 1 CPU, max = auto keeps one worker; unpinned, the
- * backlog grows the pool and idle_timeout shrinks it. max_frame follows a
- * reloaded max_output.
+ * backlog grows the pool and idle_timeout shrinks it. Severe memory
+ * pressure (a fake PSI file) stops the youngest busy job and admits no new
+ * one until it is over. max_frame follows a reloaded max_output.
  *
  * The hopperd binary is $HOPPERD, else hopperd next to the build tree this
  * test lives in (B/tests/integration/test_pool -> B/hopperd). Exit 77 when
@@ -951,6 +952,88 @@ static void test_auto_follows_affinity(void **state)
 	rmdir(root);
 }
 
+/* A file under a fake root, with its folders. */
+static void put_file(const char *root, const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s%s", root, rel);
+	for (char *sl = path + strlen(root) + 1; (sl = strchr(sl, '/')); sl++) {
+		*sl = '\0';
+		mkdir(path, 0755);
+		*sl = '/';
+	}
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+#define PSI_CALM "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+#define PSI_SEVERE "some avg10=60.00 avg60=20.00 avg300=5.00 total=9\nfull avg10=50.00 avg60=10.00 avg300=2.00 total=9\n"
+
+/* Severe memory pressure, read from a fake /proc (PSI full 50%): the pool
+ * stops the youngest busy job, which comes back LOST (back to the queue),
+ * leaves the last busy job running, admits no new job (so the supervisor
+ * claims none); when the pressure is gone, jobs are taken again. */
+static void test_severe_pressure_stops_youngest(void **state)
+{
+	char root[] = "/tmp/hopper-test-pool-psi-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	put_file(root, "/proc/meminfo", "MemTotal: 16000000 kB\nMemAvailable: 8000000 kB\n");
+	put_file(root, "/proc/pressure/memory", PSI_CALM);
+	setenv("HOPPER_FAULT_SPIN", "spin-me", 1);
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 2, .max = 2, .memory_limit = (uint64_t)1 << 30, .job_timeout_ms = 60000,
+		.resources_root = root,
+	};
+	start_cfg(&f, &cfg);
+	unsetenv("HOPPER_FAULT_SPIN");
+	assert_int_equal(submit(&f, 121, "spin-me-old.txt", "x\n", 2), 0);
+	turn(&f, 20);
+	usleep(20000); /* the second job is younger by a clear margin */
+	assert_int_equal(submit(&f, 122, "spin-me-new.txt", "x\n", 2), 0);
+	for (int i = 0; i < 5; i++)
+		turn(&f, 10);
+	assert_int_equal(hp_pool_busy(f.pool), 2);
+	assert_int_equal(n_outs, 0);
+
+	put_file(root, "/proc/pressure/memory", PSI_SEVERE);
+	run_until(&f, 1);
+	const outcome *o = find(122);
+	assert_int_equal(o->o, HP_POOL_LOST);
+	assert_string_equal(o->reason, "stopped under severe memory pressure");
+	pid_t old = pid_of_job(&f, 121); /* the older job still runs */
+	assert_true(old > 0);
+	assert_int_equal(hp_pool_idle(f.pool), 0);
+	assert_int_equal(submit(&f, 123, "a.txt", "text\n", 5), -EBUSY);
+	char why[128];
+	hp_pool_target(f.pool, NULL, why, sizeof why);
+	assert_non_null(strstr(why, "severe memory pressure (PSI full 50.0%"));
+	/* Longer than the 2 s between two stops: the last busy job is left. */
+	uint64_t t0 = hp_now_ms();
+	while (hp_now_ms() - t0 < 2500)
+		turn(&f, 50);
+	assert_int_equal(n_outs, 1);
+	assert_int_equal(pid_of_job(&f, 121), old);
+	assert_int_equal(hp_pool_idle(f.pool), 0);
+
+	/* The pressure is gone: a worker is free again and takes a job. */
+	put_file(root, "/proc/pressure/memory", PSI_CALM);
+	for (int i = 0; i < 6000 && hp_pool_idle(f.pool) < 1; i++)
+		turn(&f, 10);
+	assert_true(hp_pool_idle(f.pool) >= 1);
+	assert_int_equal(submit(&f, 124, "b.txt", "text\n", 5), 0);
+	run_until(&f, 2);
+	assert_int_equal(find(124)->o, HP_POOL_DONE);
+	assert_int_equal(kill(old, SIGKILL), 0);
+	run_until(&f, 3);
+	stop(&f);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 static int find_hopperd(void)
 {
 	const char *env = getenv("HOPPERD");
@@ -1015,6 +1098,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_auto_follows_affinity),
 		cmocka_unit_test(test_max_frame_follows_reload),
 		cmocka_unit_test(test_cpu_backstop),
+		cmocka_unit_test(test_severe_pressure_stops_youngest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
