@@ -32,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1034,6 +1035,162 @@ static void test_severe_pressure_stops_youngest(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void slurp(const char *path, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return;
+	size_t n = fread(buf, 1, len - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+/* A delegated cgroup v2 (a fake /sys/fs/cgroup the pool is pointed at):
+ * our processes move into a "supervisor" leaf, the memory controller is
+ * enabled for the children, each worker gets a cgroup of its own with
+ * memory.max = memory_limit and oom.group, and moves itself in (writes
+ * "0" to its cgroup.procs) before it runs; a worker the kernel kills at
+ * memory.max (memory.events oom_kill) gets a reason that says so. Without
+ * the memory controller, nothing of that is made. */
+static void test_worker_cgroup_delegated(void **state)
+{
+	char root[] = "/tmp/hopper-test-pool-cg-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char pidline[32], path[512], buf[256];
+	snprintf(pidline, sizeof pidline, "%d\n", (int)getpid());
+	put_file(root, "/proc/self/cgroup", "0::/system.slice/hopperd.service\n");
+	put_file(root, "/proc/meminfo", "MemTotal: 16000000 kB\nMemAvailable: 8000000 kB\n");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.controllers", "cpu io memory pids\n");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.subtree_control", "");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.procs", pidline);
+	const char *base = "/sys/fs/cgroup/system.slice/hopperd.service";
+	/* As root, writable is not enough: systemd's mark of a delegated cgroup. */
+	snprintf(path, sizeof path, "%s%s", root, base);
+	if (setxattr(path, "trusted.delegate", "1", 1, 0) < 0 && geteuid() == 0) {
+		printf("skip: cannot set trusted.delegate on %s: %s\n", path, strerror(errno));
+		skip();
+	}
+	setenv("HOPPER_FAULT_SPIN", "spin-me", 1);
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 1, .memory_limit = (uint64_t)256 << 20, .job_timeout_ms = 60000,
+		.resources_root = root,
+	};
+	start_cfg(&f, &cfg);
+	unsetenv("HOPPER_FAULT_SPIN");
+	snprintf(path, sizeof path, "%s%s/cgroup.subtree_control", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "+memory");
+	snprintf(path, sizeof path, "%s%s/supervisor/cgroup.procs", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_int_equal(atoi(buf), (int)getpid());
+	/* A job done proves the worker ran (after it moved itself). */
+	assert_int_equal(submit(&f, 131, "a.txt", "text\n", 5), 0);
+	run_until(&f, 1);
+	assert_int_equal(find(131)->o, HP_POOL_DONE);
+	snprintf(path, sizeof path, "%s%s/worker-1/memory.max", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "268435456");
+	snprintf(path, sizeof path, "%s%s/worker-1/memory.oom.group", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "1");
+	snprintf(path, sizeof path, "%s%s/worker-1/cgroup.procs", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "0");
+	/* The kernel's cgroup OOM kill, as memory.events shows it. */
+	assert_int_equal(submit(&f, 132, "spin-me.txt", "x\n", 2), 0);
+	for (int i = 0; i < 5; i++)
+		turn(&f, 10);
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/worker-1/memory.events",
+	         "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 1\n");
+	assert_int_equal(kill(pid_of_job(&f, 132), SIGKILL), 0);
+	run_until(&f, 2);
+	assert_string_equal(find(132)->reason, "worker went over memory_limit = 256 MiB (its cgroup's memory.max)");
+	/* Its replacement gets a cgroup of its own. */
+	run_until_alive(&f, 1);
+	snprintf(path, sizeof path, "%s%s/worker-2/memory.max", root, base);
+	assert_int_equal(access(path, F_OK), 0);
+	stop(&f);
+
+	/* No memory controller for us: RLIMIT_AS only, no worker cgroup. */
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s%s'", root, base);
+	assert_int_equal(system(cmd), 0);
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.controllers", "cpu io pids\n");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.subtree_control", "");
+	snprintf(path, sizeof path, "%s%s", root, base);
+	setxattr(path, "trusted.delegate", "1", 1, 0);
+	start_cfg(&f, &cfg);
+	snprintf(path, sizeof path, "%s%s/worker-1", root, base);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s%s/supervisor", root, base);
+	assert_int_equal(access(path, F_OK), -1);
+	stop(&f);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The same on the real cgroup v2 of this machine, where it can run: as
+ * root, with the memory controller in the unified hierarchy: the test
+ * process moves into a fresh cgroup (as under Delegate=), a worker must then
+ * run in a child cgroup with memory.max set. Skipped elsewhere, saying why. */
+static void test_worker_cgroup_real(void **state)
+{
+	char buf[512];
+	slurp("/sys/fs/cgroup/cgroup.controllers", buf, sizeof buf);
+	if (getuid() != 0 || !strstr(buf, "memory")) {
+		printf("skip: needs root and the memory controller in a cgroup v2 at /sys/fs/cgroup "
+		       "(here: %s)\n", getuid() ? "not root" : "no memory controller there; a v1 or hybrid hierarchy");
+		skip();
+	}
+	char own[256];
+	slurp("/proc/self/cgroup", buf, sizeof buf);
+	char *z = strstr(buf, "0::");
+	assert_non_null(z);
+	snprintf(own, sizeof own, "%s", z + 3);
+	own[strcspn(own, "\n")] = '\0';
+	char dir[512], path[600], pidline[32];
+	snprintf(dir, sizeof dir, "/sys/fs/cgroup/hopper-test-pool-%d", (int)getpid());
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(setxattr(dir, "trusted.delegate", "1", 1, 0), 0); /* as systemd marks it */
+	snprintf(pidline, sizeof pidline, "%d", (int)getpid());
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(pidline, fp);
+	assert_int_equal(fclose(fp), 0);
+	fixture f;
+	hp_pool_config cfg = { .workers = 1, .max = 1, .memory_limit = (uint64_t)256 << 20, .job_timeout_ms = 60000 };
+	start_cfg(&f, &cfg);
+	assert_int_equal(submit(&f, 141, "a.txt", "text\n", 5), 0);
+	run_until(&f, 1);
+	hp_worker_info wi[4];
+	assert_int_equal(hp_pool_list(f.pool, wi, 4), 1);
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)wi[0].pid);
+	slurp(path, buf, sizeof buf);
+	char want[600];
+	snprintf(want, sizeof want, "0::/hopper-test-pool-%d/worker-", (int)getpid());
+	if (!strstr(buf, want))
+		fail_msg("worker %d is in %s, not under %s", (int)wi[0].pid, buf, want);
+	char *wk = strstr(buf, "worker-");
+	wk[strcspn(wk, "\n")] = '\0';
+	snprintf(path, sizeof path, "%s/%s/memory.max", dir, wk);
+	slurp(path, buf, sizeof buf);
+	assert_int_equal(strtoull(buf, NULL, 10), (uint64_t)256 << 20);
+	stop(&f);
+	/* Back where we were, and tidy up. */
+	snprintf(path, sizeof path, "/sys/fs/cgroup%s/cgroup.procs", own);
+	fp = fopen(path, "w");
+	if (fp) {
+		fputs(pidline, fp);
+		fclose(fp);
+	}
+	snprintf(path, sizeof path, "%s/supervisor", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 static int find_hopperd(void)
 {
 	const char *env = getenv("HOPPERD");
@@ -1099,6 +1256,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_max_frame_follows_reload),
 		cmocka_unit_test(test_cpu_backstop),
 		cmocka_unit_test(test_severe_pressure_stops_youngest),
+		cmocka_unit_test(test_worker_cgroup_delegated),
+		cmocka_unit_test(test_worker_cgroup_real),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
