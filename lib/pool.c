@@ -355,8 +355,9 @@ static int cg_prepare(hp_pool *p, worker *w)
 	snprintf(lim, sizeof lim, "%llu", (unsigned long long)p->cfg.memory_limit);
 	int r = cg_write(dir, "memory.max", lim);
 	if (r == 0) {
-		cg_write(dir, "memory.swap.max", "0"); /* none when swap is off */
-		r = cg_write(dir, "memory.oom.group", "1");
+		/* Best effort: no swap file means no memory.swap.max. */
+		cg_write(dir, "memory.swap.max", "0");
+		cg_write(dir, "memory.oom.group", "1");
 	}
 	char procs[PATH_MAX];
 	if (r == 0 && snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs)
