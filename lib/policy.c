@@ -146,10 +146,10 @@ static void pressure_reason(const hp_resources *res, bool severe, char *out, siz
 	char fr[32];
 	size_str(hp_resources_mem_free(res), fr, sizeof fr);
 	if (severe && res->psi)
-		snprintf(out, len, "severe memory pressure (PSI full %.1f%%, %s free): no new jobs",
+		snprintf(out, len, "severe memory pressure (PSI full %.1f%%, %s free): one job at a time",
 		         res->psi_full_avg10, fr);
 	else if (severe)
-		snprintf(out, len, "severe memory pressure (%s free): no new jobs", fr);
+		snprintf(out, len, "severe memory pressure (%s free): one job at a time", fr);
 	else if (res->psi)
 		snprintf(out, len, "memory pressure (PSI %.1f%%, %s free)", res->psi_some_avg10, fr);
 	else
@@ -186,9 +186,12 @@ void hp_policy_decide(const hp_policy_config *c, const hp_policy_input *in, hp_p
 			target = ceil_n;
 		st->surplus_since_ms = 0;
 		if (st->severe) {
-			/* No new job; stop busy ones, one at a time, down to one. */
+			/* One job in flight at most: stop busy ones, one every
+			 * PREEMPT_MS, down to one; no new job while one runs. The
+			 * one job keeps a machine that is always this short of
+			 * memory (a small VM) converting; memory_limit bounds it. */
 			int busy = in->busy > 0 ? in->busy : 0;
-			out->admit = 0;
+			out->admit = 1;
 			if (busy > 1 && (!st->last_preempt_ms || in->now_ms - st->last_preempt_ms >= HP_POLICY_PREEMPT_MS)) {
 				out->preempt = 1;
 				st->last_preempt_ms = in->now_ms;

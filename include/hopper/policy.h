@@ -25,7 +25,9 @@
  *   and admit no job beyond the target (`admit`), so no new job is claimed
  *   while the busy workers are at or above it.
  * - severe memory pressure (PSI full avg10 over the profile's threshold, or
- *   free memory below half the headroom): admit no new job at all, and stop
+ *   free memory below half the headroom): at most one job in flight (no new
+ *   job while one runs; one when none does, so a machine that is always
+ *   this short of memory still converts), and stop
  *   one busy worker every 2 s (`preempt`; the pool picks the youngest job,
  *   which loses the least work) while more than one is busy, so memory is
  *   given back before the kernel's OOM killer picks a victim of its own.
@@ -86,7 +88,7 @@ typedef enum hp_policy_why {
 	HP_WHY_HOLD,      /* surplus, waiting for idle_timeout before shrinking */
 	HP_WHY_IDLE,      /* shrunk after idle_timeout */
 	HP_WHY_PRESSURE,  /* memory pressure: not growing, shedding */
-	HP_WHY_SEVERE,    /* severe memory pressure: no new jobs, stopping busy ones */
+	HP_WHY_SEVERE,    /* severe memory pressure: one job at a time, stopping busy ones */
 } hp_policy_why;
 
 typedef struct hp_policy_out {

@@ -92,9 +92,9 @@ void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *
 int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userdata,
                 hp_pool **ret_pool);
 /* Number of jobs that may be submitted now: workers alive and without a
- * job, capped under memory pressure by the policy's admit (policy.h): 0
- * under severe pressure, so a caller that claims only for idle workers
- * claims nothing then. */
+ * job, capped under memory pressure by the policy's admit (policy.h): at
+ * most one job in flight under severe pressure, so a caller that claims
+ * only for idle workers claims nothing while one runs. */
 int hp_pool_idle(const hp_pool *p);
 /* Number of live workers and jobs in flight. */
 int hp_pool_alive(const hp_pool *p);

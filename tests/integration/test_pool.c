@@ -974,8 +974,9 @@ static void put_file(const char *root, const char *rel, const char *text)
 
 /* Severe memory pressure, read from a fake /proc (PSI full 50%): the pool
  * stops the youngest busy job, which comes back LOST (back to the queue),
- * leaves the last busy job running, admits no new job (so the supervisor
- * claims none); when the pressure is gone, jobs are taken again. */
+ * leaves the last busy job running and admits no new job while it runs
+ * (so the supervisor claims none); with none running, one at a time; when
+ * the pressure is gone, as many as there are workers. */
 static void test_severe_pressure_stops_youngest(void **state)
 {
 	char root[] = "/tmp/hopper-test-pool-psi-XXXXXX";
@@ -1019,16 +1020,24 @@ static void test_severe_pressure_stops_youngest(void **state)
 	assert_int_equal(pid_of_job(&f, 121), old);
 	assert_int_equal(hp_pool_idle(f.pool), 0);
 
-	/* The pressure is gone: a worker is free again and takes a job. */
+	/* Still severe, nothing running: one job at a time. */
+	assert_int_equal(kill(old, SIGKILL), 0);
+	run_until(&f, 2);
+	for (int i = 0; i < 6000 && hp_pool_idle(f.pool) < 1; i++)
+		turn(&f, 10);
+	assert_int_equal(hp_pool_idle(f.pool), 1);
+	assert_int_equal(submit(&f, 124, "spin-me-3.txt", "x\n", 2), 0);
+	assert_int_equal(submit(&f, 125, "b.txt", "text\n", 5), -EBUSY);
+	/* The pressure is gone: both workers take jobs again. */
 	put_file(root, "/proc/pressure/memory", PSI_CALM);
 	for (int i = 0; i < 6000 && hp_pool_idle(f.pool) < 1; i++)
 		turn(&f, 10);
 	assert_true(hp_pool_idle(f.pool) >= 1);
-	assert_int_equal(submit(&f, 124, "b.txt", "text\n", 5), 0);
-	run_until(&f, 2);
-	assert_int_equal(find(124)->o, HP_POOL_DONE);
-	assert_int_equal(kill(old, SIGKILL), 0);
+	assert_int_equal(submit(&f, 125, "b.txt", "text\n", 5), 0);
 	run_until(&f, 3);
+	assert_int_equal(find(125)->o, HP_POOL_DONE);
+	assert_int_equal(kill(pid_of_job(&f, 124), SIGKILL), 0);
+	run_until(&f, 4);
 	stop(&f);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

@@ -272,8 +272,8 @@ static void test_pressure_admits_up_to_target(void **state)
 }
 
 /* Severe pressure (free memory below half the headroom, or PSI full):
- * nothing admitted, one busy worker stopped every 2 s while more than one
- * is busy; the last is left to finish. Leaving severe goes back through
+ * one job in flight at most, one busy worker stopped every 2 s while more
+ * than one is busy; the last is left to finish. Leaving severe goes back through
  * ordinary pressure (admit = target), then to no limit. */
 static void test_severe_pressure_preempts(void **state)
 {
@@ -299,7 +299,7 @@ static void test_severe_pressure_preempts(void **state)
 		in.busy = steps[i].busy;
 		in.alive = steps[i].busy > 0 ? steps[i].busy : 1;
 		hp_policy_decide(&c, &in, &st, &out);
-		if (out.why != HP_WHY_SEVERE || out.admit != 0 || out.preempt != steps[i].preempt ||
+		if (out.why != HP_WHY_SEVERE || out.admit != 1 || out.preempt != steps[i].preempt ||
 		    out.target > steps[i].max_target || out.target < 1)
 			fail_msg("severe step %zu: why %d admit %d preempt %d target %d (\"%s\")", i, out.why,
 			         out.admit, out.preempt, out.target, out.reason);
@@ -341,7 +341,7 @@ static void test_psi_full_is_severe(void **state)
 	hp_policy_out out;
 	hp_policy_decide(&c, &in, &st, &out);
 	assert_int_equal(out.why, HP_WHY_SEVERE);
-	assert_int_equal(out.admit, 0);
+	assert_int_equal(out.admit, 1);
 	assert_int_equal(out.preempt, 1);
 	assert_non_null(strstr(out.reason, "PSI full 25.0%"));
 	/* Full falls under the entry threshold but not the exit one: still
