@@ -298,7 +298,9 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 			free(q->data);
 			q->data = NULL;
 		}
-		turn(epfd, p, k || rq_head < rq_tail ? 0 : 50);
+		/* Files waiting while every worker is busy: sleep until a result
+		 * or a read wakes us (spinning here took a CPU from the workers). */
+		turn(epfd, p, k || (rq_head < rq_tail && hp_pool_idle(p) > 0) ? 0 : 50);
 		uint64_t now = hp_now_ms();
 		if (now - last_tick >= 500) {
 			last_tick = now;

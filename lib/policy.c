@@ -11,6 +11,9 @@
 #define HP_POLICY_HARD_MAX 256
 #define HP_POLICY_MIN_WORKER_MEM (32 * MIB)
 #define HP_POLICY_SHED_MS 5000
+/* Under severe pressure, one busy worker stopped per this long: time for
+ * the memory to come back and show in the readings before the next. */
+#define HP_POLICY_PREEMPT_MS 2000
 #define HP_POLICY_MAX_BATCH 256
 
 typedef struct profile_defaults {
@@ -110,20 +113,47 @@ static int ceiling(const hp_policy_config *c, const hp_policy_input *in, hp_poli
 	return clamp(ceil_n, min, HP_POLICY_HARD_MAX);
 }
 
-/* Enter pressure at psi_on or free memory below the headroom; leave it only
- * when both are well clear (psi_off, 1.5 x headroom): hysteresis. */
-static bool pressure(const hp_policy_config *c, const hp_policy_input *in, bool was)
+/* Pressure: 0 none, 1 pressure, 2 severe.
+ * Pressure starts at PSI some >= psi_on or free memory below the headroom;
+ * it ends only when both are well clear (psi_off, 1.5 x headroom).
+ * Severe starts at PSI full >= psi_on (every task stalled that share of the
+ * time) or free memory below half the headroom; it ends when PSI full is
+ * below psi_off and free memory is back above the headroom. Hysteresis at
+ * both levels, so a reading near a threshold does not flap. */
+static int pressure(const hp_policy_config *c, const hp_policy_input *in, const hp_policy_state *st)
 {
 	const hp_resources *res = in->res;
 	if (!res)
-		return false;
+		return 0;
 	const profile_defaults *d = prof(c->profile);
 	uint64_t usable = hp_resources_mem_usable(res);
 	uint64_t head = usable ? hp_policy_headroom(c->profile, usable) : 0;
 	uint64_t free_mem = hp_resources_mem_free(res);
+	bool known = free_mem && head;
+	bool severe = st->severe
+	              ? (res->psi && res->psi_full_avg10 >= d->psi_off) || (known && free_mem < head)
+	              : (res->psi && res->psi_full_avg10 >= d->psi_on) || (known && free_mem < head / 2);
+	if (severe)
+		return 2;
+	bool was = st->pressure;
 	bool psi_high = res->psi && res->psi_some_avg10 >= (was ? d->psi_off : d->psi_on);
-	bool mem_low = free_mem && head && free_mem < (was ? head + head / 2 : head);
-	return psi_high || mem_low;
+	bool mem_low = known && free_mem < (was ? head + head / 2 : head);
+	return psi_high || mem_low ? 1 : 0;
+}
+
+static void pressure_reason(const hp_resources *res, bool severe, char *out, size_t len)
+{
+	char fr[32];
+	size_str(hp_resources_mem_free(res), fr, sizeof fr);
+	if (severe && res->psi)
+		snprintf(out, len, "severe memory pressure (PSI full %.1f%%, %s free): one job at a time",
+		         res->psi_full_avg10, fr);
+	else if (severe)
+		snprintf(out, len, "severe memory pressure (%s free): one job at a time", fr);
+	else if (res->psi)
+		snprintf(out, len, "memory pressure (PSI %.1f%%, %s free)", res->psi_some_avg10, fr);
+	else
+		snprintf(out, len, "memory pressure (%s free)", fr);
 }
 
 void hp_policy_decide(const hp_policy_config *c, const hp_policy_input *in, hp_policy_state *st,
@@ -138,7 +168,10 @@ void hp_policy_decide(const hp_policy_config *c, const hp_policy_input *in, hp_p
 	out->ceiling = ceil_n;
 
 	int target = st->target > 0 ? st->target : min;
-	st->pressure = pressure(c, in, st->pressure);
+	out->admit = -1;
+	int level = pressure(c, in, st);
+	st->pressure = level > 0;
+	st->severe = level > 1;
 	if (st->pressure) {
 		/* Never grow; shed one worker at a time, down to 1. */
 		int have = in->alive < target ? in->alive : target;
@@ -152,15 +185,30 @@ void hp_policy_decide(const hp_policy_config *c, const hp_policy_input *in, hp_p
 		if (target > ceil_n)
 			target = ceil_n;
 		st->surplus_since_ms = 0;
-		out->why = HP_WHY_PRESSURE;
-		const hp_resources *res = in->res;
-		char fr[32];
-		size_str(hp_resources_mem_free(res), fr, sizeof fr);
-		if (res->psi)
-			snprintf(out->reason, sizeof out->reason, "memory pressure (PSI %.1f%%, %s free)",
-			         res->psi_some_avg10, fr);
-		else
-			snprintf(out->reason, sizeof out->reason, "memory pressure (%s free)", fr);
+		if (st->severe) {
+			/* One job in flight at most: stop busy ones, one every
+			 * PREEMPT_MS, down to one; no new job while one runs. The
+			 * one job keeps a machine that is always this short of
+			 * memory (a small VM) converting; memory_limit bounds it. */
+			int busy = in->busy > 0 ? in->busy : 0;
+			out->admit = 1;
+			if (busy > 1 && (!st->last_preempt_ms || in->now_ms - st->last_preempt_ms >= HP_POLICY_PREEMPT_MS)) {
+				out->preempt = 1;
+				st->last_preempt_ms = in->now_ms;
+			}
+			int keep = busy - out->preempt;
+			if (keep < 1)
+				keep = 1;
+			if (target > keep)
+				target = keep;
+			out->why = HP_WHY_SEVERE;
+		} else {
+			/* No job beyond the target: nothing is claimed while the
+			 * busy workers are at or above it. */
+			out->admit = target;
+			out->why = HP_WHY_PRESSURE;
+		}
+		pressure_reason(in->res, st->severe, out->reason, sizeof out->reason);
 		goto done;
 	}
 

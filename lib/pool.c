@@ -27,7 +27,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "hopper/policy.h"
@@ -69,6 +71,8 @@ typedef struct worker {
 	bool sent_kill;        /* we sent it SIGKILL */
 	bool delivered;        /* the whole JOB frame went into the socket */
 	bool risky_name;       /* the job's file name has a high-risk extension */
+	bool preempted;        /* stopped under memory pressure: its job goes back */
+	char *cg;              /* its own cgroup directory, or NULL */
 	uint32_t events;       /* epoll events registered now */
 	uint64_t job_id;
 	uint64_t since_ms;     /* job start when busy, else when it went idle */
@@ -109,6 +113,9 @@ struct hp_pool {
 	unsigned fast_deaths;
 	hp_pool_stats stats;
 	uint64_t rss_recent;
+	/* per-worker cgroups (delegated cgroup v2), or NULL: RLIMIT_AS only */
+	char *cg_base;
+	uint64_t cg_seq;
 };
 
 static void worker_event(hp_evsrc *src, uint32_t events);
@@ -222,6 +229,171 @@ static void stderr_event(hp_evsrc *src, uint32_t events)
 {
 	worker *w = (worker *)((char *)src - offsetof(worker, err));
 	stderr_read(w);
+}
+
+/* ---- per-worker cgroups ------------------------------------------------------
+ * cgroup v2 (Documentation/admin-guide/cgroup-v2.rst, "Delegation" and "No
+ * Internal Process Constraint"): when our own cgroup is delegated to us
+ * (systemd Delegate=: its cgroup.subtree_control is writable and the memory
+ * controller is available), every process of it moves into a "supervisor"
+ * leaf, the memory controller is enabled for the children, and each worker
+ * runs in a child cgroup of its own with memory.max = memory_limit,
+ * memory.swap.max = 0 and memory.oom.group = 1: the kernel then counts all
+ * of a worker's memory and, at the limit, kills that worker alone. The
+ * worker's RLIMIT_AS stays too: it makes a large allocation fail cleanly
+ * (the job fails with "memory_limit" in its message) before the cgroup
+ * has to kill. Anything that fails leaves RLIMIT_AS alone, said in the
+ * log at start. */
+
+static int cg_write(const char *dir, const char *file, const char *text)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+		return -ENAMETOOLONG;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = n < 0 ? -errno : 0;
+	close(fd);
+	return e;
+}
+
+static int cg_read(const char *dir, const char *file, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+		return -ENAMETOOLONG;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	size_t n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static bool has_word(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+	for (const char *s = list; (s = strstr(s, word)); s += wl)
+		if ((s == list || s[-1] == ' ') && (s[wl] == '\0' || s[wl] == ' ' || s[wl] == '\n'))
+			return true;
+	return false;
+}
+
+/* Set up per-worker cgroups if our cgroup is delegated; the reason why not
+ * in `why` otherwise. */
+static void cg_setup(hp_pool *p, char *why, size_t why_len)
+{
+	char base[PATH_MAX], buf[4096];
+	const char *root = p->res_root && strcmp(p->res_root, "/") ? p->res_root : "";
+	if (!p->cfg.memory_limit) {
+		snprintf(why, why_len, "no memory_limit");
+		return;
+	}
+	if (!p->res.cgroup[0] || strcmp(p->res.cgroup, "/") == 0) {
+		/* The root cgroup is never ours to rearrange. */
+		snprintf(why, why_len, p->res.cgroup[0] ? "running in the root cgroup" : "no cgroup v2");
+		return;
+	}
+	snprintf(base, sizeof base, "%s/sys/fs/cgroup%s", root, strcmp(p->res.cgroup, "/") ? p->res.cgroup : "");
+	if (cg_read(base, "cgroup.controllers", buf, sizeof buf) < 0 || !has_word(buf, "memory")) {
+		snprintf(why, why_len, "no memory controller in cgroup v2 here");
+		return;
+	}
+	char sc[PATH_MAX];
+	/* Delegated: writable to us; as root, writable proves nothing, so also
+	 * systemd's mark on a delegated cgroup (the trusted.delegate xattr,
+	 * systemd >= 251). */
+	char mark[8] = "";
+	bool delegated = snprintf(sc, sizeof sc, "%s/cgroup.subtree_control", base) < (int)sizeof sc &&
+	                 access(sc, W_OK) == 0 &&
+	                 (geteuid() != 0 || (getxattr(base, "trusted.delegate", mark, sizeof mark - 1) > 0 &&
+	                                     mark[0] == '1'));
+	if (!delegated) {
+		snprintf(why, why_len, "cgroup %s is not delegated (systemd: Delegate=memory)", p->res.cgroup);
+		return;
+	}
+	char sup[PATH_MAX];
+	if (snprintf(sup, sizeof sup, "%s/supervisor", base) >= (int)sizeof sup ||
+	    (mkdir(sup, 0755) < 0 && errno != EEXIST)) {
+		snprintf(why, why_len, "cannot create %s: %s", sup, strerror(errno));
+		return;
+	}
+	/* No internal processes: everything of ours (this process, an
+	 * embedded PostgreSQL) into the leaf before enabling a controller. */
+	if (cg_read(base, "cgroup.procs", buf, sizeof buf) >= 0) {
+		char *save = NULL;
+		for (char *t = strtok_r(buf, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+			cg_write(sup, "cgroup.procs", t);
+	}
+	int r = cg_write(base, "cgroup.subtree_control", "+memory");
+	if (r < 0) {
+		snprintf(why, why_len, "cannot enable the memory controller in %s: %s", p->res.cgroup, strerror(-r));
+		return;
+	}
+	p->cg_base = strdup(base);
+	if (!p->cg_base)
+		snprintf(why, why_len, "out of memory");
+}
+
+/* A cgroup for the next worker; the fd of its cgroup.procs (for the child
+ * to move itself in before exec), or -1 (the worker then runs without one). */
+static int cg_prepare(hp_pool *p, worker *w)
+{
+	if (!p->cg_base)
+		return -1;
+	char dir[PATH_MAX], lim[32];
+	if (snprintf(dir, sizeof dir, "%s/worker-%llu", p->cg_base, (unsigned long long)++p->cg_seq) >=
+	    (int)sizeof dir)
+		return -1;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		hp_warn("cannot create the worker cgroup %s: %s; RLIMIT_AS only", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(lim, sizeof lim, "%llu", (unsigned long long)p->cfg.memory_limit);
+	int r = cg_write(dir, "memory.max", lim);
+	if (r == 0) {
+		/* Best effort: no swap file means no memory.swap.max. */
+		cg_write(dir, "memory.swap.max", "0");
+		cg_write(dir, "memory.oom.group", "1");
+	}
+	char procs[PATH_MAX];
+	if (r == 0 && snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs)
+		r = -ENAMETOOLONG;
+	int fd = r == 0 ? open(procs, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+	if (fd < 0) {
+		hp_warn("cannot set up the worker cgroup %s: %s; RLIMIT_AS only", dir,
+		        strerror(r < 0 ? -r : errno));
+		rmdir(dir);
+		return -1;
+	}
+	w->cg = strdup(dir);
+	if (!w->cg) {
+		close(fd);
+		rmdir(dir);
+		return -1;
+	}
+	return fd;
+}
+
+/* The kernel killed the worker at its cgroup's memory.max. */
+static bool cg_oom_killed(const worker *w)
+{
+	char buf[512];
+	if (!w->cg || cg_read(w->cg, "memory.events", buf, sizeof buf) < 0)
+		return false;
+	const char *k = strstr(buf, "oom_kill ");
+	return k && strtoull(k + 9, NULL, 10) > 0;
+}
+
+static void cg_remove(worker *w)
+{
+	if (w->cg)
+		rmdir(w->cg); /* empty once the worker is reaped */
+	free(w->cg);
+	w->cg = NULL;
 }
 
 /* ---- worker lifecycle ------------------------------------------------------- */
@@ -343,7 +515,7 @@ static char **worker_env(void)
 	return env;
 }
 
-static void child_exec(hp_pool *p, pid_t parent, int sock, int errw, char **envp)
+static void child_exec(hp_pool *p, pid_t parent, int sock, int errw, int cgfd, char **envp)
 {
 	/* Between fork and exec: async-signal-safe calls only. All signals are
 	 * blocked (see worker_spawn), so none of the supervisor's handlers can
@@ -361,6 +533,14 @@ static void child_exec(hp_pool *p, pid_t parent, int sock, int errw, char **envp
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127);
+	/* Into its own cgroup before it runs a line of the worker ("0": the
+	 * writing process). Failing that, RLIMIT_AS still holds. */
+	if (cgfd >= 0) {
+		if (write(cgfd, "0", 1) < 0) {
+			/* nothing to do between fork and exec */
+		}
+		close(cgfd);
+	}
 	int nul = p->devnull;
 	/* Everything to fd >= 4 first, so no dup2 below overwrites a source. */
 	if (sock < 4)
@@ -409,6 +589,7 @@ static void worker_free(hp_pool *p, worker *w)
 	}
 	close_socket(w);
 	stderr_close(w);
+	cg_remove(w);
 	free(w);
 }
 
@@ -434,6 +615,7 @@ static int worker_spawn(hp_pool *p)
 		return -ENOMEM;
 	}
 	char **envp = worker_env();
+	int cgfd = cg_prepare(p, w);
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
@@ -442,10 +624,12 @@ static int worker_spawn(hp_pool *p)
 	if (pid == 0) {
 		close(sv[0]);
 		close(ep[0]);
-		child_exec(p, parent, sv[1], ep[1], envp);
+		child_exec(p, parent, sv[1], ep[1], cgfd, envp);
 	}
 	int fork_err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (cgfd >= 0)
+		close(cgfd);
 	close(sv[1]);
 	close(ep[1]);
 	if (pid < 0) {
@@ -552,6 +736,25 @@ static int count_ready(const hp_pool *p)
 	for (size_t i = 0; i < p->n; i++)
 		n += p->w[i]->pid > 0 && !p->w[i]->dying;
 	return n;
+}
+
+/* Busy workers still running their job (not being stopped). */
+static int count_busy_live(const hp_pool *p)
+{
+	int n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->w[i]->pid > 0 && p->w[i]->busy && !p->w[i]->dying;
+	return n;
+}
+
+/* Jobs that may start now: under memory pressure the policy caps the jobs
+ * in flight (admit); otherwise no cap. */
+static int admissible(const hp_pool *p)
+{
+	if (p->pout.admit < 0)
+		return INT_MAX;
+	int room = p->pout.admit - hp_pool_busy(p);
+	return room > 0 ? room : 0;
 }
 
 /* Start workers up to the target (when starts are not backing off). */
@@ -738,16 +941,44 @@ static void decide(hp_pool *p, uint64_t now)
 	hp_policy_input in = {
 		.res = &p->res,
 		.alive = count_ready(p),
-		.busy = hp_pool_busy(p),
+		.busy = count_busy_live(p),
 		.backlog = p->backlog,
 		.job_ms = p->stats.job_ms_avg,
 		.worker_rss = p->rss_recent,
 		.now_ms = now,
 	};
 	int before = p->pout.target;
+	bool was_severe = p->pst.severe;
 	hp_policy_decide(&c, &in, &p->pst, &p->pout);
+	if (p->pst.severe != was_severe)
+		hp_log(p->pst.severe ? HP_LOG_WARNING : HP_LOG_NOTICE, "workers: %s",
+		       p->pst.severe ? p->pout.reason : "severe memory pressure is over; taking jobs again");
 	if (before && p->pout.target != before)
 		hp_info("workers: target %d -> %d (%s)", before, p->pout.target, p->pout.reason);
+}
+
+/* Severe memory pressure: stop as many busy workers as the policy says,
+ * the youngest job first (it loses the least work). The job is reported
+ * LOST, so it goes back to the queue at once; the attempt its claim
+ * counted stands, so a job stopped max_attempts times fails instead of
+ * looping (it may well be the one that takes the memory). */
+static void preempt(hp_pool *p)
+{
+	for (int k = 0; k < p->pout.preempt; k++) {
+		worker *best = NULL;
+		for (size_t i = 0; i < p->n; i++) {
+			worker *w = p->w[i];
+			if (w->pid > 0 && w->busy && !w->dying && (!best || w->since_ms > best->since_ms))
+				best = w;
+		}
+		if (!best)
+			return;
+		hp_warn("worker %d: job %llu stopped after %llu ms to give memory back; it goes back to the queue",
+		        (int)best->pid, (unsigned long long)best->job_id,
+		        (unsigned long long)(hp_now_ms() - best->since_ms));
+		best->preempted = true;
+		worker_kill(best, "stopped under severe memory pressure", true);
+	}
 }
 
 /* Stop idle workers beyond the target, the longest idle first. */
@@ -921,6 +1152,13 @@ int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userda
 	char line[384];
 	hp_resources_describe(&p->res, line, sizeof line);
 	hp_info("detected %s", line);
+	char cgwhy[PATH_MAX + 96] = "";
+	cg_setup(p, cgwhy, sizeof cgwhy);
+	if (p->cg_base)
+		hp_info("worker memory_limit: a cgroup per worker under %s (memory.max, oom.group) and RLIMIT_AS",
+		        p->res.cgroup);
+	else if (cfg->memory_limit)
+		hp_info("worker memory_limit: RLIMIT_AS (no per-worker cgroup: %s)", cgwhy);
 	uint64_t now = hp_now_ms();
 	p->pst.target = cfg->workers;
 	decide(p, now);
@@ -948,7 +1186,8 @@ int hp_pool_idle(const hp_pool *p)
 	int n = 0;
 	for (size_t i = 0; i < p->n; i++)
 		n += p->w[i]->pid > 0 && !p->w[i]->dying && !p->w[i]->busy;
-	return n;
+	int room = admissible(p);
+	return n < room ? n : room;
 }
 
 int hp_pool_alive(const hp_pool *p)
@@ -995,6 +1234,8 @@ int hp_pool_submit(hp_pool *p, const hp_job_msg *m)
 {
 	if (m->len > HP_POOL_MAX_JOB)
 		return -EFBIG;
+	if (admissible(p) <= 0)
+		return -EBUSY;
 	worker *w = NULL;
 	for (size_t i = 0; i < p->n && !w; i++) {
 		worker *c = p->w[i];
@@ -1053,6 +1294,7 @@ int hp_pool_tick(hp_pool *p, uint64_t now_ms)
 		return 0;
 	decide(p, now_ms);
 	shrink(p);
+	preempt(p);
 	return maintain(p, now_ms);
 }
 
@@ -1101,6 +1343,9 @@ static void reap_reason(const hp_pool *p, const worker *w, int wstatus, char *wh
 	bool we_killed = w->sent_kill && w->reason[0];
 	if (we_killed && (w->strong_reason || (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)))
 		snprintf(why, len, "%s", w->reason);
+	else if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL && cg_oom_killed(w))
+		snprintf(why, len, "worker went over memory_limit = %llu MiB (its cgroup's memory.max)",
+		         (unsigned long long)(p->cfg.memory_limit >> 20));
 	else if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGPROF)
 		/* The worker's per-job CPU-time backstop (worker.c). */
 		snprintf(why, len, "used more than %s s of CPU time", p->arg_cpu[0] ? p->arg_cpu : "its");
@@ -1137,8 +1382,9 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 	char why[128];
 	reap_reason(p, w, wstatus, why, sizeof why);
 	bool busy = w->busy;
-	/* Died before it had the whole job: the file is not to blame. */
-	hp_pool_outcome outcome = w->delivered ? HP_POOL_CRASHED : HP_POOL_LOST;
+	/* Died before it had the whole job, or stopped by us under memory
+	 * pressure: the file is not to blame. */
+	hp_pool_outcome outcome = w->delivered && !w->preempted ? HP_POOL_CRASHED : HP_POOL_LOST;
 	uint64_t job_id = w->job_id;
 	uint64_t now = hp_now_ms();
 	bool expected = w->retiring || p->stopping;
@@ -1216,6 +1462,7 @@ void hp_pool_free(hp_pool *p, uint64_t timeout_ms)
 				;
 		}
 		stderr_close(w);
+		cg_remove(w);
 		free(w);
 	}
 	if (p->devnull >= 0)
@@ -1223,6 +1470,7 @@ void hp_pool_free(hp_pool *p, uint64_t timeout_ms)
 	free(p->w);
 	free(p->exe);
 	free(p->res_root);
+	free(p->cg_base);
 	free(p->fault_crash);
 	free(p->fault_stderr);
 	free(p->fault_spin);

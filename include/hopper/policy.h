@@ -21,7 +21,19 @@
  * - shrink only after the surplus has lasted idle_timeout (no flapping);
  * - memory pressure (PSI some avg10 over the profile's threshold, or free
  *   memory below the headroom): never grow; shed one worker every 5 s down
- *   to 1 (below min), until the pressure is well below the threshold again.
+ *   to 1 (below min), until the pressure is well below the threshold again;
+ *   and admit no job beyond the target (`admit`), so no new job is claimed
+ *   while the busy workers are at or above it.
+ * - severe memory pressure (PSI full avg10 over the profile's threshold, or
+ *   free memory below half the headroom): at most one job in flight (no new
+ *   job while one runs; one when none does, so a machine that is always
+ *   this short of memory still converts), and stop
+ *   one busy worker every 2 s (`preempt`; the pool picks the youngest job,
+ *   which loses the least work) while more than one is busy, so memory is
+ *   given back before the kernel's OOM killer picks a victim of its own.
+ *   The last busy job is left to finish: it is bounded by memory_limit, and
+ *   stopping it would only stall. Severe ends when free memory is back above
+ *   the headroom and PSI full below the exit threshold.
  */
 #ifndef HOPPER_POLICY_H
 #define HOPPER_POLICY_H
@@ -63,6 +75,8 @@ typedef struct hp_policy_state {
 	uint64_t surplus_since_ms;
 	uint64_t last_shed_ms;
 	bool pressure;
+	bool severe;
+	uint64_t last_preempt_ms;
 } hp_policy_state;
 
 typedef enum hp_policy_why {
@@ -74,12 +88,15 @@ typedef enum hp_policy_why {
 	HP_WHY_HOLD,      /* surplus, waiting for idle_timeout before shrinking */
 	HP_WHY_IDLE,      /* shrunk after idle_timeout */
 	HP_WHY_PRESSURE,  /* memory pressure: not growing, shedding */
+	HP_WHY_SEVERE,    /* severe memory pressure: one job at a time, stopping busy ones */
 } hp_policy_why;
 
 typedef struct hp_policy_out {
 	int ceiling;              /* most workers now */
 	int target;               /* workers to have now */
 	int batch;                /* jobs to claim at once */
+	int admit;                /* most jobs in flight now; < 0 = no limit */
+	int preempt;              /* busy workers to stop now (their jobs go back) */
 	hp_policy_why why;
 	hp_policy_why ceiling_why; /* HP_WHY_CPU, _MEMORY or _MAX */
 	char reason[128];         /* "cpu-bound, 2 CPUs x 1.0", "backlog 12", ... */

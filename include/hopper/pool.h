@@ -11,7 +11,10 @@
  * Scaling: the number of workers follows policy.h (start at min, grow with
  * the backlog toward max or the auto ceiling from the detected CPUs and
  * memory, shrink after idle_timeout, shed under memory pressure); the table
- * of workers grows and shrinks at run time.
+ * of workers grows and shrinks at run time. Under memory pressure no more
+ * jobs are admitted than the target; under severe pressure none, and the
+ * youngest busy job is stopped every 2 s (down to one busy worker) and
+ * reported LOST, so it goes back to the queue (policy.h has the rules).
  * Recycling: a worker is replaced by a fresh process after
  * max_jobs_per_worker jobs, and after each job of a high-risk format (PDF,
  * Office, OpenDocument, EPUB: by the format the worker reports, or by the
@@ -60,7 +63,8 @@ typedef enum hp_pool_outcome {
 	HP_POOL_CRASHED,  /* the worker died or timed out with the job; reason says how */
 	HP_POOL_LOST,     /* the worker died before it had received the whole job
 	                     (e.g. killed while idle, then handed a job before
-	                     it was reaped): not the file's fault, run it again */
+	                     it was reaped), or the pool stopped it under severe
+	                     memory pressure: not the file's fault, run it again */
 } hp_pool_outcome;
 
 /* Called once per submitted job. `r` is valid for DONE/ERROR only and is
@@ -87,13 +91,16 @@ void hp_pool_config_fill(hp_pool_config *ret, const hp_config *cfg, const char *
 
 int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userdata,
                 hp_pool **ret_pool);
-/* Number of workers alive and without a job. */
+/* Number of jobs that may be submitted now: workers alive and without a
+ * job, capped under memory pressure by the policy's admit (policy.h): at
+ * most one job in flight under severe pressure, so a caller that claims
+ * only for idle workers claims nothing while one runs. */
 int hp_pool_idle(const hp_pool *p);
 /* Number of live workers and jobs in flight. */
 int hp_pool_alive(const hp_pool *p);
 int hp_pool_busy(const hp_pool *p);
 /* Hand a job to an idle worker; the message bytes are copied. -EBUSY when
- * no worker is idle. */
+ * no worker is idle, or memory pressure admits no more jobs. */
 int hp_pool_submit(hp_pool *p, const hp_job_msg *m);
 /* Periodic (about once a second): enforce job timeouts (SIGKILL), re-read
  * memory pressure, decide the target (policy.h), start or stop workers.

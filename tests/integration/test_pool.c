@@ -9,8 +9,9 @@
  * after a high-risk format, a kill from outside is named, the CPU-time
  * backstop and memory_limit end a job with a clear reason. Scaling: with
  * the process pinned to 1 CPU, max = auto keeps one worker; unpinned, the
- * backlog grows the pool and idle_timeout shrinks it. max_frame follows a
- * reloaded max_output.
+ * backlog grows the pool and idle_timeout shrinks it. Severe memory
+ * pressure (a fake PSI file) stops the youngest busy job and admits no new
+ * one until it is over. max_frame follows a reloaded max_output.
  *
  * The hopperd binary is $HOPPERD, else hopperd next to the build tree this
  * test lives in (B/tests/integration/test_pool -> B/hopperd). Exit 77 when
@@ -31,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -951,6 +953,253 @@ static void test_auto_follows_affinity(void **state)
 	rmdir(root);
 }
 
+/* A file under a fake root, with its folders. */
+static void put_file(const char *root, const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s%s", root, rel);
+	for (char *sl = path + strlen(root) + 1; (sl = strchr(sl, '/')); sl++) {
+		*sl = '\0';
+		mkdir(path, 0755);
+		*sl = '/';
+	}
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+#define PSI_CALM "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+#define PSI_SEVERE "some avg10=60.00 avg60=20.00 avg300=5.00 total=9\nfull avg10=50.00 avg60=10.00 avg300=2.00 total=9\n"
+
+/* Severe memory pressure, read from a fake /proc (PSI full 50%): the pool
+ * stops the youngest busy job, which comes back LOST (back to the queue),
+ * leaves the last busy job running and admits no new job while it runs
+ * (so the supervisor claims none); with none running, one at a time; when
+ * the pressure is gone, as many as there are workers. */
+static void test_severe_pressure_stops_youngest(void **state)
+{
+	char root[] = "/tmp/hopper-test-pool-psi-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	put_file(root, "/proc/meminfo", "MemTotal: 16000000 kB\nMemAvailable: 8000000 kB\n");
+	put_file(root, "/proc/pressure/memory", PSI_CALM);
+	setenv("HOPPER_FAULT_SPIN", "spin-me", 1);
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 2, .max = 2, .memory_limit = (uint64_t)1 << 30, .job_timeout_ms = 60000,
+		.resources_root = root,
+	};
+	start_cfg(&f, &cfg);
+	unsetenv("HOPPER_FAULT_SPIN");
+	assert_int_equal(submit(&f, 121, "spin-me-old.txt", "x\n", 2), 0);
+	turn(&f, 20);
+	usleep(20000); /* the second job is younger by a clear margin */
+	assert_int_equal(submit(&f, 122, "spin-me-new.txt", "x\n", 2), 0);
+	for (int i = 0; i < 5; i++)
+		turn(&f, 10);
+	assert_int_equal(hp_pool_busy(f.pool), 2);
+	assert_int_equal(n_outs, 0);
+
+	put_file(root, "/proc/pressure/memory", PSI_SEVERE);
+	run_until(&f, 1);
+	const outcome *o = find(122);
+	assert_int_equal(o->o, HP_POOL_LOST);
+	assert_string_equal(o->reason, "stopped under severe memory pressure");
+	pid_t old = pid_of_job(&f, 121); /* the older job still runs */
+	assert_true(old > 0);
+	assert_int_equal(hp_pool_idle(f.pool), 0);
+	assert_int_equal(submit(&f, 123, "a.txt", "text\n", 5), -EBUSY);
+	char why[128];
+	hp_pool_target(f.pool, NULL, why, sizeof why);
+	assert_non_null(strstr(why, "severe memory pressure (PSI full 50.0%"));
+	/* Longer than the 2 s between two stops: the last busy job is left. */
+	uint64_t t0 = hp_now_ms();
+	while (hp_now_ms() - t0 < 2500)
+		turn(&f, 50);
+	assert_int_equal(n_outs, 1);
+	assert_int_equal(pid_of_job(&f, 121), old);
+	assert_int_equal(hp_pool_idle(f.pool), 0);
+
+	/* Still severe, nothing running: one job at a time. */
+	assert_int_equal(kill(old, SIGKILL), 0);
+	run_until(&f, 2);
+	for (int i = 0; i < 6000 && hp_pool_idle(f.pool) < 1; i++)
+		turn(&f, 10);
+	assert_int_equal(hp_pool_idle(f.pool), 1);
+	assert_int_equal(submit(&f, 124, "spin-me-3.txt", "x\n", 2), 0);
+	assert_int_equal(submit(&f, 125, "b.txt", "text\n", 5), -EBUSY);
+	/* The pressure is gone: both workers take jobs again. */
+	put_file(root, "/proc/pressure/memory", PSI_CALM);
+	for (int i = 0; i < 6000 && hp_pool_idle(f.pool) < 1; i++)
+		turn(&f, 10);
+	assert_true(hp_pool_idle(f.pool) >= 1);
+	assert_int_equal(submit(&f, 125, "b.txt", "text\n", 5), 0);
+	run_until(&f, 3);
+	assert_int_equal(find(125)->o, HP_POOL_DONE);
+	assert_int_equal(kill(pid_of_job(&f, 124), SIGKILL), 0);
+	run_until(&f, 4);
+	stop(&f);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return;
+	size_t n = fread(buf, 1, len - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+/* A delegated cgroup v2 (a fake /sys/fs/cgroup the pool is pointed at):
+ * our processes move into a "supervisor" leaf, the memory controller is
+ * enabled for the children, each worker gets a cgroup of its own with
+ * memory.max = memory_limit and oom.group, and moves itself in (writes
+ * "0" to its cgroup.procs) before it runs; a worker the kernel kills at
+ * memory.max (memory.events oom_kill) gets a reason that says so. Without
+ * the memory controller, nothing of that is made. */
+static void test_worker_cgroup_delegated(void **state)
+{
+	char root[] = "/tmp/hopper-test-pool-cg-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char pidline[32], path[512], buf[256];
+	snprintf(pidline, sizeof pidline, "%d\n", (int)getpid());
+	put_file(root, "/proc/self/cgroup", "0::/system.slice/hopperd.service\n");
+	put_file(root, "/proc/meminfo", "MemTotal: 16000000 kB\nMemAvailable: 8000000 kB\n");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.controllers", "cpu io memory pids\n");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.subtree_control", "");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.procs", pidline);
+	const char *base = "/sys/fs/cgroup/system.slice/hopperd.service";
+	/* As root, writable is not enough: systemd's mark of a delegated cgroup. */
+	snprintf(path, sizeof path, "%s%s", root, base);
+	if (setxattr(path, "trusted.delegate", "1", 1, 0) < 0 && geteuid() == 0) {
+		printf("skip: cannot set trusted.delegate on %s: %s\n", path, strerror(errno));
+		skip();
+	}
+	setenv("HOPPER_FAULT_SPIN", "spin-me", 1);
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 1, .memory_limit = (uint64_t)256 << 20, .job_timeout_ms = 60000,
+		.resources_root = root,
+	};
+	start_cfg(&f, &cfg);
+	unsetenv("HOPPER_FAULT_SPIN");
+	snprintf(path, sizeof path, "%s%s/cgroup.subtree_control", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "+memory");
+	snprintf(path, sizeof path, "%s%s/supervisor/cgroup.procs", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_int_equal(atoi(buf), (int)getpid());
+	/* A job done proves the worker ran (after it moved itself). */
+	assert_int_equal(submit(&f, 131, "a.txt", "text\n", 5), 0);
+	run_until(&f, 1);
+	assert_int_equal(find(131)->o, HP_POOL_DONE);
+	snprintf(path, sizeof path, "%s%s/worker-1/memory.max", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "268435456");
+	snprintf(path, sizeof path, "%s%s/worker-1/memory.oom.group", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "1");
+	snprintf(path, sizeof path, "%s%s/worker-1/cgroup.procs", root, base);
+	slurp(path, buf, sizeof buf);
+	assert_string_equal(buf, "0");
+	/* The kernel's cgroup OOM kill, as memory.events shows it. */
+	assert_int_equal(submit(&f, 132, "spin-me.txt", "x\n", 2), 0);
+	for (int i = 0; i < 5; i++)
+		turn(&f, 10);
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/worker-1/memory.events",
+	         "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 1\n");
+	assert_int_equal(kill(pid_of_job(&f, 132), SIGKILL), 0);
+	run_until(&f, 2);
+	assert_string_equal(find(132)->reason, "worker went over memory_limit = 256 MiB (its cgroup's memory.max)");
+	/* Its replacement gets a cgroup of its own. */
+	run_until_alive(&f, 1);
+	snprintf(path, sizeof path, "%s%s/worker-2/memory.max", root, base);
+	assert_int_equal(access(path, F_OK), 0);
+	stop(&f);
+
+	/* No memory controller for us: RLIMIT_AS only, no worker cgroup. */
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s%s'", root, base);
+	assert_int_equal(system(cmd), 0);
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.controllers", "cpu io pids\n");
+	put_file(root, "/sys/fs/cgroup/system.slice/hopperd.service/cgroup.subtree_control", "");
+	snprintf(path, sizeof path, "%s%s", root, base);
+	setxattr(path, "trusted.delegate", "1", 1, 0);
+	start_cfg(&f, &cfg);
+	snprintf(path, sizeof path, "%s%s/worker-1", root, base);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s%s/supervisor", root, base);
+	assert_int_equal(access(path, F_OK), -1);
+	stop(&f);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The same on the real cgroup v2 of this machine, where it can run: as
+ * root, with the memory controller in the unified hierarchy: the test
+ * process moves into a fresh cgroup (as under Delegate=), a worker must then
+ * run in a child cgroup with memory.max set. Skipped elsewhere, saying why. */
+static void test_worker_cgroup_real(void **state)
+{
+	char buf[512];
+	slurp("/sys/fs/cgroup/cgroup.controllers", buf, sizeof buf);
+	if (getuid() != 0 || !strstr(buf, "memory")) {
+		printf("skip: needs root and the memory controller in a cgroup v2 at /sys/fs/cgroup "
+		       "(here: %s)\n", getuid() ? "not root" : "no memory controller there; a v1 or hybrid hierarchy");
+		skip();
+	}
+	char own[256];
+	slurp("/proc/self/cgroup", buf, sizeof buf);
+	char *z = strstr(buf, "0::");
+	assert_non_null(z);
+	snprintf(own, sizeof own, "%s", z + 3);
+	own[strcspn(own, "\n")] = '\0';
+	char dir[512], path[600], pidline[32];
+	snprintf(dir, sizeof dir, "/sys/fs/cgroup/hopper-test-pool-%d", (int)getpid());
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(setxattr(dir, "trusted.delegate", "1", 1, 0), 0); /* as systemd marks it */
+	snprintf(pidline, sizeof pidline, "%d", (int)getpid());
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(pidline, fp);
+	assert_int_equal(fclose(fp), 0);
+	fixture f;
+	hp_pool_config cfg = { .workers = 1, .max = 1, .memory_limit = (uint64_t)256 << 20, .job_timeout_ms = 60000 };
+	start_cfg(&f, &cfg);
+	assert_int_equal(submit(&f, 141, "a.txt", "text\n", 5), 0);
+	run_until(&f, 1);
+	hp_worker_info wi[4];
+	assert_int_equal(hp_pool_list(f.pool, wi, 4), 1);
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)wi[0].pid);
+	slurp(path, buf, sizeof buf);
+	char want[600];
+	snprintf(want, sizeof want, "0::/hopper-test-pool-%d/worker-", (int)getpid());
+	if (!strstr(buf, want))
+		fail_msg("worker %d is in %s, not under %s", (int)wi[0].pid, buf, want);
+	char *wk = strstr(buf, "worker-");
+	wk[strcspn(wk, "\n")] = '\0';
+	snprintf(path, sizeof path, "%s/%s/memory.max", dir, wk);
+	slurp(path, buf, sizeof buf);
+	assert_int_equal(strtoull(buf, NULL, 10), (uint64_t)256 << 20);
+	stop(&f);
+	/* Back where we were, and tidy up. */
+	snprintf(path, sizeof path, "/sys/fs/cgroup%s/cgroup.procs", own);
+	fp = fopen(path, "w");
+	if (fp) {
+		fputs(pidline, fp);
+		fclose(fp);
+	}
+	snprintf(path, sizeof path, "%s/supervisor", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 static int find_hopperd(void)
 {
 	const char *env = getenv("HOPPERD");
@@ -1015,6 +1264,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_auto_follows_affinity),
 		cmocka_unit_test(test_max_frame_follows_reload),
 		cmocka_unit_test(test_cpu_backstop),
+		cmocka_unit_test(test_severe_pressure_stops_youngest),
+		cmocka_unit_test(test_worker_cgroup_delegated),
+		cmocka_unit_test(test_worker_cgroup_real),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

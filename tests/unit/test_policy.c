@@ -116,6 +116,9 @@ static void run_steps(const char *what, const hp_policy_config *c, const hp_reso
 			         (unsigned long long)s[i].now_ms, out.target, out.why, out.reason, s[i].want_target,
 			         s[i].want_why);
 		assert_true(out.batch >= 1);
+		/* No pressure: no cap on jobs in flight, nothing stopped. */
+		assert_int_equal(out.admit, -1);
+		assert_int_equal(out.preempt, 0);
 	}
 }
 
@@ -231,15 +234,139 @@ static void test_pressure_from_low_free_memory(void **state)
 	assert_int_equal(out.why, HP_WHY_PRESSURE);
 	assert_int_equal(out.target, 2);
 
-	/* cgroup: memory.max 1 GiB with 900 MiB in use leaves 124 MiB. */
+	/* cgroup: memory.max 1 GiB with 800 MiB in use leaves 224 MiB, under
+	 * the 256 MiB headroom (but not under half of it: not severe). */
 	r = machine(4, 64 * GIB);
 	r.cg_mem_max = 1 * GIB;
-	r.cg_mem_current = 900 * MIB;
+	r.cg_mem_current = 800 * MIB;
 	st = (hp_policy_state){ .target = 2 };
 	in.alive = 2;
 	hp_policy_decide(&c, &in, &st, &out);
 	assert_int_equal(out.why, HP_WHY_PRESSURE);
 	assert_int_equal(out.target, 1);
+}
+
+/* Under pressure the busy workers may not exceed the target: as it sheds,
+ * no new job is admitted (and so none claimed) until busy < target. */
+static void test_pressure_admits_up_to_target(void **state)
+{
+	hp_resources r = machine(4, 16 * GIB);
+	hp_policy_config c = { .min = 1, .profile = HP_PROFILE_BALANCED, .memory_limit = 512 * MIB,
+	                       .idle_timeout_ms = 60000 };
+	hp_policy_state st = { .target = 4 };
+	r.psi = true;
+	r.psi_some_avg10 = 30; /* some, not full: pressure, not severe */
+	hp_policy_input in = { .res = &r, .alive = 4, .busy = 4, .backlog = 1000, .now_ms = 100000 };
+	hp_policy_out out;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.why, HP_WHY_PRESSURE);
+	assert_int_equal(out.target, 3);
+	assert_int_equal(out.admit, 3); /* 4 busy: nothing more until one ends */
+	assert_int_equal(out.preempt, 0); /* busy jobs are left to finish */
+	in.now_ms += 1000;
+	in.busy = 2;
+	in.alive = 3;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.admit, 3); /* room for one more */
+	assert_int_equal(out.preempt, 0);
+}
+
+/* Severe pressure (free memory below half the headroom, or PSI full):
+ * one job in flight at most, one busy worker stopped every 2 s while more
+ * than one is busy; the last is left to finish. Leaving severe goes back through
+ * ordinary pressure (admit = target), then to no limit. */
+static void test_severe_pressure_preempts(void **state)
+{
+	/* 8 GiB: balanced headroom 819 MiB; 300 MiB free is below half. */
+	hp_resources r = machine(8, 8 * GIB);
+	r.mem_available = 300 * MIB;
+	hp_policy_config c = { .min = 2, .profile = HP_PROFILE_BALANCED, .memory_limit = 256 * MIB,
+	                       .idle_timeout_ms = 60000 };
+	hp_policy_state st = { .target = 4 };
+	hp_policy_input in = { .res = &r, .alive = 4, .busy = 4, .backlog = 1000 };
+	hp_policy_out out;
+	struct { uint64_t t; int busy; int preempt; int max_target; } steps[] = {
+		{ 1000, 4, 1, 3 },  /* at once */
+		{ 1500, 3, 0, 3 },  /* within 2 s of the last: wait */
+		{ 3000, 3, 1, 2 },
+		{ 5000, 2, 1, 1 },
+		{ 7000, 1, 0, 1 },  /* the last busy job finishes */
+		{ 20000, 1, 0, 1 },
+		{ 21000, 0, 0, 1 },
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		in.now_ms = steps[i].t;
+		in.busy = steps[i].busy;
+		in.alive = steps[i].busy > 0 ? steps[i].busy : 1;
+		hp_policy_decide(&c, &in, &st, &out);
+		if (out.why != HP_WHY_SEVERE || out.admit != 1 || out.preempt != steps[i].preempt ||
+		    out.target > steps[i].max_target || out.target < 1)
+			fail_msg("severe step %zu: why %d admit %d preempt %d target %d (\"%s\")", i, out.why,
+			         out.admit, out.preempt, out.target, out.reason);
+		assert_non_null(strstr(out.reason, "severe memory pressure (300.0 MiB free)"));
+	}
+	/* 700 MiB free: above half the headroom but not above it: still
+	 * severe (hysteresis). */
+	r.mem_available = 700 * MIB;
+	in.now_ms += 1000;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.why, HP_WHY_SEVERE);
+	/* 1 GiB free: above the headroom, below 1.5 x: ordinary pressure. */
+	r.mem_available = 1 * GIB;
+	in.now_ms += 1000;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.why, HP_WHY_PRESSURE);
+	assert_int_equal(out.admit, out.target);
+	assert_int_equal(out.preempt, 0);
+	/* Clear: no limit again, and the pool grows for the backlog. */
+	r.mem_available = 6 * GIB;
+	in.now_ms += 1000;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.admit, -1);
+	assert_int_equal(out.preempt, 0);
+	assert_true(out.target > 1);
+}
+
+/* PSI full (every task stalled) is severe on its own, with memory free. */
+static void test_psi_full_is_severe(void **state)
+{
+	hp_resources r = machine(2, 16 * GIB);
+	r.psi = true;
+	r.psi_some_avg10 = 40;
+	r.psi_full_avg10 = 25;
+	hp_policy_config c = { .min = 1, .profile = HP_PROFILE_BALANCED, .memory_limit = 512 * MIB,
+	                       .idle_timeout_ms = 60000 };
+	hp_policy_state st = { .target = 2 };
+	hp_policy_input in = { .res = &r, .alive = 2, .busy = 2, .backlog = 10, .now_ms = 50000 };
+	hp_policy_out out;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.why, HP_WHY_SEVERE);
+	assert_int_equal(out.admit, 1);
+	assert_int_equal(out.preempt, 1);
+	assert_non_null(strstr(out.reason, "PSI full 25.0%"));
+	/* Full falls under the entry threshold but not the exit one: still
+	 * severe; under the exit one: ordinary pressure (some is still 40%). */
+	r.psi_full_avg10 = 5;
+	in.now_ms += 1000;
+	in.busy = 1;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.why, HP_WHY_SEVERE);
+	assert_int_equal(out.preempt, 0);
+	r.psi_full_avg10 = 1;
+	in.now_ms += 1000;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.why, HP_WHY_PRESSURE);
+	/* The profile sets the threshold: aggressive enters severe at 20%
+	 * full, so 15% is not severe and 25% is. */
+	c.profile = HP_PROFILE_AGGRESSIVE;
+	st = (hp_policy_state){ .target = 2 };
+	r.psi_some_avg10 = 15;
+	r.psi_full_avg10 = 15;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_not_equal(out.why, HP_WHY_SEVERE);
+	r.psi_full_avg10 = 25;
+	hp_policy_decide(&c, &in, &st, &out);
+	assert_int_equal(out.why, HP_WHY_SEVERE);
 }
 
 static void test_batch_follows_profile(void **state)
@@ -349,6 +476,9 @@ int main(void)
 		cmocka_unit_test(test_no_flapping),
 		cmocka_unit_test(test_pressure_sheds_and_recovers),
 		cmocka_unit_test(test_pressure_from_low_free_memory),
+		cmocka_unit_test(test_pressure_admits_up_to_target),
+		cmocka_unit_test(test_severe_pressure_preempts),
+		cmocka_unit_test(test_psi_full_is_severe),
 		cmocka_unit_test(test_batch_follows_profile),
 		cmocka_unit_test(test_detect_cgroup_and_psi),
 		cmocka_unit_test(test_detect_nothing),
