@@ -234,6 +234,8 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.zip_max_ratio = (uint32_t)m->zip_max_ratio,
 		.zip_max_entries = (uint32_t)m->zip_max_entries,
 		.max_sheet_rows = (uint32_t)m->max_sheet_rows,
+		.ocr_max_pages = (int)m->ocr_max_pages,
+		.ocr_time_ms = m->ocr_time_ms,
 	};
 	cpu_timer(cpu_limit_s);
 	converting_job = m->job_id;

@@ -136,6 +136,11 @@ static const config_key config_keys[] = {
 
 	{ SEC_WORKERS, "ocr_languages", T_STRING, "eng", 0, 0, KF_RELOAD, CFG(ocr_languages), 0,
 	  "Tesseract languages for pictures of text, e.g. \"eng deu\" (tesseract-ocr-LANG packages)" },
+	{ SEC_WORKERS, "ocr_max_pages", T_INT, "500", 1, 1000000, KF_RELOAD, CFG(ocr_max_pages), 0,
+	  "pages of one document read by OCR at most; the others get a note and meta.ocr.skipped" },
+	{ SEC_WORKERS, "ocr_time_budget", T_DURATION, "45s", 100, 24 * 3600 * 1000, KF_RELOAD,
+	  CFG(ocr_time_budget_ms), 0,
+	  "OCR time for one document (at most 3/4 of job_timeout is used); pages past it get a note" },
 
 	{ SEC_EMBED, "url", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_url), 0,
 	  "OpenAI-compatible /v1/embeddings endpoint; empty = no embeddings" },

@@ -111,6 +111,7 @@ struct hp_embed {
 	/* counters for STATUS */
 	uint64_t docs_done, docs_failed, docs_retry, requests_retried;
 	bool all_done;
+	bool said_storage;      /* the storage of vectors was logged */
 };
 
 static uint64_t jitter(uint64_t ms)
@@ -601,8 +602,12 @@ static bool posts_finished(const hp_embed *e)
 static void send_recover(hp_embed *e)
 {
 	const char *v[] = { e->model, e->owner };
-	pg_send(e, "UPDATE hopper.embed_state SET state = 'retry', not_before = now(), lease_owner = NULL,"
-	           " lease_until = NULL WHERE state = 'running' AND model = $1 AND lease_owner = $2", 2, v);
+	/* and whether the server has pgvector, for the log (vectors are real[]
+	 * either way: hopper does not use pgvector yet) */
+	pg_send(e, "WITH r AS (UPDATE hopper.embed_state SET state = 'retry', not_before = now(), lease_owner = NULL,"
+	           " lease_until = NULL WHERE state = 'running' AND model = $1 AND lease_owner = $2 RETURNING 1)"
+	           " SELECT (SELECT count(*) FROM r),"
+	           "  EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'vector')", 2, v);
 }
 
 static void send_claim(hp_embed *e)
@@ -755,6 +760,11 @@ static void on_result(hp_embed *e, PGresult *res)
 	}
 	switch (e->step) {
 	case STEP_RECOVER:
+		if (!e->said_storage && PQntuples(res) == 1)
+			hp_info("embeddings: vectors stored as real[], cosine by hopper.cosine() (pgvector is %s)",
+			        strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? "on the server but not used yet"
+			                                              : "not installed on the server");
+		e->said_storage = true;
 		e->step = STEP_CLAIM;
 		e->next_claim_at = 0;
 		break;

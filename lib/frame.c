@@ -206,6 +206,7 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 	const struct { uint16_t tag; uint64_t v; } lims[] = {
 		{ HP_TAG_ZIP_MAX_TOTAL, m->zip_max_total }, { HP_TAG_ZIP_MAX_RATIO, m->zip_max_ratio },
 		{ HP_TAG_ZIP_MAX_ENTRIES, m->zip_max_entries }, { HP_TAG_MAX_SHEET_ROWS, m->max_sheet_rows },
+		{ HP_TAG_OCR_MAX_PAGES, m->ocr_max_pages }, { HP_TAG_OCR_TIME_MS, m->ocr_time_ms },
 	};
 	for (size_t i = 0; i < HP_ARRAY_SIZE(lims) && r == 0; i++)
 		if (lims[i].v)
@@ -311,6 +312,14 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			break;
 		case HP_TAG_MAX_SHEET_ROWS:
 			if (get_u64(val, len, &m.max_sheet_rows) < 0 || m.max_sheet_rows > UINT32_MAX)
+				return -EBADMSG;
+			break;
+		case HP_TAG_OCR_MAX_PAGES:
+			if (get_u64(val, len, &m.ocr_max_pages) < 0 || m.ocr_max_pages > INT32_MAX)
+				return -EBADMSG;
+			break;
+		case HP_TAG_OCR_TIME_MS:
+			if (get_u64(val, len, &m.ocr_time_ms) < 0)
 				return -EBADMSG;
 			break;
 		default:

@@ -18,6 +18,13 @@
 #define TESSDATA_DEFAULT "/usr/share/tesseract-ocr/5/tessdata"
 #define LANG_MAX 16
 #define PRELOAD_MAX (512u << 20) /* all language data together */
+/* What Tesseract takes to read a page besides the picture it is given:
+ * measured with the tesseract command under ulimit -v on an A4 page of
+ * text at 150..600 dpi, 3.3 bytes of address space per pixel (the decoded
+ * picture, 1 byte a pixel, included) on ~100 MiB for the program. Four
+ * bytes a pixel and 32 MiB cover the binarised copies and line images. */
+#define OCR_BYTES_PER_PIXEL 4u
+#define OCR_FIXED_BYTES ((size_t)32 << 20)
 
 typedef struct lang {
 	char name[32];
@@ -196,6 +203,24 @@ static char *tidy(const char *s)
 	return out;
 }
 
+/* The worker's memory is an address-space limit (RLIMIT_AS), and
+ * Tesseract, which is C++, aborts the process when an allocation fails:
+ * before reading a page, make sure the memory it will need can be had now,
+ * by taking it and giving it back (a large malloc is an mmap of address
+ * space; no page of it is touched). 0, or -EFBIG with err set. */
+static int memory_for(const PIX *pix, char *err, size_t errlen)
+{
+	size_t need = (size_t)pixGetWidth(pix) * (size_t)pixGetHeight(pix) * OCR_BYTES_PER_PIXEL + OCR_FIXED_BYTES;
+	void *volatile p = malloc(need);   /* volatile: not optimised away */
+	if (!p) {
+		snprintf(err, errlen, "page of %dx%d pixels needs about %zu MiB for OCR, more than the worker "
+		         "has left ([workers] memory_limit)", pixGetWidth(pix), pixGetHeight(pix), need >> 20);
+		return -EFBIG;
+	}
+	free(p);
+	return 0;
+}
+
 static int read_pix(PIX *pix, int dpi, const char *langs_s, uint64_t budget_ms, hp_ocr_result *ret, char *err,
                     size_t errlen)
 {
@@ -226,6 +251,9 @@ static int read_pix(PIX *pix, int dpi, const char *langs_s, uint64_t budget_ms, 
 			r = -ENOTSUP;
 			break;
 		}
+		r = memory_for(pix, err, errlen);
+		if (r < 0)
+			break;
 		TessBaseAPISetImage2(api, pix);
 		TessBaseAPISetSourceResolution(api, dpi > 0 ? dpi : 300);
 		ETEXT_DESC *mon = TessMonitorCreate();

@@ -67,6 +67,11 @@ typedef struct hp_convert_limits {
 	int max_pages;      /* PDF: more pages fail the job; 0 = no cap */
 	uint64_t page_time_ms; /* PDF: time one page may take; 0 = no budget */
 	const char *ocr_languages; /* Tesseract languages, "eng deu"; NULL = eng */
+	/* OCR of one document (PDF pages without text, an image): pages read
+	 * at most, and time for all of them; past either, the remaining pages
+	 * are skipped with a note. 0 = HP_OCR_DEFAULT_MAX_PAGES / _TIME_MS. */
+	int ocr_max_pages;
+	uint64_t ocr_time_ms;
 	/* ZIP containers (DOCX, XLSX, PPTX, ODF, EPUB); 0 = the default.
 	 * Hitting one fails the job, naming the limit and the entry. */
 	uint64_t zip_max_total;    /* bytes inflated in total, default 512 MiB */

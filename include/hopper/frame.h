@@ -64,6 +64,8 @@ enum hp_tag {
 	HP_TAG_CHUNK_PAGE = 27,  /* u64: page the chunk starts on; absent = 0 (not paged) */
 	HP_TAG_CHUNK_START = 28, /* u64: byte offsets into the Markdown; START <= END <= */
 	HP_TAG_CHUNK_END = 29,   /* u64:   the Markdown's length (checked by the decoder) */
+	HP_TAG_OCR_MAX_PAGES = 30, /* u64: 0 = the worker's default */
+	HP_TAG_OCR_TIME_MS = 31,   /* u64: 0 = the worker's default */
 };
 
 /* ---- low level -------------------------------------------------------- */
@@ -108,6 +110,7 @@ typedef struct hp_job_msg {
 	const char *ocr_languages; /* borrowed; NULL: the worker's default */
 	/* converter limits (hp_convert_limits); 0 = the converter's default */
 	uint64_t zip_max_total, zip_max_ratio, zip_max_entries, max_sheet_rows;
+	uint64_t ocr_max_pages, ocr_time_ms;
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

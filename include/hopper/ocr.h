@@ -15,8 +15,11 @@
  * OMP_THREAD_LIMIT=1 was in the environment when the process started (the
  * pool sets it; the pool's processes give the parallelism).
  * Limits: images over HP_OCR_MAX_PIXELS are refused before decoding; a
- * page that takes longer than its budget is cut short (Tesseract's
- * deadline) and reported as such.
+ * page whose OCR would need more memory than the process can still map
+ * (RLIMIT_AS: 4 bytes a pixel + 32 MiB, checked by mapping it) is refused
+ * with -EFBIG instead of Tesseract aborting the process; a page that takes
+ * longer than its budget is cut short (Tesseract's deadline) and reported
+ * as such.
  * Process rules: workers and `hopper convert` only.
  */
 #ifndef HOPPER_OCR_H
@@ -29,6 +32,9 @@
 
 #define HP_OCR_MAX_PIXELS (64u * 1000 * 1000) /* ~ an A3 page at 600 dpi */
 #define HP_OCR_DEFAULT_LANGS "eng"
+/* Defaults of [workers] ocr_max_pages and ocr_time_budget (lib/config.c). */
+#define HP_OCR_DEFAULT_MAX_PAGES 500
+#define HP_OCR_DEFAULT_TIME_MS 45000
 
 /* Call first thing in main(): when OMP_THREAD_LIMIT is not 1, set it and
  * execute this program again (/proc/self/exe, same argv), so that libgomp,
@@ -60,7 +66,8 @@ typedef struct hp_ocr_image {
 /* langs: Tesseract names separated by spaces or '+' ("eng deu"); NULL =
  * HP_OCR_DEFAULT_LANGS. budget_ms: time for this page (0 = no limit).
  * Returns 0 and *ret (free ret->text), or -ENOTSUP (OCR not available or
- * a language not installed: err says which), -EFBIG (too many pixels),
+ * a language not installed: err says which), -EFBIG (too many pixels, or
+ * not memory enough left for reading them),
  * -EINVAL (an image that does not decode), -ENOMEM. */
 int hp_ocr_gray(const hp_ocr_image *img, const char *langs, uint64_t budget_ms, hp_ocr_result *ret,
                 char *err, size_t errlen);

@@ -14,14 +14,13 @@
 #include "hopper/ocr.h"
 #include "convert-int.h"
 
-/* The OCR budget of one image, inside the job's time-out. */
-#define IMAGE_OCR_BUDGET_MS 45000
-
 static int image_convert(const char *name, const char *data, size_t len, const hp_convert_limits *lim,
                          hp_doc *doc, char *err, size_t errlen)
 {
 	hp_ocr_result o = { 0 };
-	int r = hp_ocr_encoded(data, len, lim->ocr_languages, IMAGE_OCR_BUDGET_MS, &o, err, errlen);
+	/* the image is the document: the document's OCR time is its budget */
+	uint64_t budget = lim->ocr_time_ms ? lim->ocr_time_ms : HP_OCR_DEFAULT_TIME_MS;
+	int r = hp_ocr_encoded(data, len, lim->ocr_languages, budget, &o, err, errlen);
 	if (r < 0)
 		return r;
 	hp_buf md, meta;
@@ -31,8 +30,8 @@ static int image_convert(const char *name, const char *data, size_t len, const h
 	if (r == 0 && o.text[0])
 		r = hp_buf_addf(&md, "%s\n", o.text);
 	if (r == 0 && o.timed_out)
-		r = hp_buf_addf(&md, "\n<!-- OCR stopped after %d s: the rest of the image was not read -->\n",
-		                IMAGE_OCR_BUDGET_MS / 1000);
+		r = hp_buf_addf(&md, "\n<!-- OCR stopped after %llu s (ocr_time_budget): the rest of the image was not read -->\n",
+		                (unsigned long long)(budget / 1000));
 	if (r == -EFBIG) {
 		r = hp_conv_efbig(lim->max_output, err, errlen);
 		goto out;

@@ -57,6 +57,10 @@ typedef struct hp_pdf_page {
 	int ocr_confidence;    /* 0..100 */
 	const char *ocr_lang;  /* static */
 	int ocr_timed_out;
+	/* A page without text that OCR did not read (the document's OCR budget
+	 * was spent, the page was too large, did not render): why, malloc'd,
+	 * said in the Markdown where the page's text would be. */
+	char *ocr_note;
 } hp_pdf_page;
 
 /* Append a segment whose text is s[0..n) (already clean UTF-8, single

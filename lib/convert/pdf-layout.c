@@ -79,6 +79,7 @@ int hp_pdf_page_add_rule(hp_pdf_page *p, const hp_pdf_rule *rule)
 void hp_pdf_page_free(hp_pdf_page *p)
 {
 	free(p->ocr_text);
+	free(p->ocr_note);
 	free(p->segs);
 	free(p->rules);
 	free(p->text);
@@ -778,6 +779,18 @@ static int ocr_block(layout *L)
 	return r;
 }
 
+/* A page without text that OCR skipped: the reason, where its text would be. */
+static int ocr_note_block(layout *L)
+{
+	if (!hp_pdf_new_block(L, B_NOTE))
+		return -ENOMEM;
+	size_t tl = strlen(L->pg->ocr_note);
+	int r = hp_buf_add(&L->arena, L->pg->ocr_note, tl);
+	if (r == 0)
+		L->blocks[L->n_blocks - 1].len = (uint32_t)tl;
+	return r;
+}
+
 static int crosses(const hp_pdf_seg *s, float g0, float g1)
 {
 	return s->x0 < g0 - 1 && s->x1 > g1 + 1;
@@ -845,6 +858,10 @@ static int layout_page(layout *L)
 	L->list_depth = 0;
 	if (pg->ocr_text)
 		return ocr_block(L);
+	if (pg->ocr_note && pg->n_segs == 0) {
+		L->info->pages_without_text++;
+		return ocr_note_block(L);
+	}
 	uint32_t *idx = realloc(L->idx, (pg->n_segs + 1) * sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;

@@ -27,8 +27,9 @@ typedef struct line {
 } line;
 
 /* B_OCR: a page's OCR text; level = confidence, marker = language,
- * depth = 1 when OCR stopped at its budget. */
-enum { B_PAGE, B_PARA, B_ITEM, B_TABLE, B_OCR };
+ * depth = 1 when OCR stopped at its budget. B_NOTE: why a page without
+ * text was not read by OCR (a comment line, not text). */
+enum { B_PAGE, B_PARA, B_ITEM, B_TABLE, B_OCR, B_NOTE };
 
 typedef struct block {
 	int type, page, level, n_lines;

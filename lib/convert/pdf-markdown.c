@@ -206,6 +206,9 @@ int hp_pdf_emit(layout *L, hp_buf *out)
 		case B_OCR:
 			r = emit_ocr(out, b, s);
 			break;
+		case B_NOTE:
+			r = hp_buf_addf(out, "<!-- %.*s -->\n\n", (int)b->len, s);
+			break;
 		case B_TABLE:
 			r = hp_buf_add(out, s, b->len);
 			if (r == 0)

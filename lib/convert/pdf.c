@@ -368,11 +368,6 @@ static int collect(hp_pdf_page *pg, const fz_stext_page *sp, float ox, float oy,
 /* Resolution pages are rendered at for OCR, lowered for pages so large that
  * the picture would pass half of what OCR accepts. */
 #define PDF_OCR_DPI 300
-/* OCR time for one document, inside the job's time-out (60 s by default),
- * as the image converter's: past it, the remaining scanned pages are left
- * for later with a warning and meta.ocr_needed. */
-#define PDF_OCR_BUDGET_MS 45000
-
 /* Render page i in grey and read it with OCR into pg->ocr_*. 0 (also when
  * the page had nothing to read), -ENOTSUP (OCR not available: msg says
  * why), -ENOMEM, -EIO (the page could not be rendered: msg says why). */
@@ -433,7 +428,9 @@ typedef struct job {
 	size_t text_total;
 	int ocr_off;            /* OCR is not available here: do not try again */
 	uint64_t ocr_ms;        /* OCR time spent on this document */
+	int ocr_tried;          /* pages given to OCR */
 	int ocr_left;           /* scanned pages left unread (budget spent) */
+	const char *ocr_stop;   /* the budget that was spent: its config key */
 } job;
 
 static int warn(job *j, const char *fmt, ...) HP_PRINTF(2, 3);
@@ -650,53 +647,119 @@ static void close_doc(fz_stream *stm, fz_document *doc)
 	fz_empty_store(ctx);
 }
 
-/* "ocr": {"pages": [..], "mean_confidence": N, "language": ".."} when
- * pages were read by OCR. */
+/* "ocr": {"pages": [..], "mean_confidence": N, "language": "..",
+ * "cut_short": [..], "skipped": [..], "stopped_by": "ocr_max_pages"} when
+ * pages were read by OCR or skipped by it: pages read (cut_short: of
+ * those, the ones OCR stopped at their time budget), and pages without
+ * text left unread (the document's budget spent, or the page failed). */
 static int add_ocr_meta(hp_buf *m, const job *j)
 {
-	int n = 0, sum = 0, r = 0;
+	int n = 0, n_skip = 0, sum = 0, r = 0;
 	const char *lang = NULL;
-	for (int i = 0; i < j->n_pages && r == 0; i++) {
-		const hp_pdf_page *pg = &j->pages[i];
-		if (!pg->ocr_text)
-			continue;
-		r = hp_buf_addf(m, n ? ", %d" : ", \"ocr\": {\"pages\": [%d", i + 1);
-		sum += pg->ocr_confidence;
-		lang = pg->ocr_lang;
-		n++;
+	for (int i = 0; i < j->n_pages; i++) {
+		n += j->pages[i].ocr_text != NULL;
+		n_skip += j->pages[i].ocr_note != NULL;
+	}
+	if (n == 0 && n_skip == 0)
+		return 0;
+	static const struct { const char *key; int what; } lists[] = {
+		{ "pages", 0 }, { "cut_short", 1 }, { "skipped", 2 },
+	};
+	r = hp_buf_addstr(m, ", \"ocr\": {");
+	for (size_t l = 0; l < HP_ARRAY_SIZE(lists) && r == 0; l++) {
+		int k = 0;
+		for (int i = 0; i < j->n_pages && r == 0; i++) {
+			const hp_pdf_page *pg = &j->pages[i];
+			int in = lists[l].what == 0 ? pg->ocr_text != NULL
+			       : lists[l].what == 1 ? pg->ocr_text && pg->ocr_timed_out
+			       : pg->ocr_note != NULL;
+			if (!in)
+				continue;
+			if (lists[l].what == 0) {
+				sum += pg->ocr_confidence;
+				lang = pg->ocr_lang;
+			}
+			r = k ? hp_buf_addf(m, ", %d", i + 1) : hp_buf_addf(m, "%s\"%s\": [%d", l ? ", " : "", lists[l].key, i + 1);
+			k++;
+		}
+		if (r == 0 && k)
+			r = hp_buf_addc(m, ']');
+		else if (r == 0 && l == 0)
+			r = hp_buf_addstr(m, "\"pages\": []");
 	}
 	if (r == 0 && n)
-		r = hp_buf_addf(m, "], \"mean_confidence\": %d, \"language\": ", sum / n);
+		r = hp_buf_addf(m, ", \"mean_confidence\": %d, \"language\": ", sum / n);
 	if (r == 0 && n)
 		r = hp_json_str(m, lang ? lang : "");
-	if (r == 0 && n)
+	if (r == 0 && j->ocr_stop)
+		r = hp_buf_addf(m, ", \"stopped_by\": \"%s\"", j->ocr_stop);
+	if (r == 0)
 		r = hp_buf_addc(m, '}');
 	return r;
 }
 
+/* Page i is left unread by OCR: why, for its place in the Markdown. */
+static int skip_note(hp_pdf_page *pg, const char *fmt, ...) HP_PRINTF(2, 3);
+static int skip_note(hp_pdf_page *pg, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	/* the note is an HTML comment: no "--" inside it */
+	for (char *p = msg; (p = strstr(p, "--")); )
+		p[1] = ' ';
+	free(pg->ocr_note);
+	pg->ocr_note = strdup(msg);
+	return pg->ocr_note ? 0 : -ENOMEM;
+}
+
 /* Page i had no text layer but something drawn (a scan, outlined text):
- * read it by OCR if OCR is here. Failures are warnings. 0 or -ENOMEM. */
+ * read it by OCR if OCR is here and the document's OCR budget
+ * (lim->ocr_max_pages pages, lim->ocr_time_ms) is not spent; else the page
+ * gets a note. Failures are warnings. 0 or -ENOMEM. */
 static int read_without_text(fz_document *fdoc, job *j, int i)
 {
 	hp_pdf_page *pg = &j->pages[i];
+	const hp_convert_limits *lim = j->lim;
 	char msg[256] = "";
-	if (j->ocr_ms >= PDF_OCR_BUDGET_MS) {
-		if (j->ocr_left++ == 0)
-			return warn(j, "OCR stopped at page %d: the document's OCR time (%d s) was spent", i + 1,
-			            PDF_OCR_BUDGET_MS / 1000);
-		return 0;
+	int max_pages = lim->ocr_max_pages > 0 ? lim->ocr_max_pages : HP_OCR_DEFAULT_MAX_PAGES;
+	uint64_t max_ms = lim->ocr_time_ms ? lim->ocr_time_ms : HP_OCR_DEFAULT_TIME_MS;
+	if (j->ocr_tried >= max_pages || j->ocr_ms >= max_ms) {
+		int r = 0;
+		if (j->ocr_left++ == 0) {
+			if (j->ocr_tried >= max_pages) {
+				j->ocr_stop = "ocr_max_pages";
+				r = warn(j, "OCR stopped at page %d: the document's OCR budget of %d pages "
+				         "([workers] ocr_max_pages) was spent", i + 1, max_pages);
+			} else {
+				j->ocr_stop = "ocr_time_budget";
+				r = warn(j, "OCR stopped at page %d: the document's OCR time of %llu s "
+				         "([workers] ocr_time_budget) was spent", i + 1,
+				         (unsigned long long)(max_ms / 1000));
+			}
+		}
+		if (r == 0)
+			r = skip_note(pg, "page %d not read by OCR: the document's OCR budget (%s) was spent", i + 1,
+			              j->ocr_stop);
+		return r;
 	}
-	uint64_t budget = PDF_OCR_BUDGET_MS - j->ocr_ms;
-	if (j->lim->page_time_ms && j->lim->page_time_ms < budget)
-		budget = j->lim->page_time_ms;
+	uint64_t budget = max_ms - j->ocr_ms;
+	if (lim->page_time_ms && lim->page_time_ms < budget)
+		budget = lim->page_time_ms;
 	uint64_t t0 = hp_now_ms();
-	int r = ocr_page(fdoc, i, pg, j->lim, budget, msg, sizeof msg);
+	j->ocr_tried++;
+	int r = ocr_page(fdoc, i, pg, lim, budget, msg, sizeof msg);
 	j->ocr_ms += hp_now_ms() - t0;
 	if (r == -ENOTSUP) {
 		j->ocr_off = 1;   /* say once, go on without */
 		r = warn(j, "pages without text were not read: %s", msg);
-	} else if (r == -EIO || r == -EINVAL || r == -EFBIG)
+	} else if (r == -EIO || r == -EINVAL || r == -EFBIG) {
 		r = warn(j, "page %d could not be read by OCR: %s", i + 1, msg);
+		if (r == 0)
+			r = skip_note(pg, "page %d not read by OCR: %s", i + 1, msg);
+	}
 	if (r == 0 && pg->ocr_timed_out)
 		r = warn(j, "page %d: OCR stopped at the page's time budget", i + 1);
 	return r;

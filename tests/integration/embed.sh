@@ -99,6 +99,8 @@ for what in 429 500 slow garbage short; do
 	grep -q "^[0-9]* $what " "$tmp/server.log" && ok "server answered $what" || fail "server never answered $what"
 done
 grep -q "retrying in" "$tmp/hopperd.log" && ok "retries are logged" || fail "no retry in the log"
+grep -q "embeddings: vectors stored as real\[\], cosine by hopper.cosine() (pgvector is " "$tmp/hopperd.log" \
+	&& ok "the storage of vectors is logged" || fail "no line about pgvector in the log"
 # hopper search --semantic: the words' vector from the same endpoint, the
 # cosine over hopper.embeddings fused with the full-text rank.
 h() { "$bdir/hopper" -c "$tmp/hopper.conf" "$@"; }

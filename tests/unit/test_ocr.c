@@ -1,7 +1,9 @@
 /* test_ocr.c — images through OCR (lib/ocr.c, lib/convert/image.c): the
  * words of a picture of text come back, with the confidence in meta; a
  * truncated image, a forged header of a giant image and a language that is
- * not installed fail with a sentence; a picture is detected as an image.
+ * not installed fail with a sentence; a picture is detected as an image;
+ * a page too large for the memory the process has left is refused with a
+ * sentence, not an abort inside Tesseract.
  * Skips (77) when Tesseract's English data is not installed. Fixtures are
  * in tests/data/ocr/ (made by its make.sh). */
 #include <errno.h>
@@ -14,6 +16,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <leptonica/allheaders.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hopper/common.h"
 #include "hopper/convert.h"
@@ -107,6 +113,66 @@ static void test_language_missing(void **state)
 	assert_string_equal(err, "OCR language xyz is not installed (apt-get install tesseract-ocr-xyz)");
 }
 
+/* Address space mapped now (/proc/self/statm, first field). */
+static uint64_t mapped_now(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long pages = 0;
+	if (f) {
+		if (fscanf(f, "%llu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void test_page_over_memory(void **state)
+{
+#ifdef HP_SANITIZE
+	skip();  /* the sanitizers' shadow memory rules out an RLIMIT_AS */
+#endif
+	/* A 36-megapixel page of text (the invoice, tiled), read in a child
+	 * process whose address space leaves 48 MiB on top of that page:
+	 * enough for Tesseract's picture of it, not to read it. */
+	PIX *tile = pixReadMem((const l_uint8 *)png, png_len);
+	assert_non_null(tile);
+	PIX *g = pixConvertTo8(tile, 0);
+	assert_non_null(g);
+	int tw = pixGetWidth(g), th = pixGetHeight(g);
+	hp_ocr_image img = { .width = 6000, .height = 6000, .stride = 6000, .dpi = 300 };
+	uint8_t *gray = malloc((size_t)img.width * (size_t)img.height);
+	assert_non_null(gray);
+	for (int y = 0; y < img.height; y++)
+		for (int x = 0; x < img.width; x++) {
+			l_uint32 v = 255;
+			pixGetPixel(g, x % tw, y % th, &v);
+			gray[(size_t)y * (size_t)img.width + (size_t)x] = (uint8_t)v;
+		}
+	img.gray = gray;
+	pixDestroy(&g);
+	pixDestroy(&tile);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint64_t as = mapped_now() + ((uint64_t)48 << 20);
+		struct rlimit rl = { .rlim_cur = as, .rlim_max = as };
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(3);
+		hp_ocr_result o = { 0 };
+		char err[256] = "";
+		int r = hp_ocr_gray(&img, NULL, 0, &o, err, sizeof err);
+		_exit(r == -EFBIG && strstr(err, "6000x6000 pixels needs about") &&
+		      strstr(err, "more than the worker has left") ? 0 : 4);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	free(gray);
+	if (!WIFEXITED(st))
+		fail_msg("the OCR child died of signal %d instead of refusing the page", WTERMSIG(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_detected_by_content(void **state)
 {
 	assert_int_equal(hp_detect("scan", png, png_len), HP_FMT_IMAGE);
@@ -134,6 +200,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_giant_header),
 		cmocka_unit_test(test_language_missing),
 		cmocka_unit_test(test_detected_by_content),
+		cmocka_unit_test(test_page_over_memory),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	free(png);
