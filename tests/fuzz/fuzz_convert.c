@@ -29,7 +29,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* The image converter is OCR: Tesseract only runs with
 	 * OMP_THREAD_LIMIT=1 from the start (hp_ocr_preload), so this target
 	 * executes itself again with it, as hopper convert does. Without it,
-	 * every image that decodes would stop at "OCR is not available". */
+	 * every image that decodes would stop at "OCR is not available".
+	 * The PDF target does not do this: a page with no text layer ends
+	 * there, so OCR of scans is covered by the image target only (a page
+	 * rendered at 300 dpi and read by Tesseract costs about a second). */
 	if (HP_FUZZ_CONV.format == HP_FMT_IMAGE && argv && *argv)
 		hp_ocr_single_thread(*argv);
 	if (hp_convert_init() < 0)
