@@ -124,8 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (getenv("HP_FUZZ_SHOW")) /* what an input reached: HP_FUZZ_SHOW=1 fuzz_X FILE... */
 		fprintf(stderr, "%s: %d %s\n%.300s\n", HP_FUZZ_NAME, r, r < 0 ? err : "",
 		        r == 0 && doc->markdown ? doc->markdown : "");
-	if (r < 0)
-		assert(memchr(err, 0, sizeof err));
+	if (r < 0) /* a failed job says why */
+		assert(memchr(err, 0, sizeof err) && err[0]);
 	hp_doc_free(doc); /* everything a converter may leave, warnings included */
 	return 0;
 }
