@@ -228,6 +228,13 @@ static int read_pix(PIX *pix, int dpi, const char *langs_s, uint64_t budget_ms, 
 		snprintf(err, errlen, "%s", why_not);
 		return -ENOTSUP;
 	}
+	/* Tesseract keeps coordinates in 16 bits and refuses wider or taller
+	 * images ("Image too large") with no text and no reason of its own. */
+	if (pixGetWidth(pix) > INT16_MAX || pixGetHeight(pix) > INT16_MAX) {
+		snprintf(err, errlen, "image of %dx%d pixels has a side over %d pixels, more than OCR can read",
+		         pixGetWidth(pix), pixGetHeight(pix), INT16_MAX);
+		return -EFBIG;
+	}
 	const char *spec = langs_s && *langs_s ? langs_s : HP_OCR_DEFAULT_LANGS;
 	hp_ocr_result best = { .confidence = -1 };
 	uint64_t start = hp_now_ms();
@@ -267,7 +274,8 @@ static int read_pix(PIX *pix, int dpi, const char *langs_s, uint64_t budget_ms, 
 		int conf = TessBaseAPIMeanTextConf(api);
 		TessBaseAPIClear(api);
 		if (!text) {
-			r = -ENOMEM;
+			snprintf(err, errlen, "OCR (%s) could not read the image", g->name);
+			r = -EINVAL;
 			break;
 		}
 		if (conf > best.confidence) {
