@@ -11,8 +11,7 @@ hopper=$bdir/hopper
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top/tests/lib/check.sh"
 
 printf '<html><head><title>T</title></head><body><h2>Part</h2><ul><li>a</li><li>b</li></ul></body></html>' > "$tmp/p.html"
 printf '# Notes\n\nbody\n' > "$tmp/n.md"

@@ -10,8 +10,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 case $B in /*) bdir=$B ;; *) bdir=$top/$B ;; esac
 command -v mandoc >/dev/null || { echo "skip: mandoc is not installed (apt-get install mandoc)"; exit 77; }
 fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top/tests/lib/check.sh"
 pages=("$top"/daemon/*.[1-8] "$top"/etc/*.5)
 lint=$(mandoc -T lint "${pages[@]}" 2>&1)
 [ -z "$lint" ] && ok "mandoc -T lint is clean on ${#pages[@]} pages" || fail "mandoc -T lint: $lint"

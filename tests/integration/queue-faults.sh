@@ -38,15 +38,7 @@ cleanup() {
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
+. "$top/tests/lib/check.sh"
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
 
 mkdir -p "$tmp/inbox" "$tmp/shared" "$tmp/inbox2"

@@ -20,21 +20,7 @@
 
 static hp_pgtest *g_t;
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond))                                                         \
-			fail_at(__FILE__, __LINE__, #cond);                          \
-	} while (0)
-
-static void fail_at(const char *file, int line, const char *what)
-{
-	printf("FAIL %s:%d: %s\n", file, line, what);
-	if (g_t) {
-		printf("state kept in %s\n", g_t->dir);
-		hp_pgembed_stop(g_t->pg);
-	}
-	exit(1);
-}
+#define CHECK(cond) HP_PGTEST_CHECK(g_t, cond)
 
 int main(void)
 {

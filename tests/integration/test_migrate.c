@@ -23,21 +23,7 @@
 
 static hp_pgtest *g_t;
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond))                                                         \
-			fail_at(__FILE__, __LINE__, #cond);                          \
-	} while (0)
-
-static void fail_at(const char *file, int line, const char *what)
-{
-	printf("FAIL %s:%d: %s\n", file, line, what);
-	if (g_t) {
-		printf("state kept in %s\n", g_t->dir);
-		hp_pgembed_stop(g_t->pg);
-	}
-	exit(1);
-}
+#define CHECK(cond) HP_PGTEST_CHECK(g_t, cond)
 
 /* The first column of the first row, as a static string ("" for none). */
 static const char *one(PGconn *c, const char *sql)
@@ -47,7 +33,7 @@ static const char *one(PGconn *c, const char *sql)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		printf("query failed: %s: %s", sql, PQerrorMessage(c));
 		PQclear(res);
-		fail_at(__FILE__, __LINE__, "query");
+		hp_pgtest_fail(g_t, __FILE__, __LINE__, "query");
 	}
 	snprintf(buf, sizeof buf, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
 	PQclear(res);

@@ -36,23 +36,7 @@
 
 static hp_pgtest *g_t;
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond))                                                         \
-			fail_at(__FILE__, __LINE__, #cond);                          \
-	} while (0)
-
-/* Stop the server (so nothing is left running) and fail. The directory is
- * kept for a look at postgres.log. */
-static void fail_at(const char *file, int line, const char *what)
-{
-	printf("FAIL %s:%d: %s\n", file, line, what);
-	if (g_t) {
-		printf("state kept in %s\n", g_t->dir);
-		hp_pgembed_stop(g_t->pg);
-	}
-	exit(1);
-}
+#define CHECK(cond) HP_PGTEST_CHECK(g_t, cond)
 
 static void step(const char *fmt, ...) HP_PRINTF(1, 2);
 static void step(const char *fmt, ...)
@@ -82,7 +66,7 @@ static char *sql_str(PGconn *c, const char *sql, const char *p1, const char *p2)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		printf("query failed: %s\n  %s", sql, PQerrorMessage(c));
 		PQclear(res);
-		fail_at(__FILE__, __LINE__, "query");
+		hp_pgtest_fail(g_t, __FILE__, __LINE__, "query");
 	}
 	char *s = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
 	PQclear(res);
@@ -105,7 +89,7 @@ static void sql_cmd(PGconn *c, const char *sql, const char *p1)
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		printf("command failed: %s\n  %s", sql, PQerrorMessage(c));
 		PQclear(res);
-		fail_at(__FILE__, __LINE__, "command");
+		hp_pgtest_fail(g_t, __FILE__, __LINE__, "command");
 	}
 	PQclear(res);
 }

@@ -13,8 +13,7 @@ hopperd=$bdir/hopperd
 tmp=$(mktemp -d /tmp/hopper-watchcfg.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top/tests/lib/check.sh"
 mkdir -p "$tmp/in/sub" "$tmp/other"
 touch "$tmp/file"
 ln -s "$tmp/in" "$tmp/via-link"

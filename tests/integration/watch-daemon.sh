@@ -33,8 +33,7 @@ cleanup() {
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top/tests/lib/check.sh"
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
 
 mkdir -p "$tmp/in" "$tmp/del" "$tmp/keep/deep" "$tmp/done/sub" "$tmp/failed"
@@ -71,13 +70,6 @@ start() { # start [ENV=VALUE...]: hopperd in the background, wait until ready
 		if [ $SECONDS -ge $end ] || ! kill -0 "$pid" 2>/dev/null; then
 			fail "hopperd did not become ready"; tail -n 40 "$tmp/hopperd.log"; exit 1
 		fi
-		sleep 0.2
-	done
-}
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
 		sleep 0.2
 	done
 }

@@ -29,8 +29,7 @@ cleanup() {
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top/tests/lib/check.sh"
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
 
 mkdir -p "$tmp/in" "$tmp/keep" "$tmp/done"
@@ -64,13 +63,6 @@ start() { # hopperd in the background, wait until ready
 	done
 }
 stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
 # state_rel WATCH REL_HEX: the states of the jobs of that exact name
 state_rel() { sql "SELECT string_agg(state, ',' ORDER BY id) FROM hopper.jobs WHERE watch = '$1' AND rel_path = '\\x$2'::bytea"; }

@@ -34,8 +34,7 @@ cleanup() {
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+. "$top/tests/lib/check.sh"
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
 
 mkdir -p "$tmp/server" "$tmp/share"
@@ -59,13 +58,6 @@ settle = 300ms
 EOF
 "$hopperd" -c "$tmp/hopper.conf" 2>> "$tmp/hopperd.log" &
 pid=$!
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
 ready() { grep -q ' ready: ' "$tmp/hopperd.log" || ! kill -0 "$pid" 2>/dev/null; }
 wait_for 120 ready
 kill -0 "$pid" 2>/dev/null || { fail "hopperd did not start"; tail -n 40 "$tmp/hopperd.log"; exit 1; }

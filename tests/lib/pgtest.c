@@ -112,3 +112,13 @@ int hp_pgtest_count_procs(const char *pgdata)
 	closedir(d);
 	return n;
 }
+
+void hp_pgtest_fail(hp_pgtest *t, const char *file, int line, const char *what)
+{
+	printf("FAIL %s:%d: %s\n", file, line, what);
+	if (t) {
+		printf("state kept in %s\n", t->dir);
+		hp_pgembed_stop(t->pg);
+	}
+	exit(1);
+}

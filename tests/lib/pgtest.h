@@ -35,4 +35,14 @@ void hp_pgtest_stop(hp_pgtest *t);
  * every PostgreSQL process of that cluster has it. Zombies do not count. */
 int hp_pgtest_count_procs(const char *pgdata);
 
+/* A failed check: print where and what, stop the server (so nothing is
+ * left running), keep the directory for a look at postgres.log, exit 1.
+ * t may be NULL (before the server started). */
+_Noreturn void hp_pgtest_fail(hp_pgtest *t, const char *file, int line, const char *what);
+#define HP_PGTEST_CHECK(t, cond)                                                     \
+	do {                                                                         \
+		if (!(cond))                                                         \
+			hp_pgtest_fail((t), __FILE__, __LINE__, #cond);              \
+	} while (0)
+
 #endif
