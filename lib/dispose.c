@@ -374,13 +374,17 @@ static int dispose_row(PGconn *conn, const hp_watch_config *w, PGresult *res, in
 }
 
 /* The queue commits with synchronous_commit = off: a server crash could
- * forget a `done` after its file was moved away. One durable commit that
- * writes WAL flushes everything committed before it, so the file is touched
- * only once the result it leaves behind is on disk. */
+ * forget a `done` after its file was moved away. One synchronous commit of
+ * a transaction that wrote WAL flushes everything committed before it, so
+ * the file is touched only once the result it leaves behind is on disk.
+ * The transaction must write WAL itself: PostgreSQL waits for the flush
+ * only then (txid_current() alone writes none, so such a commit was
+ * asynchronous too). A transactional logical message writes one record,
+ * needs no table and no privilege, and works at wal_level replica. */
 static int durable(PGconn *conn)
 {
 	PGresult *res = PQexec(conn, "BEGIN; SET LOCAL synchronous_commit = on;"
-	                             " SELECT txid_current(); COMMIT");
+	                             " SELECT pg_logical_emit_message(true, 'hopper', 'durable'); COMMIT");
 	int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -EIO;
 	if (r < 0)
 		hp_warn("before moving a finished file: the database did not confirm its result is on disk: %s",
