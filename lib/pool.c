@@ -72,6 +72,10 @@ typedef struct worker {
 	bool delivered;        /* the whole JOB frame went into the socket */
 	bool risky_name;       /* the job's file name has a high-risk extension */
 	bool preempted;        /* stopped under memory pressure: its job goes back */
+	bool spare;            /* started ahead for a worker about to be recycled: takes
+	                          no job until it is promoted in that worker's place */
+	bool will_recycle;     /* its current job will retire it (high-risk name, or
+	                          its last job under max_jobs_per_worker) */
 	char *cg;              /* its own cgroup directory, or NULL */
 	uint32_t events;       /* epoll events registered now */
 	uint64_t job_id;
@@ -593,7 +597,7 @@ static void worker_free(hp_pool *p, worker *w)
 	free(w);
 }
 
-static int worker_spawn(hp_pool *p)
+static int worker_spawn(hp_pool *p, bool spare)
 {
 	if (p->n >= HP_POOL_MAX_WORKERS)
 		return -EAGAIN;
@@ -643,6 +647,7 @@ static int worker_spawn(hp_pool *p)
 
 	uint64_t now = hp_now_ms();
 	w->pid = pid;
+	w->spare = spare;
 	w->since_ms = w->spawned_ms = now;
 	w->src.fd = sv[0];
 	w->src.handler = worker_event;
@@ -730,12 +735,34 @@ static void flush_out(worker *w)
 	}
 }
 
+/* Workers that take jobs: alive, not being stopped, not spares. */
+static bool is_ready(const worker *w)
+{
+	return w->pid > 0 && !w->dying && !w->spare;
+}
+
 static int count_ready(const hp_pool *p)
 {
 	int n = 0;
 	for (size_t i = 0; i < p->n; i++)
-		n += p->w[i]->pid > 0 && !p->w[i]->dying;
+		n += is_ready(p->w[i]);
 	return n;
+}
+
+static int count_spares(const hp_pool *p)
+{
+	int n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->w[i]->pid > 0 && !p->w[i]->dying && p->w[i]->spare;
+	return n;
+}
+
+static worker *find_spare(const hp_pool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->w[i]->pid > 0 && !p->w[i]->dying && p->w[i]->spare)
+			return p->w[i];
+	return NULL;
 }
 
 /* Busy workers still running their job (not being stopped). */
@@ -743,7 +770,7 @@ static int count_busy_live(const hp_pool *p)
 {
 	int n = 0;
 	for (size_t i = 0; i < p->n; i++)
-		n += p->w[i]->pid > 0 && p->w[i]->busy && !p->w[i]->dying;
+		n += is_ready(p->w[i]) && p->w[i]->busy;
 	return n;
 }
 
@@ -764,8 +791,18 @@ static int maintain(hp_pool *p, uint64_t now)
 	if (p->stopping)
 		return 0;
 	int target = p->pout.target > 0 ? p->pout.target : p->cfg.workers;
-	while (count_ready(p) < target && now >= p->next_spawn_ms) {
-		int r = worker_spawn(p);
+	while (count_ready(p) < target) {
+		/* A spare started for this moment takes the place first. */
+		worker *s = find_spare(p);
+		if (s) {
+			s->spare = false;
+			s->since_ms = now;
+			started++;
+			continue;
+		}
+		if (now < p->next_spawn_ms)
+			break;
+		int r = worker_spawn(p, false);
 		if (r < 0) {
 			hp_err("cannot start a worker process: %s; trying again shortly", strerror(-r));
 			p->next_spawn_ms = now + 1000;
@@ -774,6 +811,51 @@ static int maintain(hp_pool *p, uint64_t now)
 		started++;
 	}
 	return started;
+}
+
+/* ---- spares ----------------------------------------------------------------
+ * A worker that is to be recycled after its job (a high-risk file name, or
+ * its last job under max_jobs_per_worker) gets its successor started while
+ * the job runs: exec, loading the converter libraries and entering the
+ * sandbox cost more than a typical job (`hopper bench` prints both), and
+ * would otherwise stand between every high-risk job and the next. The
+ * spare takes no job and is not counted as a worker until maintain()
+ * promotes it in place of the retired one. One spare per worker about to
+ * be recycled, none under memory pressure (a spare is a whole process). A
+ * worker recycled for a format only its bytes revealed has no spare; its
+ * successor starts after it, as before. */
+
+static int wanted_spares(const hp_pool *p)
+{
+	if (p->stopping || p->pout.admit >= 0)
+		return 0;
+	int n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += is_ready(p->w[i]) && p->w[i]->busy && p->w[i]->will_recycle;
+	return n;
+}
+
+static void spare_start(hp_pool *p, uint64_t now)
+{
+	if (now < p->next_spawn_ms || count_spares(p) >= wanted_spares(p))
+		return;
+	int r = worker_spawn(p, true);
+	if (r < 0)
+		hp_debug("cannot start a spare worker: %s", strerror(-r));
+}
+
+/* Spares no worker is waiting for (pressure came, recycling was turned
+ * off, the job went another way): stopped. */
+static void spare_trim(hp_pool *p)
+{
+	int extra = count_spares(p) - wanted_spares(p);
+	for (size_t i = 0; i < p->n && extra > 0; i++) {
+		worker *w = p->w[i];
+		if (w->pid > 0 && !w->dying && w->spare) {
+			worker_retire(w);
+			extra--;
+		}
+	}
 }
 
 /* A whole frame is in w->in. */
@@ -812,6 +894,7 @@ static void dispatch(worker *w, uint32_t type, uint32_t len)
 	int max_jobs = p->cfg.max_jobs_per_worker > 0 ? p->cfg.max_jobs_per_worker : HP_POOL_DEFAULT_JOBS;
 	bool risky = p->cfg.recycle_high_risk && (w->risky_name || risky_format(res.doc.format));
 	w->busy = false;
+	w->will_recycle = false;
 	w->job_id = 0;
 	w->since_ms = now;
 	if (risky || w->jobs >= (unsigned)max_jobs) {
@@ -989,7 +1072,7 @@ static void shrink(hp_pool *p)
 		worker *best = NULL;
 		for (size_t i = 0; i < p->n; i++) {
 			worker *w = p->w[i];
-			if (w->pid > 0 && !w->dying && !w->busy && (!best || w->since_ms < best->since_ms))
+			if (is_ready(w) && !w->busy && (!best || w->since_ms < best->since_ms))
 				best = w;
 		}
 		if (!best)
@@ -1168,7 +1251,7 @@ int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userda
 	        cfg->max ? "configured" : p->pout.ceiling_why == HP_WHY_MEMORY ? "auto, memory-bound" : "auto, cpu-bound",
 	        hp_profile_name((hp_profile)cfg->profile));
 	for (int i = 0; i < cfg->workers; i++) {
-		r = worker_spawn(p);
+		r = worker_spawn(p, false);
 		if (r < 0) {
 			hp_err("cannot start a worker process: %s", strerror(-r));
 			goto fail;
@@ -1185,7 +1268,7 @@ int hp_pool_idle(const hp_pool *p)
 {
 	int n = 0;
 	for (size_t i = 0; i < p->n; i++)
-		n += p->w[i]->pid > 0 && !p->w[i]->dying && !p->w[i]->busy;
+		n += is_ready(p->w[i]) && !p->w[i]->busy;
 	int room = admissible(p);
 	return n < room ? n : room;
 }
@@ -1239,7 +1322,7 @@ int hp_pool_submit(hp_pool *p, const hp_job_msg *m)
 	worker *w = NULL;
 	for (size_t i = 0; i < p->n && !w; i++) {
 		worker *c = p->w[i];
-		if (c->pid > 0 && !c->dying && !c->busy && c->src.fd >= 0)
+		if (is_ready(c) && !c->busy && c->src.fd >= 0)
 			w = c;
 	}
 	if (!w)
@@ -1263,6 +1346,10 @@ int hp_pool_submit(hp_pool *p, const hp_job_msg *m)
 	w->job_id = m->job_id;
 	w->risky_name = risky_name(m->name);
 	w->since_ms = hp_now_ms();
+	int max_jobs = p->cfg.max_jobs_per_worker > 0 ? p->cfg.max_jobs_per_worker : HP_POOL_DEFAULT_JOBS;
+	w->will_recycle = (p->cfg.recycle_high_risk && w->risky_name) || w->jobs + 1 >= (unsigned)max_jobs;
+	if (w->will_recycle)
+		spare_start(p, w->since_ms);
 	/* From here the job's outcome comes through the callback, even if the
 	 * write fails (the worker is then killed and the job reported). */
 	flush_out(w);
@@ -1295,7 +1382,9 @@ int hp_pool_tick(hp_pool *p, uint64_t now_ms)
 	decide(p, now_ms);
 	shrink(p);
 	preempt(p);
-	return maintain(p, now_ms);
+	int started = maintain(p, now_ms);
+	spare_trim(p);
+	return started;
 }
 
 void hp_pool_set_backlog(hp_pool *p, int64_t backlog)
@@ -1415,7 +1504,7 @@ size_t hp_pool_list(const hp_pool *p, hp_worker_info *out, size_t max)
 	size_t n = 0;
 	for (size_t i = 0; i < p->n && n < max; i++) {
 		const worker *w = p->w[i];
-		if (w->pid <= 0 || w->dying)
+		if (!is_ready(w))
 			continue;
 		out[n].pid = w->pid;
 		out[n].job_id = w->busy ? w->job_id : 0;

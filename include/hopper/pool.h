@@ -19,7 +19,12 @@
  * max_jobs_per_worker jobs, and after each job of a high-risk format (PDF,
  * Office, OpenDocument, EPUB: by the format the worker reports, or by the
  * file name's extension) when recycle_high_risk is set, so what one
- * exploited job takes over does not see the next job. A worker whose parser
+ * exploited job takes over does not see the next job. A worker that its
+ * current job will retire (a high-risk name, its last job) gets its
+ * successor started while that job runs (a spare: no job, not counted as
+ * a worker until it takes the retired one's place; none under memory
+ * pressure), so the next job does not wait for exec and library loading.
+ * A worker whose parser
  * was exploited can lie about the format; the extension check and
  * max_jobs_per_worker bound what such a lie gains.
  * Sockets are non-blocking and registered in the caller's epoll set; output

@@ -760,6 +760,68 @@ static void test_worker_replaced_after_n_jobs(void **state)
 	stop(&f);
 }
 
+/* A worker that its job will retire (a high-risk name, or its last job
+ * under max_jobs_per_worker) gets its successor started while the job
+ * runs: the spare takes no job and is not counted as a worker, and after
+ * the job it takes the retired worker's place without a new start. The
+ * worker is held stopped (SIGSTOP), so "while the job runs" is certain. */
+static void test_spare_started_during_risky_job(void **state)
+{
+	fixture f;
+	hp_pool_config cfg = {
+		.workers = 1, .max = 1, .memory_limit = (uint64_t)1 << 30, .job_timeout_ms = 60000,
+		.max_jobs_per_worker = 2, .recycle_high_risk = true,
+	};
+	start_cfg(&f, &cfg);
+	hp_pool_stats st;
+	pid_t pids[4];
+	assert_int_equal(stop_all(&f, pids), 1);
+	int sub = submit(&f, 131, "q3.docx", "not really a docx\n", 18);
+	hp_pool_get_stats(f.pool, &st);
+	for (int i = 0; i < 3; i++)
+		turn(&f, 10);
+	/* The spare is not a worker yet: one worker, busy, nothing idle. */
+	int alive = hp_pool_alive(f.pool), idle = hp_pool_idle(f.pool);
+	int sub2 = submit(&f, 132, "a.txt", "text\n", 5);
+	hp_worker_info wi[4];
+	size_t nw = hp_pool_list(f.pool, wi, 4);
+	/* Let it go before checking, so a failure leaves no stopped process. */
+	assert_int_equal(kill(pids[0], SIGCONT), 0);
+	assert_int_equal(sub, 0);
+	assert_int_equal(st.spawned, 2); /* the first worker and its spare */
+	assert_int_equal(alive, 1);
+	assert_int_equal(idle, 0);
+	assert_int_equal(sub2, -EBUSY);
+	assert_int_equal(nw, 1);
+	assert_int_equal(wi[0].pid, pids[0]);
+	run_until(&f, 1);
+	/* Recycled, and the spare took its place: no third start. */
+	pid_t second = only_pid(&f);
+	assert_true(second != pids[0]);
+	hp_pool_get_stats(f.pool, &st);
+	assert_int_equal(st.spawned, 2);
+	assert_int_equal(st.recycled, 1);
+	assert_int_equal(hp_pool_idle(f.pool), 1);
+
+	/* Plain text: no spare for the first job of two, one for the last. */
+	assert_int_equal(submit(&f, 133, "a.txt", "text\n", 5), 0);
+	hp_pool_get_stats(f.pool, &st);
+	assert_int_equal(st.spawned, 2);
+	run_until(&f, 2);
+	assert_int_equal(submit(&f, 134, "b.txt", "text\n", 5), 0);
+	hp_pool_get_stats(f.pool, &st);
+	assert_int_equal(st.spawned, 3);
+	run_until(&f, 3);
+	assert_true(only_pid(&f) != second);
+	hp_pool_get_stats(f.pool, &st);
+	assert_int_equal(st.spawned, 3);
+	assert_int_equal(st.recycled, 2);
+	for (uint64_t id = 131; id <= 134; id++)
+		if (id != 132)
+			assert_true(find(id)->o == HP_POOL_DONE || find(id)->o == HP_POOL_ERROR);
+	stop(&f);
+}
+
 /* A worker killed from outside: the job's reason names the signal, not
  * "worker closed its connection". */
 static void test_killed_from_outside(void **state)
@@ -1259,6 +1321,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_worker_env_empty),
 		cmocka_unit_test(test_worker_stderr_prefixed_and_escaped),
 		cmocka_unit_test(test_worker_replaced_after_n_jobs),
+		cmocka_unit_test(test_spare_started_during_risky_job),
 		cmocka_unit_test(test_killed_from_outside),
 		cmocka_unit_test(test_over_memory_limit),
 		cmocka_unit_test(test_auto_follows_affinity),
