@@ -751,7 +751,7 @@ void hp_jobs_on_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_re
 			job_fail(d, job_id, f->path, why);
 			break;
 		}
-		hp_info("%s: %s before the job reached it; the job goes back to the queue", f->path,
+		hp_info("%s: %s; the job goes back to the queue", f->path,
 		        reason ? reason : "worker died");
 		hp_dbconn_ok(d, hp_queue_requeue(d->q, (int64_t)job_id));
 		break;

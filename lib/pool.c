@@ -1468,12 +1468,18 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 	/* Its last words. */
 	stderr_read(w);
 
-	char why[128];
+	char why[160];
 	reap_reason(p, w, wstatus, why, sizeof why);
 	bool busy = w->busy;
 	/* Died before it had the whole job, or stopped by us under memory
 	 * pressure: the file is not to blame. */
 	hp_pool_outcome outcome = w->delivered && !w->preempted ? HP_POOL_CRASHED : HP_POOL_LOST;
+	/* A LOST reason is the whole story: a preempted job's says so (its
+	 * reason is ours); a job that never reached its worker gets that said. */
+	if (outcome == HP_POOL_LOST && !w->preempted) {
+		size_t l = strlen(why);
+		snprintf(why + l, sizeof why - l, " before the job reached it");
+	}
 	uint64_t job_id = w->job_id;
 	uint64_t now = hp_now_ms();
 	bool expected = w->retiring || p->stopping;

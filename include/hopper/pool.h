@@ -75,7 +75,9 @@ typedef enum hp_pool_outcome {
 /* Called once per submitted job. `r` is valid for DONE/ERROR only and is
  * borrowed for the duration of the call (the callee may steal fields and
  * NULL them). `reason` is set for CRASHED and LOST ("worker killed by SIGSEGV",
- * "timed out after 60 s", "worker sent a malformed frame"). */
+ * "timed out after 60 s", "worker sent a malformed frame"); for LOST it is
+ * a whole clause: "worker killed by SIGKILL before the job reached it", or
+ * "stopped under severe memory pressure" for a preempted job. */
 typedef void (*hp_pool_cb)(void *userdata, uint64_t job_id, hp_pool_outcome o,
                            hp_result *r, const char *reason);
 
