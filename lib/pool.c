@@ -1209,14 +1209,18 @@ int hp_pool_new(const hp_pool_config *cfg, int epfd, hp_pool_cb cb, void *userda
 		goto fail;
 	p->exe = strdup(wexe);
 	p->cfg.exe = p->exe;
-	p->res_root = hp_strdup0(cfg->resources_root);
+	/* Test switch (STYLE.md: fault injection): a fake /proc and /sys tree,
+	 * so a test of the whole daemon can make memory pressure appear. */
+	const char *fres = getenv("HOPPER_FAULT_RESOURCES");
+	const char *res_root = cfg->resources_root ? cfg->resources_root : fres && *fres ? fres : NULL;
+	p->res_root = hp_strdup0(res_root);
 	p->cfg.resources_root = p->res_root;
 	const char *fc = getenv("HOPPER_FAULT_CRASH"), *fs = getenv("HOPPER_FAULT_STDERR");
 	p->fault_crash = fc && *fc ? strdup(fc) : NULL;
 	p->fault_stderr = fs && *fs ? strdup(fs) : NULL;
 	const char *fsp = getenv("HOPPER_FAULT_SPIN");
 	p->fault_spin = fsp && *fsp ? strdup(fsp) : NULL;
-	if (!p->exe || (cfg->resources_root && !p->res_root)) {
+	if (!p->exe || (res_root && !p->res_root)) {
 		r = -ENOMEM;
 		goto fail;
 	}
