@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,10 @@ typedef struct bench {
 	uint64_t *started_us;   /* per job id (index + 1) */
 	size_t done;
 	size_t warm_done;
+	/* peak RSS of each worker reaped during the run (recycled after a
+	 * high-risk job), from wait4's rusage: gone before the run ends */
+	uint64_t rss_reaped[512];
+	size_t n_rss_reaped;
 } bench;
 
 static uint64_t now_us(void)
@@ -162,16 +167,21 @@ static void on_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_res
 	}
 }
 
-static void reap(hp_pool *p)
+static void reap(bench *b, hp_pool *p)
 {
 	int st;
 	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		if (hp_pool_owns_pid(p, pid))
-			hp_pool_reaped(p, pid, st);
+	struct rusage ru;
+	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
+		if (!hp_pool_owns_pid(p, pid))
+			continue;
+		if (b->n_rss_reaped < HP_ARRAY_SIZE(b->rss_reaped) && ru.ru_maxrss > 0)
+			b->rss_reaped[b->n_rss_reaped++] = (uint64_t)ru.ru_maxrss * 1024;
+		hp_pool_reaped(p, pid, st);
+	}
 }
 
-static void turn(int epfd, hp_pool *p, int wait_ms)
+static void turn(bench *b, int epfd, hp_pool *p, int wait_ms)
 {
 	struct epoll_event ev[16];
 	int n = epoll_wait(epfd, ev, 16, wait_ms);
@@ -179,7 +189,7 @@ static void turn(int epfd, hp_pool *p, int wait_ms)
 		hp_evsrc *src = ev[i].data.ptr;
 		src->handler(src, ev[i].events);
 	}
-	reap(p);
+	reap(b, p);
 }
 
 /* The reader's fd only wakes the loop; completions are taken each turn. */
@@ -254,8 +264,9 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 			break;
 	}
 	for (int i = 0; i < 60000 && b->warm_done < (size_t)workers; i++)
-		turn(epfd, p, 1);
+		turn(b, epfd, p, 1);
 
+	b->n_rss_reaped = 0;
 	uint64_t t0 = now_us(), last_tick = hp_now_ms();
 	/* Files are read ahead (up to 64 in flight, at most BENCH_READ_AHEAD
 	 * bytes held) and each goes to a worker as soon as it is read and one
@@ -269,7 +280,7 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 		r = -ENOMEM;
 		goto out;
 	}
-	uint64_t rss[64] = { 0 };
+	uint64_t rss[64 + HP_ARRAY_SIZE(b->rss_reaped)];
 	size_t n_rss = 0;
 	while (b->done < b->n) {
 		while (next < b->n) {
@@ -300,7 +311,7 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 		}
 		/* Files waiting while every worker is busy: sleep until a result
 		 * or a read wakes us (spinning here took a CPU from the workers). */
-		turn(epfd, p, k || (rq_head < rq_tail && hp_pool_idle(p) > 0) ? 0 : 50);
+		turn(b, epfd, p, k || (rq_head < rq_tail && hp_pool_idle(p) > 0) ? 0 : 50);
 		uint64_t now = hp_now_ms();
 		if (now - last_tick >= 500) {
 			last_tick = now;
@@ -310,10 +321,13 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 	rr->secs = (double)(now_us() - t0) / 1e6;
 	free(reqs);
 	free(ready);
-	/* Peak RSS of each worker alive now (recycled ones are gone). */
+	/* Peak RSS of each worker recycled during the run (counted from the
+	 * clock's start), and of each one alive now. */
+	for (size_t i = 0; i < b->n_rss_reaped; i++)
+		rss[n_rss++] = b->rss_reaped[i];
 	hp_worker_info wi[64];
 	size_t nw = hp_pool_list(p, wi, 64);
-	for (size_t i = 0; i < nw && n_rss < 64; i++) {
+	for (size_t i = 0; i < nw && n_rss < HP_ARRAY_SIZE(rss); i++) {
 		uint64_t h = vm_hwm(wi[i].pid);
 		if (h)
 			rss[n_rss++] = h;
