@@ -43,9 +43,8 @@
 #define HP_POOL_MAX_WORKERS 1024
 /* Buffers larger than this are freed after use rather than kept. */
 #define HP_POOL_KEEP_BUF ((size_t)1 << 20)
-/* A worker that dies idle within this long of its start counts as a
- * failed start; repeated failed starts back off up to HP_POOL_BACKOFF_MAX. */
-#define HP_POOL_FAST_DEATH_MS 1000
+/* A worker that dies idle before it finished any job is a failed start;
+ * repeated failed starts back off up to HP_POOL_BACKOFF_MAX. */
 #define HP_POOL_BACKOFF_MAX_MS 10000
 /* A worker that closed its socket gets this long to exit by itself. */
 #define HP_POOL_EXIT_GRACE_MS 2000
@@ -887,6 +886,7 @@ static void dispatch(worker *w, uint32_t type, uint32_t len)
 	uint64_t now = hp_now_ms();
 	uint64_t took = now - w->since_ms;
 	p->stats.jobs++;
+	p->fast_deaths = 0; /* workers start fine */
 	p->stats.job_ms_avg = p->stats.job_ms_avg ? (p->stats.job_ms_avg * 7 + took + 7) / 8 : took + 1;
 	w->jobs++;
 	/* Recycle before the callback, so the callback cannot hand the next
@@ -1492,9 +1492,12 @@ void hp_pool_reaped(hp_pool *p, pid_t pid, int wstatus)
 	else if (!expected && !w->strong_reason)
 		hp_warn("worker %d ended while idle: %s", (int)pid, why);
 
-	/* A worker that dies idle right after it started is a broken start
-	 * (bad binary, sandbox refused): back off instead of forking in a loop. */
-	if (!busy && !expected && now - w->spawned_ms < HP_POOL_FAST_DEATH_MS) {
+	/* A worker that dies idle before it finished a single job is a broken
+	 * start (bad binary, sandbox refused): back off instead of forking in
+	 * a loop. Counted by jobs, not by time since the start, so a start
+	 * slowed down by a loaded machine is still recognised; any finished
+	 * job ends the backoff (dispatch). */
+	if (!busy && !expected && w->jobs == 0) {
 		p->fast_deaths++;
 		unsigned shift = p->fast_deaths > 7 ? 7 : p->fast_deaths - 1;
 		uint64_t delay = (uint64_t)100 << shift;
