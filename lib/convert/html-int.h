@@ -1,6 +1,6 @@
-/* html-int.h — private to the HTML converter (html.c, html_table.c): the
+/* html-int.h — private to the HTML converter (html.c, html_table.c, html_url.c): the
  * Markdown writer's state and the primitives the table code shares with
- * the tree walk. Not a contract beyond these two files.
+ * the tree walk. Not a contract beyond these files.
  */
 #ifndef HOPPER_HTML_INT_H
 #define HOPPER_HTML_INT_H
@@ -66,6 +66,11 @@ const char *hp_html_attr(const xmlNode *n, const char *name);
 /* A cut that leaves a "> Note: ..." paragraph (outside inline context)
  * and a warning in meta. */
 void hp_html_note(struct hp_html_md *m, const char *fmt, ...) HP_PRINTF(2, 3);
+
+/* A click-tracking redirect (Bing's /ck/a) that names its target: that
+ * target into out (NUL-terminated) and 1; -1 when the target is a script
+ * (javascript:, no link at all); else 0: href as it is (html_url.c). */
+int hp_html_unwrap_redirect(const char *href, char *out, size_t outlen);
 
 /* <table> as a GFM pipe table on a grid (html_table.c). */
 void hp_html_table(struct hp_html_md *m, xmlNode *n, int depth);

@@ -26,8 +26,8 @@
  * (links inside it listed after the fence), GFM pipe tables on a real grid
  * (html_table.c), lists in table cells as "* a<br>* b", definition lists
  * as "- **term**" with the definition indented below, "---" for <hr>,
- * [text](href) and ![alt](src) without titles; images with data: URIs are
- * left out. Block elements (p, div, section, figure, dt, dd, ...) are
+ * [text](href) and ![alt](src) without titles (a click-tracking redirect
+ * links to its target, html_url.c); images with data: URIs are left out. Block elements (p, div, section, figure, dt, dd, ...) are
  * separated by a blank line. Dropped: <head> (but <title> is the document
  * title, else the first <h1>), script, style, noscript, template, svg,
  * math, iframe, object, form controls (a checkbox is a task list "[x]"),
@@ -540,8 +540,10 @@ static int skip_href(const char *h)
 static void link(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	const char *href = attr(n, "href");
+	char target[2048];
+	int redirect = href ? hp_html_unwrap_redirect(href, target, sizeof(target)) : 0;
 	/* A heading that links to itself (a permalink anchor) is its text. */
-	if (!href || !*href || skip_href(href) || (m->in_heading && href[0] == '#')) {
+	if (!href || !*href || skip_href(href) || redirect < 0 || (m->in_heading && href[0] == '#')) {
 		walk_children(m, n, depth);
 		return;
 	}
@@ -558,7 +560,7 @@ static void link(struct hp_html_md *m, xmlNode *n, int depth)
 		return;
 	}
 	out_str(m, "](");
-	out_dest(m, href);
+	out_dest(m, redirect > 0 ? target : href);
 	out_str(m, ")");
 }
 
