@@ -100,6 +100,9 @@ static void test_paper(void **state)
 	assert_null(strstr(d->markdown, "recon-"));
 	/* ... but a word the document writes with a hyphen elsewhere keeps it */
 	at(d, "Right column first paragraph, a well-known fact: it must come");
+	/* the full-width abstract keeps its short last line (it does not reach
+	 * the gutter, yet is not the left column's first line) */
+	at(d, "depending on its font and its position.\n\n## 1 Introduction\n");
 	/* paragraphs: the gap between the two left paragraphs is kept */
 	at(d, "its position.\n\nLeft column second paragraph");
 	/* lists */

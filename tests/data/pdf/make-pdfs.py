@@ -9,11 +9,13 @@ has exact widths, so justified lines are exact) and written as PDF content
 streams with y measured from the top of the page, converted below.
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = {"paper.pdf": "paper.pdf", "ruled.pdf": "ruled.pdf", "memo.pdf": "memo.pdf"}
 W, H = 612, 792   # US Letter
 
 FONTS = {"F1": "Courier", "F2": "Helvetica-Bold", "F3": "Helvetica", "F4": "Times-Roman",
@@ -284,6 +286,11 @@ def main():
     for i in range(60000):
         p.ops.append("%d %d 1 1 re f" % (50 + (i % 500), 100 + (i // 500) % 500))
     write("slow.pdf", [p])
+    # golden documents too (tests/data/golden/README): hopper convert must
+    # give their twins byte for byte, the daemon must store the same, and
+    # every cut of them must convert or fail cleanly
+    for name, golden in GOLDEN.items():
+        shutil.copyfile(os.path.join(HERE, name), os.path.join(HERE, "..", "golden", golden))
     return 0
 
 
