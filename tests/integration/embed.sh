@@ -89,17 +89,53 @@ check "one vector per chunk, no more" "$chunks|$chunks|0" \
 	"$(sql "SELECT count(*), count(DISTINCT (e.document_id, e.ordinal)), count(*) FILTER (WHERE c.document_id IS NULL)
 	        FROM hopper.embeddings e LEFT JOIN hopper.chunks c ON c.document_id = e.document_id AND c.ordinal = e.ordinal
 	        WHERE e.model = 'test-8'")"
+vec_of() { # the stand-in server's vector of a text, as a real[] literal
+	python3 -c 'import hashlib,sys; h=hashlib.sha256(sys.stdin.read().encode()).digest(); print("{"+",".join("%.10g" % (h[i]/256.0-0.5) for i in range(8))+"}")' < <(printf '%s' "$1")
+}
 row=$(sql "SELECT c.content FROM hopper.chunks c ORDER BY c.document_id DESC, c.ordinal DESC LIMIT 1")
-want=$(python3 -c 'import hashlib,sys; h=hashlib.sha256(sys.stdin.read().encode()).digest(); print("{"+",".join("%.10g" % (h[i]/256.0-0.5) for i in range(8))+"}")' < <(printf '%s' "$row"))
-got=$(sql "SELECT e.vector FROM hopper.embeddings e JOIN hopper.chunks c USING (document_id, ordinal)
+want=$(vec_of "$row")
+got=$(sql "SELECT e.vector::real[] FROM hopper.embeddings e JOIN hopper.chunks c USING (document_id, ordinal)
            WHERE e.model = 'test-8' ORDER BY c.document_id DESC, c.ordinal DESC LIMIT 1")
 check "the stored vector is the server's" "$want" "$got"
+# Storage and ranking (lib/sql/011_pgvector.sql): pgvector's vector and <=>
+# when the server offers the extension, real[] and hopper.cosine() when not.
+# Which function ranked is counted by track_functions in the same
+# transaction; the similarities must equal hopper.cosine() over real[].
+storage=$(sql "SELECT hopper.embed_storage()")
+coltype=$(sql "SELECT t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+               WHERE a.attrelid = 'hopper.embeddings'::regclass AND a.attname = 'vector'")
+probe=$(sql "SELECT content FROM hopper.chunks ORDER BY document_id, ordinal OFFSET 3 LIMIT 1")
+qv=$(vec_of "$probe")
+calls=$(sql "SET track_functions = 'all';
+             SELECT count(*) FROM hopper.semantic_search('zqxj', '$qv'::real[], 'test-8', 5);
+             SELECT coalesce(sum(calls) FILTER (WHERE funcname = 'cosine_distance'), 0) || ' '
+                 || coalesce(sum(calls) FILTER (WHERE funcname = 'cosine'), 0)
+             FROM pg_stat_xact_user_functions" | tail -n 1)
+diff=$(sql "SELECT max(abs(n.sim - hopper.cosine(e.vector::real[], '$qv'::real[]))) < 1e-6 AND count(*) = 10
+            FROM hopper.semantic_nearest('$qv'::real[], 'test-8', 10) n
+            JOIN hopper.embeddings e ON e.document_id = n.document_id AND e.ordinal = n.ordinal AND e.model = 'test-8'")
+check "nearest chunks: similarities equal hopper.cosine() over real[]" t "$diff"
+if [ "$(sql "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")" = 1 ]; then
+	check "pgvector on the server: storage" pgvector "$storage"
+	check "pgvector on the server: column type" vector "$coltype"
+	grep -q "embeddings: vectors stored as pgvector's vector, ranked by its cosine distance <=>" "$tmp/hopperd.log" \
+		&& ok "pgvector: the storage is logged" || fail "pgvector: no log line: $(grep 'vectors stored' "$tmp/hopperd.log")"
+	case $calls in "0 "*|*" "[1-9]*) fail "pgvector: ranked by [cosine_distance cosine] calls $calls" ;;
+	               *) ok "pgvector: ranked by <=> (cosine_distance, cosine calls: $calls)" ;; esac
+else
+	echo "skip: pgvector sub-case: the server has no pgvector extension (Debian 12 does not package it); checking real[]"
+	check "no pgvector: storage" "real[] (the server has no pgvector extension)" "$(sql "SELECT hopper.embed_storage(true)")"
+	check "no pgvector: column type" _float4 "$coltype"
+	grep -q "embeddings: vectors stored as real\[\] (the server has no pgvector extension), cosine by hopper.cosine()" \
+		"$tmp/hopperd.log" && ok "no pgvector: the storage is logged" \
+		|| fail "no pgvector: no log line: $(grep 'vectors stored' "$tmp/hopperd.log")"
+	case $calls in "0 "[1-9]*) ok "no pgvector: ranked by hopper.cosine() (cosine_distance, cosine calls: $calls)" ;;
+	               *) fail "no pgvector: ranked by [cosine_distance cosine] calls $calls" ;; esac
+fi
 for what in 429 500 slow garbage short; do
 	grep -q "^[0-9]* $what " "$tmp/server.log" && ok "server answered $what" || fail "server never answered $what"
 done
 grep -q "retrying in" "$tmp/hopperd.log" && ok "retries are logged" || fail "no retry in the log"
-grep -q "embeddings: vectors stored as real\[\], cosine by hopper.cosine() (pgvector is " "$tmp/hopperd.log" \
-	&& ok "the storage of vectors is logged" || fail "no line about pgvector in the log"
 # hopper search --semantic: the words' vector from the same endpoint, the
 # cosine over hopper.embeddings fused with the full-text rank.
 h() { "$bdir/hopper" -c "$tmp/hopper.conf" "$@"; }
