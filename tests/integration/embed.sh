@@ -21,11 +21,12 @@ command -v python3 >/dev/null || { echo "skip: python3 runs the stand-in embeddi
 
 tmp=$(mktemp -d /tmp/hopper-embed.XXXXXX)
 chmod 755 "$tmp"
-pid= spid=
+pid= spid= spid2=
 fails=0
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	[ -n "$spid" ] && kill "$spid" 2>/dev/null
+	[ -n "$spid2" ] && kill "$spid2" 2>/dev/null
 	pkill -KILL -f "$tmp/state/pg" 2>/dev/null
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
@@ -47,16 +48,16 @@ spid=$!
 for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 port=$(cat "$tmp/port")
 
-start() { # start MODEL
+start() { # start MODEL [PORT [TIMEOUT]]
 	cat > "$tmp/hopper.conf" <<EOF
 [daemon]
 state_dir = state
 [embed]
-url = http://127.0.0.1:$port/v1/embeddings
+url = http://127.0.0.1:${2:-$port}/v1/embeddings
 model = $1
 batch = 4
 concurrency = 2
-timeout = 2s
+timeout = ${3:-2s}
 [watch inbox]
 path = inbox
 chunk_tokens = 32
@@ -172,4 +173,40 @@ if wait_for 120 replaced; then ok "new model complete, old rows removed"
 else fail "model switch: $(sql "SELECT model, count(*) FROM hopper.embeddings GROUP BY 1")"; fi
 check "new model has one vector per chunk" "$chunks" "$(sql "SELECT count(*) FROM hopper.embeddings WHERE model = 'test-8b'")"
 stop
+
+# Another model against a second server that holds every request until the
+# test releases it: while requests hang, the loop still converts a new
+# file and the old model's rows stay; hopperd killed -9 then resumes at its
+# next start (its leases last 300 s: finishing sooner proves it took its
+# own documents back), and the old rows go only when the new set is whole.
+python3 "$top/tests/integration/embed_server.py" "$tmp/port2" "$tmp/server2.log" \
+	"$(printf 'hold,%.0s' $(seq 1 16))" &
+spid2=$!
+for _ in $(seq 50); do [ -s "$tmp/port2" ] && break; sleep 0.1; done
+start test-r "$(cat "$tmp/port2")" 60s
+in_flight() { [ -s "$tmp/server2.log" ] && [ "$(sql "SELECT count(*) FROM hopper.embed_state WHERE model = 'test-r' AND state = 'running'")" -gt 0 ]; }
+wait_for 60 in_flight && ok "requests in flight, held by the server" || fail "no request reached the holding server"
+cp "$tmp/inbox/doc1.md" "$tmp/inbox/doc9.md" && printf 'One more line for document nine.\n' >> "$tmp/inbox/doc9.md"
+nine() { [ "$(sql "SELECT count(*) FROM hopper.documents")" = 9 ]; }
+if wait_for 60 nine && [ ! -e "$tmp/port2.release" ]; then ok "a file is converted while embedding requests hang (the loop does not wait for HTTP)"
+else fail "no ninth document while requests hang"; fi
+check "old model's rows kept while the new set is incomplete" "$chunks" \
+	"$(sql "SELECT count(*) FROM hopper.embeddings WHERE model = 'test-8b'")"
+claimed=$(sql "SELECT count(*) FROM hopper.embed_state WHERE model = 'test-r' AND state = 'running'")
+[ "$claimed" -gt 0 ] && ok "$claimed documents claimed when hopperd is killed" || fail "nothing claimed: [$claimed]"
+kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
+touch "$tmp/port2.release"
+start test-r "$(cat "$tmp/port2")" 60s
+all_nine() { [ "$(sql "SELECT count(*) FROM hopper.embed_state WHERE model = 'test-r' AND state = 'done'")" = 9 ]; }
+if wait_for 90 all_nine; then ok "after kill -9, the restart resumed and finished all 9 documents"
+else fail "resume: $(sql "SELECT state, attempts, count(*) FROM hopper.embed_state WHERE model = 'test-r' GROUP BY 1, 2")"; fi
+retaken=$(sql "SELECT count(*) FROM hopper.embed_state WHERE model = 'test-r' AND attempts > 1")
+[ "$retaken" -gt 0 ] && ok "$retaken documents claimed again after the kill" || fail "no document was claimed twice"
+chunks9=$(sql "SELECT count(*) FROM hopper.chunks")
+gone() { [ "$(sql "SELECT count(*) FROM hopper.embeddings WHERE model = 'test-8b'")" = 0 ]; }
+wait_for 30 gone && ok "old model's rows removed once the new set is complete" || fail "test-8b rows left"
+check "one vector per chunk of the new model" "$chunks9|$chunks9" \
+	"$(sql "SELECT count(*), count(DISTINCT (document_id, ordinal)) FROM hopper.embeddings WHERE model = 'test-r'")"
+stop
+kill "$spid2" 2>/dev/null
 [ $fails -eq 0 ] && echo "all checks passed" || exit 1

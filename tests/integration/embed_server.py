@@ -11,12 +11,15 @@ SCHEDULE is a comma-separated list of what the first requests get:
   slow     the answer after 5 s (longer than the client's time-out)
   garbage  200 with a body that is not JSON
   short    200 with one vector fewer than inputs
+  hold     vectors, but only once the file PORT_FILE.release exists (a
+           request in flight for as long as the test wants)
 and every later request gets vectors. A model named "bad-model" always gets
 400. The vector of a text is deterministic: 8 numbers from its SHA-256,
 byte i / 256 - 0.5 (exact in float32), so a test can recompute it.
 """
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -72,6 +75,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, '{"error": {"message": "model not found"}}')
         if what == "slow":
             time.sleep(5)
+        if what == "hold":
+            for _ in range(3000):
+                if os.path.exists(port_file + ".release"):
+                    break
+                time.sleep(0.1)
         if what == "garbage":
             return self.reply(200, '{"data": [ {"embedding": [0.1, ')
         data = [{"object": "embedding", "index": i, "embedding": vector(t)} for i, t in enumerate(inputs)]
@@ -87,6 +95,5 @@ srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 srv.daemon_threads = True
 with open(port_file + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
-import os
 os.rename(port_file + ".tmp", port_file)
 srv.serve_forever()
