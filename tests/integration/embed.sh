@@ -58,6 +58,7 @@ model = $1
 batch = 4
 concurrency = 2
 timeout = ${3:-2s}
+${extra:-}
 [watch inbox]
 path = inbox
 chunk_tokens = 32
@@ -183,6 +184,9 @@ python3 "$top/tests/integration/embed_server.py" "$tmp/port2" "$tmp/server2.log"
 	"$(printf 'hold,%.0s' $(seq 1 16))" &
 spid2=$!
 for _ in $(seq 50); do [ -s "$tmp/port2" ] && break; sleep 0.1; done
+printf 'sk-test-%s\n' "$$" > "$tmp/key"
+extra="dimensions = 8
+api_key_file = $tmp/key"
 start test-r "$(cat "$tmp/port2")" 60s
 in_flight() { [ -s "$tmp/server2.log" ] && [ "$(sql "SELECT count(*) FROM hopper.embed_state WHERE model = 'test-r' AND state = 'running'")" -gt 0 ]; }
 wait_for 60 in_flight && ok "requests in flight, held by the server" || fail "no request reached the holding server"
@@ -209,4 +213,6 @@ check "one vector per chunk of the new model" "$chunks9|$chunks9" \
 	"$(sql "SELECT count(*), count(DISTINCT (document_id, ordinal)) FROM hopper.embeddings WHERE model = 'test-r'")"
 stop
 kill "$spid2" 2>/dev/null
+check "every request asks for 8 dimensions with the key as a Bearer token" "8 Bearer sk-test-$$" \
+	"$(cut -d' ' -f5- "$tmp/server2.log" | sort -u)"
 [ $fails -eq 0 ] && echo "all checks passed" || exit 1

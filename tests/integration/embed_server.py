@@ -4,7 +4,8 @@
     embed_server.py PORT_FILE LOG_FILE [SCHEDULE]
 
 Listens on 127.0.0.1 (port 0: the kernel picks; written to PORT_FILE),
-logs one line per request to LOG_FILE ("<n> <what> <model> <inputs>").
+logs one line per request to LOG_FILE ("<n> <what> <model> <inputs>
+<dimensions asked for, or -> <Authorization header, or ->").
 SCHEDULE is a comma-separated list of what the first requests get:
   429      Too Many Requests, with Retry-After: 1
   500      Internal Server Error
@@ -64,7 +65,8 @@ class Handler(BaseHTTPRequestHandler):
         if req.get("model") == "bad-model":
             what = "400"
         with open(log_file, "a") as log:
-            log.write("%d %s %s %d\n" % (n, what, req.get("model"), len(inputs)))
+            log.write("%d %s %s %d %s %s\n" % (n, what, req.get("model"), len(inputs), req.get("dimensions", "-"),
+                                                self.headers.get("Authorization", "-")))
         if self.path != "/v1/embeddings":
             return self.reply(404, '{"error": "not found"}')
         if what == "429":
