@@ -6,7 +6,9 @@
 # image-only PDF made here (mutool, as tests/data/ocr/make.sh) ends `done`
 # under each of the document's OCR budgets, [workers] ocr_max_pages and
 # ocr_time_budget: the first pages recognised, the rest skipped with a note
-# in the Markdown and meta.ocr.skipped. Exit 0/1/77.
+# in the Markdown and meta.ocr.skipped. A PDF with a text page and a
+# picture page: only the picture page is read by OCR (Markdown mark,
+# meta.ocr.pages = [2]). Exit 0/1/77.
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,15 +35,42 @@ out=$(env -u OMP_THREAD_LIMIT "$bdir/hopper" convert "$top/tests/data/ocr/invoic
 grep -q "Invoice 4711 from Hopper Supplies" <<<"$out" && ok "hopper convert reads the picture" \
 	|| fail "hopper convert: $out"
 
+# A PDF whose page 1 has text and page 2 is only a picture of text: page 2
+# is read by OCR and marked, page 1 is not (its text layer is used).
+if command -v mutool >/dev/null; then
+	mkdir -p "$tmp/mixed"
+	cp "$top/tests/data/ocr/invoice.png" "$tmp/mixed/"
+	printf '%%%%MediaBox 0 0 400 200\n%%%%Font F1 Helvetica\nBT /F1 18 Tf 30 150 Td (Typed memo about the harbour) Tj ET\n' \
+		> "$tmp/mixed/p1.txt"
+	printf '%%%%MediaBox 0 0 400 200\n%%%%Image Im0 invoice.png\nq 400 0 0 200 0 0 cm /Im0 Do Q\n' > "$tmp/mixed/p2.txt"
+	(cd "$tmp/mixed" && mutool create -o mixed.pdf p1.txt p2.txt)
+	md=$(env -u OMP_THREAD_LIMIT "$bdir/hopper" convert "$tmp/mixed/mixed.pdf" 2>&1)
+	p1=$(sed -n '/^<!-- page 1 -->$/,/^<!-- page 2 -->$/p' <<<"$md")
+	p2=$(sed -n '/^<!-- page 2 -->$/,$p' <<<"$md")
+	grep -q "Typed memo about the harbour" <<<"$p1" && ! grep -q "OCR" <<<"$p1" \
+		&& ok "mixed PDF: the page with text is not read by OCR" || fail "mixed PDF page 1: [$p1]"
+	grep -q "^<!-- text by OCR (eng), mean confidence" <<<"$p2" && grep -q "Invoice 4711 from Hopper Supplies" <<<"$p2" \
+		&& ok "mixed PDF: the picture page is read by OCR and marked" || fail "mixed PDF page 2: [$p2]"
+	[ "$(grep -c "text by OCR" <<<"$md")" = 1 ] && ok "mixed PDF: one OCR mark" || fail "OCR marks: $(grep -c "text by OCR" <<<"$md")"
+fi
+
 mkdir -p "$tmp/inbox"
 printf '[daemon]\nstate_dir = state\n[watch inbox]\npath = inbox\n' > "$tmp/hopper.conf"
 env -u OMP_THREAD_LIMIT "$bdir/hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
 pid=$!
 cp "$top/tests/data/ocr/invoice.png" "$tmp/inbox/scan.png"
-finished() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state IN ('done', 'failed')")" = 1 ]; }
+nfiles=1
+[ -e "$tmp/mixed/mixed.pdf" ] && cp "$tmp/mixed/mixed.pdf" "$tmp/inbox/" && nfiles=2
+finished() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state IN ('done', 'failed')")" = $nfiles ]; }
 for _ in $(seq 300); do finished && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 row=$(sql "SELECT j.state, d.format, (d.meta->'ocr'->>'mean_confidence')::int >= 80, d.markdown LIKE '%Total due: 1234 euros by Friday%'
-           FROM hopper.jobs j LEFT JOIN hopper.documents d ON d.id = j.document_id")
+           FROM hopper.jobs j LEFT JOIN hopper.documents d ON d.id = j.document_id WHERE j.path LIKE '%scan.png'")
+if [ $nfiles = 2 ]; then
+	mixed=$(sql "SELECT j.state, d.meta->'ocr'->'pages', (d.meta->'ocr'->>'mean_confidence')::int >= 80
+	             FROM hopper.jobs j LEFT JOIN hopper.documents d ON d.id = j.document_id WHERE j.path LIKE '%mixed.pdf'")
+	[ "$mixed" = "done|[2]|t" ] && ok "mixed PDF in hopperd: meta.ocr.pages is [2] with its confidence" \
+		|| fail "mixed PDF meta: [$mixed]"
+fi
 [ "$row" = "done|image|t|t" ] && ok "hopperd stored the picture's words" \
 	|| { fail "daemon: [$row] $(sql "SELECT error FROM hopper.jobs")"; tail -20 "$tmp/hopperd.log"; }
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
