@@ -6,7 +6,8 @@
 # image-only PDF made here (mutool, as tests/data/ocr/make.sh) ends `done`
 # under each of the document's OCR budgets, [workers] ocr_max_pages and
 # ocr_time_budget: the first pages recognised, the rest skipped with a note
-# in the Markdown and meta.ocr.skipped. A PDF with a text page and a
+# in the Markdown and meta.ocr.skipped (the first under ocr_dpi = 150,
+# which meta.ocr.dpi shows; 300 by default). A PDF with a text page and a
 # picture page: only the picture page is read by OCR (Markdown mark,
 # meta.ocr.pages = [2]). Exit 0/1/77.
 set -u
@@ -66,9 +67,9 @@ for _ in $(seq 300); do finished && break; kill -0 "$pid" 2>/dev/null || break; 
 row=$(sql "SELECT j.state, d.format, (d.meta->'ocr'->>'mean_confidence')::int >= 80, d.markdown LIKE '%Total due: 1234 euros by Friday%'
            FROM hopper.jobs j LEFT JOIN hopper.documents d ON d.id = j.document_id WHERE j.path LIKE '%scan.png'")
 if [ $nfiles = 2 ]; then
-	mixed=$(sql "SELECT j.state, d.meta->'ocr'->'pages', (d.meta->'ocr'->>'mean_confidence')::int >= 80
+	mixed=$(sql "SELECT j.state, d.meta->'ocr'->'pages', (d.meta->'ocr'->>'mean_confidence')::int >= 80, d.meta->'ocr'->'dpi'
 	             FROM hopper.jobs j LEFT JOIN hopper.documents d ON d.id = j.document_id WHERE j.path LIKE '%mixed.pdf'")
-	[ "$mixed" = "done|[2]|t" ] && ok "mixed PDF in hopperd: meta.ocr.pages is [2] with its confidence" \
+	[ "$mixed" = "done|[2]|t|300" ] && ok "mixed PDF in hopperd: meta.ocr.pages is [2] with its confidence, at 300 dpi" \
 		|| fail "mixed PDF meta: [$mixed]"
 fi
 [ "$row" = "done|image|t|t" ] && ok "hopperd stored the picture's words" \
@@ -101,7 +102,8 @@ budget_run() { # NAME WORD KEY=VALUE: convert a 200-page scan under that budget
 stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
 doc() { sql "SELECT $1 FROM hopper.jobs j JOIN hopper.documents d ON d.id = j.document_id WHERE j.path LIKE '%$2'"; }
 
-budget_run pages.pdf Hopper "ocr_max_pages = 3"
+budget_run pages.pdf Hopper "ocr_max_pages = 3
+ocr_dpi = 150"
 st=$(sql "SELECT state || ' ' || coalesce(error, '') FROM hopper.jobs WHERE path LIKE '%pages.pdf'")
 [ "$st" = "done " ] && ok "200-page scan under ocr_max_pages = 3: done" || fail "pages.pdf: [$st]"
 row=$(doc "d.pages, d.meta->'ocr'->'pages', jsonb_array_length(d.meta->'ocr'->'skipped'),
@@ -110,6 +112,8 @@ row=$(doc "d.pages, d.meta->'ocr'->'pages', jsonb_array_length(d.meta->'ocr'->'s
 	|| fail "pages.pdf meta: [$row]"
 n=$(doc "(SELECT count(*) FROM regexp_matches(d.markdown, 'Hopper page one', 'g'))" pages.pdf)
 [ "$n" = 3 ] && ok "the three pages read have their words" || fail "words found $n times, want 3"
+check_dpi=$(doc "d.meta->'ocr'->'dpi'" pages.pdf)
+[ "$check_dpi" = 150 ] && ok "ocr_dpi = 150: pages rendered at 150 dpi" || fail "meta.ocr.dpi [$check_dpi], want 150"
 md=$(doc "d.markdown" pages.pdf)
 grep -q "^<!-- page 200 not read by OCR: the document's OCR budget (ocr_max_pages) was spent -->$" <<<"$md" \
 	&& grep -q "^<!-- page 4 not read by OCR" <<<"$md" && ! grep -q "^<!-- page 3 not read" <<<"$md" \
