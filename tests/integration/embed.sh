@@ -8,7 +8,14 @@
 # server refuses fails its documents with the server's message; a new model
 # replaces the old rows once its set is complete. `hopper search --semantic`
 # puts the chunk whose text is the query first; --watch limits a search to
-# one watch. Exit 0 pass, 1 fail, 77 skip.
+# one watch. Vectors are stored and ranked by pgvector when the server has
+# the extension, else as real[]: both paths are checked, the pgvector one
+# only where the server offers it (it prints "skip: pgvector sub-case"
+# otherwise; Debian 12 does not package pgvector). To run it there, build
+# pgvector with PGXS into a copy of /usr/lib/postgresql/15/bin next to
+# share/ and lib/ trees that hold its files (PostgreSQL finds them relative
+# to its binary) and put first in PATH a pg_config whose --bindir names the
+# copy. Exit 0 pass, 1 fail, 77 skip.
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
