@@ -245,6 +245,7 @@ bench: deps
 	  $(B)/hopper bench "$$d" --max-workers 2; rc=$$?; rm -rf "$$d"; exit $$rc
 	@echo "worker pool, CPU-bound conversion only: the same without the high-risk formats (no worker is"
 	@echo "recycled, so the sweep's 2-worker speedup is the pool's own scaling; target >= 1.8x on 2 idle CPUs):"
+	@python3 tests/bench/cpu_parallel.py 3
 	@d=$$(mktemp -d); for i in $$(seq 1 30); do for f in $(filter-out %.docx %.xlsx %.pptx %.epub,$(BENCH_DOCS)); do \
 	  cp "$$f" "$$d/$$i-$$(basename "$$f")"; done; done; \
 	  $(B)/hopper bench "$$d" --max-workers 2; rc=$$?; rm -rf "$$d"; exit $$rc
