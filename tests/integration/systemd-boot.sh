@@ -159,6 +159,14 @@ wait_for 60 all_done || { q "SELECT path, state, error FROM hopper.jobs"; fail "
 [ "$(in_ct 10 runuser -u hopper -- hopper sql "SELECT count(*) FROM hopper.jobs" | tr -d ' ' | grep -E '^[0-9]+$')" = 3 ] ||
 	fail "hopper sql as user hopper does not work"
 log "3 files in the default inbox done"
+# `hopper status` with no arguments: for root and for a member of the group
+# hopper (the CLI finds the system service's configuration by itself).
+for who in root ann; do
+	st=$(in_ct 20 runuser -u $who -- env -u HOPPER_CONFIG hopper status 2>&1); rc=$?
+	[ $rc -eq 0 ] && grep -q 'inbox' <<<"$st" && grep -q 'done' <<<"$st" ||
+		fail "hopper status (no arguments) as $who: rc=$rc: $st"
+done
+log "hopper status with no arguments works for root and for ann (group hopper)"
 
 # 6. Reload after adding a [watch]: RELOADING=1 then READY=1, same MainPID, new folder watched.
 in_ct 10 sh -c 'mkdir -p /srv/second && chown hopper:hopper /srv/second &&
@@ -177,12 +185,18 @@ wait_for 30 second || fail "the [watch] added by reload is not converted: $(q "S
 in_ct 5 systemd-analyze log-level info
 log "reload: same MainPID $main_pid, new watch converted"
 
-# 7. Exposure.
+# 7. Exposure, and `hopper doctor` on the running service (all well: exit 0,
+# the database reachable, the installed unit rated).
 sec=$(in_ct 30 systemd-analyze security hopperd --no-pager 2>&1)
 score=$(sed -n 's/.*Overall exposure level for hopperd.service: \([0-9.]*\).*/\1/p' <<<"$sec")
 [ -n "$score" ] || fail "no exposure score from systemd-analyze security"
 awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure $score is above 2.0"
 log "systemd-analyze security: exposure $score"
+doc=$(in_ct 60 env -u HOPPER_CONFIG hopper doctor 2>&1); rc=$?
+[ $rc -eq 0 ] || fail "hopper doctor on the running service: exit $rc: $doc"
+grep -q '^ok    database: reachable' <<<"$doc" || fail "hopper doctor: database not reachable: $doc"
+grep -q '^ok    systemd: .*hopperd.service exposure [0-9.]*$' <<<"$doc" || fail "hopper doctor does not rate the unit: $doc"
+log "hopper doctor: exit 0; $(grep -c '^ok' <<<"$doc") checks ok, $(grep -c '^warn' <<<"$doc") warnings"
 
 # 8. Journal priorities of a good run: nothing at err or worse from hopperd,
 # the ready line at notice, per-file lines at info, no raw <N> prefixes.
