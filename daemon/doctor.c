@@ -19,6 +19,7 @@
 #include "hopper/db.h"
 #include "hopper/migrate.h"
 #include "hopper/reader.h"
+#include "hopper/watch.h"
 
 typedef struct doctor {
 	FILE *out;
@@ -37,26 +38,6 @@ static void say(doctor *d, const char *level, const char *fmt, ...)
 		d->fails++;
 	else if (strcmp(level, "warn") == 0)
 		d->warns++;
-}
-
-/* statfs(2) f_type values of file systems whose changes inotify(7) does
- * not see when they come from another machine: network and FUSE mounts. */
-static const char *remote_fs(long type)
-{
-	switch ((unsigned long)type) {
-	case 0x6969: return "NFS";
-	case 0xFF534D42: return "CIFS/SMB";
-	case 0xFE534D42: return "SMB2";
-	case 0x517B: return "SMB";
-	case 0x65735546: return "FUSE";
-	case 0x564c: return "NCP";
-	case 0x01021997: return "9P";
-	case 0x19830326: return "FhGFS";
-	case 0x47504653: return "GPFS";
-	case 0x0BD00BD0: return "Lustre";
-	case 0x00C36400: return "CephFS";
-	default: return NULL;
-	}
 }
 
 static long read_long(const char *path)
@@ -112,12 +93,23 @@ static void check_watches(doctor *d, const hp_config *cfg)
 			    w->name, w->path, (int)geteuid());
 			continue;
 		}
-		const char *remote = statfs(w->path, &fs) == 0 ? remote_fs(fs.f_type) : NULL;
-		if (remote)
+		/* The mode hopperd will use for it, and why (as lib/watch.c decides). */
+		const char *remote = statfs(w->path, &fs) == 0 ? hp_watch_remote_fs((long)fs.f_type) : NULL;
+		char every[32];
+		snprintf(every, sizeof every, "%.3g s", (double)w->poll_interval_ms / 1000.0);
+		if (w->mode == HP_MODE_POLL)
+			say(d, "ok", "watch %s: %s: polled every %s (mode = poll)", w->name, w->path, every);
+		else if (remote && w->mode == HP_MODE_INOTIFY)
 			say(d, "warn", "watch %s: %s is on %s: inotify misses changes made on other machines -> "
-			    "hopperd polls it (mode = auto), or set mode = poll", w->name, w->path, remote);
+			    "set mode = auto (polls it) or mode = poll", w->name, w->path, remote);
+		else if (remote)
+			say(d, "ok", "watch %s: %s: polled every %s (on %s, where inotify misses other "
+			    "machines' changes; mode = auto)", w->name, w->path, every, remote);
 		else
-			say(d, "ok", "watch %s: %s (local file system: inotify)", w->name, w->path);
+			say(d, "ok", "watch %s: %s: inotify (local file system; mode = %s)", w->name, w->path,
+			    w->mode == HP_MODE_INOTIFY ? "inotify" : "auto");
+		if (w->mode == HP_MODE_POLL || (remote && w->mode != HP_MODE_INOTIFY))
+			continue; /* polled: no inotify watches */
 		if (w->recursive)
 			dirs += count_dirs(w->path, 10000000 - dirs);
 		else

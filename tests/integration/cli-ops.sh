@@ -4,7 +4,7 @@
 # caller may talk to, and it says which when several are equally close),
 # `hopper sql` with psql's switches (-A -t -F, --csv, --json),
 # `hopper status --json`, `hopper doctor` (0 when all is well, 1 with the
-# fix on a broken config), `hopperd --check-config` refusing a state_dir
+# fix on a broken config, the mode of each watch), `hopperd --check-config` refusing a state_dir
 # that is a file, and log lines without "<N>" prefixes on a terminal.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -115,6 +115,16 @@ printf '[watch gone]\npath = %s/missing\n' "$tmp" > "$tmp/gone.conf"
 doc=$("$hopper" -c "$tmp/gone.conf" doctor 2>&1); rc=$?
 if [ $rc -eq 1 ] && grep -q "^FAIL  .*missing.*-> " <<<"$doc"; then
 	ok "doctor: a missing folder fails with the fix"; else fail "doctor on a broken config (rc=$rc): $doc"; fi
+
+# Which mode each watch gets, and why; a polled watch needs no inotify watches.
+mkdir -p "$tmp/polled/sub"
+printf '[daemon]\nstate_dir = state2\n[watch p]\npath = polled\nmode = poll\npoll_interval = 3s\n[watch i]\npath = inbox\n' > "$tmp/modes.conf"
+doc=$("$hopper" -c "$tmp/modes.conf" doctor 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "^ok    watch p: $tmp/polled: polled every 3 s (mode = poll)$" <<<"$doc" &&
+   grep -q "^ok    watch i: $tmp/inbox: inotify (local file system; mode = auto)$" <<<"$doc" &&
+   grep -q "^ok    inotify: 1 folder to watch, limit" <<<"$doc"; then
+	ok "doctor: mode per watch (poll, inotify), polled folders not counted against the inotify limit"
+else fail "doctor on modes (rc=$rc): $doc"; fi
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "hopperd exit status" "0" "$rc"
