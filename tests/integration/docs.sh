@@ -4,7 +4,7 @@
 # prints them, so the list is the key table itself) is described in
 # hopper.conf(5) (with its default and whether a reload applies it) and in
 # etc/hopper.conf, and every command of `hopper
-# --help` has its entry in hopper(1). Exit 0 pass, 1 fail, 77 skip.
+# --help` has its entry and an example in hopper(1). Exit 0 pass, 1 fail, 77 skip.
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -95,4 +95,9 @@ for c in $cmds; do
 	grep -qE "^\.(B|BI) \\\\?\"?$c\b" "$top/daemon/hopper.1" || fail "command $c is not described in hopper(1)"
 done
 ok "commands checked against hopper(1): $(echo $cmds)"
+examples=$(sed -n '/^\.SH EXAMPLES/,/^\.SH /p' "$top/daemon/hopper.1")
+for c in $cmds; do
+	grep -q "^hopper \(\\\\-c [^ ]* \)\?$c\b" <<<"$examples" || fail "command $c has no example in hopper(1) EXAMPLES"
+done
+ok "every command has an example in hopper(1)"
 [ $fails -eq 0 ] && echo "all checks passed" || exit 1
