@@ -4,7 +4,8 @@
 # prints them, so the list is the key table itself) is described in
 # hopper.conf(5) (with its default and whether a reload applies it) and in
 # etc/hopper.conf, and every command of `hopper
-# --help` has its entry and an example in hopper(1). Exit 0 pass, 1 fail, 77 skip.
+# --help` has its entry and an example in hopper(1) and is offered by the
+# bash completion, with its switches. Exit 0 pass, 1 fail, 77 skip.
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -100,4 +101,25 @@ for c in $cmds; do
 	grep -q "^hopper \(\\\\-c [^ ]* \)\?$c\b" <<<"$examples" || fail "command $c has no example in hopper(1) EXAMPLES"
 done
 ok "every command has an example in hopper(1)"
+# The bash completion (with Debian's bash-completion) offers the commands of
+# --help, and each command's switches.
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+	complete_words() { # the words offered for the command line "$@" (the last word is being typed)
+		bash -c '. /usr/share/bash-completion/bash_completion; . "$1"; shift
+			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+			_hopper; printf "%s\n" "${COMPREPLY[@]}"' _ "$top/etc/hopper.bash-completion" "$@" | sort | tr '\n' ' '
+	}
+	check_completion() { # check_completion EXPECTED WORDS...
+		local want=$1 got; shift
+		got=$(complete_words "$@")
+		[ "$got" = "$want " ] || fail "completion of '$*': [$got], wanted [$want]"
+	}
+	check_completion "$(tr ' ' '\n' <<<"$cmds" | sort | tr '\n' ' ' | sed 's/ $//')" "$bdir/hopper" ""
+	check_completion "--json --watch" "$bdir/hopper" status -
+	check_completion "--csv --json -A -F -t" "$bdir/hopper" -c x.conf sql -
+	check_completion "--limit --refresh --semantic --watch" "$bdir/hopper" search --
+	ok "bash completion: commands and their switches"
+else
+	echo "note: bash-completion not installed: completion not checked"
+fi
 [ $fails -eq 0 ] && echo "all checks passed" || exit 1
