@@ -5,7 +5,7 @@
 # the installed default configuration unchanged) and checks what an operator
 # relies on, each an assertion with its own message:
 #   sysusers/tmpfiles make the user, /etc/hopper and the group-writable inbox;
-#   `systemctl start` returns after READY=1, the Status line shows workers and
+#   `systemctl enable --now` returns after READY=1, the Status line shows workers and
 #   backlog, hopperd and its PostgreSQL run as hopper, never root; files a
 #   member of the group hopper copies into the default inbox end `done`;
 #   reload after adding a [watch] keeps the MainPID and watches it;
@@ -130,15 +130,17 @@ in_ct 10 useradd -m -G hopper ann || fail "cannot add a member of the group hopp
 in_ct 20 systemctl daemon-reload || fail "daemon-reload failed"
 log "sysusers, tmpfiles: user hopper, inbox $inbox_mode"
 
-# 4. Start: Type=notify, so `systemctl start` returns once READY=1 came.
+# 4. Start as an operator does (enable --now): Type=notify, so it returns
+# once READY=1 came.
 in_ct 5 systemd-analyze log-level debug
-in_ct 60 systemctl start hopperd || fail "systemctl start hopperd failed"
+in_ct 60 systemctl enable --now hopperd || fail "systemctl enable --now hopperd failed"
+[ "$(in_ct 5 systemctl is-enabled hopperd)" = enabled ] || fail "hopperd is not enabled after systemctl enable --now"
 state="$(prop ActiveState) $(prop SubState)"
 [ "$state" = "active running" ] || fail "right after systemctl start: '$state', not active running"
 in_ct 10 journalctl --no-pager -o cat -b >"$tmp/journal.txt"
 main_pid=$(prop MainPID)
 grep -q "Got notification message from PID $main_pid (READY=1" "$tmp/journal.txt" ||
-	fail "systemctl start returned before hopperd sent READY=1"
+	fail "systemctl enable --now returned before hopperd sent READY=1"
 in_ct 10 systemctl status hopperd --no-pager >"$tmp/status.txt" 2>&1
 grep -q 'Status: ".*workers.*backlog' "$tmp/status.txt" || { cat "$tmp/status.txt"; fail "systemctl status shows no Status line with workers and backlog"; }
 log "started after READY=1: $(grep 'Status:' "$tmp/status.txt" | sed 's/^ *//')"
