@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -72,6 +73,38 @@ static long count_dirs(const char *root, long cap)
 	return n;
 }
 
+/* inotify instances held by processes of uid (each inotify_init1 is one;
+ * the limit fs.inotify.max_user_instances is per user). Only the processes
+ * whose /proc/PID/fd this process may read are counted. */
+static long inotify_instances(uid_t uid)
+{
+	DIR *proc = opendir("/proc");
+	long n = 0;
+	struct dirent *de;
+	while (proc && (de = readdir(proc))) {
+		char path[PATH_MAX], link[64];
+		struct stat st;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s", de->d_name);
+		if (stat(path, &st) < 0 || st.st_uid != uid)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/fd", de->d_name);
+		DIR *fds = opendir(path);
+		struct dirent *fe;
+		while (fds && (fe = readdir(fds))) {
+			ssize_t l = readlinkat(dirfd(fds), fe->d_name, link, sizeof link - 1);
+			if (l > 0 && (link[l] = '\0', strcmp(link, "anon_inode:inotify") == 0))
+				n++;
+		}
+		if (fds)
+			closedir(fds);
+	}
+	if (proc)
+		closedir(proc);
+	return n;
+}
+
 static void check_watches(doctor *d, const hp_config *cfg)
 {
 	long dirs = 0;
@@ -121,8 +154,18 @@ static void check_watches(doctor *d, const hp_config *cfg)
 		say(d, "warn", "inotify: %ld folders to watch, limit %ld -> sysctl fs.inotify.max_user_watches=%ld "
 		    "(folders past the limit are polled)", dirs, max_watches, dirs * 2);
 	else if (max_watches > 0)
-		say(d, "ok", "inotify: %ld folder%s to watch, limit %ld watches, %ld instances", dirs,
-		    dirs == 1 ? "" : "s", max_watches, max_inst);
+		say(d, "ok", "inotify: %ld folder%s to watch, limit %ld watches", dirs, dirs == 1 ? "" : "s",
+		    max_watches);
+	/* hopperd needs one instance of its user's (the service's: hopper). */
+	struct passwd *pw = getpwnam("hopper");
+	uid_t uid = pw && access("/etc/hopper/hopper.conf", F_OK) == 0 ? pw->pw_uid : geteuid();
+	long in_use = inotify_instances(uid);
+	if (max_inst > 0 && in_use >= max_inst)
+		say(d, "FAIL", "inotify: uid %d holds %ld of %ld instances: a new hopperd cannot watch -> "
+		    "sysctl fs.inotify.max_user_instances=%ld", (int)uid, in_use, max_inst, max_inst * 2);
+	else if (max_inst > 0)
+		say(d, "ok", "inotify: uid %d holds %ld of %ld instances (hopperd needs 1)", (int)uid, in_use,
+		    max_inst);
 	else
 		say(d, "FAIL", "inotify: /proc/sys/fs/inotify is missing -> a kernel with CONFIG_INOTIFY_USER");
 }

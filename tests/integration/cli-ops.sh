@@ -122,8 +122,9 @@ printf '[daemon]\nstate_dir = state2\n[watch p]\npath = polled\nmode = poll\npol
 doc=$("$hopper" -c "$tmp/modes.conf" doctor 2>&1); rc=$?
 if [ $rc -eq 0 ] && grep -q "^ok    watch p: $tmp/polled: polled every 3 s (mode = poll)$" <<<"$doc" &&
    grep -q "^ok    watch i: $tmp/inbox: inotify (local file system; mode = auto)$" <<<"$doc" &&
-   grep -q "^ok    inotify: 1 folder to watch, limit" <<<"$doc"; then
-	ok "doctor: mode per watch (poll, inotify), polled folders not counted against the inotify limit"
+   grep -q "^ok    inotify: 1 folder to watch, limit" <<<"$doc" &&
+   grep -qE "^ok    inotify: uid [0-9]+ holds [0-9]+ of [0-9]+ instances" <<<"$doc"; then
+	ok "doctor: mode per watch (poll, inotify), polled folders not counted against the inotify limit, instances in use"
 else fail "doctor on modes (rc=$rc): $doc"; fi
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
