@@ -32,7 +32,7 @@ PKGS := libsystemd liburing libpq cmocka inih libxml-2.0 libmagic uchardet libcr
 DEB_PKGS := build-essential pkg-config libsystemd-dev liburing-dev libpq-dev \
 	libcmocka-dev libinih-dev libxml2-dev libmagic-dev libmagic-mgc libuchardet-dev \
 	libssl-dev libseccomp-dev postgresql postgresql-client python3 procps passwd \
-	systemd mandoc libcurl4-openssl-dev libjson-c-dev libzip-dev \
+	systemd mandoc bash-completion libcurl4-openssl-dev libjson-c-dev libzip-dev \
 	libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr libtree-sitter-dev \
 	libmupdf-dev libfreetype-dev libharfbuzz-dev libjbig2dec0-dev \
 	libopenjp2-7-dev libjpeg-dev zlib1g-dev libgumbo-dev libmujs-dev \

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "hopper/db.h"
 #include "hopper/migrate.h"
 #include "hopper/reader.h"
+#include "hopper/watch.h"
 
 typedef struct doctor {
 	FILE *out;
@@ -37,26 +39,6 @@ static void say(doctor *d, const char *level, const char *fmt, ...)
 		d->fails++;
 	else if (strcmp(level, "warn") == 0)
 		d->warns++;
-}
-
-/* statfs(2) f_type values of file systems whose changes inotify(7) does
- * not see when they come from another machine: network and FUSE mounts. */
-static const char *remote_fs(long type)
-{
-	switch ((unsigned long)type) {
-	case 0x6969: return "NFS";
-	case 0xFF534D42: return "CIFS/SMB";
-	case 0xFE534D42: return "SMB2";
-	case 0x517B: return "SMB";
-	case 0x65735546: return "FUSE";
-	case 0x564c: return "NCP";
-	case 0x01021997: return "9P";
-	case 0x19830326: return "FhGFS";
-	case 0x47504653: return "GPFS";
-	case 0x0BD00BD0: return "Lustre";
-	case 0x00C36400: return "CephFS";
-	default: return NULL;
-	}
 }
 
 static long read_long(const char *path)
@@ -91,6 +73,38 @@ static long count_dirs(const char *root, long cap)
 	return n;
 }
 
+/* inotify instances held by processes of uid (each inotify_init1 is one;
+ * the limit fs.inotify.max_user_instances is per user). Only the processes
+ * whose /proc/PID/fd this process may read are counted. */
+static long inotify_instances(uid_t uid)
+{
+	DIR *proc = opendir("/proc");
+	long n = 0;
+	struct dirent *de;
+	while (proc && (de = readdir(proc))) {
+		char path[PATH_MAX], link[64];
+		struct stat st;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s", de->d_name);
+		if (stat(path, &st) < 0 || st.st_uid != uid)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/fd", de->d_name);
+		DIR *fds = opendir(path);
+		struct dirent *fe;
+		while (fds && (fe = readdir(fds))) {
+			ssize_t l = readlinkat(dirfd(fds), fe->d_name, link, sizeof link - 1);
+			if (l > 0 && (link[l] = '\0', strcmp(link, "anon_inode:inotify") == 0))
+				n++;
+		}
+		if (fds)
+			closedir(fds);
+	}
+	if (proc)
+		closedir(proc);
+	return n;
+}
+
 static void check_watches(doctor *d, const hp_config *cfg)
 {
 	long dirs = 0;
@@ -112,12 +126,23 @@ static void check_watches(doctor *d, const hp_config *cfg)
 			    w->name, w->path, (int)geteuid());
 			continue;
 		}
-		const char *remote = statfs(w->path, &fs) == 0 ? remote_fs(fs.f_type) : NULL;
-		if (remote)
+		/* The mode hopperd will use for it, and why (as lib/watch.c decides). */
+		const char *remote = statfs(w->path, &fs) == 0 ? hp_watch_remote_fs((long)fs.f_type) : NULL;
+		char every[32];
+		snprintf(every, sizeof every, "%.3g s", (double)w->poll_interval_ms / 1000.0);
+		if (w->mode == HP_MODE_POLL)
+			say(d, "ok", "watch %s: %s: polled every %s (mode = poll)", w->name, w->path, every);
+		else if (remote && w->mode == HP_MODE_INOTIFY)
 			say(d, "warn", "watch %s: %s is on %s: inotify misses changes made on other machines -> "
-			    "hopperd polls it (mode = auto), or set mode = poll", w->name, w->path, remote);
+			    "set mode = auto (polls it) or mode = poll", w->name, w->path, remote);
+		else if (remote)
+			say(d, "ok", "watch %s: %s: polled every %s (on %s, where inotify misses other "
+			    "machines' changes; mode = auto)", w->name, w->path, every, remote);
 		else
-			say(d, "ok", "watch %s: %s (local file system: inotify)", w->name, w->path);
+			say(d, "ok", "watch %s: %s: inotify (local file system; mode = %s)", w->name, w->path,
+			    w->mode == HP_MODE_INOTIFY ? "inotify" : "auto");
+		if (w->mode == HP_MODE_POLL || (remote && w->mode != HP_MODE_INOTIFY))
+			continue; /* polled: no inotify watches */
 		if (w->recursive)
 			dirs += count_dirs(w->path, 10000000 - dirs);
 		else
@@ -129,8 +154,18 @@ static void check_watches(doctor *d, const hp_config *cfg)
 		say(d, "warn", "inotify: %ld folders to watch, limit %ld -> sysctl fs.inotify.max_user_watches=%ld "
 		    "(folders past the limit are polled)", dirs, max_watches, dirs * 2);
 	else if (max_watches > 0)
-		say(d, "ok", "inotify: %ld folder%s to watch, limit %ld watches, %ld instances", dirs,
-		    dirs == 1 ? "" : "s", max_watches, max_inst);
+		say(d, "ok", "inotify: %ld folder%s to watch, limit %ld watches", dirs, dirs == 1 ? "" : "s",
+		    max_watches);
+	/* hopperd needs one instance of its user's (the service's: hopper). */
+	struct passwd *pw = getpwnam("hopper");
+	uid_t uid = pw && access("/etc/hopper/hopper.conf", F_OK) == 0 ? pw->pw_uid : geteuid();
+	long in_use = inotify_instances(uid);
+	if (max_inst > 0 && in_use >= max_inst)
+		say(d, "FAIL", "inotify: uid %d holds %ld of %ld instances: a new hopperd cannot watch -> "
+		    "sysctl fs.inotify.max_user_instances=%ld", (int)uid, in_use, max_inst, max_inst * 2);
+	else if (max_inst > 0)
+		say(d, "ok", "inotify: uid %d holds %ld of %ld instances (hopperd needs 1)", (int)uid, in_use,
+		    max_inst);
 	else
 		say(d, "FAIL", "inotify: /proc/sys/fs/inotify is missing -> a kernel with CONFIG_INOTIFY_USER");
 }

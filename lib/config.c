@@ -15,6 +15,8 @@
  *     empty line instead, so that every error of the file is reported, not
  *     only the first one inih would return.
  * Errors are collected, sorted by line and printed together at the end.
+ * The value parsers and formatters (sizes, durations, booleans, integers)
+ * are in config_value.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -204,165 +206,14 @@ static const struct { const char *name; int level; } log_levels[] = {
 	{ "notice", HP_LOG_NOTICE }, { "info", HP_LOG_INFO }, { "debug", HP_LOG_DEBUG },
 };
 
-/* ---- value parsers -------------------------------------------------------- */
-
-/* Digits of s into *v; *overflow set when they do not fit. Returns the end. */
-static const char *scan_u64(const char *s, uint64_t *v, bool *overflow)
-{
-	*v = 0;
-	*overflow = false;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (__builtin_mul_overflow(*v, 10, v) ||
-		    __builtin_add_overflow(*v, (uint64_t)(*s - '0'), v))
-			*overflow = true;
-	}
-	return s;
-}
-
-int hp_parse_size(const char *s, uint64_t *ret)
-{
-	uint64_t v;
-	bool overflow;
-	unsigned shift = 0;
-	const char *p;
-
-	if (!s || !(*s >= '0' && *s <= '9'))
-		return -EINVAL;
-	p = scan_u64(s, &v, &overflow);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	switch (*p) {
-	case 'k': case 'K': shift = 10; break;
-	case 'm': case 'M': shift = 20; break;
-	case 'g': case 'G': shift = 30; break;
-	case 't': case 'T': shift = 40; break;
-	}
-	if (shift) {
-		p++;
-		if (*p == 'i' || *p == 'I') {
-			p++;
-			if (*p != 'b' && *p != 'B')
-				return -EINVAL;
-		}
-	}
-	if (*p == 'b' || *p == 'B')
-		p++;
-	if (*p)
-		return -EINVAL;
-	if (overflow || (shift && v > (UINT64_MAX >> shift)))
-		return -ERANGE;
-	*ret = v << shift;
-	return 0;
-}
-
-int hp_parse_duration_ms(const char *s, uint64_t *ret)
-{
-	uint64_t v, mult;
-	bool overflow;
-	const char *p;
-
-	if (!s || !(*s >= '0' && *s <= '9'))
-		return -EINVAL;
-	p = scan_u64(s, &v, &overflow);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	/* Lower case only: "5M" reads like a size, so it is refused. */
-	if (!*p || !strcmp(p, "s"))
-		mult = 1000;
-	else if (!strcmp(p, "ms"))
-		mult = 1;
-	else if (!strcmp(p, "m"))
-		mult = 60 * 1000;
-	else if (!strcmp(p, "h"))
-		mult = 3600 * 1000;
-	else
-		return -EINVAL;
-	if (overflow || __builtin_mul_overflow(v, mult, &v))
-		return -ERANGE;
-	*ret = v;
-	return 0;
-}
-
-int hp_parse_bool(const char *s, bool *ret)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-
-	if (!s)
-		return -EINVAL;
-	for (size_t i = 0; i < HP_ARRAY_SIZE(yes); i++) {
-		if (!strcasecmp(s, yes[i])) {
-			*ret = true;
-			return 0;
-		}
-		if (!strcasecmp(s, no[i])) {
-			*ret = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* Whole decimal number with optional sign, into an int64_t. */
-static int parse_int64(const char *s, int64_t *ret)
-{
-	const char *p = s;
-	bool neg = false, overflow;
-	uint64_t v;
-
-	if (*p == '-' || *p == '+')
-		neg = *p++ == '-';
-	if (!(*p >= '0' && *p <= '9'))
-		return -EINVAL;
-	p = scan_u64(p, &v, &overflow);
-	if (*p)
-		return -EINVAL;
-	if (overflow || v > (uint64_t)INT64_MAX)
-		return -ERANGE;
-	*ret = neg ? -(int64_t)v : (int64_t)v;
-	return 0;
-}
-
-/* ---- formatting ------------------------------------------------------------ */
-
-/* The largest unit in which the size is exact: 512M, 1536K, 0. */
-static void fmt_size(uint64_t v, char *out, size_t n)
-{
-	static const char units[] = "KMGT";
-	int u = -1;
-
-	while (v != 0 && u < 3 && v % 1024 == 0) {
-		v /= 1024;
-		u++;
-	}
-	if (u < 0)
-		snprintf(out, n, "%llu", (unsigned long long)v);
-	else
-		snprintf(out, n, "%llu%c", (unsigned long long)v, units[u]);
-}
-
-/* Exact, and readable: whole hours as h, whole minutes from 2 minutes on as
- * m (a timeout of "60s" reads better than "1m"), whole seconds as s, else ms. */
-static void fmt_duration(uint64_t ms, char *out, size_t n)
-{
-	uint64_t s = ms / 1000;
-
-	if (ms % 1000)
-		snprintf(out, n, "%llums", (unsigned long long)ms);
-	else if (s != 0 && s % 3600 == 0)
-		snprintf(out, n, "%lluh", (unsigned long long)(s / 3600));
-	else if (s >= 120 && s % 60 == 0)
-		snprintf(out, n, "%llum", (unsigned long long)(s / 60));
-	else
-		snprintf(out, n, "%llus", (unsigned long long)s);
-}
+/* ---- formatting (values: lib/config_value.c) -------------------------------- */
 
 static void fmt_bound(const config_key *k, int64_t v, char *out, size_t n)
 {
 	if (k->type == T_SIZE)
-		fmt_size((uint64_t)v, out, n);
+		hp_config_format_size((uint64_t)v, out, n);
 	else if (k->type == T_DURATION)
-		fmt_duration((uint64_t)v, out, n);
+		hp_config_format_duration((uint64_t)v, out, n);
 	else
 		snprintf(out, n, "%lld", (long long)v);
 }
@@ -592,7 +443,7 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 			*FIELD(base, k->off, int) = 0;
 			break;
 		}
-		r = parse_int64(v, &n);
+		r = hp_config_parse_int64(v, &n);
 		if (r == -EINVAL)
 			perr(p, line, "bad number '%s' for %s: use %sa whole number", v, k->name,
 			     (k->flags & KF_AUTO) ? "auto or " : "");
@@ -671,7 +522,7 @@ static void set_key(parser *p, const config_key *k, void *base, const char *v, i
 				goto out;
 			}
 		}
-		if (parse_int64(v, &n) == 0 && n >= k->min && n <= k->max)
+		if (hp_config_parse_int64(v, &n) == 0 && n >= k->min && n <= k->max)
 			*FIELD(base, k->off, int) = (int)n;
 		else
 			perr(p, line, "bad log level '%s': use err, warning, notice, info, "
@@ -1279,11 +1130,11 @@ static void print_value(const config_key *k, const void *base, FILE *out)
 		break;
 	}
 	case T_SIZE:
-		fmt_size(*CFIELD(base, k->off, uint64_t), buf, sizeof buf);
+		hp_config_format_size(*CFIELD(base, k->off, uint64_t), buf, sizeof buf);
 		fputs(buf, out);
 		break;
 	case T_DURATION:
-		fmt_duration(*CFIELD(base, k->off, uint64_t), buf, sizeof buf);
+		hp_config_format_duration(*CFIELD(base, k->off, uint64_t), buf, sizeof buf);
 		fputs(buf, out);
 		break;
 	case T_LIST: {

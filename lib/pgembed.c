@@ -271,8 +271,9 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* A private directory for the server's user: created 0700, or fixed up. */
-static int make_private_dir(const char *path, const runas *ru)
+/* A directory of the server's user, created or fixed up to MODE: 0700 for
+ * the cluster, 0750 for the socket's folder (the group may connect). */
+static int make_private_dir(const char *path, const runas *ru, mode_t mode)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		int r = -errno;
@@ -284,9 +285,9 @@ static int make_private_dir(const char *path, const runas *ru)
 		hp_err("cannot give %s to the user '%s': %s", path, ru->name, strerror(-r));
 		return r;
 	}
-	if (chmod(path, 0700) < 0) {
+	if (chmod(path, mode) < 0) {
 		int r = -errno;
-		hp_err("cannot make %s private (chmod 0700): %s", path, strerror(-r));
+		hp_err("cannot set the mode of %s (chmod %04o): %s", path, (unsigned)mode, strerror(-r));
 		return r;
 	}
 	return 0;
@@ -703,7 +704,9 @@ int hp_pgembed_start(const char *state_dir, hp_pgembed **ret)
 	}
 	if ((r = lock_state_dir(pg)) < 0)
 		goto fail;
-	if ((r = make_private_dir(pg->pgdata, &ru)) < 0 || (r = make_private_dir(pg->rundir, &ru)) < 0)
+	/* The socket is the group's too: members of the server user's group
+	 * (the group hopper of the installed service) may run `hopper status`. */
+	if ((r = make_private_dir(pg->pgdata, &ru, 0700)) < 0 || (r = make_private_dir(pg->rundir, &ru, 0750)) < 0)
 		goto fail;
 	r = check_reachable(state_dir, pg->pgdata, &ru);
 	if (r < 0)
@@ -729,7 +732,7 @@ int hp_pgembed_start(const char *state_dir, hp_pgembed **ret)
 	char prog[PATH_MAX];
 	snprintf(prog, sizeof prog, "%s/postgres", bindir);
 	char *argv[] = { prog, "-D", pg->pgdata, "-k", pg->rundir, "-c", "listen_addresses=",
-		         "-c", "unix_socket_permissions=0700", "-c", "logging_collector=off",
+		         "-c", "unix_socket_permissions=0770", "-c", "logging_collector=off",
 		         /* hopperd.service has MemoryDenyWriteExecute=yes, which LLVM's
 		          * JIT would trip over; our queries are too short to gain from it. */
 		         "-c", "jit=off",

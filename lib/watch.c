@@ -790,6 +790,11 @@ static const char *remote_fs_name(long type)
 	}
 }
 
+const char *hp_watch_remote_fs(long f_type)
+{
+	return remote_fs_name(f_type);
+}
+
 static void choose_mode(hp_watcher *w, size_t i)
 {
 	const hp_watch_config *wc = &w->cfg->watches[i];

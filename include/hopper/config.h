@@ -119,5 +119,11 @@ size_t hp_config_restart_changes(const hp_config *a, const hp_config *b, const c
 int hp_parse_size(const char *s, uint64_t *ret);
 int hp_parse_duration_ms(const char *s, uint64_t *ret);
 int hp_parse_bool(const char *s, bool *ret);
+/* A whole decimal number with an optional sign (-EINVAL, -ERANGE). */
+int hp_config_parse_int64(const char *s, int64_t *ret);
+/* The largest unit in which a size is exact: 512M, 1536K, 0. */
+void hp_config_format_size(uint64_t v, char *out, size_t n);
+/* A duration exactly and readably: 2h, 5m (from 2 minutes on), 60s, 500ms. */
+void hp_config_format_duration(uint64_t ms, char *out, size_t n);
 
 #endif

@@ -64,6 +64,9 @@ int hp_watcher_polled(const hp_watcher *w);
 int hp_watcher_settling(const hp_watcher *w);
 /* Whether watch i (index into cfg->watches) is polled as a whole. */
 bool hp_watcher_is_polled(const hp_watcher *w, size_t i);
+/* The name of a network or FUSE file system (statfs(2) f_type), where mode =
+ * auto polls; NULL for a local one. hopper doctor says the same. */
+const char *hp_watch_remote_fs(long f_type);
 /* true when the name (base name) is skipped by w's exclude rules. */
 bool hp_watch_excluded(const hp_watch_config *w, const char *base);
 void hp_watcher_free(hp_watcher *w);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The operator's side of the CLI against a real hopperd on its embedded
-# PostgreSQL: `hopper sql` with psql's switches (-A -t -F, --csv, --json),
+# PostgreSQL: which hopperd the CLI takes without -c (the closest one the
+# caller may talk to, and it says which when several are equally close),
+# `hopper sql` with psql's switches (-A -t -F, --csv, --json),
 # `hopper status --json`, `hopper doctor` (0 when all is well, 1 with the
-# fix on a broken config), `hopperd --check-config` refusing a state_dir
+# fix on a broken config, the mode of each watch), `hopperd --check-config` refusing a state_dir
 # that is a file, and log lines without "<N>" prefixes on a terminal.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -19,9 +21,11 @@ command -v python3 >/dev/null || { echo "skip: python3 is needed to parse JSON";
 tmp=$(mktemp -d /tmp/hopper-cli.XXXXXX)
 chmod 755 "$tmp"
 pid=
+decoys=()
 fails=0
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	for d in "${decoys[@]}"; do kill -KILL "$d" 2>/dev/null; done
 	pkill -KILL -f "$tmp/state/pg" 2>/dev/null
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
@@ -66,6 +70,31 @@ done2() { [ "$(h sql -At "SELECT count(*) FROM hopper.jobs WHERE state = 'done'"
 for _ in $(seq 300); do done2 && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 done2 && ok "two files done" || { fail "files not done"; cat "$tmp/hopperd.log"; exit 1; }
 
+# Without -c the CLI takes the configuration of the closest hopperd the
+# caller may talk to. Decoys (processes named hopperd with another -c):
+# one of the same user in another session, one of another user (nobody) in
+# this very process group. Ours (same process group) wins, the one of
+# nobody is ignored, and nothing says "several". A second one in our group
+# ties with ours: the CLI says which configuration it used.
+mkdir -p "$tmp/decoy"
+printf '[daemon]\nstate_dir = %s/decoy/state\n[watch decoy]\npath = %s/decoy\n' "$tmp" "$tmp" > "$tmp/decoy.conf"
+decoy='exec -a hopperd perl -e "sleep 600" -- -c "$0"'
+setsid bash -c "$decoy" "$tmp/decoy.conf" </dev/null & decoys+=($!)
+setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "$decoy" "$tmp/decoy.conf" </dev/null & decoys+=($!)
+named_hopperd() { for d in "${decoys[@]}"; do [ "$(cut -d '' -f 1 < /proc/$d/cmdline 2>/dev/null)" = hopperd ] || return 1; done; }
+wait_for 10 named_hopperd || fail "decoys did not start: $(for d in "${decoys[@]}"; do tr '\0' ' ' < /proc/$d/cmdline; echo; done)"
+st=$(env -u HOPPER_CONFIG "$hopper" status 2>"$tmp/find.err"); rc=$?
+[ $rc -eq 0 ] && grep -q '^ *inbox' <<<"$st" && ! grep -q decoy <<<"$st" && ! grep -q several "$tmp/find.err" \
+	&& ok "without -c: our hopperd, not another session's nor another user's" \
+	|| fail "without -c (rc=$rc): $st $(cat "$tmp/find.err")"
+bash -c "$decoy" "$tmp/decoy.conf" </dev/null & decoys+=($!)
+wait_for 10 named_hopperd || fail "third decoy did not start"
+env -u HOPPER_CONFIG "$hopper" status >/dev/null 2>"$tmp/find.err"
+grep -q "^hopper: using $tmp/\(decoy\|hopper\).conf, the configuration of the running hopperd (several run; -c FILE picks another)" "$tmp/find.err" \
+	&& ok "two equally close: says which one it used" || fail "two equally close: stderr [$(cat "$tmp/find.err")]"
+for d in "${decoys[@]}"; do kill -KILL "$d" 2>/dev/null; wait "$d" 2>/dev/null; done
+decoys=()
+
 check "sql -At: bare value" "2" "$(h sql -At "SELECT count(*) FROM hopper.documents")"
 check "sql -A: header, separator, footer" "$(printf 'a|b\n1|x\n(1 row)')" "$(h sql -A "SELECT 1 AS a, 'x' AS b")"
 check "sql -t -F ';'" "1;x" "$(h sql -t -F ';' "SELECT 1 AS a, 'x' AS b")"
@@ -86,6 +115,17 @@ printf '[watch gone]\npath = %s/missing\n' "$tmp" > "$tmp/gone.conf"
 doc=$("$hopper" -c "$tmp/gone.conf" doctor 2>&1); rc=$?
 if [ $rc -eq 1 ] && grep -q "^FAIL  .*missing.*-> " <<<"$doc"; then
 	ok "doctor: a missing folder fails with the fix"; else fail "doctor on a broken config (rc=$rc): $doc"; fi
+
+# Which mode each watch gets, and why; a polled watch needs no inotify watches.
+mkdir -p "$tmp/polled/sub"
+printf '[daemon]\nstate_dir = state2\n[watch p]\npath = polled\nmode = poll\npoll_interval = 3s\n[watch i]\npath = inbox\n' > "$tmp/modes.conf"
+doc=$("$hopper" -c "$tmp/modes.conf" doctor 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "^ok    watch p: $tmp/polled: polled every 3 s (mode = poll)$" <<<"$doc" &&
+   grep -q "^ok    watch i: $tmp/inbox: inotify (local file system; mode = auto)$" <<<"$doc" &&
+   grep -q "^ok    inotify: 1 folder to watch, limit" <<<"$doc" &&
+   grep -qE "^ok    inotify: uid [0-9]+ holds [0-9]+ of [0-9]+ instances" <<<"$doc"; then
+	ok "doctor: mode per watch (poll, inotify), polled folders not counted against the inotify limit, instances in use"
+else fail "doctor on modes (rc=$rc): $doc"; fi
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "hopperd exit status" "0" "$rc"

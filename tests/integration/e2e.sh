@@ -74,14 +74,7 @@ NOTIFY_SOCKET=$tmp/notify.sock HOPPER_FAULT_CRASH=crash-me ASAN_OPTIONS=handle_s
 pid=$!
 daemons=" $pid "
 
-wait_for() { # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.2
-	done
-}
+wait_for() { wait_alive "$pid" "$@"; } # stops early when hopperd ($pid) died
 ready() { grep -q '^READY=1' "$tmp/notify.log" 2>/dev/null; }
 if wait_for 120 ready; then ok "READY=1 received"; else
 	fail "hopperd did not become ready"; cat "$tmp/hopperd.log"; exit 1; fi

@@ -41,14 +41,7 @@ trap cleanup EXIT
 . "$top/tests/lib/check.sh"
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.3
-	done
-}
+wait_for() { wait_alive "$pid" "$@"; } # stops early when hopperd ($pid) died
 
 python3 "$top/tests/integration/embed_server.py" "$tmp/port" "$tmp/server.log" "429,500,slow,garbage,short" &
 spid=$!

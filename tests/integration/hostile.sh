@@ -163,14 +163,7 @@ EOF
 "$hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
 pid=$!
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.5
-	done
-}
+wait_for() { wait_alive "$pid" "$@"; } # stops early when hopperd ($pid) died
 ready() { grep -q 'ready:' "$tmp/hopperd.log" 2>/dev/null; }
 wait_for 120 ready || { cat "$tmp/hopperd.log"; echo "FAIL: hopperd did not become ready"; exit 1; }
 

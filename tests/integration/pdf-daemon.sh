@@ -45,14 +45,7 @@ cp "$data/paper.pdf" "$data/encrypted.pdf" "$data/scan-text.pdf" "$tmp/inbox/"
 "$hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
 pid=$!
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.2
-	done
-}
+wait_for() { wait_alive "$pid" "$@"; } # stops early when hopperd ($pid) died
 finished() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state IN ('done','failed')")" = 3 ]; }
 if ! wait_for 120 finished; then
 	fail "jobs did not finish: $(sql 'SELECT path, state, error FROM hopper.jobs')"

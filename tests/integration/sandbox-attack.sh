@@ -61,14 +61,7 @@ NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=2000000 HOPPER_TEST_HANG=$tmp/hang 
 	HOPPER_ATTACK_CANARY=s3cret "$hopperd" -c "$tmp/hopper.conf" 2> "$tmp/hopperd.log" &
 pid=$!
 
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.2
-	done
-}
+wait_for() { wait_alive "$pid" "$@"; } # stops early when hopperd ($pid) died
 ready() { grep -q ' READY=1' "$tmp/notify.log" 2>/dev/null; }
 wait_for 120 ready || { cat "$tmp/hopperd.log"; echo "FAIL: hopperd did not become ready"; exit 1; }
 ok "ready"

@@ -37,14 +37,7 @@ write_conf() {
 }
 write_conf simple
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -F $'\t' -c "$1" 2>&1; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ $SECONDS -ge $end ] && return 1
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.3
-	done
-}
+wait_for() { wait_alive "$pid" "$@"; } # stops early when hopperd ($pid) died
 started=0
 is_ready() { [ "$(grep -c 'ready:' "$tmp/hopperd.log")" -ge "$started" ]; }
 start() {

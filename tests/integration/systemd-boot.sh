@@ -5,7 +5,7 @@
 # the installed default configuration unchanged) and checks what an operator
 # relies on, each an assertion with its own message:
 #   sysusers/tmpfiles make the user, /etc/hopper and the group-writable inbox;
-#   `systemctl start` returns after READY=1, the Status line shows workers and
+#   `systemctl enable --now` returns after READY=1, the Status line shows workers and
 #   backlog, hopperd and its PostgreSQL run as hopper, never root; files a
 #   member of the group hopper copies into the default inbox end `done`;
 #   reload after adding a [watch] keeps the MainPID and watches it;
@@ -130,15 +130,17 @@ in_ct 10 useradd -m -G hopper ann || fail "cannot add a member of the group hopp
 in_ct 20 systemctl daemon-reload || fail "daemon-reload failed"
 log "sysusers, tmpfiles: user hopper, inbox $inbox_mode"
 
-# 4. Start: Type=notify, so `systemctl start` returns once READY=1 came.
+# 4. Start as an operator does (enable --now): Type=notify, so it returns
+# once READY=1 came.
 in_ct 5 systemd-analyze log-level debug
-in_ct 60 systemctl start hopperd || fail "systemctl start hopperd failed"
+in_ct 60 systemctl enable --now hopperd || fail "systemctl enable --now hopperd failed"
+[ "$(in_ct 5 systemctl is-enabled hopperd)" = enabled ] || fail "hopperd is not enabled after systemctl enable --now"
 state="$(prop ActiveState) $(prop SubState)"
 [ "$state" = "active running" ] || fail "right after systemctl start: '$state', not active running"
 in_ct 10 journalctl --no-pager -o cat -b >"$tmp/journal.txt"
 main_pid=$(prop MainPID)
 grep -q "Got notification message from PID $main_pid (READY=1" "$tmp/journal.txt" ||
-	fail "systemctl start returned before hopperd sent READY=1"
+	fail "systemctl enable --now returned before hopperd sent READY=1"
 in_ct 10 systemctl status hopperd --no-pager >"$tmp/status.txt" 2>&1
 grep -q 'Status: ".*workers.*backlog' "$tmp/status.txt" || { cat "$tmp/status.txt"; fail "systemctl status shows no Status line with workers and backlog"; }
 log "started after READY=1: $(grep 'Status:' "$tmp/status.txt" | sed 's/^ *//')"
@@ -159,6 +161,14 @@ wait_for 60 all_done || { q "SELECT path, state, error FROM hopper.jobs"; fail "
 [ "$(in_ct 10 runuser -u hopper -- hopper sql "SELECT count(*) FROM hopper.jobs" | tr -d ' ' | grep -E '^[0-9]+$')" = 3 ] ||
 	fail "hopper sql as user hopper does not work"
 log "3 files in the default inbox done"
+# `hopper status` with no arguments: for root and for a member of the group
+# hopper (the CLI finds the system service's configuration by itself).
+for who in root ann; do
+	st=$(in_ct 20 runuser -u $who -- env -u HOPPER_CONFIG hopper status 2>&1); rc=$?
+	[ $rc -eq 0 ] && grep -q 'inbox' <<<"$st" && grep -q 'done' <<<"$st" ||
+		fail "hopper status (no arguments) as $who: rc=$rc: $st"
+done
+log "hopper status with no arguments works for root and for ann (group hopper)"
 
 # 6. Reload after adding a [watch]: RELOADING=1 then READY=1, same MainPID, new folder watched.
 in_ct 10 sh -c 'mkdir -p /srv/second && chown hopper:hopper /srv/second &&
@@ -177,12 +187,18 @@ wait_for 30 second || fail "the [watch] added by reload is not converted: $(q "S
 in_ct 5 systemd-analyze log-level info
 log "reload: same MainPID $main_pid, new watch converted"
 
-# 7. Exposure.
+# 7. Exposure, and `hopper doctor` on the running service (all well: exit 0,
+# the database reachable, the installed unit rated).
 sec=$(in_ct 30 systemd-analyze security hopperd --no-pager 2>&1)
 score=$(sed -n 's/.*Overall exposure level for hopperd.service: \([0-9.]*\).*/\1/p' <<<"$sec")
 [ -n "$score" ] || fail "no exposure score from systemd-analyze security"
 awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure $score is above 2.0"
 log "systemd-analyze security: exposure $score"
+doc=$(in_ct 60 env -u HOPPER_CONFIG hopper doctor 2>&1); rc=$?
+[ $rc -eq 0 ] || fail "hopper doctor on the running service: exit $rc: $doc"
+grep -q '^ok    database: reachable' <<<"$doc" || fail "hopper doctor: database not reachable: $doc"
+grep -q '^ok    systemd: .*hopperd.service exposure [0-9.]*$' <<<"$doc" || fail "hopper doctor does not rate the unit: $doc"
+log "hopper doctor: exit 0; $(grep -c '^ok' <<<"$doc") checks ok, $(grep -c '^warn' <<<"$doc") warnings"
 
 # 8. Journal priorities of a good run: nothing at err or worse from hopperd,
 # the ready line at notice, per-file lines at info, no raw <N> prefixes.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # systemd/hopperd.service as installed: `systemd-analyze verify` accepts it
 # (with the real binary and the man page it names), and its exposure score
-# stays at or below 2.0 ("OK") in `systemd-analyze security`.
+# stays at or below 2.0 ("OK") in `systemd-analyze security`; make install
+# puts down every file (man pages, bash completion), a second install keeps
+# a changed configuration, and make uninstall removes exactly what install put.
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +14,8 @@ make -s -C "$top" install DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SAN
 unit=$tmp/root/usr/lib/systemd/system/hopperd.service
 [ -f "$unit" ] || { echo "make install did not install the unit"; exit 1; }
 for f in usr/bin/hopperd usr/bin/hopper usr/lib/hopper/hopper-worker etc/hopper/hopper.conf usr/lib/sysusers.d/hopper.conf \
-         usr/lib/tmpfiles.d/hopper.conf usr/share/man/man8/hopperd.8 usr/share/man/man1/hopper.1; do
+         usr/lib/tmpfiles.d/hopper.conf usr/share/man/man8/hopperd.8 usr/share/man/man1/hopper.1 \
+         usr/share/man/man5/hopper.conf.5 usr/share/bash-completion/completions/hopper; do
 	[ -e "$tmp/root/$f" ] || { echo "make install did not install /$f"; exit 1; }
 done
 # Point ExecStart at the installed binary inside DESTDIR.
@@ -32,6 +35,10 @@ awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || { echo "exposure $score is abo
 sed -i "s|$tmp/root/usr/bin/hopperd|/usr/bin/hopperd|" "$unit"
 mkdir -p "$tmp/root/var/lib/hopper/inbox"
 echo "# mine" >> "$tmp/root/etc/hopper/hopper.conf"
+# A second install (an upgrade) keeps the changed configuration.
+make -s -C "$top" install DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SANITIZE:-}" >/dev/null || { echo "make install (again) failed"; exit 1; }
+[ "$(tail -n 1 "$tmp/root/etc/hopper/hopper.conf")" = "# mine" ] || { echo "make install overwrote a changed /etc/hopper/hopper.conf"; exit 1; }
+echo "install again: the changed configuration is kept"
 make -s -C "$top" uninstall DESTDIR="$tmp/root" PREFIX=/usr B="$B" SANITIZE="${SANITIZE:-}" >/dev/null || { echo "make uninstall failed"; exit 1; }
 left=$(cd "$tmp/root" && find . -type f | sort)
 [ "$left" = "./etc/hopper/hopper.conf" ] || { echo "after make uninstall, left: $left (wanted only the changed etc/hopper/hopper.conf)"; exit 1; }
