@@ -33,16 +33,22 @@
  *   - a run of letters (ASCII, or non-CJK letters beyond ASCII, with an
  *     apostrophe between letters kept inside: "don't") of L bytes costs
  *     1 + (L - 1) / WORD_BYTES (integer division): common words are one
- *     token, long and rare ones more;
+ *     token, long and rare ones more; plus one for each case change that
+ *     starts a new piece ("fooBar", the "P" of "HTMLParser") and one for
+ *     each run of CONSONANT_RUN ASCII consonants (y counts as a vowel), the
+ *     marks of identifiers and of URL and base64 noise, which BPE cuts into
+ *     short pieces; at most one token per character;
  *   - digits: one token per 3 (cl100k splits numbers into groups of 3);
  *   - each CJK character (ideographs, kana, hangul, full-width forms): 1;
  *   - a run of punctuation: 1 + (n - 1) / PUNCT_RUN ("```", "**", "--" are
  *     single tokens);
  *   - whitespace: a run with a newline costs 1, a run of 2 or more blanks 1,
  *     a single blank 0 (it joins the next word's token).
- * Every rule is sub-additive, so the count of a text is at most the sum of
- * the counts of the pieces it is cut into: a chunk packed from units never
- * has more tokens than the units added up (the invariant of step 3).
+ * Every rule is sub-additive for cuts outside a letter run, so the count
+ * of a text is at most the sum of the counts of the pieces it is cut into:
+ * a chunk packed from units never has more tokens than the units added up
+ * (the invariant of step 3). Inside a letter run only characters are ever
+ * cut (L_CHAR), and the one-per-character cap covers that case.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -57,6 +63,9 @@
 #define LEVEL_TEXT_MAX 200   /* bytes of one heading's text in the path */
 #ifndef WORD_BYTES
 #define WORD_BYTES 9         /* letters per extra token of a long word */
+#endif
+#ifndef CONSONANT_RUN
+#define CONSONANT_RUN 4      /* consonants in a row that cost one more token */
 #endif
 #ifndef PUNCT_RUN
 #define PUNCT_RUN 3          /* punctuation characters per token in a run */
@@ -154,9 +163,68 @@ static inline enum cls classify(const char *s, size_t i, size_t len, size_t *n)
 	return C_WORD;
 }
 
+/* ASCII letters: bit 0 letter, bit 1 upper case, bit 2 vowel (y counts). */
+enum { LF_LETTER = 1, LF_UPPER = 2, LF_VOWEL = 4 };
+#define LF_C LF_LETTER
+#define LF_V (LF_LETTER | LF_VOWEL)
+#define LF_UC (LF_LETTER | LF_UPPER)
+#define LF_UV (LF_LETTER | LF_UPPER | LF_VOWEL)
+static const unsigned char letter_feat[128] = {
+	['a'] = LF_V, ['b' ... 'd'] = LF_C, ['e'] = LF_V, ['f' ... 'h'] = LF_C, ['i'] = LF_V,
+	['j' ... 'n'] = LF_C, ['o'] = LF_V, ['p' ... 't'] = LF_C, ['u'] = LF_V, ['v' ... 'x'] = LF_C,
+	['y'] = LF_V, ['z'] = LF_C,
+	['A'] = LF_UV, ['B' ... 'D'] = LF_UC, ['E'] = LF_UV, ['F' ... 'H'] = LF_UC, ['I'] = LF_UV,
+	['J' ... 'N'] = LF_UC, ['O'] = LF_UV, ['P' ... 'T'] = LF_UC, ['U'] = LF_UV, ['V' ... 'X'] = LF_UC,
+	['Y'] = LF_UV, ['Z'] = LF_UC,
+};
+
+static inline unsigned feat(const char *s, size_t k)
+{
+	unsigned char c = (unsigned char)s[k];
+	return c < 0x80 ? letter_feat[c] : 0;
+}
+
+/* The cost of the letter run [i, j) with apos inner apostrophes: see the
+ * rules at the top. Capped at one token per character, so that a word cut
+ * into characters (the chunker's last resort) never counts more than its
+ * pieces. */
+static int64_t word_cost(const char *s, size_t i, size_t j, int64_t apos)
+{
+	int64_t extra = 0, chars = 0;
+	int cons = 0;
+	for (size_t k = i; k < j; k++) {
+		unsigned char c = (unsigned char)s[k];
+		if (c >= 0x80) {
+			chars += (c & 0xC0) != 0x80;
+			cons = 0;
+			continue;
+		}
+		chars++;
+		unsigned f = letter_feat[c];
+		if (!(f & LF_LETTER)) {          /* the apostrophe of "don't" */
+			cons = 0;
+			continue;
+		}
+		if (f & LF_VOWEL) {
+			cons = 0;
+		} else if (++cons == CONSONANT_RUN) {
+			extra++;
+		}
+		/* a new piece at a case change: "fooBar", the "P" of "HTMLParser" */
+		if ((f & LF_UPPER) && k > i && (feat(s, k - 1) & LF_LETTER)) {
+			if (!(feat(s, k - 1) & LF_UPPER))
+				extra++;
+			else if (k + 1 < j && (feat(s, k + 1) & (LF_LETTER | LF_UPPER)) == LF_LETTER)
+				extra++;
+		}
+	}
+	int64_t cost = 1 + (int64_t)(j - i - 1) / WORD_BYTES + extra + apos;
+	return cost < chars ? cost : chars;
+}
+
 int hp_count_tokens(const char *s, size_t len)
 {
-	int64_t t = 0;
+	int64_t t = 0, apos = 0;
 	size_t i = 0, n;
 	while (i < len) {
 		enum cls c = classify(s, i, len, &n);
@@ -188,12 +256,13 @@ int hp_count_tokens(const char *s, size_t len)
 					j += n;
 				} else if (s[j] == '\'' && j + 1 < len && classify(s, j + 1, len, &n) == C_WORD) {
 					j += 1;  /* "don't": don + 't */
-					t++;
+					apos++;
 				} else {
 					break;
 				}
 			}
-			t += 1 + (int64_t)(j - i - 1) / WORD_BYTES;
+			t += word_cost(s, i, j, apos);
+			apos = 0;
 			break;
 		case C_DIGIT:
 			while (j < len && is_digit(s[j]))

@@ -121,6 +121,9 @@ static void test_count_tokens(void **state)
 		{ "```", 1 },
 		{ "日本語", 3 },               /* one per CJK character */
 		{ "#", 1 },
+		{ "fooBar", 2 },             /* a case change starts a piece */
+		{ "JmltdHM", 3 },            /* URL noise: case change, 4 consonants in a row */
+		{ "strengths", 2 },          /* "ngths": 5 consonants */
 	};
 	for (size_t i = 0; i < HP_ARRAY_SIZE(cases); i++)
 		assert_int_equal(hp_count_tokens(cases[i].s, strlen(cases[i].s)), cases[i].n);
@@ -133,6 +136,12 @@ static void test_count_tokens(void **state)
 	for (size_t cut = 0; cut <= n; cut++)
 		if (!(cut > 0 && t[cut - 1] == ' ' && t[cut] == ' '))
 			assert_true(hp_count_tokens(t, n) <= hp_count_tokens(t, cut) + hp_count_tokens(t + cut, n - cut));
+	/* a word cut into characters (the chunker's last resort) never counts
+	 * more than one token per character, however noisy */
+	const char *w = "bBbBbBbBxQzWvKaHR0cHM6Ly9lbi53aWtpcGVkaWEub3Jn";
+	for (size_t a = 0; a < strlen(w); a++)
+		for (size_t z = a + 1; z <= strlen(w); z++)
+			assert_true(hp_count_tokens(w + a, z - a) <= (int)(z - a));
 }
 
 static void test_heading_paths(void **state)
