@@ -475,6 +475,7 @@ struct out {
 	size_t last_a;        /* last unit: start, section, plain */
 	size_t last_sec;
 	bool last_plain;
+	bool prev_plain;      /* the last chunk flushed had no prefix or suffix */
 };
 
 void hp_chunks_free(hp_chunk *chunks, size_t n)
@@ -576,6 +577,7 @@ static int flush(struct out *o)
 	}
 	build_path(c->heading, s, &o->secs[o->first_sec], o->keep);
 	c->tokens = exact ? o->toks : hp_count_tokens(c->content, strlen(c->content));
+	o->prev_plain = o->pre.kind == CTX_NONE && o->suf.kind == CTX_NONE;
 	c->page = o->page0;
 	c->start = a;
 	c->end = z;
@@ -667,6 +669,64 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 	o->last_a = a;
 	o->last_sec = o->sec;
 	o->last_plain = !cx;
+	return 0;
+}
+
+/* The open chunk is the last piece of its section and below min (a split
+ * section's remainder): move whole words from the end of the previous
+ * chunk into it until it reaches min, so that no chunk is below min unless
+ * its section is. Only within one line of plain text (no fence, table row,
+ * heading or page mark is crossed), between two chunks of the open chunk's
+ * section without prefix, suffix or overlap; otherwise nothing changes. */
+static int rebalance_tail(struct out *o)
+{
+	if (!o->open || o->min <= 0 || o->toks >= o->min || o->n == 0 || o->overlap > 0 ||
+	    !o->prev_plain || o->pre.kind != CTX_NONE || o->suf.kind != CTX_NONE)
+		return 0;
+	const char *s = o->s;
+	hp_chunk *prev = &o->v[o->n - 1];
+	size_t ls = prev->end;                    /* the line the words come from */
+	while (ls > prev->start && s[ls - 1] != '\n')
+		ls--;
+	size_t sec_a = o->secs[o->first_sec].a;
+	if (ls < sec_a || ls <= prev->start || o->a <= prev->end ||
+	    memmem(s + prev->end, o->a - prev->end, "<!--", 4))
+		return 0;
+	char fc;
+	size_t le = line_end(s, ls, o->len), ta, tz;
+	if (fence_len(s, ls, le, &fc) || atx(s, ls, le, &ta, &tz) || has_pipe(s, ls, le) || page_mark(s, ls, le))
+		return 0;
+	size_t p = prev->end;
+	int tail = o->toks;
+	while (tail < o->min) {
+		size_t w = p;
+		while (w > ls && is_ws(s[w - 1]))
+			w--;
+		while (w > ls && !is_ws(s[w - 1]))
+			w--;
+		if (w <= ls)
+			return 0;                         /* the line's first word stays */
+		p = w;
+		tail = hp_count_tokens(s + p, o->z - p);
+	}
+	size_t e = p;
+	while (e > prev->start && is_ws(s[e - 1]))
+		e--;
+	int head = hp_count_tokens(s + prev->start, e - prev->start);
+	if (tail > o->max || head < o->min)
+		return 0;
+	char *c = malloc(e - prev->start + 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, s + prev->start, e - prev->start);
+	c[e - prev->start] = '\0';
+	free(prev->content);
+	prev->content = c;
+	prev->end = e;
+	prev->tokens = head;
+	o->a = p;
+	o->toks = tail;
+	o->exact = true;
 	return 0;
 }
 
@@ -1064,7 +1124,7 @@ int hp_chunk_markdown_opts(const char *md, size_t len, const hp_chunk_opts *opts
 			bool under = first == 0 || sec->level >= first;
 			join = under && (o.toks < o.min ||
 			                 (sec->tokens < o.min && (int64_t)o.toks + sec->tokens + 1 <= o.max));
-			if (!join && (r = flush(&o)) < 0)
+			if (!join && ((r = rebalance_tail(&o)) < 0 || (r = flush(&o)) < 0))
 				break;
 		}
 		o.sec = i;
@@ -1078,6 +1138,8 @@ int hp_chunk_markdown_opts(const char *md, size_t len, const hp_chunk_opts *opts
 		}
 		r = blocks(&o, sec->a, sec->z);
 	}
+	if (r == 0)
+		r = rebalance_tail(&o);
 	if (r == 0)
 		r = flush(&o);
 	free(secs);

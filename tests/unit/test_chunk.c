@@ -97,6 +97,38 @@ static void check_coverage(void)
 	}
 }
 
+/* Is [a, ...) at a line that is an ATX heading? */
+static int at_heading(size_t a)
+{
+	size_t i = a;
+	while (i < input_len && i - a < 3 && input[i] == ' ')
+		i++;
+	size_t k = 0;
+	while (i < input_len && input[i] == '#')
+		i++, k++;
+	return k >= 1 && k <= 6 && (i == input_len || input[i] == ' ');
+}
+
+/* No chunk below min unless its section is that small: a chunk under min
+ * is never a piece of a split section, so it starts at a heading (or the
+ * document's start) and ends where the next heading (or the end) begins. */
+static void check_min(int min)
+{
+	for (size_t i = 0; i < nchunks; i++) {
+		const hp_chunk *c = &chunks[i];
+		if (c->tokens >= min)
+			continue;
+		size_t a = c->start;
+		if (i > 0 && !at_heading(a))
+			fail_msg("chunk %zu (%d tokens < %d) starts inside a section: %s", i, c->tokens, min, c->content);
+		size_t z = c->end;
+		while (z < input_len && (input[z] == ' ' || input[z] == '\n'))
+			z++;
+		if (z < input_len && !at_heading(z))
+			fail_msg("chunk %zu (%d tokens < %d) ends inside a section: %s", i, c->tokens, min, c->content);
+	}
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -511,6 +543,8 @@ static void test_long_document(void **state)
 			check_invariants(max);
 			check_slices();
 			check_coverage();
+			if (min <= max / 2)
+				check_min(min);
 		}
 	}
 	hp_buf_free(&b);
