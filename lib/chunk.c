@@ -178,53 +178,53 @@ static const unsigned char letter_feat[128] = {
 	['Y'] = LF_UV, ['Z'] = LF_UC,
 };
 
-static inline unsigned feat(const char *s, size_t k)
-{
-	unsigned char c = (unsigned char)s[k];
-	return c < 0x80 ? letter_feat[c] : 0;
-}
+/* The letter rules as a state machine over ASCII bytes, one lookup per
+ * letter (the count runs over every byte a few times). A state is
+ * consonants in a row (0-4, 4 = counted already) + 5 * the previous
+ * letter (0 none, 1 lower, 2 upper) + 15 * whether the one before was
+ * upper case. word_step[state][byte] is the next state | extra tokens << 5,
+ * or WS_STOP for a byte that is no ASCII letter. */
+#define WS_STATES 30
+_Static_assert(CONSONANT_RUN >= 1 && CONSONANT_RUN <= 4, "word_step counts consonants up to 4");
+#define WS_STOP 0x80
+static unsigned char word_step[WS_STATES][256];
 
-/* The cost of the letter run [i, j) with apos inner apostrophes: see the
- * rules at the top. Capped at one token per character, so that a word cut
- * into characters (the chunker's last resort) never counts more than its
- * pieces. */
-static int64_t word_cost(const char *s, size_t i, size_t j, int64_t apos)
+__attribute__((constructor)) static void word_step_init(void)
 {
-	int64_t extra = 0, chars = 0;
-	int cons = 0;
-	for (size_t k = i; k < j; k++) {
-		unsigned char c = (unsigned char)s[k];
-		if (c >= 0x80) {
-			chars += (c & 0xC0) != 0x80;
-			cons = 0;
-			continue;
-		}
-		chars++;
-		unsigned f = letter_feat[c];
-		if (!(f & LF_LETTER)) {          /* the apostrophe of "don't" */
-			cons = 0;
-			continue;
-		}
-		if (f & LF_VOWEL) {
-			cons = 0;
-		} else if (++cons == CONSONANT_RUN) {
-			extra++;
-		}
-		/* a new piece at a case change: "fooBar", the "P" of "HTMLParser" */
-		if ((f & LF_UPPER) && k > i && (feat(s, k - 1) & LF_LETTER)) {
-			if (!(feat(s, k - 1) & LF_UPPER))
+	for (int st = 0; st < WS_STATES; st++) {
+		int cons = st % 5, pc = st / 5 % 3, ppu = st / 15;
+		for (int c = 0; c < 256; c++) {
+			unsigned f = c < 0x80 ? letter_feat[c] : 0;
+			if (!(f & LF_LETTER)) {
+				word_step[st][c] = WS_STOP;
+				continue;
+			}
+			bool upper = f & LF_UPPER, vowel = f & LF_VOWEL;
+			int extra = 0, ncons = vowel ? 0 : cons < 4 ? cons + 1 : 4;
+			if (!vowel && cons + 1 == CONSONANT_RUN)
 				extra++;
-			else if (k + 1 < j && (feat(s, k + 1) & (LF_LETTER | LF_UPPER)) == LF_LETTER)
+			/* a new piece at a case change: the "B" of "fooBar"; in
+			 * "HTMLParser" the "P", counted at the "a" after two capitals */
+			if (upper ? pc == 1 : pc == 2 && ppu)
 				extra++;
+			int next = ncons + 5 * (upper ? 2 : 1) + 15 * (pc == 2);
+			word_step[st][c] = (unsigned char)(next | extra << 5);
 		}
 	}
-	int64_t cost = 1 + (int64_t)(j - i - 1) / WORD_BYTES + extra + apos;
+}
+
+/* The cost of a letter run of len bytes: see the rules at the top. Capped
+ * at one token per character, so that a word cut into characters (the
+ * chunker's last resort) never counts more than its pieces. */
+static int64_t word_cost(int64_t extra, int64_t chars, size_t len, int64_t apos)
+{
+	int64_t cost = 1 + (int64_t)(len - 1) / WORD_BYTES + extra + apos;
 	return cost < chars ? cost : chars;
 }
 
 int hp_count_tokens(const char *s, size_t len)
 {
-	int64_t t = 0, apos = 0;
+	int64_t t = 0;
 	size_t i = 0, n;
 	while (i < len) {
 		enum cls c = classify(s, i, len, &n);
@@ -244,26 +244,35 @@ int hp_count_tokens(const char *s, size_t len)
 			t += nl || k >= 2;
 			break;
 		}
-		case C_WORD:
-			for (;;) {
+		case C_WORD: {
+			int64_t apos = 0, extra = 0, chars = 0;
+			unsigned st = 0, x;
+			for (j = i;;) {
 				/* ASCII letters: the common case, without the decoder */
-				while (j < len && (unsigned char)s[j] < 0x80 && ascii_cls[(unsigned char)s[j]] == C_WORD)
+				size_t j0 = j;
+				while (j < len && (x = word_step[st][(unsigned char)s[j]]) != WS_STOP) {
+					extra += x >> 5;
+					st = x & 31;
 					j++;
+				}
+				chars += (int64_t)(j - j0);
 				if (j >= len)
 					break;
 				enum cls d = classify(s, j, len, &n);
 				if (d == C_WORD) {
-					j += n;
+					j += n;             /* a letter beyond ASCII */
 				} else if (s[j] == '\'' && j + 1 < len && classify(s, j + 1, len, &n) == C_WORD) {
-					j += 1;  /* "don't": don + 't */
+					j += 1;             /* "don't": don + 't */
 					apos++;
 				} else {
 					break;
 				}
+				chars++;
+				st = 0;
 			}
-			t += word_cost(s, i, j, apos);
-			apos = 0;
+			t += word_cost(extra, chars, j - i, apos);
 			break;
+		}
 		case C_DIGIT:
 			while (j < len && is_digit(s[j]))
 				j++;
