@@ -12,7 +12,11 @@
  * Pieces of one section are balanced (a 520-token section gives two chunks
  * of ~260, not 512 + 8). Sections below min_tokens merge with their
  * neighbour under the same parent heading; a chunk's heading is then the
- * common parent path.
+ * common parent path. The last piece of a split section that is still
+ * below min_tokens takes whole words from the end of the piece before it
+ * (same line of plain text only). A chunk below min_tokens inside a larger
+ * section remains only where a heading cannot join its first block (a
+ * paragraph or table row that fits max_tokens alone, but not with it).
  * Each chunk records its heading path ("Guide > Install > Debian"), the page
  * it starts on (from "<!-- page N -->" lines that paged converters emit),
  * and [start, end): the bytes of the input it covers. content is that slice,
