@@ -5,7 +5,9 @@
 #   - the daemon stores the same chunks as `hopper convert --chunks` prints
 #     (Markdown, and a 3-page PDF with its page numbers);
 #   - `hopper search` ranks, highlights, names path, heading and page,
-#     --limit, --watch NAME (one watch's documents);
+#     --limit, --watch NAME (one watch's documents), ranking by ts_rank (a
+#     chunk with the word three times before one with it once), --refresh
+#     (repeats until interrupted, showing a document that arrives meanwhile);
 #   - search_config = english (after a restart) rebuilds the search column,
 #     so "installing" finds "install"; an unknown one stops start-up.
 # Exit 0 pass, 1 fail, 77 skip.
@@ -64,10 +66,11 @@ stop() {
 cp "$top/README.md" "$tmp/inbox/readme.md"
 cp "$top/tests/data/pdf/guide.pdf" "$tmp/inbox/guide.pdf"
 printf '# Elsewhere\n\nThe okapis graze in another folder.\n' > "$tmp/other/other.md"
+printf '# Many\n\nOkapis here, okapis there, okapis everywhere.\n' > "$tmp/other/many.md"
 printf '# Guide\n\n## Install\n\n### Debian\n\nRun apt-get install hopper, then start the service with systemctl enable --now hopperd.\n\n## Use\n\nDrop files into the inbox folder and ask with hopper status. The zebras graze.\n' > "$tmp/inbox/guide.md"
 start
-finished() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")" = 4 ]; }
-wait_for 120 finished && ok "4 documents done" || fail "not done: $(sql 'SELECT path, state, error FROM hopper.jobs')"
+ndone() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")" = "$1" ]; }
+wait_for 120 ndone 5 && ok "5 documents done" || fail "not done: $(sql 'SELECT path, state, error FROM hopper.jobs')"
 
 # Offsets cut the stored Markdown into the chunk's content (all of it, or
 # what follows a repeated table header / fence line).
@@ -107,6 +110,18 @@ grep -qF "$tmp/inbox/guide.md" <<<"$out" && grep -qF "$tmp/other/other.md" <<<"$
 out=$("$hopper" -c "$tmp/hopper.conf" search --watch other graze 2>&1)
 grep -qF "$tmp/other/other.md" <<<"$out" && ! grep -qF "$tmp/inbox/" <<<"$out" \
 	&& ok "--watch other: that watch only" || fail "--watch other: $out"
+# ranked by ts_rank: three occurrences before one
+out=$("$hopper" -c "$tmp/hopper.conf" search okapis 2>&1)
+check "ranked by ts_rank" "$tmp/other/many.md
+$tmp/other/other.md" "$(grep -o "^$tmp/[^ ]*" <<<"$out")"
+# --refresh: repeats until interrupted, and shows what arrives meanwhile
+"$hopper" -c "$tmp/hopper.conf" search --refresh okapis > "$tmp/refresh.out" 2>&1 & rpid=$!
+printf '# Late\n\nAn okapis latecomer.\n' > "$tmp/other/late.md"
+refreshed() { grep -qF "$tmp/other/late.md" "$tmp/refresh.out"; }
+wait_for 60 refreshed && ok "--refresh shows a document that arrived after it started" \
+	|| fail "--refresh: $(cat "$tmp/refresh.out")"
+kill -INT "$rpid"; wait "$rpid"; rc=$?
+check "--refresh stops on SIGINT with 0" "0" "$rc"
 out=$("$hopper" -c "$tmp/hopper.conf" search '"no such phrase anywhere"' 2>&1)
 grep -q "no chunk matches" <<<"$out" && ok "no hit said so" || fail "no hit: $out"
 # with simple, words are not stemmed
