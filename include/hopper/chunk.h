@@ -24,9 +24,8 @@
  * whole words, repeated at the start: start moves back accordingly) and the
  * re-fencing / repeated table header above (added text, not in the input).
  *
- * Tokens: hp_count_tokens() approximates OpenAI's cl100k_base BPE without a
- * vocabulary (see lib/chunk.c for the rules and tests/bench/tokens.sh for
- * the measurement against the real tokenizer). It is an approximation.
+ * Tokens: hp_count_tokens() of include/hopper/tokens.h, an approximation
+ * of OpenAI's cl100k_base BPE without a vocabulary.
  *
  * What it never does: allocate more than a small multiple of its input.
  * Process rules: pure; runs in workers, `hopper convert`, tests.
@@ -35,6 +34,8 @@
 #define HOPPER_CHUNK_H
 
 #include <stddef.h>
+
+#include "hopper/tokens.h"
 
 #define HP_CHUNK_DEFAULT_TOKENS 512
 #define HP_CHUNK_DEFAULT_OVERLAP 0
@@ -68,8 +69,5 @@ int hp_chunk_markdown_opts(const char *md, size_t len, const hp_chunk_opts *opts
 int hp_chunk_markdown(const char *md, size_t len, int max_tokens,
                       hp_chunk **ret_chunks, size_t *ret_n);
 void hp_chunks_free(hp_chunk *chunks, size_t n);
-
-/* Approximate cl100k_base token count of s[0..len). */
-int hp_count_tokens(const char *s, size_t len);
 
 #endif
