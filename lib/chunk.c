@@ -379,6 +379,50 @@ static size_t overlap_start(const char *s, size_t la, size_t z, int budget, int 
 	return best;
 }
 
+/* Bytes of the whitespace character at s[i] (i < z) as hp_count_tokens
+ * sees it (ASCII blanks, U+00A0 and U+3000), else 0; space_before: of the
+ * one that ends at s[i] (i > lo). */
+static size_t space_at(const char *s, size_t i, size_t z)
+{
+	const unsigned char *u = (const unsigned char *)s + i;
+	if (is_ws(s[i]))
+		return 1;
+	if (u[0] == 0xC2 && i + 1 < z && u[1] == 0xA0)
+		return 2;
+	if (u[0] == 0xE3 && i + 2 < z && u[1] == 0x80 && u[2] == 0x80)
+		return 3;
+	return 0;
+}
+
+static size_t space_before(const char *s, size_t lo, size_t i)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (is_ws(s[i - 1]))
+		return 1;
+	if (i - lo >= 2 && u[i - 2] == 0xC2 && u[i - 1] == 0xA0)
+		return 2;
+	if (i - lo >= 3 && u[i - 3] == 0xE3 && u[i - 2] == 0x80 && u[i - 1] == 0x80)
+		return 3;
+	return 0;
+}
+
+/* The tokens that joining [la, lz) and the unit [a, z) adds besides their
+ * own counts: the gap [lz, a), less what a whitespace run costs less whole
+ * than cut (a blank line between two blocks and the second's indentation
+ * are one run), so that the sum stays the count of the joined text. */
+static int join_gap(const char *s, size_t la, size_t lz, size_t a, size_t z)
+{
+	size_t g0 = lz, g1 = a, k;
+	while (g0 > la && (k = space_before(s, la, g0)))
+		g0 -= k;
+	while (g1 < z && (k = space_at(s, g1, z)))
+		g1 += k;
+	if (g0 == lz && g1 == a)
+		return hp_count_tokens(s + lz, a - lz);
+	return hp_count_tokens(s + g0, g1 - g0) - hp_count_tokens(s + g0, lz - g0) -
+	       hp_count_tokens(s + a, g1 - a);
+}
+
 /* Add the unit [a, z) of toks tokens to the open chunk, or open a new one. */
 static int add(struct out *o, size_t a, size_t z, int toks)
 {
@@ -387,7 +431,7 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 	bool suffix = cx && cx->kind == CTX_FENCE && z < cx->bz;
 	int suf = suffix ? cx->suf_toks : 0;
 	if (o->open) {
-		int gap = hp_count_tokens(o->s + o->z, a - o->z);
+		int gap = join_gap(o->s, o->a, o->z, a, z);
 		if ((int64_t)o->toks + gap + toks + suf <= o->cap) {
 			o->toks += gap + toks;
 			o->exact &= !o->unit_inexact;
@@ -403,11 +447,14 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 			return r;
 		/* overlap: the end of the previous chunk, same section, plain text */
 		if (o->overlap > 0 && !cx && o->last_plain && o->last_sec == o->sec) {
-			int budget = o->overlap < o->max - toks - 1 ? o->overlap : o->max - toks - 1;
+			/* the gap counts too: it may hold a page mark */
+			int gap2 = join_gap(o->s, o->last_a, o->z, a, z);
+			int budget = o->overlap < o->max - toks - gap2 ? o->overlap : o->max - toks - gap2;
 			int ot;
 			size_t b = budget > 0 ? overlap_start(o->s, o->last_a, o->z, budget, &ot) : o->z;
-			if (b < o->z) {
-				int gap2 = hp_count_tokens(o->s + o->z, a - o->z);
+			if (b < o->z)     /* joined from b (a word may be U+00A0, a blank to the count) */
+				gap2 = join_gap(o->s, b, o->z, a, z);
+			if (b < o->z && (int64_t)ot + gap2 + toks <= o->max) {
 				o->open = true;
 				o->a = b;
 				o->z = z;

@@ -428,6 +428,20 @@ static void test_sentences(void **state)
 		assert_int_equal(chunks[i].content[0], '-');
 }
 
+/* Blocks indented under list items: the blank line before a block and its
+ * indentation are one whitespace run, so the stored count is the count of
+ * the content, not the blocks' counts added up. */
+static void test_indented_blocks(void **state)
+{
+	(void)state;
+	const char *md = "## Terms\n\n- **Flow**\n\n  Volume of water passing a point per second.\n\n"
+	                 "- **Gauge**\n\n  The staff at each station; see [the manual](https://example.org/gauge).\n";
+	chunk(md, 64);
+	check_invariants(64);
+	check_slices();
+	assert_int_equal(nchunks, 1);
+}
+
 static void test_pages_and_offsets(void **state)
 {
 	(void)state;
@@ -469,6 +483,21 @@ static void test_overlap(void **state)
 		assert_true(chunks[i].start < chunks[i - 1].end);
 		int back = hp_count_tokens(b.data + chunks[i].start, chunks[i - 1].end - chunks[i].start);
 		assert_true(back > 0 && back <= 6);
+	}
+	/* page marks between the blocks: the overlap, the marks in the gap and
+	 * the next unit together stay within the limit */
+	hp_buf_reset(&b);
+	for (int p = 0; p < 30; p++) {
+		for (int w = 0; w < 3 + p % 7; w++)
+			assert_int_equal(hp_buf_addf(&b, "w%d_%d ", p, w), 0);
+		assert_int_equal(hp_buf_addf(&b, "\n\n<!-- page %d -->\n\n", p + 2), 0);
+	}
+	for (int max = 8; max <= 40; max++) {
+		chunk_opts(b.data, b.len, max, max / 2, 0);
+		for (size_t i = 0; i < nchunks; i++) {
+			assert_true(chunks[i].tokens <= max);
+			assert_int_equal(chunks[i].tokens, hp_count_tokens(chunks[i].content, strlen(chunks[i].content)));
+		}
 	}
 	/* no overlap across a section boundary */
 	chunk_opts("# A\n\none two three\n\n# B\n\nfour five six\n", 40, 10, 5, 0);
@@ -562,6 +591,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_cjk, teardown),
 		cmocka_unit_test_teardown(test_huge_paragraph, teardown),
 		cmocka_unit_test_teardown(test_sentences, teardown),
+		cmocka_unit_test_teardown(test_indented_blocks, teardown),
 		cmocka_unit_test_teardown(test_pages_and_offsets, teardown),
 		cmocka_unit_test_teardown(test_overlap, teardown),
 		cmocka_unit_test_teardown(test_merge_balance, teardown),
