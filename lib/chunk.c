@@ -27,9 +27,11 @@
  * that the words of an oversize unit are counted once per level (a few
  * passes over the text).
  *
- * Token counts are hp_count_tokens() (lib/tokens.c); the packing relies on
- * their being additive across blanks and sub-additive elsewhere, as that
- * file states.
+ * Token counts are hp_count_tokens() (lib/tokens.c). The packing adds up
+ * units and the joins between them (join_gap counts each join's
+ * whitespace with its context, so the sum is the count of the text) and
+ * relies on the count being sub-additive where it cuts, as that file
+ * states.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -306,9 +308,9 @@ static int flush(struct out *o)
 	a = line;
 	if (z <= a)
 		return 0;
-	/* The sum of the units is the count of the text when every cut was
-	 * between words and nothing was added or trimmed (the rules are
-	 * additive across blanks); else count again. */
+	/* The sum of the units and joins is the count of the text when every
+	 * cut was between words and nothing was added or trimmed; else count
+	 * again. */
 	bool exact = o->exact && a == o->a && z == o->z && o->pre.kind == CTX_NONE &&
 	             o->suf.kind == CTX_NONE;
 	if (o->n == o->alloc) {
@@ -409,7 +411,10 @@ static size_t space_before(const char *s, size_t lo, size_t i)
 /* The tokens that joining [la, lz) and the unit [a, z) adds besides their
  * own counts: the gap [lz, a), less what a whitespace run costs less whole
  * than cut (a blank line between two blocks and the second's indentation
- * are one run), so that the sum stays the count of the joined text. */
+ * are one run; line breaks right after punctuation cost nothing), so that
+ * the sum stays the count of the joined text. The word before the run is
+ * counted with it; the count of a whitespace run depends only on what
+ * precedes it, so cuts at the start of a word are additive. */
 static int join_gap(const char *s, size_t la, size_t lz, size_t a, size_t z)
 {
 	size_t g0 = lz, g1 = a, k;
@@ -417,6 +422,22 @@ static int join_gap(const char *s, size_t la, size_t lz, size_t a, size_t z)
 		g0 -= k;
 	while (g1 < z && (k = space_at(s, g1, z)))
 		g1 += k;
+	/* a run that starts with whitespace: with the word before it (line
+	 * breaks right after punctuation are free), and with the number after
+	 * it (a blank before a number costs one) */
+	if (g0 < g1 && space_at(s, g0, g1)) {
+		for (;;) {
+			while (g0 > la && !space_before(s, la, g0))
+				g0--;
+			/* that word a number right after a blank: one more back */
+			if (!(g0 > la && is_digit(s[g0]) && (s[g0 - 1] == ' ' || s[g0 - 1] == '\t')))
+				break;
+			while (g0 > la && (k = space_before(s, la, g0)))
+				g0 -= k;
+		}
+		while (g1 < z && is_digit(s[g1]))
+			g1++;
+	}
 	if (g0 == lz && g1 == a)
 		return hp_count_tokens(s + lz, a - lz);
 	return hp_count_tokens(s + g0, g1 - g0) - hp_count_tokens(s + g0, lz - g0) -

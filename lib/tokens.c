@@ -11,18 +11,28 @@
  *     each run of CONSONANT_RUN ASCII consonants (y counts as a vowel), the
  *     marks of identifiers and of URL and base64 noise, which BPE cuts into
  *     short pieces; at most one token per character;
- *   - digits: one token per 3 (cl100k splits numbers into groups of 3);
+ *   - digits: one token per 3 (cl100k splits numbers into groups of 3),
+ *     and one more when a blank or tab is right before them (numbers take
+ *     no leading space in cl100k: "| 12 |" is "|", " ", "12", " |");
  *   - each CJK character (ideographs, kana, hangul, full-width forms): 1;
  *   - a run of punctuation: 1 + (n - 1) / PUNCT_RUN ("```", "**", "--" are
- *     single tokens);
+ *     single tokens); the same character repeated 4 times or more ("----",
+ *     "****" rules): 1 + (n - 1) / PUNCT_SAME_RUN;
  *   - whitespace: a run with a newline costs 1, a run of 2 or more blanks 1,
- *     a single blank 0 (it joins the next word's token).
- * Every rule is sub-additive for cuts outside a letter run, so the count
- * of a text is at most the sum of the counts of the pieces it is cut into:
- * a chunk packed from units never has more tokens than the units added up
- * (the invariant of the chunker's packing, lib/chunk.c). Inside a letter
- * run the chunker only ever cuts characters (its last resort), and the
- * one-per-character cap covers that case.
+ *     a single blank 0 (it joins the next word's token); right after
+ *     punctuation the line breaks that start the run are free (".\n\n",
+ *     "-->\n" are one token) and the rest of the run counts alone.
+ * Context: a whitespace run's cost depends on the run before it, and a
+ * number's on the character before it; nothing depends on what follows.
+ * So the count is additive at a cut where the text after it starts with
+ * something other than whitespace or a number after a blank, and
+ * sub-additive (the parts count at least the whole) at any cut outside a
+ * letter run, other than between a blank and a number. The chunker cuts
+ * between units at whitespace and counts each join's whitespace together
+ * with the word before it and the number after it (lib/chunk.c,
+ * join_gap), so a chunk's count is the sum of its units and joins. Inside
+ * a letter run it only ever cuts characters (its last resort), and every
+ * rule costs at most one token per character, which covers that case.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +45,9 @@
 #endif
 #ifndef CONSONANT_RUN
 #define CONSONANT_RUN 4      /* consonants in a row that cost one more token */
+#endif
+#ifndef PUNCT_SAME_RUN
+#define PUNCT_SAME_RUN 16    /* the same character repeated, per token */
 #endif
 #ifndef PUNCT_RUN
 #define PUNCT_RUN 3          /* punctuation characters per token in a run */
@@ -187,6 +200,7 @@ static int64_t word_cost(int64_t extra, int64_t chars, size_t len, int64_t apos)
 int hp_count_tokens(const char *s, size_t len)
 {
 	int64_t t = 0;
+	enum cls prev = C_WS;   /* class of the run before */
 	size_t i = 0, n;
 	while (i < len) {
 		enum cls c = classify(s, i, len, &n);
@@ -194,16 +208,23 @@ int hp_count_tokens(const char *s, size_t len)
 		switch (c) {
 		case C_NL:
 		case C_WS: {
-			bool nl = c == C_NL;
+			/* after punctuation, the line breaks that follow it are part
+			 * of its token (".\n\n", "-->\n"); the rest counts alone */
+			bool lead = prev == C_PUNCT && c == C_NL;
+			bool nl = !lead && c == C_NL;
+			k = !lead;
 			while (j < len) {
 				enum cls d = classify(s, j, len, &n);
 				if (d != C_WS && d != C_NL)
 					break;
-				nl |= d == C_NL;
+				lead &= d == C_NL && (s[j] == '\n' || s[j] == '\r');
+				if (!lead) {
+					nl |= d == C_NL;
+					k++;
+				}
 				j += n;
-				k++;
 			}
-			t += nl || k >= 2;
+			t += k > 0 && (nl || k >= 2);
 			break;
 		}
 		case C_WORD: {
@@ -238,19 +259,24 @@ int hp_count_tokens(const char *s, size_t len)
 		case C_DIGIT:
 			while (j < len && is_digit(s[j]))
 				j++;
-			t += (int64_t)(j - i + 2) / 3;
+			/* a blank right before a number is a token of its own */
+			t += (int64_t)(j - i + 2) / 3 + (i > 0 && prev == C_WS && (s[i - 1] == ' ' || s[i - 1] == '\t'));
 			break;
 		case C_CJK:
 			t += 1;
 			break;
-		case C_PUNCT:
+		case C_PUNCT: {
+			bool same = true;   /* "-----", "*****": long merges in the vocabulary */
 			while (j < len && classify(s, j, len, &n) == C_PUNCT) {
+				same &= s[j] == s[i];
 				j += n;
 				k++;
 			}
-			t += 1 + (int64_t)(k - 1) / PUNCT_RUN;
+			t += 1 + (int64_t)(k - 1) / (same && k >= 4 ? PUNCT_SAME_RUN : PUNCT_RUN);
 			break;
 		}
+		}
+		prev = c;
 		i = j;
 	}
 	return t > INT32_MAX ? INT32_MAX : (int)t;

@@ -7,9 +7,10 @@
  * approximation: tests/bench/tokens.sh measures it against the real
  * tokenizer (npm gpt-tokenizer), in total within a few per cent on English
  * prose and on the converted test corpus (README, "Chunks and search").
- * Properties the chunkers rely on: additive across blanks (the count of
- * "a b" is the count of "a", of " " and of "b" added up), sub-additive for
- * any other cut outside a run of letters, and at most one token per
+ * Properties the chunkers rely on: a whitespace run's cost depends only
+ * on the run before it, a number's on the character before it (lib/tokens.c
+ * says where a cut is additive); sub-additive for any cut outside a run of
+ * letters other than between a blank and a number; at most one token per
  * character.
  * What it never does: allocate, or read past len (NULs are characters).
  * Process rules: pure, thread-safe (its tables are built before main).

@@ -156,17 +156,22 @@ static void test_count_tokens(void **state)
 		{ "fooBar", 2 },             /* a case change starts a piece */
 		{ "JmltdHM", 3 },            /* URL noise: case change, 4 consonants in a row */
 		{ "strengths", 2 },          /* "ngths": 5 consonants */
+		{ "end.\n\n", 2 },            /* line breaks after punctuation: free */
+		{ "a\n\n", 2 },
+		{ "| 12 |", 4 },             /* a blank before a number is a token */
+		{ "------------------", 2 },  /* the same mark repeated: 16 a token */
 	};
 	for (size_t i = 0; i < HP_ARRAY_SIZE(cases); i++)
 		assert_int_equal(hp_count_tokens(cases[i].s, strlen(cases[i].s)), cases[i].n);
 	/* len is honoured, not the NUL */
 	assert_int_equal(hp_count_tokens("a b c", 3), 2);
-	/* sub-additive: cutting anywhere but inside a run of blanks (the
-	 * chunker never does) never lowers the sum of the parts */
-	const char *t = "Hello, world! 12345 naïve 日本語テキスト ```code``` --- don't  stop\n\nend";
+	/* sub-additive: cutting anywhere but inside a run of blanks or between
+	 * a blank and a number (the chunker counts those joins whole) never
+	 * lowers the sum of the parts */
+	const char *t = "Hello, world! 12345 naïve 日本語テキスト ```code``` --- don't  stop.\n\n  end\n";
 	size_t n = strlen(t);
 	for (size_t cut = 0; cut <= n; cut++)
-		if (!(cut > 0 && t[cut - 1] == ' ' && t[cut] == ' '))
+		if (!(cut > 0 && t[cut - 1] == ' ' && (t[cut] == ' ' || (t[cut] >= '0' && t[cut] <= '9'))))
 			assert_true(hp_count_tokens(t, n) <= hp_count_tokens(t, cut) + hp_count_tokens(t + cut, n - cut));
 	/* a word cut into characters (the chunker's last resort) never counts
 	 * more than one token per character, however noisy */
