@@ -272,6 +272,7 @@ bench: deps
 	@$(B)/tests/bench/bench_chunk 5 $(BENCH_CODE)
 	@echo "token counts: hopper's approximation against cl100k_base (npm gpt-tokenizer):"
 	@tests/bench/tokens.sh $(B)
+	@tests/bench/tokens.sh $(B) --corpus | tail -n 2
 	@echo "hopper convert vs pandoc on the peer HTML documents (same run):"
 	@tests/bench/peer_vs_pandoc.sh $(B) html 5
 

@@ -27,22 +27,11 @@
  * that the words of an oversize unit are counted once per level (a few
  * passes over the text).
  *
- * Token counts (hp_count_tokens) follow the pieces cl100k_base's
- * pre-tokenizer cuts text into, and a cost per piece fitted on English text
- * (tests/bench/tokens.sh measures it against the real tokenizer):
- *   - a run of letters (ASCII, or non-CJK letters beyond ASCII, with an
- *     apostrophe between letters kept inside: "don't") of L bytes costs
- *     1 + (L - 1) / WORD_BYTES (integer division): common words are one
- *     token, long and rare ones more;
- *   - digits: one token per 3 (cl100k splits numbers into groups of 3);
- *   - each CJK character (ideographs, kana, hangul, full-width forms): 1;
- *   - a run of punctuation: 1 + (n - 1) / PUNCT_RUN ("```", "**", "--" are
- *     single tokens);
- *   - whitespace: a run with a newline costs 1, a run of 2 or more blanks 1,
- *     a single blank 0 (it joins the next word's token).
- * Every rule is sub-additive, so the count of a text is at most the sum of
- * the counts of the pieces it is cut into: a chunk packed from units never
- * has more tokens than the units added up (the invariant of step 3).
+ * Token counts are hp_count_tokens() (lib/tokens.c). The packing adds up
+ * units and the joins between them (join_gap counts each join's
+ * whitespace with its context, so the sum is the count of the text) and
+ * relies on the count being sub-additive where it cuts, as that file
+ * states.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -55,165 +44,15 @@
 
 #define HEADING_MAX 1024     /* bytes of a heading path */
 #define LEVEL_TEXT_MAX 200   /* bytes of one heading's text in the path */
-#ifndef WORD_BYTES
-#define WORD_BYTES 9         /* letters per extra token of a long word */
-#endif
-#ifndef PUNCT_RUN
-#define PUNCT_RUN 3          /* punctuation characters per token in a run */
-#endif
-
-/* ---- tokens ----------------------------------------------------------- */
 
 static int is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Decode one UTF-8 sequence at s[i] (i < len): its code point, *n its
- * length. Malformed bytes count as one code point U+FFFD of length 1. */
-static uint32_t utf8_at(const char *s, size_t i, size_t len, size_t *n)
-{
-	const unsigned char *u = (const unsigned char *)s + i;
-	size_t left = len - i;
-	uint32_t cp;
-	size_t k;
-	if (u[0] < 0x80) {
-		*n = 1;
-		return u[0];
-	} else if ((u[0] & 0xE0) == 0xC0) {
-		cp = u[0] & 0x1F, k = 2;
-	} else if ((u[0] & 0xF0) == 0xE0) {
-		cp = u[0] & 0x0F, k = 3;
-	} else if ((u[0] & 0xF8) == 0xF0) {
-		cp = u[0] & 0x07, k = 4;
-	} else {
-		*n = 1;
-		return 0xFFFD;
-	}
-	if (k > left) {
-		*n = 1;
-		return 0xFFFD;
-	}
-	for (size_t j = 1; j < k; j++) {
-		if ((u[j] & 0xC0) != 0x80) {
-			*n = 1;
-			return 0xFFFD;
-		}
-		cp = cp << 6 | (u[j] & 0x3F);
-	}
-	*n = k;
-	return cp;
-}
-
-static bool is_cjk(uint32_t cp)
-{
-	return (cp >= 0x2E80 && cp <= 0x9FFF) ||   /* radicals, kana, CJK punctuation, ideographs */
-	       (cp >= 0xAC00 && cp <= 0xD7AF) ||   /* hangul syllables */
-	       (cp >= 0xF900 && cp <= 0xFAFF) ||   /* compatibility ideographs */
-	       (cp >= 0xFF00 && cp <= 0xFFEF) ||   /* full-width forms */
-	       (cp >= 0x20000 && cp <= 0x3FFFF);   /* ideographs, planes 2-3 */
-}
-
-/* General punctuation (dashes, quotes, ellipsis) and symbols: punctuation. */
-static bool is_uni_punct(uint32_t cp)
-{
-	return (cp >= 0x2000 && cp <= 0x2BFF) || cp == 0xFFFD || (cp >= 0x80 && cp <= 0xBF) ||
-	       cp == 0xD7 || cp == 0xF7;
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-enum cls { C_WS, C_NL, C_WORD, C_DIGIT, C_CJK, C_PUNCT };
-
-/* Classes of the ASCII bytes (the count runs over every byte of every
- * document a few times: a table lookup instead of a chain of tests). */
-static const unsigned char ascii_cls[128] = {
-	[0 ... 8] = C_PUNCT, ['\t'] = C_WS, ['\n'] = C_NL, ['\v'] = C_WS, ['\f'] = C_WS,
-	['\r'] = C_NL, [14 ... 31] = C_PUNCT, [' '] = C_WS, ['!' ... '/'] = C_PUNCT,
-	['0' ... '9'] = C_DIGIT, [':' ... '@'] = C_PUNCT, ['A' ... 'Z'] = C_WORD,
-	['[' ... '`'] = C_PUNCT, ['a' ... 'z'] = C_WORD, ['{' ... 127] = C_PUNCT,
-};
-
-static inline enum cls classify(const char *s, size_t i, size_t len, size_t *n)
-{
-	unsigned char c = (unsigned char)s[i];
-	if (c < 0x80) {
-		*n = 1;
-		return (enum cls)ascii_cls[c];
-	}
-	uint32_t cp = utf8_at(s, i, len, n);
-	if (cp == 0xA0 || cp == 0x3000)
-		return C_WS;
-	if (is_cjk(cp))
-		return C_CJK;
-	if (is_uni_punct(cp))
-		return C_PUNCT;
-	return C_WORD;
-}
-
-int hp_count_tokens(const char *s, size_t len)
-{
-	int64_t t = 0;
-	size_t i = 0, n;
-	while (i < len) {
-		enum cls c = classify(s, i, len, &n);
-		size_t j = i + n, k = 1;
-		switch (c) {
-		case C_NL:
-		case C_WS: {
-			bool nl = c == C_NL;
-			while (j < len) {
-				enum cls d = classify(s, j, len, &n);
-				if (d != C_WS && d != C_NL)
-					break;
-				nl |= d == C_NL;
-				j += n;
-				k++;
-			}
-			t += nl || k >= 2;
-			break;
-		}
-		case C_WORD:
-			for (;;) {
-				/* ASCII letters: the common case, without the decoder */
-				while (j < len && (unsigned char)s[j] < 0x80 && ascii_cls[(unsigned char)s[j]] == C_WORD)
-					j++;
-				if (j >= len)
-					break;
-				enum cls d = classify(s, j, len, &n);
-				if (d == C_WORD) {
-					j += n;
-				} else if (s[j] == '\'' && j + 1 < len && classify(s, j + 1, len, &n) == C_WORD) {
-					j += 1;  /* "don't": don + 't */
-					t++;
-				} else {
-					break;
-				}
-			}
-			t += 1 + (int64_t)(j - i - 1) / WORD_BYTES;
-			break;
-		case C_DIGIT:
-			while (j < len && is_digit(s[j]))
-				j++;
-			t += (int64_t)(j - i + 2) / 3;
-			break;
-		case C_CJK:
-			t += 1;
-			break;
-		case C_PUNCT:
-			while (j < len && classify(s, j, len, &n) == C_PUNCT) {
-				j += n;
-				k++;
-			}
-			t += 1 + (int64_t)(k - 1) / PUNCT_RUN;
-			break;
-		}
-		i = j;
-	}
-	return t > INT32_MAX ? INT32_MAX : (int)t;
 }
 
 /* ---- lines and Markdown blocks -------------------------------------------- */
@@ -406,6 +245,7 @@ struct out {
 	size_t last_a;        /* last unit: start, section, plain */
 	size_t last_sec;
 	bool last_plain;
+	bool prev_plain;      /* the last chunk flushed had no prefix or suffix */
 };
 
 void hp_chunks_free(hp_chunk *chunks, size_t n)
@@ -468,9 +308,9 @@ static int flush(struct out *o)
 	a = line;
 	if (z <= a)
 		return 0;
-	/* The sum of the units is the count of the text when every cut was
-	 * between words and nothing was added or trimmed (the rules are
-	 * additive across blanks); else count again. */
+	/* The sum of the units and joins is the count of the text when every
+	 * cut was between words and nothing was added or trimmed; else count
+	 * again. */
 	bool exact = o->exact && a == o->a && z == o->z && o->pre.kind == CTX_NONE &&
 	             o->suf.kind == CTX_NONE;
 	if (o->n == o->alloc) {
@@ -507,6 +347,7 @@ static int flush(struct out *o)
 	}
 	build_path(c->heading, s, &o->secs[o->first_sec], o->keep);
 	c->tokens = exact ? o->toks : hp_count_tokens(c->content, strlen(c->content));
+	o->prev_plain = o->pre.kind == CTX_NONE && o->suf.kind == CTX_NONE;
 	c->page = o->page0;
 	c->start = a;
 	c->end = z;
@@ -540,6 +381,69 @@ static size_t overlap_start(const char *s, size_t la, size_t z, int budget, int 
 	return best;
 }
 
+/* Bytes of the whitespace character at s[i] (i < z) as hp_count_tokens
+ * sees it (ASCII blanks, U+00A0 and U+3000), else 0; space_before: of the
+ * one that ends at s[i] (i > lo). */
+static size_t space_at(const char *s, size_t i, size_t z)
+{
+	const unsigned char *u = (const unsigned char *)s + i;
+	if (is_ws(s[i]))
+		return 1;
+	if (u[0] == 0xC2 && i + 1 < z && u[1] == 0xA0)
+		return 2;
+	if (u[0] == 0xE3 && i + 2 < z && u[1] == 0x80 && u[2] == 0x80)
+		return 3;
+	return 0;
+}
+
+static size_t space_before(const char *s, size_t lo, size_t i)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (is_ws(s[i - 1]))
+		return 1;
+	if (i - lo >= 2 && u[i - 2] == 0xC2 && u[i - 1] == 0xA0)
+		return 2;
+	if (i - lo >= 3 && u[i - 3] == 0xE3 && u[i - 2] == 0x80 && u[i - 1] == 0x80)
+		return 3;
+	return 0;
+}
+
+/* The tokens that joining [la, lz) and the unit [a, z) adds besides their
+ * own counts: the gap [lz, a), less what a whitespace run costs less whole
+ * than cut (a blank line between two blocks and the second's indentation
+ * are one run; line breaks right after punctuation cost nothing), so that
+ * the sum stays the count of the joined text. The word before the run is
+ * counted with it; the count of a whitespace run depends only on what
+ * precedes it, so cuts at the start of a word are additive. */
+static int join_gap(const char *s, size_t la, size_t lz, size_t a, size_t z)
+{
+	size_t g0 = lz, g1 = a, k;
+	while (g0 > la && (k = space_before(s, la, g0)))
+		g0 -= k;
+	while (g1 < z && (k = space_at(s, g1, z)))
+		g1 += k;
+	/* a run that starts with whitespace: with the word before it (line
+	 * breaks right after punctuation are free), and with the number after
+	 * it (a blank before a number costs one) */
+	if (g0 < g1 && space_at(s, g0, g1)) {
+		for (;;) {
+			while (g0 > la && !space_before(s, la, g0))
+				g0--;
+			/* that word a number right after a blank: one more back */
+			if (!(g0 > la && is_digit(s[g0]) && (s[g0 - 1] == ' ' || s[g0 - 1] == '\t')))
+				break;
+			while (g0 > la && (k = space_before(s, la, g0)))
+				g0 -= k;
+		}
+		while (g1 < z && is_digit(s[g1]))
+			g1++;
+	}
+	if (g0 == lz && g1 == a)
+		return hp_count_tokens(s + lz, a - lz);
+	return hp_count_tokens(s + g0, g1 - g0) - hp_count_tokens(s + g0, lz - g0) -
+	       hp_count_tokens(s + a, g1 - a);
+}
+
 /* Add the unit [a, z) of toks tokens to the open chunk, or open a new one. */
 static int add(struct out *o, size_t a, size_t z, int toks)
 {
@@ -548,7 +452,7 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 	bool suffix = cx && cx->kind == CTX_FENCE && z < cx->bz;
 	int suf = suffix ? cx->suf_toks : 0;
 	if (o->open) {
-		int gap = hp_count_tokens(o->s + o->z, a - o->z);
+		int gap = join_gap(o->s, o->a, o->z, a, z);
 		if ((int64_t)o->toks + gap + toks + suf <= o->cap) {
 			o->toks += gap + toks;
 			o->exact &= !o->unit_inexact;
@@ -564,11 +468,14 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 			return r;
 		/* overlap: the end of the previous chunk, same section, plain text */
 		if (o->overlap > 0 && !cx && o->last_plain && o->last_sec == o->sec) {
-			int budget = o->overlap < o->max - toks - 1 ? o->overlap : o->max - toks - 1;
+			/* the gap counts too: it may hold a page mark */
+			int gap2 = join_gap(o->s, o->last_a, o->z, a, z);
+			int budget = o->overlap < o->max - toks - gap2 ? o->overlap : o->max - toks - gap2;
 			int ot;
 			size_t b = budget > 0 ? overlap_start(o->s, o->last_a, o->z, budget, &ot) : o->z;
-			if (b < o->z) {
-				int gap2 = hp_count_tokens(o->s + o->z, a - o->z);
+			if (b < o->z)     /* joined from b (a word may be U+00A0, a blank to the count) */
+				gap2 = join_gap(o->s, b, o->z, a, z);
+			if (b < o->z && (int64_t)ot + gap2 + toks <= o->max) {
 				o->open = true;
 				o->a = b;
 				o->z = z;
@@ -598,6 +505,64 @@ static int add(struct out *o, size_t a, size_t z, int toks)
 	o->last_a = a;
 	o->last_sec = o->sec;
 	o->last_plain = !cx;
+	return 0;
+}
+
+/* The open chunk is the last piece of its section and below min (a split
+ * section's remainder): move whole words from the end of the previous
+ * chunk into it until it reaches min, so that no chunk is below min unless
+ * its section is. Only within one line of plain text (no fence, table row,
+ * heading or page mark is crossed), between two chunks of the open chunk's
+ * section without prefix, suffix or overlap; otherwise nothing changes. */
+static int rebalance_tail(struct out *o)
+{
+	if (!o->open || o->min <= 0 || o->toks >= o->min || o->n == 0 || o->overlap > 0 ||
+	    !o->prev_plain || o->pre.kind != CTX_NONE || o->suf.kind != CTX_NONE)
+		return 0;
+	const char *s = o->s;
+	hp_chunk *prev = &o->v[o->n - 1];
+	size_t ls = prev->end;                    /* the line the words come from */
+	while (ls > prev->start && s[ls - 1] != '\n')
+		ls--;
+	size_t sec_a = o->secs[o->first_sec].a;
+	if (ls < sec_a || ls <= prev->start || o->a <= prev->end ||
+	    memmem(s + prev->end, o->a - prev->end, "<!--", 4))
+		return 0;
+	char fc;
+	size_t le = line_end(s, ls, o->len), ta, tz;
+	if (fence_len(s, ls, le, &fc) || atx(s, ls, le, &ta, &tz) || has_pipe(s, ls, le) || page_mark(s, ls, le))
+		return 0;
+	size_t p = prev->end;
+	int tail = o->toks;
+	while (tail < o->min) {
+		size_t w = p;
+		while (w > ls && is_ws(s[w - 1]))
+			w--;
+		while (w > ls && !is_ws(s[w - 1]))
+			w--;
+		if (w <= ls)
+			return 0;                         /* the line's first word stays */
+		p = w;
+		tail = hp_count_tokens(s + p, o->z - p);
+	}
+	size_t e = p;
+	while (e > prev->start && is_ws(s[e - 1]))
+		e--;
+	int head = hp_count_tokens(s + prev->start, e - prev->start);
+	if (tail > o->max || head < o->min)
+		return 0;
+	char *c = malloc(e - prev->start + 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, s + prev->start, e - prev->start);
+	c[e - prev->start] = '\0';
+	free(prev->content);
+	prev->content = c;
+	prev->end = e;
+	prev->tokens = head;
+	o->a = p;
+	o->toks = tail;
+	o->exact = true;
 	return 0;
 }
 
@@ -705,7 +670,7 @@ static int next_char(const char *s, size_t *pos, size_t z, size_t *ua, size_t *u
 	if (p >= z)
 		return 0;
 	*ua = p;
-	utf8_at(s, p, z, &n);
+	n = hp_utf8_len(s, p, z);
 	*uz = *pos = p + n;
 	return 1;
 }
@@ -995,7 +960,7 @@ int hp_chunk_markdown_opts(const char *md, size_t len, const hp_chunk_opts *opts
 			bool under = first == 0 || sec->level >= first;
 			join = under && (o.toks < o.min ||
 			                 (sec->tokens < o.min && (int64_t)o.toks + sec->tokens + 1 <= o.max));
-			if (!join && (r = flush(&o)) < 0)
+			if (!join && ((r = rebalance_tail(&o)) < 0 || (r = flush(&o)) < 0))
 				break;
 		}
 		o.sec = i;
@@ -1009,6 +974,8 @@ int hp_chunk_markdown_opts(const char *md, size_t len, const hp_chunk_opts *opts
 		}
 		r = blocks(&o, sec->a, sec->z);
 	}
+	if (r == 0)
+		r = rebalance_tail(&o);
 	if (r == 0)
 		r = flush(&o);
 	free(secs);

@@ -12,7 +12,11 @@
  * Pieces of one section are balanced (a 520-token section gives two chunks
  * of ~260, not 512 + 8). Sections below min_tokens merge with their
  * neighbour under the same parent heading; a chunk's heading is then the
- * common parent path.
+ * common parent path. The last piece of a split section that is still
+ * below min_tokens takes whole words from the end of the piece before it
+ * (same line of plain text only). A chunk below min_tokens inside a larger
+ * section remains only where a heading cannot join its first block (a
+ * paragraph or table row that fits max_tokens alone, but not with it).
  * Each chunk records its heading path ("Guide > Install > Debian"), the page
  * it starts on (from "<!-- page N -->" lines that paged converters emit),
  * and [start, end): the bytes of the input it covers. content is that slice,
@@ -20,9 +24,8 @@
  * whole words, repeated at the start: start moves back accordingly) and the
  * re-fencing / repeated table header above (added text, not in the input).
  *
- * Tokens: hp_count_tokens() approximates OpenAI's cl100k_base BPE without a
- * vocabulary (see lib/chunk.c for the rules and tests/bench/tokens.sh for
- * the measurement against the real tokenizer). It is an approximation.
+ * Tokens: hp_count_tokens() of include/hopper/tokens.h, an approximation
+ * of OpenAI's cl100k_base BPE without a vocabulary.
  *
  * What it never does: allocate more than a small multiple of its input.
  * Process rules: pure; runs in workers, `hopper convert`, tests.
@@ -31,6 +34,8 @@
 #define HOPPER_CHUNK_H
 
 #include <stddef.h>
+
+#include "hopper/tokens.h"
 
 #define HP_CHUNK_DEFAULT_TOKENS 512
 #define HP_CHUNK_DEFAULT_OVERLAP 0
@@ -64,8 +69,5 @@ int hp_chunk_markdown_opts(const char *md, size_t len, const hp_chunk_opts *opts
 int hp_chunk_markdown(const char *md, size_t len, int max_tokens,
                       hp_chunk **ret_chunks, size_t *ret_n);
 void hp_chunks_free(hp_chunk *chunks, size_t n);
-
-/* Approximate cl100k_base token count of s[0..len). */
-int hp_count_tokens(const char *s, size_t len);
 
 #endif

@@ -7,6 +7,9 @@
 # the error per file and in total. English prose is the target (within 10%).
 # Usage: tests/bench/tokens.sh BUILD_DIR [FILE...]  (default: licence texts
 # from /usr/share/common-licenses and this project's Markdown)
+#        tests/bench/tokens.sh BUILD_DIR --corpus  the converted test corpus:
+#        every document of tests/data/golden, office and pdf (text layer)
+#        and ../shared/peer-tests, through `hopper convert`, as stored
 set -u
 B=${1:-build}; shift || true
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +22,19 @@ if [ ! -d "$B/npm/node_modules/gpt-tokenizer" ]; then
 		{ echo "tokens: skipped (cannot install gpt-tokenizer from npm)"; exit 0; }
 fi
 files=("$@")
-if [ ${#files[@]} -eq 0 ]; then
+if [ "${1:-}" = --corpus ]; then
+	conv=$(mktemp -d /tmp/hopper-tokens.XXXXXX)
+	trap 'rm -rf "$conv"' EXIT
+	files=()
+	for f in "$root"/tests/data/golden/* "$root"/tests/data/office/sample.* "$root"/tests/data/pdf/*.pdf \
+	         "$root"/../shared/peer-tests/markitdown/files/*; do
+		case $f in *.md|*/README|*.py|*scan*|*encrypted*|*slow.pdf) continue ;; esac
+		[ -f "$f" ] || continue
+		o=$conv/$(basename "$f").md
+		"$B/hopper" convert "$f" > "$o" 2>/dev/null && [ -s "$o" ] && files+=("$o")
+	done
+	echo "tokens: the converted test corpus, ${#files[@]} documents"
+elif [ ${#files[@]} -eq 0 ]; then
 	for f in GPL-3 Apache-2.0 MPL-2.0 GFDL-1.3 Artistic BSD; do
 		[ -f "/usr/share/common-licenses/$f" ] && files+=("/usr/share/common-licenses/$f")
 	done

@@ -2,8 +2,12 @@
 # search.sh — chunks as stored by hopperd, `hopper search`, search_config.
 # The real build/hopperd on its embedded PostgreSQL with default chunking:
 #   - chunks have byte offsets that cut documents.markdown into their content;
-#   - the daemon stores the same chunks as `hopper convert --chunks` prints;
-#   - `hopper search` ranks, highlights, names path and heading, --limit;
+#   - the daemon stores the same chunks as `hopper convert --chunks` prints
+#     (Markdown, and a 3-page PDF with its page numbers);
+#   - `hopper search` ranks, highlights, names path, heading and page,
+#     --limit, --watch NAME (one watch's documents), ranking by ts_rank (a
+#     chunk with the word three times before one with it once), --refresh
+#     (repeats until interrupted, showing a document that arrives meanwhile);
 #   - search_config = english (after a restart) rebuilds the search column,
 #     so "installing" finds "install"; an unknown one stops start-up.
 # Exit 0 pass, 1 fail, 77 skip.
@@ -31,9 +35,9 @@ trap cleanup EXIT
 . "$top/tests/lib/check.sh"
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
 
-mkdir -p "$tmp/inbox"
+mkdir -p "$tmp/inbox" "$tmp/other"
 write_conf() {
-	printf '[daemon]\nstate_dir = state\nsearch_config = %s\n[watch inbox]\npath = inbox\n' "$1" > "$tmp/hopper.conf"
+	printf '[daemon]\nstate_dir = state\nsearch_config = %s\n[watch inbox]\npath = inbox\n[watch other]\npath = other\n' "$1" > "$tmp/hopper.conf"
 }
 write_conf simple
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -F $'\t' -c "$1" 2>&1; }
@@ -53,10 +57,13 @@ stop() {
 
 # A real document bigger than one chunk, and a small one.
 cp "$top/README.md" "$tmp/inbox/readme.md"
+cp "$top/tests/data/pdf/guide.pdf" "$tmp/inbox/guide.pdf"
+printf '# Elsewhere\n\nThe okapis graze in another folder.\n' > "$tmp/other/other.md"
+printf '# Many\n\nOkapis here, okapis there, okapis everywhere.\n' > "$tmp/other/many.md"
 printf '# Guide\n\n## Install\n\n### Debian\n\nRun apt-get install hopper, then start the service with systemctl enable --now hopperd.\n\n## Use\n\nDrop files into the inbox folder and ask with hopper status. The zebras graze.\n' > "$tmp/inbox/guide.md"
 start
-finished() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")" = 2 ]; }
-wait_for 120 finished && ok "2 documents done" || fail "not done: $(sql 'SELECT path, state, error FROM hopper.jobs')"
+ndone() { [ "$(sql "SELECT count(*) FROM hopper.jobs WHERE state = 'done'")" = "$1" ]; }
+wait_for 120 ndone 5 && ok "5 documents done" || fail "not done: $(sql 'SELECT path, state, error FROM hopper.jobs')"
 
 # Offsets cut the stored Markdown into the chunk's content (all of it, or
 # what follows a repeated table header / fence line).
@@ -70,7 +77,7 @@ n=$(sql "SELECT count(*) FROM hopper.chunks c JOIN hopper.jobs j ON j.document_i
 [ "$n" -gt 3 ] && ok "readme.md has $n chunks" || fail "readme.md chunks: $n"
 
 # The daemon and hopper convert give the same chunks.
-for f in readme.md guide.md; do
+for f in readme.md guide.md guide.pdf; do
 	want=$("$hopper" convert --chunks "$tmp/inbox/$f" 2>&1)
 	got=$(sql "SELECT c.ordinal, c.tokens, coalesce(c.page, 0), c.start_byte, c.end_byte, c.heading
 		FROM hopper.chunks c JOIN hopper.jobs j ON j.document_id = c.document_id
@@ -85,6 +92,29 @@ grep -qF "Guide" <<<"$out" && ok "search shows the heading path" || fail "search
 grep -qF "**install**" <<<"$out" && ok "search highlights the match" || fail "search highlight: $out"
 out=$("$hopper" -c "$tmp/hopper.conf" search --limit 1 hopper 2>&1)
 check "--limit 1" "1" "$(grep -c '(rank ' <<<"$out")"
+check "stored pages of the PDF" "1 2 3" "$(sql "SELECT string_agg(DISTINCT c.page::text, ' ') FROM hopper.chunks c
+	JOIN hopper.jobs j ON j.document_id = c.document_id WHERE j.path LIKE '%/guide.pdf'")"
+out=$("$hopper" -c "$tmp/hopper.conf" search '"Body text of section 2"' 2>&1)
+grep -qF "$tmp/inbox/guide.pdf, page 2" <<<"$out" && ok "search names the page" || fail "search page: $out"
+# --watch NAME: only that watch's documents
+out=$("$hopper" -c "$tmp/hopper.conf" search graze 2>&1)
+grep -qF "$tmp/inbox/guide.md" <<<"$out" && grep -qF "$tmp/other/other.md" <<<"$out" \
+	&& ok "search covers every watch" || fail "search all watches: $out"
+out=$("$hopper" -c "$tmp/hopper.conf" search --watch other graze 2>&1)
+grep -qF "$tmp/other/other.md" <<<"$out" && ! grep -qF "$tmp/inbox/" <<<"$out" \
+	&& ok "--watch other: that watch only" || fail "--watch other: $out"
+# ranked by ts_rank: three occurrences before one
+out=$("$hopper" -c "$tmp/hopper.conf" search okapis 2>&1)
+check "ranked by ts_rank" "$tmp/other/many.md
+$tmp/other/other.md" "$(grep -o "^$tmp/[^ ]*" <<<"$out")"
+# --refresh: repeats until interrupted, and shows what arrives meanwhile
+"$hopper" -c "$tmp/hopper.conf" search --refresh okapis > "$tmp/refresh.out" 2>&1 & rpid=$!
+printf '# Late\n\nAn okapis latecomer.\n' > "$tmp/other/late.md"
+refreshed() { grep -qF "$tmp/other/late.md" "$tmp/refresh.out"; }
+wait_for 60 refreshed && ok "--refresh shows a document that arrived after it started" \
+	|| fail "--refresh: $(cat "$tmp/refresh.out")"
+kill -INT "$rpid"; wait "$rpid"; rc=$?
+check "--refresh stops on SIGINT with 0" "0" "$rc"
 out=$("$hopper" -c "$tmp/hopper.conf" search '"no such phrase anywhere"' 2>&1)
 grep -q "no chunk matches" <<<"$out" && ok "no hit said so" || fail "no hit: $out"
 # with simple, words are not stemmed

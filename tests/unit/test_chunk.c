@@ -97,6 +97,38 @@ static void check_coverage(void)
 	}
 }
 
+/* Is [a, ...) at a line that is an ATX heading? */
+static int at_heading(size_t a)
+{
+	size_t i = a;
+	while (i < input_len && i - a < 3 && input[i] == ' ')
+		i++;
+	size_t k = 0;
+	while (i < input_len && input[i] == '#')
+		i++, k++;
+	return k >= 1 && k <= 6 && (i == input_len || input[i] == ' ');
+}
+
+/* No chunk below min unless its section is that small: a chunk under min
+ * is never a piece of a split section, so it starts at a heading (or the
+ * document's start) and ends where the next heading (or the end) begins. */
+static void check_min(int min)
+{
+	for (size_t i = 0; i < nchunks; i++) {
+		const hp_chunk *c = &chunks[i];
+		if (c->tokens >= min)
+			continue;
+		size_t a = c->start;
+		if (i > 0 && !at_heading(a))
+			fail_msg("chunk %zu (%d tokens < %d) starts inside a section: %s", i, c->tokens, min, c->content);
+		size_t z = c->end;
+		while (z < input_len && (input[z] == ' ' || input[z] == '\n'))
+			z++;
+		if (z < input_len && !at_heading(z))
+			fail_msg("chunk %zu (%d tokens < %d) ends inside a section: %s", i, c->tokens, min, c->content);
+	}
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -121,18 +153,32 @@ static void test_count_tokens(void **state)
 		{ "```", 1 },
 		{ "日本語", 3 },               /* one per CJK character */
 		{ "#", 1 },
+		{ "fooBar", 2 },             /* a case change starts a piece */
+		{ "JmltdHM", 3 },            /* URL noise: case change, 4 consonants in a row */
+		{ "strengths", 2 },          /* "ngths": 5 consonants */
+		{ "end.\n\n", 2 },            /* line breaks after punctuation: free */
+		{ "a\n\n", 2 },
+		{ "| 12 |", 4 },             /* a blank before a number is a token */
+		{ "------------------", 2 },  /* the same mark repeated: 16 a token */
 	};
 	for (size_t i = 0; i < HP_ARRAY_SIZE(cases); i++)
 		assert_int_equal(hp_count_tokens(cases[i].s, strlen(cases[i].s)), cases[i].n);
 	/* len is honoured, not the NUL */
 	assert_int_equal(hp_count_tokens("a b c", 3), 2);
-	/* sub-additive: cutting anywhere but inside a run of blanks (the
-	 * chunker never does) never lowers the sum of the parts */
-	const char *t = "Hello, world! 12345 naïve 日本語テキスト ```code``` --- don't  stop\n\nend";
+	/* sub-additive: cutting anywhere but inside a run of blanks or between
+	 * a blank and a number (the chunker counts those joins whole) never
+	 * lowers the sum of the parts */
+	const char *t = "Hello, world! 12345 naïve 日本語テキスト ```code``` --- don't  stop.\n\n  end\n";
 	size_t n = strlen(t);
 	for (size_t cut = 0; cut <= n; cut++)
-		if (!(cut > 0 && t[cut - 1] == ' ' && t[cut] == ' '))
+		if (!(cut > 0 && t[cut - 1] == ' ' && (t[cut] == ' ' || (t[cut] >= '0' && t[cut] <= '9'))))
 			assert_true(hp_count_tokens(t, n) <= hp_count_tokens(t, cut) + hp_count_tokens(t + cut, n - cut));
+	/* a word cut into characters (the chunker's last resort) never counts
+	 * more than one token per character, however noisy */
+	const char *w = "bBbBbBbBxQzWvKaHR0cHM6Ly9lbi53aWtpcGVkaWEub3Jn";
+	for (size_t a = 0; a < strlen(w); a++)
+		for (size_t z = a + 1; z <= strlen(w); z++)
+			assert_true(hp_count_tokens(w + a, z - a) <= (int)(z - a));
 }
 
 static void test_heading_paths(void **state)
@@ -387,6 +433,20 @@ static void test_sentences(void **state)
 		assert_int_equal(chunks[i].content[0], '-');
 }
 
+/* Blocks indented under list items: the blank line before a block and its
+ * indentation are one whitespace run, so the stored count is the count of
+ * the content, not the blocks' counts added up. */
+static void test_indented_blocks(void **state)
+{
+	(void)state;
+	const char *md = "## Terms\n\n- **Flow**\n\n  Volume of water passing a point per second.\n\n"
+	                 "- **Gauge**\n\n  The staff at each station; see [the manual](https://example.org/gauge).\n";
+	chunk(md, 64);
+	check_invariants(64);
+	check_slices();
+	assert_int_equal(nchunks, 1);
+}
+
 static void test_pages_and_offsets(void **state)
 {
 	(void)state;
@@ -428,6 +488,21 @@ static void test_overlap(void **state)
 		assert_true(chunks[i].start < chunks[i - 1].end);
 		int back = hp_count_tokens(b.data + chunks[i].start, chunks[i - 1].end - chunks[i].start);
 		assert_true(back > 0 && back <= 6);
+	}
+	/* page marks between the blocks: the overlap, the marks in the gap and
+	 * the next unit together stay within the limit */
+	hp_buf_reset(&b);
+	for (int p = 0; p < 30; p++) {
+		for (int w = 0; w < 3 + p % 7; w++)
+			assert_int_equal(hp_buf_addf(&b, "w%d_%d ", p, w), 0);
+		assert_int_equal(hp_buf_addf(&b, "\n\n<!-- page %d -->\n\n", p + 2), 0);
+	}
+	for (int max = 8; max <= 40; max++) {
+		chunk_opts(b.data, b.len, max, max / 2, 0);
+		for (size_t i = 0; i < nchunks; i++) {
+			assert_true(chunks[i].tokens <= max);
+			assert_int_equal(chunks[i].tokens, hp_count_tokens(chunks[i].content, strlen(chunks[i].content)));
+		}
 	}
 	/* no overlap across a section boundary */
 	chunk_opts("# A\n\none two three\n\n# B\n\nfour five six\n", 40, 10, 5, 0);
@@ -502,6 +577,8 @@ static void test_long_document(void **state)
 			check_invariants(max);
 			check_slices();
 			check_coverage();
+			if (min <= max / 2)
+				check_min(min);
 		}
 	}
 	hp_buf_free(&b);
@@ -519,6 +596,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_cjk, teardown),
 		cmocka_unit_test_teardown(test_huge_paragraph, teardown),
 		cmocka_unit_test_teardown(test_sentences, teardown),
+		cmocka_unit_test_teardown(test_indented_blocks, teardown),
 		cmocka_unit_test_teardown(test_pages_and_offsets, teardown),
 		cmocka_unit_test_teardown(test_overlap, teardown),
 		cmocka_unit_test_teardown(test_merge_balance, teardown),
