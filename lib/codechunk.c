@@ -18,7 +18,7 @@
  *    the line that would pass the cap; a single line over the cap is cut at
  *    UTF-8 characters.
  * Token counts of lines are added up: hp_count_tokens is sub-additive
- * (lib/chunk.c), so a chunk never has more tokens than the sum; fences are
+ * (lib/tokens.c), so a chunk never has more tokens than the sum; fences are
  * paid for up front.
  */
 #include <errno.h>
