@@ -82,6 +82,7 @@ typedef struct hp_daemon {
 	int epfd;
 	hp_evsrc sig;
 	hp_evsrc db;
+	hp_evsrc dbc;           /* the completion connection's socket */
 	bool db_registered;
 	hp_pgembed *pg;
 	char *conninfo;

@@ -34,6 +34,12 @@ enum { S_ENQUEUE, S_CLAIM, S_COMPLETE, S_FIND, S_LINK, S_FAIL, S_RETRY, S_REQUEU
 
 struct hp_queue {
 	PGconn *conn;
+	/* The completion batches' own connection: a batch in flight (its
+	 * backend busy storing documents and chunks) never holds up a claim,
+	 * a dedupe lookup or an enqueue on conn, and the two backends can
+	 * use two cores. */
+	PGconn *cconn;
+	bool cprepared;           /* S_COMPLETE prepared on cconn */
 	char *owner;
 	hp_queue_policy pol;
 	char *watches;            /* text[] literal of our watch names; NULL = none set */
@@ -84,13 +90,13 @@ static bool fault_now(void)
 /* ---- running statements ------------------------------------------------- */
 
 /* Classify a failed result (see the header) and keep the server's words. */
-static int q_error(hp_queue *q, const PGresult *res)
+static int q_error(hp_queue *q, PGconn *c, const PGresult *res)
 {
-	hp_db_message(q->conn, res, q->err, sizeof q->err);
+	hp_db_message(c, res, q->err, sizeof q->err);
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	snprintf(q->sqlstate, sizeof q->sqlstate, "%s", state ? state : "");
 	/* Class 08: connection exception; 57P0x: the server is shutting down. */
-	if (PQstatus(q->conn) == CONNECTION_BAD ||
+	if (PQstatus(c) == CONNECTION_BAD ||
 	    (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0)))
 		return -ECONNRESET;
 	if (!state) /* libpq's own failure, no word from the server: not the data */
@@ -111,18 +117,18 @@ static int q_error(hp_queue *q, const PGresult *res)
 
 /* The fault: the connection is cut under the statement, as a network
  * failure or a server restart would. */
-static void fault_cut(hp_queue *q)
+static void fault_cut(PGconn *c)
 {
-	int fd = PQsocket(q->conn);
+	int fd = PQsocket(c);
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 }
 
-static int q_result(hp_queue *q, PGresult *res, PGresult **ret_res)
+static int q_result(hp_queue *q, PGconn *c, PGresult *res, PGresult **ret_res)
 {
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		int r = q_error(q, res);
+		int r = q_error(q, c, res);
 		PQclear(res);
 		return r;
 	}
@@ -140,11 +146,9 @@ static int q_result(hp_queue *q, PGresult *res, PGresult **ret_res)
 static int q_exec(hp_queue *q, const char *sql, int nparams, const char *const *params,
                   PGresult **ret_res)
 {
-	if (q->async_busy)
-		async_finish(q, true);
 	if (fault_now())
-		fault_cut(q);
-	return q_result(q, PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0), ret_res);
+		fault_cut(q->conn);
+	return q_result(q, q->conn, PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0), ret_res);
 }
 
 static const char *const stmt_sql[S__N];
@@ -152,19 +156,17 @@ static const char *const stmt_sql[S__N];
 /* Run prepared statement `s`, preparing it on first use on this connection. */
 static int q_stmt(hp_queue *q, int s, int nparams, const char *const *params, PGresult **ret_res)
 {
-	if (q->async_busy)
-		async_finish(q, true);
 	if (fault_now())
-		fault_cut(q);
+		fault_cut(q->conn);
 	char name[16];
 	snprintf(name, sizeof name, "hp_%d", s);
 	if (!q->prepared[s]) {
-		int r = q_result(q, PQprepare(q->conn, name, stmt_sql[s], 0, NULL), NULL);
+		int r = q_result(q, q->conn, PQprepare(q->conn, name, stmt_sql[s], 0, NULL), NULL);
 		if (r < 0)
 			return r;
 		q->prepared[s] = true;
 	}
-	return q_result(q, PQexecPrepared(q->conn, name, nparams, params, NULL, NULL, 0), ret_res);
+	return q_result(q, q->conn, PQexecPrepared(q->conn, name, nparams, params, NULL, NULL, 0), ret_res);
 }
 
 /* Rows touched by an UPDATE/INSERT/DELETE. */
@@ -229,15 +231,18 @@ static int q_session(hp_queue *q)
 	 * by a sequential scan of hopper.documents (32 ms at 2,500 documents,
 	 * growing with the table). A statement with no index to use still
 	 * runs: these settings only steer the choice (make bench). */
-	int r = q_exec(q,
-	               "SELECT set_config('statement_timeout', $1, false),"
-	               " set_config('lock_timeout', $2, false),"
-	               " set_config('synchronous_commit', 'off', false),"
-	               " set_config('enable_bitmapscan', 'off', false),"
-	               " set_config('enable_seqscan', 'off', false)",
-	               2, params, NULL);
+	static const char set_sql[] =
+		"SELECT set_config('statement_timeout', $1, false),"
+		" set_config('lock_timeout', $2, false),"
+		" set_config('synchronous_commit', 'off', false),"
+		" set_config('enable_bitmapscan', 'off', false),"
+		" set_config('enable_seqscan', 'off', false)";
+	int r = q_exec(q, set_sql, 2, params, NULL);
 	if (r == 0)
 		r = q_exec(q, "LISTEN " NOTIFY_CHANNEL, 0, NULL, NULL);
+	/* The completion connection: the same settings, no LISTEN. */
+	if (r == 0 && q->cconn && PQstatus(q->cconn) == CONNECTION_OK && !q->async_busy)
+		r = q_result(q, q->cconn, PQexecParams(q->cconn, set_sql, 2, NULL, params, NULL, NULL, 0), NULL);
 	return r;
 }
 
@@ -262,6 +267,12 @@ int hp_queue_open(const char *conninfo, const char *owner, hp_queue **ret)
 	r = hp_migrate(q->conn);
 	if (r < 0)
 		goto fail;
+	q->cconn = hp_db_connect(conninfo, err, sizeof err);
+	if (!q->cconn) {
+		hp_err("%s", err);
+		r = -ECONNREFUSED;
+		goto fail;
+	}
 	r = q_session(q);
 	if (r < 0) {
 		hp_err("queue: cannot set up the database session: %s", q->err);
@@ -281,6 +292,7 @@ void hp_queue_close(hp_queue *q)
 	if (q->async_busy)
 		async_finish(q, true);
 	PQfinish(q->conn);
+	PQfinish(q->cconn);
 	free(q->owner);
 	free(q->watches);
 	free(q);
@@ -291,6 +303,11 @@ int hp_queue_fd(const hp_queue *q)
 	return PQsocket(q->conn);
 }
 
+int hp_queue_complete_fd(const hp_queue *q)
+{
+	return PQsocket(q->cconn);
+}
+
 PGconn *hp_queue_conn(hp_queue *q)
 {
 	return q->conn;
@@ -299,17 +316,31 @@ PGconn *hp_queue_conn(hp_queue *q)
 int hp_queue_reconnect(hp_queue *q)
 {
 	if (q->async_busy) {
-		/* The batch in flight died with the connection: nothing of it
-		 * was stored (one statement, one transaction). */
-		q->async_busy = false;
-		q->async_done = true;
-		q->async_r = -ECONNRESET;
+		/* The batch in flight is on the other connection: if its result
+		 * is in, take it (it may have committed); if that connection
+		 * broke too, nothing of the batch was stored (one statement,
+		 * one transaction); if it still runs, it stays in flight. */
+		if (PQconsumeInput(q->cconn) && !PQisBusy(q->cconn)) {
+			async_finish(q, true);
+		} else if (PQstatus(q->cconn) == CONNECTION_BAD || PQsocket(q->cconn) < 0) {
+			q->async_busy = false;
+			q->async_done = true;
+			q->async_r = -ECONNRESET;
+		}
 	}
 	PQreset(q->conn);
 	memset(q->prepared, 0, sizeof q->prepared); /* a new session has none */
 	if (PQstatus(q->conn) != CONNECTION_OK) {
 		hp_db_message(q->conn, NULL, q->err, sizeof q->err);
 		return -ECONNREFUSED;
+	}
+	if (!q->async_busy) {
+		PQreset(q->cconn);
+		q->cprepared = false;
+		if (PQstatus(q->cconn) != CONNECTION_OK) {
+			hp_db_message(q->cconn, NULL, q->err, sizeof q->err);
+			return -ECONNREFUSED;
+		}
 	}
 	return q_session(q) < 0 ? -ECONNREFUSED : 0;
 }
@@ -572,28 +603,17 @@ int hp_queue_enqueue(hp_queue *q, const hp_file_ref *files, size_t n, size_t *re
 {
 	/* The queue commits with synchronous_commit off (see the session
 	 * settings), but a queued file must survive a server crash: nothing
-	 * would queue it again before the next scan. So the enqueue statements
-	 * themselves commit synchronously. (A separate "durable" statement
-	 * does not do it: PostgreSQL flushes at commit only for a transaction
-	 * that wrote WAL before its commit record, and set_config() plus
-	 * txid_current() writes none, so that commit was asynchronous too.) */
+	 * would queue it again before the next scan. So each enqueue
+	 * statement makes its own commit durable: it sets synchronous_commit
+	 * on for its transaction alone (set_config(..., true) is in effect at
+	 * that commit), with no round trip of its own. A statement that
+	 * inserted nothing wrote no WAL and has nothing to flush. */
 	size_t added = 0;
-	int r = q_exec(q, "SET synchronous_commit = on", 0, NULL, NULL);
+	int r = 0;
 	for (size_t i = 0; r == 0 && i < n; i += ENQUEUE_BATCH) {
 		size_t k = n - i < ENQUEUE_BATCH ? n - i : ENQUEUE_BATCH;
 		r = enqueue_split(q, files + i, k, &added);
 	}
-	if (r < 0) {
-		/* Report the failure's words, not the reset's. */
-		char err[sizeof q->err], state[sizeof q->sqlstate];
-		memcpy(err, q->err, sizeof err);
-		memcpy(state, q->sqlstate, sizeof state);
-		q_exec(q, "SET synchronous_commit = off", 0, NULL, NULL);
-		memcpy(q->err, err, sizeof err);
-		memcpy(q->sqlstate, state, sizeof state);
-		return r;
-	}
-	r = q_exec(q, "SET synchronous_commit = off", 0, NULL, NULL);
 	if (r < 0)
 		return r;
 	if (ret_added)
@@ -831,19 +851,17 @@ static int complete_once(hp_queue *q, hp_completion *items, size_t n, bool send_
 	if (r == 0 && send_only) {
 		if (q->async_busy)
 			async_finish(q, true);
-		if (!q->prepared[S_COMPLETE]) {
-			char name[16];
-			snprintf(name, sizeof name, "hp_%d", S_COMPLETE);
-			r = q_result(q, PQprepare(q->conn, name, stmt_sql[S_COMPLETE], 0, NULL), NULL);
-			if (r == 0)
-				q->prepared[S_COMPLETE] = true;
-		}
-		if (r == 0 && fault_now())
-			fault_cut(q);
 		char name[16];
 		snprintf(name, sizeof name, "hp_%d", S_COMPLETE);
-		if (r == 0 && !PQsendQueryPrepared(q->conn, name, CP__N + 1, params, NULL, NULL, 0))
-			r = q_error(q, NULL);
+		if (!q->cprepared) {
+			r = q_result(q, q->cconn, PQprepare(q->cconn, name, stmt_sql[S_COMPLETE], 0, NULL), NULL);
+			if (r == 0)
+				q->cprepared = true;
+		}
+		if (r == 0 && fault_now())
+			fault_cut(q->cconn);
+		if (r == 0 && !PQsendQueryPrepared(q->cconn, name, CP__N + 1, params, NULL, NULL, 0))
+			r = q_error(q, q->cconn, NULL);
 		if (r == 0) {
 			q->async_busy = true;
 			q->async_done = false;
@@ -916,15 +934,15 @@ static int async_finish(hp_queue *q, bool wait)
 	if (!q->async_busy)
 		return 0;
 	if (!wait) {
-		if (!PQconsumeInput(q->conn)) {
-			hp_db_message(q->conn, NULL, q->err, sizeof q->err);
+		if (!PQconsumeInput(q->cconn)) {
+			hp_db_message(q->cconn, NULL, q->err, sizeof q->err);
 			wait = true; /* broken: PQgetResult reports it at once */
-		} else if (PQisBusy(q->conn)) {
+		} else if (PQisBusy(q->cconn)) {
 			return -EINPROGRESS;
 		}
 	}
-	PGresult *res = PQgetResult(q->conn), *more;
-	while ((more = PQgetResult(q->conn)))
+	PGresult *res = PQgetResult(q->cconn), *more;
+	while ((more = PQgetResult(q->cconn)))
 		PQclear(more);
 	q->async_busy = false;
 	q->async_done = true;
@@ -933,7 +951,7 @@ static int async_finish(hp_queue *q, bool wait)
 	if (st == PGRES_TUPLES_OK) {
 		complete_rows(q->async_items, q->async_n, res);
 	} else {
-		r = q_error(q, res);
+		r = q_error(q, q->cconn, res);
 	}
 	PQclear(res);
 	if (r == -EBADMSG || r == -EIO) {
@@ -1179,6 +1197,11 @@ int hp_queue_drain_notify(hp_queue *q)
 		hp_db_message(q->conn, NULL, q->err, sizeof q->err);
 		return -ECONNRESET;
 	}
+	if (!q->async_busy && PQsocket(q->cconn) >= 0 &&
+	    (!PQconsumeInput(q->cconn) || PQstatus(q->cconn) == CONNECTION_BAD)) {
+		hp_db_message(q->cconn, NULL, q->err, sizeof q->err);
+		return -ECONNRESET;
+	}
 	int n = 0;
 	PGnotify *nf;
 	while ((nf = PQnotifies(q->conn))) {
@@ -1213,8 +1236,9 @@ int hp_queue_backlog(hp_queue *q, int64_t *ret)
 /* Parameters of S_COMPLETE: $1 owner, then the CP_ arrays as $2..$17
  * (chunk page 0 = not paged, stored NULL). */
 static const char *const stmt_sql[S__N] = {
-	/* One statement inserts the new versions, counts them, and notifies
-	 * listeners (delivered at commit) only when there was one. */
+	/* One statement inserts the new versions, counts them, notifies
+	 * listeners (delivered at commit) only when there was one, and makes
+	 * its own commit durable (see hp_queue_enqueue). */
 	[S_ENQUEUE] =
 	"WITH ins AS ("
 	" INSERT INTO hopper.jobs (watch, path, rel_path, dev, ino, size, mtime_ns, priority, chunk_tokens)"
@@ -1222,7 +1246,8 @@ static const char *const stmt_sql[S__N] = {
 	"                      $6::bigint[], $7::bigint[], $8::int[], $9::int[])"
 	" ON CONFLICT (watch, sha256(rel_path), ino, size, mtime_ns) DO NOTHING"
 	" RETURNING 1)"
-	"SELECT n, CASE WHEN n > 0 THEN pg_notify('" NOTIFY_CHANNEL "', '') END"
+	"SELECT n, CASE WHEN n > 0 THEN pg_notify('" NOTIFY_CHANNEL "', '') END,"
+	" set_config('synchronous_commit', 'on', true)"
 	" FROM (SELECT count(*) AS n FROM ins) c",
 
 	/* SKIP LOCKED: concurrent claimers (daemons) each take rows nobody else
@@ -1407,15 +1432,13 @@ static int64_t be_i64(const char *p)
 
 int hp_queue_known_load(hp_queue *q, const char *watch, hp_known **ret)
 {
-	if (q->async_busy)
-		async_finish(q, true);
 	if (fault_now())
-		fault_cut(q);
+		fault_cut(q->conn);
 	/* Binary results: rel_path as its bytes, size and mtime as 8-byte
 	 * integers; ino is numeric (a u64), sent as its digits. */
 	const char *params[] = { watch };
 	PGresult *res = NULL;
-	int r = q_result(q,
+	int r = q_result(q, q->conn,
 	                 PQexecParams(q->conn,
 	                              "SELECT rel_path, ino::text, size, mtime_ns FROM hopper.jobs"
 	                              " WHERE watch = $1 AND rel_path IS NOT NULL",
