@@ -234,9 +234,10 @@ bench: deps
 	@python3 tests/bench/worker_startup.py $(B)/hopper-worker 20
 	@echo "converters + chunker, in process (20 rounds each):"
 	@$(B)/tests/bench/bench_convert 20 $(BENCH_DOCS)
-	@echo "DOCX and EPUB against pandoc, same files, same run (files/s; in-process = the converter alone):"
+	@echo "DOCX, EPUB and HTML against pandoc, same files, same run (files/s; in-process = the converter alone):"
 	@B=$(B) tests/bench/office_vs_pandoc.sh $(wildcard ../shared/peer-tests/markitdown/files/*.docx) \
-	  $(wildcard ../shared/peer-tests/markitdown/files/*.epub) tests/data/office/sample.docx tests/data/office/sample.epub
+	  $(wildcard ../shared/peer-tests/markitdown/files/*.epub) tests/data/office/sample.docx tests/data/office/sample.epub \
+	  $(wildcard ../shared/peer-tests/markitdown/files/*.html)
 	@echo "worker pool: hopper bench on the documents above x 10 (no database; the sweep's 2-worker"
 	@echo "speedup is 2 workers vs 1, target >= 1.8x on 2 idle CPUs; RSS target <= 64 MiB):"
 	@d=$$(mktemp -d); for i in 1 2 3 4 5 6 7 8 9 10; do for f in $(BENCH_DOCS); do \

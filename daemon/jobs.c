@@ -418,6 +418,7 @@ static void submit(hp_daemon *d, batch_item *it)
 		.pdf_max_pages = (uint32_t)d->cfg->pdf_max_pages,
 		.pdf_page_ms = d->cfg->pdf_page_timeout_ms,
 		.ocr_max_pages = (uint64_t)d->cfg->ocr_max_pages,
+		.ocr_dpi = (uint64_t)d->cfg->ocr_dpi,
 		/* OCR stops with a note before the job's time-out kills it all */
 		.ocr_time_ms = d->cfg->ocr_time_budget_ms < d->cfg->job_timeout_ms * 3 / 4 ? d->cfg->ocr_time_budget_ms
 		                                                                   : d->cfg->job_timeout_ms * 3 / 4,

@@ -236,6 +236,7 @@ static hp_doc *run_job(const hp_job_msg *m, hp_result *res)
 		.max_sheet_rows = (uint32_t)m->max_sheet_rows,
 		.ocr_max_pages = (int)m->ocr_max_pages,
 		.ocr_time_ms = m->ocr_time_ms,
+		.ocr_dpi = (int)m->ocr_dpi,
 	};
 	cpu_timer(cpu_limit_s);
 	converting_job = m->job_id;

@@ -141,6 +141,8 @@ static const config_key config_keys[] = {
 	{ SEC_WORKERS, "ocr_time_budget", T_DURATION, "45s", 100, 24 * 3600 * 1000, KF_RELOAD,
 	  CFG(ocr_time_budget_ms), 0,
 	  "OCR time for one document (at most 3/4 of job_timeout is used); pages past it get a note" },
+	{ SEC_WORKERS, "ocr_dpi", T_INT, "300", 72, 1200, KF_RELOAD, CFG(ocr_dpi), 0,
+	  "resolution PDF pages without text are rendered at for OCR (lower for a page too large at it)" },
 
 	{ SEC_EMBED, "url", T_STRING, "", 0, 0, KF_EMPTY_OK, CFG(embed_url), 0,
 	  "OpenAI-compatible /v1/embeddings endpoint; empty = no embeddings" },

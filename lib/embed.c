@@ -602,12 +602,11 @@ static bool posts_finished(const hp_embed *e)
 static void send_recover(hp_embed *e)
 {
 	const char *v[] = { e->model, e->owner };
-	/* and whether the server has pgvector, for the log (vectors are real[]
-	 * either way: hopper does not use pgvector yet) */
+	/* and how vectors are stored: pgvector when the server lets us switch
+	 * to it (lib/sql/011_pgvector.sql), else real[] and the reason */
 	pg_send(e, "WITH r AS (UPDATE hopper.embed_state SET state = 'retry', not_before = now(), lease_owner = NULL,"
 	           " lease_until = NULL WHERE state = 'running' AND model = $1 AND lease_owner = $2 RETURNING 1)"
-	           " SELECT (SELECT count(*) FROM r),"
-	           "  EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'vector')", 2, v);
+	           " SELECT (SELECT count(*) FROM r), hopper.embed_storage(true)", 2, v);
 }
 
 static void send_claim(hp_embed *e)
@@ -760,10 +759,13 @@ static void on_result(hp_embed *e, PGresult *res)
 	}
 	switch (e->step) {
 	case STEP_RECOVER:
-		if (!e->said_storage && PQntuples(res) == 1)
-			hp_info("embeddings: vectors stored as real[], cosine by hopper.cosine() (pgvector is %s)",
-			        strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? "on the server but not used yet"
-			                                              : "not installed on the server");
+		if (!e->said_storage && PQntuples(res) == 1) {
+			const char *how = PQgetvalue(res, 0, 1);
+			if (strcmp(how, "pgvector") == 0)
+				hp_info("embeddings: vectors stored as pgvector's vector, ranked by its cosine distance <=>");
+			else
+				hp_info("embeddings: vectors stored as %s, cosine by hopper.cosine()", how);
+		}
 		e->said_storage = true;
 		e->step = STEP_CLAIM;
 		e->next_claim_at = 0;

@@ -207,6 +207,7 @@ int hp_job_msg_encode(hp_buf *b, const hp_job_msg *m)
 		{ HP_TAG_ZIP_MAX_TOTAL, m->zip_max_total }, { HP_TAG_ZIP_MAX_RATIO, m->zip_max_ratio },
 		{ HP_TAG_ZIP_MAX_ENTRIES, m->zip_max_entries }, { HP_TAG_MAX_SHEET_ROWS, m->max_sheet_rows },
 		{ HP_TAG_OCR_MAX_PAGES, m->ocr_max_pages }, { HP_TAG_OCR_TIME_MS, m->ocr_time_ms },
+		{ HP_TAG_OCR_DPI, m->ocr_dpi },
 	};
 	for (size_t i = 0; i < HP_ARRAY_SIZE(lims) && r == 0; i++)
 		if (lims[i].v)
@@ -320,6 +321,10 @@ int hp_job_msg_decode(const void *payload, size_t n, hp_job_msg *ret)
 			break;
 		case HP_TAG_OCR_TIME_MS:
 			if (get_u64(val, len, &m.ocr_time_ms) < 0)
+				return -EBADMSG;
+			break;
+		case HP_TAG_OCR_DPI:
+			if (get_u64(val, len, &m.ocr_dpi) < 0 || m.ocr_dpi > 2400)
 				return -EBADMSG;
 			break;
 		default:

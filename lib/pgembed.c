@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -46,6 +47,7 @@ struct hp_pgembed {
 	char *logpath;
 	pid_t pid;
 	bool reaped;
+	int lockfd;    /* <state_dir>/hopperd.lock, flock'ed while we own the cluster */
 };
 
 /* Who runs initdb and postgres: ourselves, or (as root) an unprivileged user. */
@@ -589,6 +591,8 @@ static void pgembed_free(hp_pgembed *pg)
 	free(pg->pgdata);
 	free(pg->rundir);
 	free(pg->logpath);
+	if (pg->lockfd >= 0)
+		close(pg->lockfd); /* releases the flock */
 	free(pg);
 }
 
@@ -616,12 +620,54 @@ static void stop_child(hp_pgembed *pg)
 	pg->reaped = true;
 }
 
+/* One owner per cluster: a second hopperd (or a test) on the same state_dir
+ * would otherwise stop the first one's server as "left over" and the two
+ * would keep restarting each other's postgres. The lock is an flock on
+ * <state_dir>/hopperd.lock, close-on-exec so that postgres and the workers
+ * never hold it: it goes away with its owner, even after kill -9, and a
+ * server that owner left behind is then stopped by stop_leftover() as before.
+ * The file holds the owner's pid, for the message. */
+static int lock_state_dir(hp_pgembed *pg)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/hopperd.lock", pg->state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		int e = errno;
+		hp_err("cannot open %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		char buf[32] = "";
+		ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			hp_err("state_dir %s is in use by another hopperd (pid %s): stop it first, "
+			       "or give this one its own state_dir",
+			       pg->state_dir, buf[0] ? buf : "unknown");
+			return -EBUSY;
+		}
+		hp_err("cannot lock %s: %s", path, strerror(e));
+		return -e;
+	}
+	char pid[24];
+	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		hp_warn("cannot write the pid into %s: %m", path);
+	pg->lockfd = fd;
+	return 0;
+}
+
 int hp_pgembed_start(const char *state_dir, hp_pgembed **ret)
 {
 	int r, logfd = -1;
 	hp_pgembed *pg = calloc(1, sizeof *pg);
 	if (!pg)
 		return -ENOMEM;
+	pg->lockfd = -1;
 	if (!(pg->state_dir = strdup(state_dir)) || !(pg->pgdata = path_join(state_dir, "pg")) ||
 	    !(pg->rundir = path_join(state_dir, "run")) ||
 	    !(pg->logpath = path_join(state_dir, "postgres.log"))) {
@@ -655,6 +701,8 @@ int hp_pgembed_start(const char *state_dir, hp_pgembed **ret)
 			goto fail;
 		}
 	}
+	if ((r = lock_state_dir(pg)) < 0)
+		goto fail;
 	if ((r = make_private_dir(pg->pgdata, &ru)) < 0 || (r = make_private_dir(pg->rundir, &ru)) < 0)
 		goto fail;
 	r = check_reachable(state_dir, pg->pgdata, &ru);

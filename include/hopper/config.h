@@ -68,6 +68,7 @@ typedef struct hp_config {
 	char *ocr_languages;     /* Tesseract languages for OCR, default "eng" */
 	int ocr_max_pages;       /* pages OCR'd per document, default 500 */
 	uint64_t ocr_time_budget_ms; /* OCR time per document, default 45 s */
+	int ocr_dpi;             /* PDF pages rendered for OCR at this, default 300 */
 	uint64_t zip_max_total;  /* ZIP containers: bytes inflated per job, default 512M */
 	int zip_max_ratio;       /* ZIP: inflated:compressed per entry, default 200 */
 	int zip_max_entries;     /* ZIP: entries per archive, default 10000 */

@@ -72,6 +72,7 @@ typedef struct hp_convert_limits {
 	 * are skipped with a note. 0 = HP_OCR_DEFAULT_MAX_PAGES / _TIME_MS. */
 	int ocr_max_pages;
 	uint64_t ocr_time_ms;
+	int ocr_dpi;       /* PDF pages rendered for OCR at this; 0 = 300 */
 	/* ZIP containers (DOCX, XLSX, PPTX, ODF, EPUB); 0 = the default.
 	 * Hitting one fails the job, naming the limit and the entry. */
 	uint64_t zip_max_total;    /* bytes inflated in total, default 512 MiB */

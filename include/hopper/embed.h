@@ -6,7 +6,8 @@
  * document at once, and a restart resumes where it stopped), sends their
  * chunks in batches (`batch` inputs per POST, `concurrency` requests in
  * flight) to `url`, and stores one row per chunk in hopper.embeddings
- * (document_id, model, ordinal, vector real[]), then marks the document
+ * (document_id, model, ordinal, vector: real[], or pgvector's vector when
+ * the server has the extension, see lib/sql/011_pgvector.sql), then marks the document
  * done, all in one statement that checks the lease. When every document
  * has vectors for the model, rows of other models are deleted: re-embedding
  * with a new model keeps the old rows until the new set is complete.

@@ -66,6 +66,7 @@ enum hp_tag {
 	HP_TAG_CHUNK_END = 29,   /* u64:   the Markdown's length (checked by the decoder) */
 	HP_TAG_OCR_MAX_PAGES = 30, /* u64: 0 = the worker's default */
 	HP_TAG_OCR_TIME_MS = 31,   /* u64: 0 = the worker's default */
+	HP_TAG_OCR_DPI = 32,       /* u64: 0 = the worker's default (300) */
 };
 
 /* ---- low level -------------------------------------------------------- */
@@ -111,6 +112,7 @@ typedef struct hp_job_msg {
 	/* converter limits (hp_convert_limits); 0 = the converter's default */
 	uint64_t zip_max_total, zip_max_ratio, zip_max_entries, max_sheet_rows;
 	uint64_t ocr_max_pages, ocr_time_ms;
+	uint64_t ocr_dpi;
 } hp_job_msg;
 
 /* Append one whole JOB frame to b. */

@@ -1,6 +1,6 @@
-/* html-int.h — private to the HTML converter (html.c, html_table.c): the
+/* html-int.h — private to the HTML converter (html.c, html_out.c, html_page.c, html_table.c, html_url.c): the
  * Markdown writer's state and the primitives the table code shares with
- * the tree walk. Not a contract beyond these two files.
+ * the tree walk. Not a contract beyond these files.
  */
 #ifndef HOPPER_HTML_INT_H
 #define HOPPER_HTML_INT_H
@@ -51,21 +51,51 @@ struct hp_html_md {
 /* The tree walk (html.c). */
 void hp_html_walk(struct hp_html_md *m, xmlNode *n, int depth);
 
+/* The whole page from its root element: <title>, then <main>, else the
+ * <article>s, else the body without chrome (html.c). */
+void hp_html_walk_page(struct hp_html_md *m, xmlNode *root);
+
 /* n's children as one line of inline Markdown (cells, headings); a
  * malloc'd string, or NULL with m->err set. */
 char *hp_html_render_inline(struct hp_html_md *m, xmlNode *n, int depth, int escape_pipe);
 
-/* Output primitives (html.c). */
-void hp_html_want_break(struct hp_html_md *m, int n);
-int hp_html_begin_text(struct hp_html_md *m);
+/* The Markdown writer (html_out.c). Errors go to m->err; after the first
+ * one every call does nothing. */
+void hp_html_out_add(struct hp_html_md *m, const char *s, size_t n);
 void hp_html_out_str(struct hp_html_md *m, const char *s);
+/* n (1 or 2) newlines before the next text, at most 1 inside an item's
+ * first line, a link or emphasis. */
+void hp_html_want_break(struct hp_html_md *m, int n);
+/* Pending breaks, the container prefix at a line start, a pending space,
+ * pending inline openers; 1 when the text now starts a line. */
+int hp_html_begin_text(struct hp_html_md *m);
+/* The container prefixes at a line start (a pending list marker once);
+ * for a blank line without trailing blanks ("> >"). */
+void hp_html_out_prefix(struct hp_html_md *m);
+void hp_html_out_prefix_blank(struct hp_html_md *m);
+/* One word of prose, escaped so that it stays prose. */
+void hp_html_out_word(struct hp_html_md *m, const char *w, size_t n);
+/* Text that must not be escaped: code spans, images, raw markers. */
 void hp_html_out_atom(struct hp_html_md *m, const char *s, size_t n);
+/* A text node: whitespace runs collapse to one pending space. */
+void hp_html_text_node(struct hp_html_md *m, const char *s);
+/* A container prefix for every following line (marker: printed instead
+ * on the first line, NULL for none); past HP_HTML_MAX_PFX flattened. */
+void hp_html_push_pfx(struct hp_html_md *m, const char *s, const char *marker);
+void hp_html_pop_pfx(struct hp_html_md *m);
+
+/* Element tests (html.c). */
 int hp_html_is(const xmlNode *n, const char *name);
 const char *hp_html_attr(const xmlNode *n, const char *name);
 
 /* A cut that leaves a "> Note: ..." paragraph (outside inline context)
  * and a warning in meta. */
 void hp_html_note(struct hp_html_md *m, const char *fmt, ...) HP_PRINTF(2, 3);
+
+/* A click-tracking redirect (Bing's /ck/a) that names its target: that
+ * target into out (NUL-terminated) and 1; -1 when the target is a script
+ * (javascript:, no link at all); else 0: href as it is (html_url.c). */
+int hp_html_unwrap_redirect(const char *href, char *out, size_t outlen);
 
 /* <table> as a GFM pipe table on a grid (html_table.c). */
 void hp_html_table(struct hp_html_md *m, xmlNode *n, int depth);

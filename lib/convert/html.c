@@ -1,17 +1,6 @@
-/* html.c — HTML to Markdown with libxml2's HTML parser.
- *
- * Charset: we decide it before libxml2 sees the bytes and hand it UTF-8
- * with HTML_PARSE_IGNORE_ENC, so libxml2 never needs iconv (which could
- * not load its modules inside the worker sandbox). Order: a byte order
- * mark; valid UTF-8 as it is; a <meta charset> / http-equiv charset in the
- * first 4 KiB when it names a charset we have open; else uchardet
- * (hp_to_utf8). A page whose meta charset is wrong falls back to uchardet.
- *
- * Safety: HTML_PARSE_NONET, and the HTML parser never loads external
- * entities or DTDs. The tree is walked with an explicit depth count and a
- * page nested deeper than lim->max_depth fails ("nested deeper than N
- * levels") rather than being cut silently. Output goes into an hp_buf
- * capped at lim->max_output.
+/* html.c — HTML to Markdown: the walk over libxml2's tree. The page's
+ * charset, parse and entry point are html_page.c, the Markdown writer
+ * html_out.c, tables html_table.c, link targets html_url.c.
  *
  * What is kept: the page's content, not its chrome. With a <main> only
  * that is converted, else with <article>s only those; otherwise <nav>,
@@ -26,9 +15,10 @@
  * (links inside it listed after the fence), GFM pipe tables on a real grid
  * (html_table.c), lists in table cells as "* a<br>* b", definition lists
  * as "- **term**" with the definition indented below, "---" for <hr>,
- * [text](href) and ![alt](src) without titles; images with data: URIs are
- * left out. Block elements (p, div, section, figure, dt, dd, ...) are
- * separated by a blank line. Dropped: <head> (but <title> is the document
+ * [text](href) and ![alt](src) without titles (a click-tracking redirect
+ * links to its target, html_url.c); images with data: URIs are left out.
+ * Block elements (p, div, section, figure, dt, dd, ...) are separated by a
+ * blank line. Dropped: <head> (but <title> is the document
  * title, else the first <h1>), script, style, noscript, template, svg,
  * math, iframe, object, form controls (a checkbox is a task list "[x]"),
  * comments, and elements marked hidden.
@@ -50,7 +40,6 @@
 
 #include "html-int.h"
 
-#define MAX_PFX HP_HTML_MAX_PFX
 
 static void walk(struct hp_html_md *m, xmlNode *n, int depth);
 static void walk_children(struct hp_html_md *m, xmlNode *n, int depth);
@@ -68,188 +57,6 @@ static const char *attr(const xmlNode *n, const char *name)
 			return a->children && a->children->content ?
 			       (const char *)a->children->content : "";
 	return NULL;
-}
-
-/* ---- output primitives ----------------------------------------------------- */
-
-static void out_add(struct hp_html_md *m, const char *s, size_t n)
-{
-	if (m->err)
-		return;
-	int r = hp_buf_add(&m->out, s, n);
-	if (r < 0)
-		m->err = r;
-}
-
-static void out_str(struct hp_html_md *m, const char *s)
-{
-	out_add(m, s, strlen(s));
-}
-
-static void want_break(struct hp_html_md *m, int n)
-{
-	/* The first block inside a list item shares the marker's line; inside
-	 * a link or emphasis a blank line would end it: a line break at most. */
-	if (m->item_start || m->wrap)
-		n = n > 1 ? 1 : n;
-	if (n > m->need_nl)
-		m->need_nl = n;
-	m->space = 0;
-}
-
-/* The container prefix for a blank line: "> > " without trailing blanks. */
-static void out_prefix_blank(struct hp_html_md *m)
-{
-	char buf[MAX_PFX * 16 + 1];
-	size_t len = 0;
-	for (int i = 0; i < m->npfx; i++) {
-		size_t l = strlen(m->pfx[i].s);
-		memcpy(buf + len, m->pfx[i].s, l);
-		len += l;
-	}
-	while (len && buf[len - 1] == ' ')
-		len--;
-	out_add(m, buf, len);
-}
-
-static void out_prefix(struct hp_html_md *m)
-{
-	for (int i = 0; i < m->npfx; i++) {
-		struct hp_html_pfx *p = &m->pfx[i];
-		if (p->marker_pending) {
-			out_str(m, p->marker);
-			p->marker_pending = 0;
-		} else
-			out_str(m, p->s);
-	}
-}
-
-/* Make the output ready for the next piece of text: pending line breaks,
- * the container prefix at a line start, a pending space. Returns 1 when
- * the text now starts a line. */
-static int begin_text(struct hp_html_md *m)
-{
-	int line_start = 0;
-	if (m->inline_only) {
-		if (m->need_nl && m->any)
-			m->space = 1;
-		m->need_nl = 0;
-	}
-	if (!m->any) {
-		m->need_nl = 0;
-		m->space = 0;
-		out_prefix(m);
-		line_start = 1;
-	} else if (m->need_nl) {
-		if (m->hard_br && m->nls == 0 && m->need_nl == 1)
-			out_str(m, "  ");
-		while (m->nls < m->need_nl) {
-			if (m->nls > 0)
-				out_prefix_blank(m);
-			out_str(m, "\n");
-			m->nls++;
-		}
-		out_prefix(m);
-		line_start = 1;
-		m->space = 0;
-	} else if (m->space) {
-		out_str(m, " ");
-	}
-	m->need_nl = 0;
-	m->hard_br = 0;
-	m->space = 0;
-	m->nls = 0;
-	m->any = 1;
-	m->item_start = 0;
-	if (m->pend.len) {
-		out_add(m, m->pend.data, m->pend.len);
-		hp_buf_reset(&m->pend);
-		line_start = 0;
-	}
-	return line_start;
-}
-
-/* One word of prose, escaped so that it stays prose in Markdown. */
-static void out_word(struct hp_html_md *m, const char *w, size_t n)
-{
-	int ls = begin_text(m);
-	if (m->err)
-		return;
-	if (ls) {
-		/* Line-start syntax: "# x", "> x", "- x", "1. x", "---". */
-		int esc = 0;
-		if (w[0] == '#' || w[0] == '>' || w[0] == '=')
-			esc = 1;
-		else if ((w[0] == '-' || w[0] == '+') && (n == 1 || strspn(w, "-") == n))
-			esc = 1;
-		if (esc)
-			out_str(m, "\\");
-		else {
-			size_t d = 0;
-			while (d < n && d < 10 && isdigit((unsigned char)w[d]))
-				d++;
-			if (d > 0 && d + 1 == n && (w[d] == '.' || w[d] == ')')) {
-				out_add(m, w, d);
-				out_str(m, "\\");
-				w += d;
-				n -= d;
-			}
-		}
-	}
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = w[i];
-		if (c == '\\' || c == '*' || c == '_' || c == '`' || c == '[' || c == ']' ||
-		    c == '<' || (c == '|' && m->escape_pipe)) {
-			out_add(m, w + run, i - run);
-			out_str(m, "\\");
-			run = i;
-		}
-	}
-	out_add(m, w + run, n - run);
-}
-
-/* Text that must not be escaped: code spans, images, raw markers. */
-static void out_atom(struct hp_html_md *m, const char *s, size_t n)
-{
-	begin_text(m);
-	out_add(m, s, n);
-}
-
-static void text_node(struct hp_html_md *m, const char *s)
-{
-	while (*s && !m->err) {
-		size_t ws = strspn(s, " \t\n\r\f");
-		if (ws) {
-			m->space = 1;
-			s += ws;
-			continue;
-		}
-		size_t w = strcspn(s, " \t\n\r\f");
-		out_word(m, s, w);
-		s += w;
-	}
-}
-
-static void push_pfx(struct hp_html_md *m, const char *s, const char *marker)
-{
-	if (m->npfx >= MAX_PFX) {
-		m->pfx_over++;
-		m->pfx_cut = 1;
-		return;
-	}
-	struct hp_html_pfx *p = &m->pfx[m->npfx++];
-	snprintf(p->s, sizeof(p->s), "%s", s);
-	snprintf(p->marker, sizeof(p->marker), "%s", marker ? marker : "");
-	p->marker_pending = marker != NULL;
-}
-
-static void pop_pfx(struct hp_html_md *m)
-{
-	if (m->pfx_over)
-		m->pfx_over--;
-	else if (m->npfx > 0)
-		m->npfx--;
 }
 
 /* ---- helpers on text content ----------------------------------------------- */
@@ -364,18 +171,18 @@ static void heading(struct hp_html_md *m, xmlNode *n, int level, int depth)
 	if (*t) {
 		if (m->inline_only || m->wrap) {
 			/* a heading inside a cell, or inside a link (a card): its text */
-			want_break(m, 1);
-			out_atom(m, t, strlen(t));
-			want_break(m, 1);
+			hp_html_want_break(m, 1);
+			hp_html_out_atom(m, t, strlen(t));
+			hp_html_want_break(m, 1);
 		} else {
-			want_break(m, 2);
+			hp_html_want_break(m, 2);
 			char hashes[8] = "######";
 			hashes[level] = '\0';
-			begin_text(m);
-			out_str(m, hashes);
-			out_str(m, " ");
-			out_str(m, t);
-			want_break(m, 2);
+			hp_html_begin_text(m);
+			hp_html_out_str(m, hashes);
+			hp_html_out_str(m, " ");
+			hp_html_out_str(m, t);
+			hp_html_want_break(m, 2);
 		}
 	}
 	free(t);
@@ -384,7 +191,7 @@ static void heading(struct hp_html_md *m, xmlNode *n, int level, int depth)
 static void out_run(struct hp_html_md *m, char c, size_t n)
 {
 	for (size_t i = 0; i < n && !m->err; i++)
-		out_add(m, &c, 1);
+		hp_html_out_add(m, &c, 1);
 }
 
 /* <pre> inside a cell or heading: one code span. */
@@ -397,13 +204,13 @@ static void pre_inline(struct hp_html_md *m, const char *s, size_t len)
 	}
 	collapse(t);
 	size_t f = longest_run(t, '`') + 1;
-	begin_text(m);
+	hp_html_begin_text(m);
 	out_run(m, '`', f);
 	for (const char *p = t; *p && !m->err; p++) {
 		/* GFM §4.10: a pipe in a cell ends it even inside code */
 		if (*p == '|' && m->escape_pipe)
-			out_str(m, "\\");
-		out_add(m, p, 1);
+			hp_html_out_str(m, "\\");
+		hp_html_out_add(m, p, 1);
 	}
 	out_run(m, '`', f);
 	free(t);
@@ -455,30 +262,30 @@ static void pre_block(struct hp_html_md *m, xmlNode *n)
 	size_t f = longest_run(s, '`') + 1;
 	if (f < 3)
 		f = 3;
-	want_break(m, 2);
-	begin_text(m);
+	hp_html_want_break(m, 2);
+	hp_html_begin_text(m);
 	out_run(m, '`', f);
-	out_str(m, lang);
+	hp_html_out_str(m, lang);
 	size_t i = 0;
 	while (i <= len && !m->err) {
 		size_t e = i;
 		while (e < len && s[e] != '\n')
 			e++;
-		out_str(m, "\n");
+		hp_html_out_str(m, "\n");
 		size_t l = e - i;
 		if (l && s[e - 1] == '\r')
 			l--;
 		if (l)
-			out_prefix(m);
+			hp_html_out_prefix(m);
 		else
-			out_prefix_blank(m);
-		out_add(m, s + i, l);
+			hp_html_out_prefix_blank(m);
+		hp_html_out_add(m, s + i, l);
 		i = e + 1;
 	}
-	out_str(m, "\n");
-	out_prefix(m);
+	hp_html_out_str(m, "\n");
+	hp_html_out_prefix(m);
 	out_run(m, '`', f);
-	want_break(m, 2);
+	hp_html_want_break(m, 2);
 out:
 	xmlFree(c);
 }
@@ -491,21 +298,21 @@ static void code_span(struct hp_html_md *m, xmlNode *n)
 	if (*t) {
 		size_t f = longest_run(t, '`') + 1;
 		int pad = t[0] == '`' || t[strlen(t) - 1] == '`';
-		begin_text(m);
+		hp_html_begin_text(m);
 		for (size_t i = 0; i < f; i++)
-			out_str(m, "`");
+			hp_html_out_str(m, "`");
 		if (pad)
-			out_str(m, " ");
+			hp_html_out_str(m, " ");
 		for (const char *p = t; *p && !m->err; p++) {
 			/* GFM §4.10: a pipe in a cell ends it even inside code */
 			if (*p == '|' && m->escape_pipe)
-				out_str(m, "\\");
-			out_add(m, p, 1);
+				hp_html_out_str(m, "\\");
+			hp_html_out_add(m, p, 1);
 		}
 		if (pad)
-			out_str(m, " ");
+			hp_html_out_str(m, " ");
 		for (size_t i = 0; i < f; i++)
-			out_str(m, "`");
+			hp_html_out_str(m, "`");
 	}
 	free(t);
 }
@@ -515,15 +322,15 @@ static void out_dest(struct hp_html_md *m, const char *u)
 {
 	for (; *u && !m->err; u++) {
 		if (*u == ' ')
-			out_str(m, "%20");
+			hp_html_out_str(m, "%20");
 		else if (*u == '\n' || *u == '\r' || *u == '\t')
 			continue;
 		else if (*u == '(' || *u == ')' || *u == '<' || *u == '>' || (*u == '|' && m->escape_pipe)) {
 			char e[4];
 			snprintf(e, sizeof(e), "%%%02X", (unsigned char)*u);
-			out_str(m, e);
+			hp_html_out_str(m, e);
 		} else
-			out_add(m, u, 1);
+			hp_html_out_add(m, u, 1);
 	}
 }
 
@@ -540,8 +347,10 @@ static int skip_href(const char *h)
 static void link(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	const char *href = attr(n, "href");
+	char target[2048];
+	int redirect = href ? hp_html_unwrap_redirect(href, target, sizeof(target)) : 0;
 	/* A heading that links to itself (a permalink anchor) is its text. */
-	if (!href || !*href || skip_href(href) || (m->in_heading && href[0] == '#')) {
+	if (!href || !*href || skip_href(href) || redirect < 0 || (m->in_heading && href[0] == '#')) {
 		walk_children(m, n, depth);
 		return;
 	}
@@ -557,9 +366,9 @@ static void link(struct hp_html_md *m, xmlNode *n, int depth)
 			m->pend.data[saved] = '\0';
 		return;
 	}
-	out_str(m, "](");
-	out_dest(m, href);
-	out_str(m, ")");
+	hp_html_out_str(m, "](");
+	out_dest(m, redirect > 0 ? target : href);
+	hp_html_out_str(m, ")");
 }
 
 /* ![alt](src). An image whose bytes are inline (data: URI) is left out:
@@ -594,10 +403,10 @@ static void image(struct hp_html_md *m, xmlNode *n)
 		hp_buf_free(&b);
 		return;
 	}
-	out_atom(m, b.data, b.len);
+	hp_html_out_atom(m, b.data, b.len);
 	hp_buf_free(&b);
 	out_dest(m, src);
-	out_str(m, ")");
+	hp_html_out_str(m, ")");
 }
 
 /* open ... close around n's content, or nothing when it has no text. */
@@ -616,7 +425,7 @@ static void wrap_inline(struct hp_html_md *m, xmlNode *n, int depth, const char 
 			m->pend.data[saved] = '\0';
 		return;
 	}
-	out_str(m, close);
+	hp_html_out_str(m, close);
 }
 
 /* **strong**, *em*, ~~strike~~. Inside one of the same kind the markers
@@ -654,14 +463,14 @@ static void list_item(struct hp_html_md *m, xmlNode *li, int depth, const char *
 	size_t w = strlen(marker);
 	memset(pad, ' ', w);
 	pad[w] = '\0';
-	want_break(m, 1);
-	push_pfx(m, pad, marker);
+	hp_html_want_break(m, 1);
+	hp_html_push_pfx(m, pad, marker);
 	m->item_start = 1;
 	walk_children(m, li, depth);
 	/* An empty item prints nothing, and its marker must not leak. */
 	m->item_start = 0;
-	pop_pfx(m);
-	want_break(m, 1);
+	hp_html_pop_pfx(m);
+	hp_html_want_break(m, 1);
 }
 
 static long list_start(const xmlNode *n, int ordered)
@@ -689,9 +498,9 @@ static void inline_list(struct hp_html_md *m, xmlNode *n, int depth, int ordered
 			snprintf(marker, sizeof(marker), "*");
 		if (!first) {
 			m->space = 0;
-			out_atom(m, "<br>", 4);
+			hp_html_out_atom(m, "<br>", 4);
 		}
-		out_atom(m, marker, strlen(marker));
+		hp_html_out_atom(m, marker, strlen(marker));
 		m->space = 1;
 		walk_children(m, c, depth + 1);
 		first = 0;
@@ -737,7 +546,7 @@ static void list(struct hp_html_md *m, xmlNode *n, int depth, int ordered)
 		return;
 	}
 	int nested = in_list_item(n);
-	want_break(m, nested ? 1 : 2);
+	hp_html_want_break(m, nested ? 1 : 2);
 	long num = list_start(n, ordered);
 	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
 		if (is(c, "li")) {
@@ -754,7 +563,7 @@ static void list(struct hp_html_md *m, xmlNode *n, int depth, int ordered)
 		} else
 			walk(m, c, depth + 1);
 	}
-	want_break(m, nested ? 1 : 2);
+	hp_html_want_break(m, nested ? 1 : 2);
 }
 
 /* <dl>: each term a "- **term**" item, each definition an indented
@@ -765,31 +574,31 @@ static void def_list(struct hp_html_md *m, xmlNode *n, int depth)
 		walk_children(m, n, depth);
 		return;
 	}
-	want_break(m, 2);
+	hp_html_want_break(m, 2);
 	for (xmlNode *c = n->children; c && !m->err; c = c->next) {
 		if (depth + 1 > m->max_depth) {
 			m->err = -ELOOP;
 			return;
 		}
 		if (is(c, "dt")) {
-			want_break(m, 1);
-			push_pfx(m, "  ", "- ");
+			hp_html_want_break(m, 1);
+			hp_html_push_pfx(m, "  ", "- ");
 			m->item_start = 1;
 			emphasis(m, c, depth + 1, HP_HTML_STRONG);
 			m->item_start = 0;
-			pop_pfx(m);
+			hp_html_pop_pfx(m);
 		} else if (is(c, "dd")) {
-			want_break(m, 2);
-			push_pfx(m, "  ", NULL);
+			hp_html_want_break(m, 2);
+			hp_html_push_pfx(m, "  ", NULL);
 			walk_children(m, c, depth + 1);
-			pop_pfx(m);
-			want_break(m, 2);
+			hp_html_pop_pfx(m);
+			hp_html_want_break(m, 2);
 		} else if (is(c, "div")) {
 			def_list(m, c, depth + 1);   /* <div> groups inside <dl> (HTML §4.4.9) */
 		} else
 			walk(m, c, depth + 1);
 	}
-	want_break(m, 2);
+	hp_html_want_break(m, 2);
 }
 
 /* Links inside <pre>: a fenced block cannot hold them, so they follow the
@@ -806,8 +615,8 @@ static void pre_links(struct hp_html_md *m, xmlNode *n, int depth, int *count)
 		const char *href = is(c, "a") ? attr(c, "href") : NULL;
 		if (href && *href && !skip_href(href)) {
 			if (*count == 0) {
-				want_break(m, 2);
-				out_atom(m, "Links:", 6);
+				hp_html_want_break(m, 2);
+				hp_html_out_atom(m, "Links:", 6);
 			}
 			m->space = 1;
 			link(m, c, depth + 1);
@@ -896,10 +705,10 @@ static void el_br(struct hp_html_md *m, xmlNode *n, int depth)
 static void el_hr(struct hp_html_md *m, xmlNode *n, int depth)
 {
 	if (!m->inline_only) {
-		want_break(m, 2);
-		begin_text(m);
-		out_str(m, "---");
-		want_break(m, 2);
+		hp_html_want_break(m, 2);
+		hp_html_begin_text(m);
+		hp_html_out_str(m, "---");
+		hp_html_want_break(m, 2);
 	}
 }
 
@@ -910,7 +719,7 @@ static void el_pre(struct hp_html_md *m, xmlNode *n, int depth)
 	if (!m->inline_only)
 		pre_links(m, n, depth, &links);
 	if (links)
-		want_break(m, 2);
+		hp_html_want_break(m, 2);
 }
 
 /* Form fields are left out, but a checkbox is a task list's state
@@ -920,7 +729,7 @@ static void el_input(struct hp_html_md *m, xmlNode *n, int depth)
 	const char *type = attr(n, "type");
 	if (!type || strcasecmp(type, "checkbox") != 0)
 		return;
-	out_atom(m, attr(n, "checked") ? "[x]" : "[ ]", 3);
+	hp_html_out_atom(m, attr(n, "checked") ? "[x]" : "[ ]", 3);
 	m->space = 1;
 }
 
@@ -994,22 +803,22 @@ static void flush_breaks(struct hp_html_md *m)
 		return;     /* begin_text writes the "  " of the <br> first */
 	while (m->nls < m->need_nl) {
 		if (m->nls > 0)
-			out_prefix_blank(m);
-		out_str(m, "\n");
+			hp_html_out_prefix_blank(m);
+		hp_html_out_str(m, "\n");
 		m->nls++;
 	}
 }
 
 static void el_blockquote(struct hp_html_md *m, xmlNode *n, int depth)
 {
-	want_break(m, 2);
+	hp_html_want_break(m, 2);
 	flush_breaks(m);
 	if (!m->inline_only)
-		push_pfx(m, "> ", NULL);
+		hp_html_push_pfx(m, "> ", NULL);
 	walk_children(m, n, depth);
 	if (!m->inline_only)
-		pop_pfx(m);
-	want_break(m, 2);
+		hp_html_pop_pfx(m);
+	hp_html_want_break(m, 2);
 }
 
 static void el_table(struct hp_html_md *m, xmlNode *n, int depth)
@@ -1172,7 +981,7 @@ static void walk(struct hp_html_md *m, xmlNode *n, int depth)
 	}
 	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
 		if (n->content)
-			text_node(m, (const char *)n->content);
+			hp_html_text_node(m, (const char *)n->content);
 		return;
 	}
 	if (n->type != XML_ELEMENT_NODE || !n->name)
@@ -1189,13 +998,13 @@ static void walk(struct hp_html_md *m, xmlNode *n, int depth)
 		e->fn(m, n, depth);
 	} else if (e && e->kind == EL_BLOCK) {
 		/* separated from what is around them by a blank line */
-		want_break(m, 2);
+		hp_html_want_break(m, 2);
 		walk_children(m, n, depth);
-		want_break(m, 2);
+		hp_html_want_break(m, 2);
 	} else if (e && e->kind == EL_ROW) {
-		want_break(m, 1);
+		hp_html_want_break(m, 1);
 		walk_children(m, n, depth);
-		want_break(m, 1);
+		hp_html_want_break(m, 1);
 	} else {
 		walk_children(m, n, depth);     /* span, font, abbr, unknown */
 	}
@@ -1251,7 +1060,7 @@ static int has_text(xmlNode *n)
 
 /* The page: its <title>, then <main>, else its <article>s, else the body
  * without chrome. A <main> or <article> with no text does not count. */
-static void walk_page(struct hp_html_md *m, xmlNode *root)
+void hp_html_walk_page(struct hp_html_md *m, xmlNode *root)
 {
 	for (xmlNode *c = root->children; c; c = c->next)
 		if (is(c, "head"))
@@ -1284,26 +1093,6 @@ char *hp_html_render_inline(struct hp_html_md *m, xmlNode *n, int depth, int esc
 	return render_inline(m, n, depth, escape_pipe);
 }
 
-void hp_html_want_break(struct hp_html_md *m, int n)
-{
-	want_break(m, n);
-}
-
-int hp_html_begin_text(struct hp_html_md *m)
-{
-	return begin_text(m);
-}
-
-void hp_html_out_str(struct hp_html_md *m, const char *s)
-{
-	out_str(m, s);
-}
-
-void hp_html_out_atom(struct hp_html_md *m, const char *s, size_t n)
-{
-	out_atom(m, s, n);
-}
-
 int hp_html_is(const xmlNode *n, const char *name)
 {
 	return is(n, name);
@@ -1314,184 +1103,3 @@ const char *hp_html_attr(const xmlNode *n, const char *name)
 	return attr(n, name);
 }
 
-void hp_html_note(struct hp_html_md *m, const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		m->err = -ENOMEM;
-		return;
-	}
-	if (m->doc && (r = hp_doc_warn(m->doc, "%s", s)) < 0)
-		m->err = r;
-	if (!m->inline_only) {
-		want_break(m, 2);
-		begin_text(m);
-		out_str(m, "> Note: ");
-		out_str(m, s);
-		want_break(m, 2);
-	}
-	free(s);
-}
-
-/* ---- charset ------------------------------------------------------------------- */
-
-/* The charset a <meta> in the first 4 KiB declares, into out ("" if none). */
-static void meta_charset(const char *d, size_t len, char *out, size_t outlen)
-{
-	size_t n = len < 4096 ? len : 4096;
-	out[0] = '\0';
-	for (size_t i = 0; i + 8 < n; i++) {
-		if (strncasecmp(d + i, "charset", 7) != 0)
-			continue;
-		size_t k = i + 7;
-		while (k < n && (d[k] == ' ' || d[k] == '\t'))
-			k++;
-		if (k >= n || d[k] != '=')
-			continue;
-		k++;
-		while (k < n && (d[k] == ' ' || d[k] == '"' || d[k] == '\''))
-			k++;
-		size_t l = 0;
-		while (k + l < n && l + 1 < outlen &&
-		       (isalnum((unsigned char)d[k + l]) || d[k + l] == '-' || d[k + l] == '_' ||
-		        d[k + l] == '.' || d[k + l] == ':'))
-			l++;
-		memcpy(out, d + k, l);
-		out[l] = '\0';
-		return;
-	}
-}
-
-static int page_utf8(const char *data, size_t len, char **ret, size_t *ret_len,
-                     char *err, size_t errlen)
-{
-	const unsigned char *u = (const unsigned char *)data;
-	int bom = (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF))) ||
-	          (len >= 3 && memcmp(u, "\xEF\xBB\xBF", 3) == 0);
-	if (!bom && !hp_utf8_valid(data, len)) {
-		char cs[48];
-		meta_charset(data, len, cs, sizeof(cs));
-		if (cs[0] && hp_charset_known(cs)) {
-			int r = hp_to_utf8_from(cs, data, len, ret, ret_len, err, errlen);
-			if (r == 0 || r == -ENOMEM)
-				return r;
-			/* the declaration was wrong: detect instead */
-		}
-	}
-	return hp_to_utf8(data, len, ret, ret_len, err, errlen);
-}
-
-/* End with exactly one newline (none for an empty page). 0 or -errno. */
-static int finish_output(struct hp_html_md *m)
-{
-	while (m->out.len && isspace((unsigned char)m->out.data[m->out.len - 1]))
-		m->out.len--;
-	if (m->out.data)
-		m->out.data[m->out.len] = '\0';
-	return m->out.len ? hp_buf_addc(&m->out, '\n') : 0;
-}
-
-/* The walk's first error as the converter's result, with its sentence. */
-static int walk_error(const struct hp_html_md *m, const hp_convert_limits *lim,
-                      char *err, size_t errlen)
-{
-	if (m->err == -ELOOP) {
-		snprintf(err, errlen, "HTML nested deeper than %d levels", lim->max_depth);
-		return -EINVAL;
-	}
-	if (m->err == -EFBIG)
-		return hp_conv_efbig(lim->max_output, err, errlen);
-	return m->err;
-}
-
-/* doc->meta_json from the page: its language (<html lang>). 0 or -errno. */
-static int page_meta(const xmlNode *root, hp_doc *doc)
-{
-	const char *lang = attr(root, "lang");
-	if (!lang || !*lang || strlen(lang) >= 64)
-		return 0;
-	hp_buf meta;
-	hp_buf_init(&meta, 0);
-	int r;
-	if ((r = hp_buf_addstr(&meta, "{\"lang\": ")) < 0 || (r = hp_json_str(&meta, lang)) < 0 ||
-	    (r = hp_buf_addc(&meta, '}')) < 0) {
-		hp_buf_free(&meta);
-		return r;
-	}
-	doc->meta_json = hp_buf_steal(&meta);
-	return doc->meta_json ? 0 : -ENOMEM;
-}
-
-/* ---- entry point ------------------------------------------------------------------ */
-
-static int convert_html(const char *name, const char *data, size_t len,
-                        const hp_convert_limits *lim, hp_doc *doc,
-                        char *err, size_t errlen)
-{
-	char *s = NULL;
-	size_t n = 0;
-	htmlDocPtr x = NULL;
-	struct hp_html_md m;
-	memset(&m, 0, sizeof(m));
-	hp_buf_init(&m.out, lim->max_output);
-	hp_buf_init(&m.pend, lim->max_output);
-	m.max_depth = lim->max_depth;
-	m.max_output = lim->max_output;
-	m.doc = doc;
-
-	int r = page_utf8(data, len, &s, &n, err, errlen);
-	if (r < 0)
-		goto out;
-	if (n > INT32_MAX) {
-		snprintf(err, errlen, "HTML page too large to parse");
-		r = -EFBIG;
-		goto out;
-	}
-	x = htmlReadMemory(s, (int)n, NULL, "UTF-8",
-	                   HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-	                   HTML_PARSE_RECOVER | HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT);
-	if (!x) {
-		snprintf(err, errlen, "HTML could not be parsed");
-		r = -EINVAL;
-		goto out;
-	}
-	xmlNode *root = xmlDocGetRootElement(x);
-	if (root)
-		walk_page(&m, root);
-	if (m.pfx_cut && !m.err)
-		m.err = hp_doc_warn(doc, "lists and quotes nested deeper than %d levels were flattened",
-		                    MAX_PFX);
-	if (!m.err)
-		m.err = finish_output(&m);
-	if ((r = walk_error(&m, lim, err, errlen)) < 0)
-		goto out;
-	const char *title = m.title ? m.title : m.h1;
-	if (title && (r = hp_title_from_line(title, strlen(title), HP_TITLE_MAX, &doc->title)) < 0)
-		goto out;
-	if (root && (r = page_meta(root, doc)) < 0)
-		goto out;
-	doc->markdown_len = m.out.len;
-	doc->markdown = hp_buf_steal(&m.out);
-	if (!doc->markdown)
-		r = -ENOMEM;
-out:
-	if (r < 0) {
-		free(doc->title);
-		free(doc->meta_json);
-		doc->title = doc->meta_json = NULL;
-	}
-	if (x)
-		xmlFreeDoc(x);
-	free(s);
-	free(m.title);
-	free(m.h1);
-	hp_buf_free(&m.out);
-	hp_buf_free(&m.pend);
-	return r;
-}
-
-const hp_converter hp_conv_html = { HP_FMT_HTML, convert_html };

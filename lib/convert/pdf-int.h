@@ -57,6 +57,7 @@ typedef struct hp_pdf_page {
 	int ocr_confidence;    /* 0..100 */
 	const char *ocr_lang;  /* static */
 	int ocr_timed_out;
+	int ocr_dpi;           /* the resolution it was rendered at */
 	/* A page without text that OCR did not read (the document's OCR budget
 	 * was spent, the page was too large, did not render): why, malloc'd,
 	 * said in the Markdown where the page's text would be. */

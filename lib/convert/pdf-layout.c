@@ -796,9 +796,24 @@ static int crosses(const hp_pdf_seg *s, float g0, float g1)
 	return s->x0 < g0 - 1 && s->x1 > g1 + 1;
 }
 
+/* Is idx[j] the short last line of the full-width paragraph that ends at
+ * idx[j - 1] (it does not reach the gutter, so it would be read as the
+ * left column's first line)? Yes when it is the next line at the same
+ * size and left edge and nothing else is on its baseline. */
+static int span_last_line(const hp_pdf_page *pg, const uint32_t *idx, size_t j, size_t n, float g0)
+{
+	const hp_pdf_seg *s = &pg->segs[idx[j]], *prev = &pg->segs[idx[j - 1]];
+	float step = s->base - prev->base;
+	if (s->x1 > g0 + 1 || fabsf(s->x0 - prev->x0) > 1 || fabsf(s->size - prev->size) > 0.5f ||
+	    step < 0.5f * s->size || step > 1.6f * s->size)
+		return 0;
+	return j + 1 >= n || fabsf(pg->segs[idx[j + 1]].base - s->base) > s->size / 2;
+}
+
 /* A page with a column gutter [g0, g1]: bands of segments that do not
  * cross it are read left column then right column; segments across it
- * (a title, a full-width figure caption) are a band of their own. */
+ * (a title, a full-width figure caption, a paragraph with its short last
+ * line) are a band of their own. */
 static int column_bands(layout *L, uint32_t *idx, size_t n, float g0, float g1)
 {
 	const hp_pdf_page *pg = L->pg;
@@ -815,6 +830,8 @@ static int column_bands(layout *L, uint32_t *idx, size_t n, float g0, float g1)
 		for (j = i; j < n && crosses(&pg->segs[idx[j]], g0, g1) == span; j++)
 			if (span || pg->segs[idx[j]].x1 <= mid)
 				tmp[nt++] = idx[j];
+		if (span && j < n && span_last_line(pg, idx, j, n, g0))
+			tmp[nt++] = idx[j++];
 		r = do_flow(L, tmp, nt);
 		if (span || r < 0)
 			continue;

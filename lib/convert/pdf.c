@@ -365,8 +365,8 @@ static int collect(hp_pdf_page *pg, const fz_stext_page *sp, float ox, float oy,
 
 /* ---- pages without a text layer: OCR ------------------------------------------------ */
 
-/* Resolution pages are rendered at for OCR, lowered for pages so large that
- * the picture would pass half of what OCR accepts. */
+/* Resolution pages are rendered at for OCR ([workers] ocr_dpi), lowered for
+ * pages so large that the picture would pass half of what OCR accepts. */
 #define PDF_OCR_DPI 300
 /* Render page i in grey and read it with OCR into pg->ocr_*. 0 (also when
  * the page had nothing to read), -ENOTSUP (OCR not available: msg says
@@ -380,7 +380,7 @@ static int ocr_page(fz_document *doc, int i, hp_pdf_page *pg, const hp_convert_l
 	fz_try(ctx)
 	{
 		page = fz_load_page(ctx, doc, i);
-		float dpi = PDF_OCR_DPI;
+		float dpi = lim->ocr_dpi > 0 ? (float)lim->ocr_dpi : PDF_OCR_DPI;
 		while (dpi > 72 && (double)pg->w * dpi / 72 * pg->h * dpi / 72 > HP_OCR_MAX_PIXELS / 2)
 			dpi -= 25;
 		pix = fz_new_pixmap_from_page(ctx, page, fz_scale(dpi / 72, dpi / 72), fz_device_gray(ctx), 0);
@@ -398,6 +398,7 @@ static int ocr_page(fz_document *doc, int i, hp_pdf_page *pg, const hp_convert_l
 			pg->ocr_confidence = o.confidence;
 			pg->ocr_lang = o.lang;
 			pg->ocr_timed_out = o.timed_out;
+			pg->ocr_dpi = (int)dpi;
 		}
 	}
 	fz_always(ctx)
@@ -647,14 +648,14 @@ static void close_doc(fz_stream *stm, fz_document *doc)
 	fz_empty_store(ctx);
 }
 
-/* "ocr": {"pages": [..], "mean_confidence": N, "language": "..",
+/* "ocr": {"pages": [..], "mean_confidence": N, "language": "..", "dpi": N,
  * "cut_short": [..], "skipped": [..], "stopped_by": "ocr_max_pages"} when
  * pages were read by OCR or skipped by it: pages read (cut_short: of
  * those, the ones OCR stopped at their time budget), and pages without
  * text left unread (the document's budget spent, or the page failed). */
 static int add_ocr_meta(hp_buf *m, const job *j)
 {
-	int n = 0, n_skip = 0, sum = 0, r = 0;
+	int n = 0, n_skip = 0, sum = 0, r = 0, dpi = 0;
 	const char *lang = NULL;
 	for (int i = 0; i < j->n_pages; i++) {
 		n += j->pages[i].ocr_text != NULL;
@@ -678,6 +679,8 @@ static int add_ocr_meta(hp_buf *m, const job *j)
 			if (lists[l].what == 0) {
 				sum += pg->ocr_confidence;
 				lang = pg->ocr_lang;
+				if (!dpi || pg->ocr_dpi < dpi)
+					dpi = pg->ocr_dpi;  /* the lowest: a page too large was rendered lower */
 			}
 			r = k ? hp_buf_addf(m, ", %d", i + 1) : hp_buf_addf(m, "%s\"%s\": [%d", l ? ", " : "", lists[l].key, i + 1);
 			k++;
@@ -691,6 +694,8 @@ static int add_ocr_meta(hp_buf *m, const job *j)
 		r = hp_buf_addf(m, ", \"mean_confidence\": %d, \"language\": ", sum / n);
 	if (r == 0 && n)
 		r = hp_json_str(m, lang ? lang : "");
+	if (r == 0 && n)
+		r = hp_buf_addf(m, ", \"dpi\": %d", dpi);
 	if (r == 0 && j->ocr_stop)
 		r = hp_buf_addf(m, ", \"stopped_by\": \"%s\"", j->ocr_stop);
 	if (r == 0)

@@ -4,19 +4,23 @@
     embed_server.py PORT_FILE LOG_FILE [SCHEDULE]
 
 Listens on 127.0.0.1 (port 0: the kernel picks; written to PORT_FILE),
-logs one line per request to LOG_FILE ("<n> <what> <model> <inputs>").
+logs one line per request to LOG_FILE ("<n> <what> <model> <inputs>
+<dimensions asked for, or -> <Authorization header, or ->").
 SCHEDULE is a comma-separated list of what the first requests get:
   429      Too Many Requests, with Retry-After: 1
   500      Internal Server Error
   slow     the answer after 5 s (longer than the client's time-out)
   garbage  200 with a body that is not JSON
   short    200 with one vector fewer than inputs
+  hold     vectors, but only once the file PORT_FILE.release exists (a
+           request in flight for as long as the test wants)
 and every later request gets vectors. A model named "bad-model" always gets
 400. The vector of a text is deterministic: 8 numbers from its SHA-256,
 byte i / 256 - 0.5 (exact in float32), so a test can recompute it.
 """
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -61,7 +65,8 @@ class Handler(BaseHTTPRequestHandler):
         if req.get("model") == "bad-model":
             what = "400"
         with open(log_file, "a") as log:
-            log.write("%d %s %s %d\n" % (n, what, req.get("model"), len(inputs)))
+            log.write("%d %s %s %d %s %s\n" % (n, what, req.get("model"), len(inputs), req.get("dimensions", "-"),
+                                                self.headers.get("Authorization", "-")))
         if self.path != "/v1/embeddings":
             return self.reply(404, '{"error": "not found"}')
         if what == "429":
@@ -72,6 +77,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, '{"error": {"message": "model not found"}}')
         if what == "slow":
             time.sleep(5)
+        if what == "hold":
+            for _ in range(3000):
+                if os.path.exists(port_file + ".release"):
+                    break
+                time.sleep(0.1)
         if what == "garbage":
             return self.reply(200, '{"data": [ {"embedding": [0.1, ')
         data = [{"object": "embedding", "index": i, "embedding": vector(t)} for i, t in enumerate(inputs)]
@@ -87,6 +97,5 @@ srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 srv.daemon_threads = True
 with open(port_file + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
-import os
 os.rename(port_file + ".tmp", port_file)
 srv.serve_forever()

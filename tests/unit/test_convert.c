@@ -400,6 +400,31 @@ static void test_output_limit(void **state)
 	assert_int_equal(hp_convert("big.txt", text, sizeof(text), &small, &d, err, sizeof(err)), -EFBIG);
 	assert_null(d);
 	assert_non_null(strstr(err, "output over"));
+
+	/* every text converter stops at the cap with the same message */
+	static const char *const fixtures[] = { "notes.txt", "setext.md", "data.json", "pdfsniff.go",
+	                                         "sjis.csv", "latin1.txt" };
+	hp_convert_limits tiny = { .max_output = 16, .max_depth = 64 };
+	for (size_t i = 0; i < HP_ARRAY_SIZE(fixtures); i++) {
+		size_t n;
+		char *data = fixture(fixtures[i], &n);
+		d = NULL;
+		int r = hp_convert(fixtures[i], data, n, &tiny, &d, err, sizeof(err));
+		free(data);
+		if (r != -EFBIG || d || !strstr(err, "output over"))
+			fail_msg("%s with max_output 16: %d %s", fixtures[i], r, err);
+	}
+	static const char *const inline_docs[][2] = {
+		{ "page.html", "<p>aaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbb cccccccccccccccccccccc</p>" },
+		{ "feed.xml", "<?xml version=\"1.0\"?><feed><entry>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</entry></feed>" },
+	};
+	for (size_t i = 0; i < HP_ARRAY_SIZE(inline_docs); i++) {
+		d = NULL;
+		int r = hp_convert(inline_docs[i][0], inline_docs[i][1], strlen(inline_docs[i][1]), &tiny, &d, err,
+		                   sizeof(err));
+		if (r != -EFBIG || d || !strstr(err, "output over"))
+			fail_msg("%s with max_output 16: %d %s", inline_docs[i][0], r, err);
+	}
 }
 
 int main(void)

@@ -57,6 +57,7 @@ static void test_job_round_trip(void **state)
 		.max_sheet_rows = 12345,
 		.ocr_max_pages = 20,
 		.ocr_time_ms = 9000,
+		.ocr_dpi = 150,
 	};
 	hp_buf b;
 	hp_buf_init(&b, 0);
@@ -80,7 +81,7 @@ static void test_job_round_trip(void **state)
 	assert_string_equal(d.ocr_languages, "eng deu");
 	assert_true(d.zip_max_total == 3ull << 30);
 	assert_true(d.zip_max_ratio == 150 && d.zip_max_entries == 777 && d.max_sheet_rows == 12345);
-	assert_true(d.ocr_max_pages == 20 && d.ocr_time_ms == 9000);
+	assert_true(d.ocr_max_pages == 20 && d.ocr_time_ms == 9000 && d.ocr_dpi == 150);
 	free(copy);
 
 	/* Without overlap and min: absent, decoded as 0 / not present. */

@@ -337,6 +337,30 @@ static void test_pre_links(void **state)
 	hp_doc_free(d);
 }
 
+/* A click-tracking redirect that carries its target (Bing's /ck/a with
+ * u=a1 + base64url) links to the target, a path on the redirector's own
+ * site included; one to a script is no link; anything else stays as written. */
+static void test_redirect_links(void **state)
+{
+	hp_doc *d = html("<p><a href=\"https://www.bing.com/ck/a?!&amp;&amp;p=ab12&amp;ptn=3"
+	                 "&amp;u=a1aHR0cHM6Ly9lLm9yZy9hP2I9MQ&amp;ntb=1\">one</a> "
+	                 "<a href=\"//bing.com/ck/a?u=a1aHR0cHM6Ly9lLm9yZy9-eD4_\">two</a> "
+	                 "<a href=\"https://www.bing.com/ck/a?u=a1amF2YXNjcmlwdDphbGVydCgxKS8v\">three</a> "
+	                 "<a href=\"https://www.bing.com/ck/a?u=a1aHR0cHM6Ly9lLm9y*\">four</a> "
+	                 "<a href=\"https://notbing.com/ck/a?u=a1aHR0cHM6Ly9lLm9yZy9hP2I9MQ\">five</a> "
+	                 "<a href=\"https://www.bing.com/search?u=a1aHR0cHM6Ly9lLm9yZy9hP2I9MQ\">six</a> "
+	                 "<a href=\"https://www.bing.com/ck/a?u=a1L3NlYXJjaD9xPXg\">seven</a> "
+	                 "<a href=\"https://www.bing.com/ck/a?u=a1Ly9ldmlsLm9yZy8\">eight</a></p>");
+	expect_in(d, "[one](https://e.org/a?b=1) [two](https://e.org/~x%3E?) "
+	             "three "
+	             "[four](https://www.bing.com/ck/a?u=a1aHR0cHM6Ly9lLm9y*) "
+	             "[five](https://notbing.com/ck/a?u=a1aHR0cHM6Ly9lLm9yZy9hP2I9MQ) "
+	             "[six](https://www.bing.com/search?u=a1aHR0cHM6Ly9lLm9yZy9hP2I9MQ) "
+	             "[seven](https://www.bing.com/search?q=x) "
+	             "[eight](https://www.bing.com/ck/a?u=a1Ly9ldmlsLm9yZy8)");
+	hp_doc_free(d);
+}
+
 /* Blocks inside a link or emphasis (a card) must not end it: line breaks
  * at most, and a heading there is its text. */
 static void test_blocks_in_inline(void **state)
@@ -460,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_lists_in_cells),
 		cmocka_unit_test(test_inline_marks),
 		cmocka_unit_test(test_pre_links),
+		cmocka_unit_test(test_redirect_links),
 		cmocka_unit_test(test_blocks_in_inline),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_entities),

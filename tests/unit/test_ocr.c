@@ -3,7 +3,8 @@
  * truncated image, a forged header of a giant image and a language that is
  * not installed fail with a sentence; a picture is detected as an image;
  * a page too large for the memory the process has left is refused with a
- * sentence, not an abort inside Tesseract.
+ * sentence, not an abort inside Tesseract; the same picture as JPEG, TIFF,
+ * WebP, GIF and BMP is read too.
  * Skips (77) when Tesseract's English data is not installed. Fixtures are
  * in tests/data/ocr/ (made by its make.sh). */
 #include <errno.h>
@@ -173,6 +174,43 @@ static void test_page_over_memory(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The same picture as JPEG, TIFF, WebP, GIF and BMP (written here by
+ * Leptonica from the PNG) is read too. A format this Leptonica cannot
+ * write is said and left out; PNG, JPEG and TIFF must all be there. */
+static void test_other_formats(void **state)
+{
+	static const struct { int iff; const char *name; bool required; } fmts[] = {
+		{ IFF_JFIF_JPEG, "invoice.jpg", true }, { IFF_TIFF_ZIP, "invoice.tif", true },
+		{ IFF_WEBP, "invoice.webp", false }, { IFF_GIF, "invoice.gif", false },
+		{ IFF_BMP, "invoice.bmp", false },
+	};
+	PIX *pix = pixReadMem((const l_uint8 *)png, png_len);
+	assert_non_null(pix);
+	for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+		l_uint8 *data = NULL;
+		size_t size = 0;
+		if (pixWriteMem(&data, &size, pix, fmts[i].iff) != 0 || !data) {
+			if (fmts[i].required)
+				fail_msg("Leptonica cannot write %s", fmts[i].name);
+			printf("(Leptonica here cannot write %s: not checked)\n", fmts[i].name);
+			continue;
+		}
+		hp_doc *doc = NULL;
+		char err[256] = "";
+		int r = hp_convert(fmts[i].name, (const char *)data, size, &lim, &doc, err, sizeof err);
+		lept_free(data);
+		if (r < 0)
+			fail_msg("convert %s: %s", fmts[i].name, err);
+		assert_int_equal(doc->format, HP_FMT_IMAGE);
+		if (!strstr(doc->markdown, "Invoice 4711 from Hopper Supplies"))
+			fail_msg("%s: words not found in [%s]", fmts[i].name, doc->markdown);
+		assert_non_null(strstr(doc->markdown, "<!-- page 1: text by OCR (eng), mean confidence"));
+		assert_non_null(strstr(doc->meta_json, "\"mean_confidence\": "));
+		hp_doc_free(doc);
+	}
+	pixDestroy(&pix);
+}
+
 static void test_detected_by_content(void **state)
 {
 	assert_int_equal(hp_detect("scan", png, png_len), HP_FMT_IMAGE);
@@ -196,6 +234,7 @@ int main(int argc, char **argv)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_words_come_back),
+		cmocka_unit_test(test_other_formats),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_giant_header),
 		cmocka_unit_test(test_language_missing),

@@ -100,6 +100,9 @@ static void test_paper(void **state)
 	assert_null(strstr(d->markdown, "recon-"));
 	/* ... but a word the document writes with a hyphen elsewhere keeps it */
 	at(d, "Right column first paragraph, a well-known fact: it must come");
+	/* the full-width abstract keeps its short last line (it does not reach
+	 * the gutter, yet is not the left column's first line) */
+	at(d, "depending on its font and its position.\n\n## 1 Introduction\n");
 	/* paragraphs: the gap between the two left paragraphs is kept */
 	at(d, "its position.\n\nLeft column second paragraph");
 	/* lists */
@@ -207,6 +210,19 @@ static void test_scan_needs_ocr(void **state)
 	hp_doc_free(d);
 }
 
+/* The document information dictionary's title beats the largest text on
+ * page 1, and its author reaches meta. */
+static void test_metadata(void **state)
+{
+	hp_doc *d;
+	char err[256];
+	assert_int_equal(convert_with("titled.pdf", &lim, &d, err, sizeof err), 0);
+	assert_string_equal(d->title, "Memo on Reading Order");
+	assert_non_null(strstr(d->meta_json, "\"author\": \"Ada Writer\""));
+	at(d, "\n# Memo\n");     /* the page's own heading stays */
+	hp_doc_free(d);
+}
+
 static void test_page_cap(void **state)
 {
 	hp_convert_limits l = lim;
@@ -305,6 +321,7 @@ int main(int argc, char **argv)
 		printf("OCR not available here: scans are checked for ocr_needed only\n");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paper),
+		cmocka_unit_test(test_metadata),
 		cmocka_unit_test(test_ruled_table),
 		cmocka_unit_test(test_running_and_numbered),
 		cmocka_unit_test(test_encrypted),

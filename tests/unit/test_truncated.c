@@ -149,12 +149,12 @@ static void test_golden_cut(void **state)
 }
 
 /* Charset paths: a multi-byte sequence cut in half, UTF-16 with an odd
- * byte, Shift_JIS. */
+ * byte, Shift_JIS; and source code (the code converter). */
 static void test_charsets_cut(void **state)
 {
 	static const char *const files[] = {
 		"latin1.txt", "sjis.txt", "sjis.csv", "utf16.txt", "utf16-nobom.md", "front.md",
-		"setext.md", "data.json", "notes.txt", NULL,
+		"setext.md", "data.json", "notes.txt", "pdfsniff.go", NULL,
 	};
 	cut_dir("convert", files);
 }

@@ -9,11 +9,14 @@ has exact widths, so justified lines are exact) and written as PDF content
 streams with y measured from the top of the page, converted below.
 """
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = {"paper.pdf": "paper.pdf", "ruled.pdf": "ruled.pdf", "memo.pdf": "memo.pdf"}
 W, H = 612, 792   # US Letter
 
 FONTS = {"F1": "Courier", "F2": "Helvetica-Bold", "F3": "Helvetica", "F4": "Times-Roman",
@@ -284,7 +287,35 @@ def main():
     for i in range(60000):
         p.ops.append("%d %d 1 1 re f" % (50 + (i % 500), 100 + (i // 500) % 500))
     write("slow.pdf", [p])
+    # a title and an author in the document information dictionary
+    add_info("memo.pdf", "titled.pdf", "Memo on Reading Order", "Ada Writer")
+    # golden documents too (tests/data/golden/README): hopper convert must
+    # give their twins byte for byte, the daemon must store the same, and
+    # every cut of them must convert or fail cleanly
+    for name, golden in GOLDEN.items():
+        shutil.copyfile(os.path.join(HERE, name), os.path.join(HERE, "..", "golden", golden))
     return 0
+
+
+def add_info(src, dst, title, author):
+    """Copy src to dst with a document information dictionary (Title,
+    Author), appended as an incremental update (PDF 1.7 §7.5.6): mutool
+    create writes none."""
+    with open(os.path.join(HERE, src), "rb") as fh:
+        b = fh.read()
+    if not b.endswith(b"\n"):
+        b += b"\n"
+    tail = b[b.rfind(b"trailer"):]
+    size = int(re.search(rb"/Size (\d+)", tail).group(1))
+    root = re.search(rb"/Root (\d+ \d+ R)", tail).group(1)
+    prev = int(b[b.rfind(b"startxref") + 9:].split()[0])
+    obj = b"%d 0 obj\n<</Title (%s)/Author (%s)>>\nendobj\n" % (size, title.encode(), author.encode())
+    xref = len(b) + len(obj)
+    b += obj + b"xref\n%d 1\n%010d 00000 n \n" % (size, len(b))
+    b += b"trailer\n<</Size %d/Root %s/Info %d 0 R/Prev %d>>\nstartxref\n%d\n%%%%EOF\n" % (
+        size + 1, root, size, prev, xref)
+    with open(os.path.join(HERE, dst), "wb") as fh:
+        fh.write(b)
 
 
 if __name__ == "__main__":
