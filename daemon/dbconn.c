@@ -29,14 +29,27 @@ static void db_on_event(hp_evsrc *src, uint32_t events)
 	hp_dbconn_drain(d);
 }
 
+/* The completion batch's connection: its result in (or a break). */
+static void dbc_on_event(hp_evsrc *src, uint32_t events)
+{
+	hp_daemon *d = (hp_daemon *)((char *)src - offsetof(hp_daemon, dbc));
+	hp_dbconn_drain(d);
+	hp_jobs_poll_done(d);
+}
+
 void hp_dbconn_register(hp_daemon *d)
 {
 	if (d->db_registered)
 		return;
 	d->db.fd = hp_queue_fd(d->q);
 	d->db.handler = db_on_event;
-	if (d->db.fd >= 0 && hp_evsrc_add(d->epfd, &d->db, EPOLLIN) == 0)
+	d->dbc.fd = hp_queue_complete_fd(d->q);
+	d->dbc.handler = dbc_on_event;
+	if (d->db.fd >= 0 && hp_evsrc_add(d->epfd, &d->db, EPOLLIN) == 0) {
 		d->db_registered = true;
+		if (d->dbc.fd >= 0 && hp_evsrc_add(d->epfd, &d->dbc, EPOLLIN) < 0)
+			d->dbc.fd = -1;
+	}
 }
 
 void hp_dbconn_unregister(hp_daemon *d)
@@ -44,6 +57,8 @@ void hp_dbconn_unregister(hp_daemon *d)
 	if (!d->db_registered)
 		return;
 	hp_evsrc_del(d->epfd, &d->db);
+	if (d->dbc.fd >= 0)
+		hp_evsrc_del(d->epfd, &d->dbc);
 	d->db_registered = false;
 }
 

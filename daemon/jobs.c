@@ -324,6 +324,8 @@ static bool refill(hp_daemon *d)
 	if (d->i_ready < d->n_ready)
 		return true;
 	ready_free(d);
+	if (d->n_dones + d->n_flushing >= HP_DONES_MAX)
+		return false; /* storing is behind: flushed() asks again */
 	int alive = hp_pool_alive(d->pool);
 	size_t low = (size_t)(alive > 0 ? alive : 1) * 2;
 	if (d->claim_size < low)
@@ -685,6 +687,52 @@ void hp_jobs_poll_done(hp_daemon *d)
 		flushed(d, r);
 }
 
+/* Send the first HP_BATCH_MAX finished jobs as one batch. Returns false
+ * when nothing could be sent. */
+static bool flush_some(hp_daemon *d, bool force)
+{
+	size_t n = d->n_dones < HP_BATCH_MAX ? d->n_dones : HP_BATCH_MAX;
+	hp_completion *c = calloc(n, sizeof *c);
+	hp_done *batch = n < d->n_dones ? malloc(n * sizeof *batch) : d->dones;
+	if (!c || !batch) {
+		free(c);
+		if (batch != d->dones)
+			free(batch);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		hp_done *x = &d->dones[i];
+		c[i] = (hp_completion){ .job_id = (int64_t)x->job_id, .sha256_hex = x->sha256,
+			                .bytes = x->bytes, .doc = x->has_doc ? &x->res.doc : NULL,
+			                .chunks = x->res.chunks, .n_chunks = x->res.n_chunks };
+	}
+	/* The batch leaves d->dones: results arriving meanwhile, and those
+	 * past HP_BATCH_MAX, start the next. */
+	d->flushing = batch;
+	d->n_flushing = n;
+	d->fl_items = c;
+	if (batch == d->dones) {
+		d->dones = NULL;
+		d->n_dones = d->cap_dones = 0;
+	} else {
+		memcpy(batch, d->dones, n * sizeof *batch);
+		memmove(d->dones, d->dones + n, (d->n_dones - n) * sizeof *d->dones);
+		d->n_dones -= n;
+	}
+	/* fl_items point into the batch's own results, not into d->dones */
+	for (size_t i = 0; i < n; i++) {
+		c[i].doc = batch[i].has_doc ? &batch[i].res.doc : NULL;
+		c[i].chunks = batch[i].res.chunks;
+		c[i].sha256_hex = batch[i].sha256;
+	}
+	int r = hp_queue_complete_start(d->q, c, n);
+	if (r < 0)
+		flushed(d, r);
+	else if (force)
+		flushed(d, hp_queue_complete_wait(d->q));
+	return r >= 0;
+}
+
 void hp_jobs_flush_done(hp_daemon *d, bool force)
 {
 	hp_jobs_poll_done(d);
@@ -694,27 +742,11 @@ void hp_jobs_flush_done(hp_daemon *d, bool force)
 		return; /* one batch in flight at a time: the next one grows */
 	if (!force && hp_jobs_done_due_ms(d, hp_now_ms()) > 0)
 		return;
-	size_t n = d->n_dones;
-	hp_completion *c = calloc(n, sizeof *c);
-	if (!c)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		hp_done *x = &d->dones[i];
-		c[i] = (hp_completion){ .job_id = (int64_t)x->job_id, .sha256_hex = x->sha256,
-			                .bytes = x->bytes, .doc = x->has_doc ? &x->res.doc : NULL,
-			                .chunks = x->res.chunks, .n_chunks = x->res.n_chunks };
-	}
-	/* The batch leaves d->dones: results arriving meanwhile start the next. */
-	d->flushing = d->dones;
-	d->n_flushing = n;
-	d->fl_items = c;
-	d->dones = NULL;
-	d->n_dones = d->cap_dones = 0;
-	int r = hp_queue_complete_start(d->q, c, n);
-	if (r < 0)
-		flushed(d, r);
-	else if (force)
-		flushed(d, hp_queue_complete_wait(d->q));
+	/* force (shutdown): every finished job, HP_BATCH_MAX at a time, each
+	 * tried once (a batch that failed went back to d->dones) */
+	size_t rounds = force ? d->n_dones / HP_BATCH_MAX + 1 : 1;
+	while (flush_some(d, force) && --rounds && d->n_dones && !d->db_broken)
+		;
 }
 
 void hp_jobs_on_result(void *userdata, uint64_t job_id, hp_pool_outcome o, hp_result *res,

@@ -42,6 +42,14 @@
 #define HP_READAHEAD_BYTES (32u << 20)
 #define HP_BATCH_JOBS 64
 #define HP_BATCH_MS 20
+/* At most this many jobs in one completion statement: finished jobs
+ * beyond it wait for the next batch (a statement's cost grows faster
+ * than its size). */
+#define HP_BATCH_MAX 256
+/* Back-pressure: no new claim while this many finished jobs wait to be
+ * stored (in the batch in flight or behind it), so that claims never run
+ * ahead of what the database stores and leases never pile up. */
+#define HP_DONES_MAX (2 * HP_BATCH_MAX)
 /* Files found while the database is away are remembered up to this many;
  * past it, the catch-up scan at reconnect finds the rest. */
 #define HP_PENDING_MAX 100000
@@ -82,6 +90,7 @@ typedef struct hp_daemon {
 	int epfd;
 	hp_evsrc sig;
 	hp_evsrc db;
+	hp_evsrc dbc;           /* the completion connection's socket */
 	bool db_registered;
 	hp_pgembed *pg;
 	char *conninfo;

@@ -1,6 +1,8 @@
 /* queue.h — the job queue in PostgreSQL (DESIGN §3, §4).
  *
- * What it does: one libpq connection per hp_queue. Enqueue (idempotent per
+ * What it does: two libpq connections per hp_queue: one for completion
+ * batches sent without waiting (hp_queue_complete_start), one for every
+ * other call, so a batch being stored never holds up a claim. Enqueue (idempotent per
  * file version: watch + path relative to the watch root + inode + size +
  * mtime; no device number, DESIGN §3), claim with FOR UPDATE SKIP LOCKED and
  * a lease (owner = "node:pid", expiry), complete in batches (documents,
@@ -49,10 +51,15 @@ int hp_queue_open(const char *conninfo, const char *owner, hp_queue **ret);
 void hp_queue_close(hp_queue *q);
 /* The connection's socket, for the event loop (readable = notifications). */
 int hp_queue_fd(const hp_queue *q);
+/* The completion connection's socket (readable = the batch in flight may
+ * have its result: call hp_queue_complete_poll). Changes on reconnect. */
+int hp_queue_complete_fd(const hp_queue *q);
 PGconn *hp_queue_conn(hp_queue *q);
 /* Reconnect after the connection broke (re-LISTENs, statements are
  * prepared again). Logs nothing: the caller logs an outage once. 0 or
- * -ECONNREFUSED. */
+ * -ECONNREFUSED. A completion batch in flight whose connection still
+ * works stays in flight (or its result is taken); one whose connection
+ * broke too ends -ECONNRESET (nothing of it stored). */
 int hp_queue_reconnect(hp_queue *q);
 /* The database's words for the last failed call (one line); "" if none.
  * Borrowed: valid until the next call. */
@@ -157,8 +164,8 @@ int hp_queue_complete_batch(hp_queue *q, hp_completion *items, size_t n);
 /* The same without waiting: send the statement and return (0, or an
  * error of the whole batch). items must stay valid until
  * hp_queue_complete_poll says the batch is finished. One batch at a time
- * (-EBUSY). Any other call on the queue meanwhile first waits for the
- * batch's result (its items are filled then; poll still reports it). */
+ * (-EBUSY). The batch runs on its own connection: other calls on the
+ * queue meanwhile do not wait for it. */
 int hp_queue_complete_start(hp_queue *q, hp_completion *items, size_t n);
 /* Without blocking: -EINPROGRESS while the batch runs; 1 when it finished
  * and every item has its result; 0 when no batch was started; else the
@@ -218,8 +225,9 @@ int hp_queue_workers_publish(hp_queue *q, const char *node, const hp_queue_worke
  * back, or -EIO (message in conn). */
 int hp_queue_retry_failed(PGconn *conn, const int64_t *ids, size_t n);
 
-/* Consume input on the socket; returns the number of notifications
- * received (>= 0), or -errno when the connection broke. */
+/* Consume input on the sockets (both connections; the completion one
+ * only while no batch is in flight); returns the number of notifications
+ * received (>= 0), or -errno when a connection broke. */
 int hp_queue_drain_notify(hp_queue *q);
 /* Jobs of our watches (all watches when none were set) queued, retry due
  * or lease-expired: what could be claimed now. Walks the claim indexes

@@ -86,6 +86,22 @@ hpcpu() {
 	done
 	echo "$t"
 }
+# pgprocs: CPU ticks of each process of the cluster, by its title
+# ("postgres: hopper hopper [local] idle", "autovacuum worker", ...), one
+# "ticks title" a line (live processes only).
+pgprocs() {
+	local pm c
+	pm=$(head -n 1 "$tmp/state/pg/postmaster.pid" 2>/dev/null) || return 0
+	for c in $(pgrep -P "$pm"); do
+		echo "$(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0) $c $(tr '\0' ' ' < "/proc/$c/cmdline" 2>/dev/null | sed 's/ *$//')"
+	done
+}
+# pgdiff BEFORE AFTER COUNT: ms per file of each process that used CPU.
+pgdiff() {
+	awk -v n="$3" -v hz="$(getconf CLK_TCK)" 'NR == FNR { b[$2] = $1; next }
+		{ t = $1 - ($2 in b ? b[$2] : 0); $1 = ""; pid = $2; $2 = "";
+		  if (t > 0) printf "    %6.3f ms  %s\n", t * 1000 / hz / n, $0 }' "$1" "$2"
+}
 perfile() { echo "scale=2; $1 * 1000 / $(getconf CLK_TCK) / $2" | bc; }
 
 # drop NAME COUNT: move the staged folder NAME into the watch, wait until
@@ -94,7 +110,7 @@ perfile() { echo "scale=2; $1 * 1000 / $(getconf CLK_TCK) / $2" | bc; }
 finished=0
 drop() {
 	local name=$1 count=$2 t0 h0 p0
-	t0=$(date +%s.%N); h0=$(hpcpu); p0=$(pgcpu)
+	t0=$(date +%s.%N); h0=$(hpcpu); p0=$(pgcpu); pgprocs > "$tmp/procs0"
 	mv "$tmp/stage/$name" "$tmp/inbox/$name"
 	finished=$((finished + count))
 	for _ in $(seq 72000); do
@@ -103,6 +119,8 @@ drop() {
 	done
 	wall=$(echo "$(date +%s.%N) - $t0" | bc)
 	cpu_hp=$(( $(hpcpu) - h0 )); cpu_pg=$(( $(pgcpu) - p0 ))
+	pgprocs > "$tmp/procs1"
+	procs=$(pgdiff "$tmp/procs0" "$tmp/procs1" "$count")
 	read -r done failed span <<<"$(sql "SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state = 'failed'),
 		extract(epoch FROM max(finished_at) - min(queued_at)) FROM hopper.jobs
 		WHERE starts_with(path, '$tmp/inbox/$name/')" | tr '|' ' ')"
@@ -127,12 +145,16 @@ for _ in $(seq 600); do grep -q "ready:" "$tmp/hopperd.log" && break; sleep 0.2;
 drop small "$N"
 hp=$rate
 report_small="  hopperd            $rate files/s ($done done, $failed failed; $span s in the database, $wall s wall)
-  CPU per file       hopperd + workers $(perfile "$cpu_hp" "$N") ms, PostgreSQL $(perfile "$cpu_pg" "$N") ms"
+  CPU per file       hopperd + workers $(perfile "$cpu_hp" "$N") ms, PostgreSQL $(perfile "$cpu_pg" "$N") ms
+  PostgreSQL processes (CPU per file; those still running at the end):
+$procs"
 report_big=
 if [ "$BIG" -gt 0 ]; then
 	drop big "$BIG"
 	report_big="  then $BIG more into the same daemon and table: $rate files/s ($done done, $failed failed; $span s)
   CPU per file       hopperd + workers $(perfile "$cpu_hp" "$BIG") ms, PostgreSQL $(perfile "$cpu_pg" "$BIG") ms
+  PostgreSQL processes (CPU per file; those still running at the end):
+$procs
   ratio $BIG/$N files   $(echo "scale=2; $rate / $hp" | bc) (1.00: no decay as the table grows)"
 fi
 kill -TERM "$pid"; wait "$pid"; pid=

@@ -471,10 +471,27 @@ static void test_issue14(PGconn *raw, hp_queue *qa, hp_queue *qb)
 	CHECK(r == 1 && ac[0].result == 0 && ac[1].result == -EBADMSG);
 	CHECK(state_is(raw, jobs[0].id, "done") && state_is(raw, jobs[1].id, "failed"));
 	hp_completion ad = { .job_id = jobs[2].id, .sha256_hex = as2, .bytes = 5, .doc = &a2 };
+	/* The batch has its own connection: a claim meanwhile does not wait
+	 * for it, even while a lock holds the batch up. */
+	hp_queue_policy patient = pol;
+	patient.lock_timeout_ms = 600000; /* the lock below is ours, not a fault */
+	CHECK(hp_queue_set_policy(qa, &patient) == 0);
+	sql_cmd(raw, "BEGIN", NULL);
+	sql_cmd(raw, "LOCK TABLE hopper.documents IN SHARE ROW EXCLUSIVE MODE", NULL);
 	CHECK(hp_queue_complete_start(qa, &ad, 1) == 0);
-	CHECK(hp_queue_backlog(qa, &bl) == 0); /* waits for the batch first */
+	CHECK(hp_queue_complete_fd(qa) >= 0 && hp_queue_complete_fd(qa) != hp_queue_fd(qa));
+	hp_job *cj = NULL;
+	size_t cn = 0;
+	CHECK(hp_queue_claim(qa, 10, 60, &cj, &cn) == 0 && cn == 0);
+	CHECK(hp_queue_backlog(qa, &bl) == 0);
+	CHECK(hp_queue_complete_poll(qa) == -EINPROGRESS);
+	hp_jobs_free(cj, cn);
+	sql_cmd(raw, "COMMIT", NULL);
+	for (int i = 0; i < 500 && (r = hp_queue_complete_poll(qa)) == -EINPROGRESS; i++)
+		sleep_ms(10);
+	CHECK(r == 1 && hp_queue_complete_poll(qa) == 0);
 	CHECK(ad.result == 0 && state_is(raw, jobs[2].id, "done"));
-	CHECK(hp_queue_complete_poll(qa) == 1 && hp_queue_complete_poll(qa) == 0);
+	CHECK(hp_queue_set_policy(qa, &pol) == 0);
 	hp_jobs_free(jobs, n);
 
 	step("hopper.workers shows what a supervisor published");
