@@ -9,14 +9,10 @@
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-case $B in /*) bdir=$B ;; *) bdir=$top/$B ;; esac
-hopperd=$bdir/hopperd
+. "$top/tests/lib/check.sh"
+need_daemon
 hopper=$bdir/hopper
 data=$top/tests/data/pdf
-pgbin=$(pg_config --bindir 2>/dev/null)
-[ -x "$pgbin/postgres" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if [ ! -x "$pgbin/postgres" ]; then echo "skip: no PostgreSQL server binaries (apt-get install postgresql)"; exit 77; fi
-[ -x "$hopperd" ] || { echo "fail: $hopperd not built"; exit 1; }
 
 tmp=$(mktemp -d /tmp/hopper-pdf.XXXXXX)
 chmod 755 "$tmp"   # the PostgreSQL user must reach the state dir when we run as root
@@ -28,7 +24,6 @@ cleanup() {
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-. "$top/tests/lib/check.sh"
 check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
 
 mkdir -p "$tmp/inbox"

@@ -9,12 +9,8 @@
 set -u
 B=${B:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-case $B in /*) bdir=$B ;; *) bdir=$top/$B ;; esac
-hopperd=$bdir/hopperd
-pgbin=$(pg_config --bindir 2>/dev/null)
-[ -x "$pgbin/postgres" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if [ ! -x "$pgbin/postgres" ]; then echo "skip: no PostgreSQL server binaries (apt-get install postgresql)"; exit 77; fi
-[ -x "$hopperd" ] || { echo "fail: $hopperd not built"; exit 1; }
+. "$top/tests/lib/check.sh"
+need_daemon
 
 tmp=$(mktemp -d /tmp/hopper-preempt.XXXXXX)
 chmod 755 "$tmp"
@@ -27,7 +23,6 @@ cleanup() {
 	[ -n "${HOPPER_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-. "$top/tests/lib/check.sh"
 sql() { "$pgbin/psql" -X -q -h "$tmp/state/run" -U hopper -d hopper -At -c "$1" 2>&1; }
 
 # The fake /proc: plenty of memory; PSI calm, then severe (full 50%).
