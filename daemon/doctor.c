@@ -278,12 +278,7 @@ static void check_sandbox(doctor *d, const char *self)
 	if (pid > 0)
 		waitpid(pid, &status, 0);
 	char got[4096] = "";
-	f = fopen(outp, "re");
-	if (f) {
-		size_t n = fread(got, 1, sizeof got - 1, f);
-		got[n] = '\0';
-		fclose(f);
-	}
+	hp_read_small(outp, got, sizeof got);
 	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && strstr(got, "# Doctor sample"))
 		say(d, "ok", "sandbox: a worker converted a sample HTML file");
 	else

@@ -199,20 +199,6 @@ static void wake(hp_evsrc *src, uint32_t events)
 	(void)events;
 }
 
-static uint64_t vm_hwm(pid_t pid)
-{
-	char path[64], buf[2048];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *h = strstr(buf, "VmHWM:");
-	return h ? strtoull(h + 6, NULL, 10) * 1024 : 0;
-}
-
 static int run(bench *b, int workers, bool uring, run_result *rr)
 {
 	memset(rr, 0, sizeof *rr);
@@ -328,7 +314,7 @@ static int run(bench *b, int workers, bool uring, run_result *rr)
 	hp_worker_info wi[64];
 	size_t nw = hp_pool_list(p, wi, 64);
 	for (size_t i = 0; i < nw && n_rss < HP_ARRAY_SIZE(rss); i++) {
-		uint64_t h = vm_hwm(wi[i].pid);
+		uint64_t h = hp_proc_peak_rss((int)wi[i].pid);
 		if (h)
 			rss[n_rss++] = h;
 	}
@@ -439,7 +425,7 @@ static void print_text(FILE *out, const bench *b, const hp_resources *res, int c
 			        modes[0].fmt_ms[f] / (double)modes[0].fmt_n[f]);
 	fprintf(out, "\nworker spawn cost %.1f ms; median conversion %.2f ms (a recycled worker costs %.1fx a job)\n",
 	        spawn, med, med > 0 ? spawn / med : 0);
-	hp_format_size(vm_hwm(getpid()), m1, sizeof m1);
+	hp_format_size(hp_proc_peak_rss((int)getpid()), m1, sizeof m1);
 	fprintf(out, "supervisor side (this process: reader + pool) peak RSS %s\n", m1);
 	fprintf(out, "recommendation: workers.max = %d: %s\n", rec, why);
 }
@@ -475,7 +461,7 @@ static void print_json(FILE *out, const bench *b, const hp_resources *res, int c
 	}
 	fprintf(out, "},\"spawn_ms\":%.3f,\"job_ms_median\":%.3f,\"supervisor_rss_peak\":%llu,"
 	        "\"recommendation\":{\"max\":%d,\"why\":\"%s\"}}\n",
-	        spawn, med, (unsigned long long)vm_hwm(getpid()), rec, why);
+	        spawn, med, (unsigned long long)hp_proc_peak_rss((int)getpid()), rec, why);
 }
 
 int hp_bench_run(const hp_bench_opts *o, FILE *out)

@@ -59,13 +59,7 @@ static int cg_read(const char *dir, const char *file, char *buf, size_t len)
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
 		return -ENAMETOOLONG;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	size_t n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return (int)n;
+	return hp_read_small(path, buf, len);
 }
 
 static bool has_word(const char *list, const char *word)

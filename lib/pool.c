@@ -395,20 +395,9 @@ static void sample_rss(hp_pool *p)
 		worker *w = p->w[i];
 		if (w->pid <= 0 || w->reaped)
 			continue;
-		char path[64], buf[2048];
-		snprintf(path, sizeof path, "/proc/%d/status", (int)w->pid);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		const char *h = strstr(buf, "VmHWM:");
-		if (h) {
-			uint64_t kb = strtoull(h + 6, NULL, 10);
-			if (kb * 1024 > peak)
-				peak = kb * 1024;
-		}
+		uint64_t rss = hp_proc_peak_rss((int)w->pid);
+		if (rss > peak)
+			peak = rss;
 	}
 	if (peak) {
 		p->rss_recent = peak;

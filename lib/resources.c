@@ -19,13 +19,7 @@ static int read_small(const char *root, const char *path, char *buf, size_t len)
 {
 	char full[768];
 	snprintf(full, sizeof full, "%s%s", root && strcmp(root, "/") ? root : "", path);
-	FILE *f = fopen(full, "re");
-	if (!f)
-		return -errno;
-	size_t n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return (int)n;
+	return hp_read_small(full, buf, len);
 }
 
 /* "0::/system.slice/hopperd.service" -> "/system.slice/hopperd.service" */

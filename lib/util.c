@@ -74,6 +74,27 @@ const char *hp_signal_name(int sig)
 	return "an unknown signal";
 }
 
+int hp_read_small(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	size_t n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+uint64_t hp_proc_peak_rss(int pid)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	if (hp_read_small(path, buf, sizeof buf) < 0)
+		return 0;
+	const char *h = strstr(buf, "VmHWM:");
+	return h ? strtoull(h + 6, NULL, 10) * 1024 : 0;
+}
+
 int hp_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

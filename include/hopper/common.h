@@ -84,6 +84,12 @@ void hp_env_scrub_service(void);
 void hp_strv_free(char **v);
 /* Name of a signal, e.g. "SIGSEGV"; never NULL. */
 const char *hp_signal_name(int sig);
+/* Read up to len - 1 bytes of a small file (/proc, cgroupfs) into buf and
+ * NUL-terminate it. Bytes read, or -errno when it cannot be opened. */
+int hp_read_small(const char *path, char *buf, size_t len);
+/* Peak resident memory of a process in bytes (VmHWM of /proc/PID/status),
+ * 0 when it cannot be read (the process is gone). */
+uint64_t hp_proc_peak_rss(int pid);
 /* Write all n bytes (retrying on EINTR/short writes). 0 or -errno. */
 int hp_write_all(int fd, const void *p, size_t n);
 /* Format "12.3 MiB"-style sizes into out. */
