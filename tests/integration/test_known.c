@@ -24,12 +24,7 @@ static hp_pgtest *g_t;
 
 int main(void)
 {
-	int r = hp_pgtest_start(&g_t);
-	if (r == -ENOPKG) {
-		puts("SKIP: no PostgreSQL server programs");
-		return 77;
-	}
-	CHECK(r == 0);
+	g_t = hp_pgtest_start_or_skip();
 	char err[512];
 	PGconn *raw = hp_db_connect(g_t->conninfo, err, sizeof err);
 	CHECK(raw != NULL);
@@ -82,7 +77,7 @@ int main(void)
 	k = NULL;
 	hp_pgembed_stop(g_t->pg);
 	g_t->pg = NULL;
-	r = hp_queue_known_load(q, "w", &k);
+	int r = hp_queue_known_load(q, "w", &k);
 	CHECK(r < 0 && k == NULL);
 	hp_queue_close(q);
 	hp_pgtest_stop(g_t);

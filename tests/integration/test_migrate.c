@@ -60,12 +60,8 @@ static const char *ran(PGconn *c)
 
 int main(void)
 {
-	int r = hp_pgtest_start(&g_t);
-	if (r == -ENOPKG) {
-		puts("SKIP: no PostgreSQL server programs");
-		return 77;
-	}
-	CHECK(r == 0);
+	g_t = hp_pgtest_start_or_skip();
+	int r;
 	PGconn *c = PQconnectdb(g_t->conninfo);
 	CHECK(PQstatus(c) == CONNECTION_OK);
 	PQclear(PQexec(c, "SET client_min_messages = warning"));

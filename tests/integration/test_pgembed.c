@@ -38,12 +38,7 @@ static int query_ok(const char *conninfo)
 
 int main(void)
 {
-	int r = hp_pgtest_start(&g_t);
-	if (r == -ENOPKG) {
-		puts("SKIP: no PostgreSQL server programs");
-		return 77;
-	}
-	CHECK(r == 0);
+	g_t = hp_pgtest_start_or_skip();
 	pid_t first = hp_pgembed_pid(g_t->pg);
 	CHECK(first > 0);
 
@@ -62,23 +57,10 @@ int main(void)
 	g_t->pg = NULL;
 
 	printf("# an owner killed with SIGKILL gives the lock back\n");
-	int pfd[2];
-	CHECK(pipe(pfd) == 0);
-	pid_t owner = fork();
-	CHECK(owner >= 0);
-	if (owner == 0) {
-		close(pfd[0]);
-		hp_pgembed *pg = NULL;
-		char ok = hp_pgembed_start(g_t->state_dir, &pg) == 0 ? 'y' : 'n';
-		if (write(pfd[1], &ok, 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(pfd[1]);
-	char ok = 0;
-	CHECK(read(pfd[0], &ok, 1) == 1 && ok == 'y');
-	close(pfd[0]);
+	pid_t pm = -1;
+	pid_t owner = hp_pgtest_fork_owner(g_t->state_dir, &pm);
+	CHECK(owner > 0);
+	CHECK(pm > 0);
 	CHECK(hp_pgembed_start(g_t->state_dir, &second) == -EBUSY);
 	CHECK(kill(owner, SIGKILL) == 0);
 	int st;

@@ -619,24 +619,9 @@ static void test_owner_death_and_leftover(const char *dir)
 	CHECK((size_t)snprintf(pgdata, sizeof pgdata, "%s/pg", state) < sizeof pgdata);
 
 	step("a hopperd killed with SIGKILL takes its server with it (PR_SET_PDEATHSIG)");
-	int pfd[2];
-	CHECK(pipe(pfd) == 0);
-	pid_t owner = fork();
-	CHECK(owner >= 0);
-	if (owner == 0) {
-		close(pfd[0]);
-		hp_pgembed *pg;
-		int r = hp_pgembed_start(state, &pg);
-		pid_t pm = r == 0 ? hp_pgembed_pid(pg) : -1;
-		if (write(pfd[1], &pm, sizeof pm) != sizeof pm)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(pfd[1]);
 	pid_t pm = -1;
-	CHECK(read(pfd[0], &pm, sizeof pm) == sizeof pm);
-	close(pfd[0]);
+	pid_t owner = hp_pgtest_fork_owner(state, &pm);
+	CHECK(owner > 0);
 	CHECK(pm > 0);
 	CHECK(hp_pgtest_count_procs(pgdata) > 0);
 	CHECK(kill(owner, SIGKILL) == 0);
@@ -671,15 +656,7 @@ int main(void)
 	char err[512], b1[24], b2[24];
 	int r;
 
-	r = hp_pgtest_start(&g_t);
-	if (r == -ENOPKG) {
-		printf("SKIP: PostgreSQL server programs are not installed (apt-get install postgresql)\n");
-		return 77;
-	}
-	if (r < 0) {
-		printf("FAIL: cannot start the embedded PostgreSQL: %s\n", strerror(-r));
-		return 1;
-	}
+	g_t = hp_pgtest_start_or_skip();
 	step("embedded cluster up in %s (postmaster %d)", g_t->state_dir, (int)hp_pgembed_pid(g_t->pg));
 
 	/* ---- db.c ---- */

@@ -113,6 +113,50 @@ int hp_pgtest_count_procs(const char *pgdata)
 	return n;
 }
 
+hp_pgtest *hp_pgtest_start_or_skip(void)
+{
+	hp_pgtest *t = NULL;
+	int r = hp_pgtest_start(&t);
+	if (r == -ENOPKG) {
+		puts("SKIP: no PostgreSQL server programs (apt-get install postgresql)");
+		exit(77);
+	}
+	if (r < 0) {
+		printf("FAIL: cannot start the embedded PostgreSQL: %s\n", strerror(-r));
+		exit(1);
+	}
+	return t;
+}
+
+pid_t hp_pgtest_fork_owner(const char *state_dir, pid_t *postmaster)
+{
+	int pfd[2];
+	*postmaster = -1;
+	if (pipe(pfd) < 0)
+		return -errno;
+	pid_t owner = fork();
+	if (owner < 0) {
+		int e = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -e;
+	}
+	if (owner == 0) {
+		close(pfd[0]);
+		hp_pgembed *pg = NULL;
+		pid_t pm = hp_pgembed_start(state_dir, &pg) == 0 ? hp_pgembed_pid(pg) : -1;
+		if (write(pfd[1], &pm, sizeof pm) != sizeof pm)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], postmaster, sizeof *postmaster) != sizeof *postmaster)
+		*postmaster = -1;
+	close(pfd[0]);
+	return owner;
+}
+
 void hp_pgtest_fail(hp_pgtest *t, const char *file, int line, const char *what)
 {
 	printf("FAIL %s:%d: %s\n", file, line, what);

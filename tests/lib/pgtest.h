@@ -6,8 +6,8 @@
  * Usage:
  *     #include "../lib/pgtest.h"   (from tests/integration/ or tests/unit/)
  *     hp_pgtest *t;
- *     int r = hp_pgtest_start(&t);
- *     if (r == -ENOPKG) { puts("SKIP: no PostgreSQL server programs"); return 77; }
+ *     hp_pgtest *t = hp_pgtest_start_or_skip();   (or hp_pgtest_start(&t):
+ *                                   -ENOPKG when the server is not installed)
  *     ... connect to t->conninfo ...
  *     hp_pgtest_stop(t);
  * HOPPER_TEST_KEEP=1 in the environment keeps the directory (for a look
@@ -29,6 +29,14 @@ typedef struct hp_pgtest {
 /* 0, -ENOPKG when PostgreSQL's server programs are not installed (the
  * test should exit 77), or another -errno (the reason was logged). */
 int hp_pgtest_start(hp_pgtest **ret);
+/* hp_pgtest_start for a test's main(): prints SKIP and exits 77 when the
+ * server programs are not installed, fails (exit 1) on any other error. */
+hp_pgtest *hp_pgtest_start_or_skip(void);
+/* Fork a process that starts the embedded server on state_dir as its
+ * owner, then waits to be killed. Returns the child's pid (-errno when
+ * fork failed) and sets *postmaster to the server's pid, or -1 when the
+ * child's start failed. */
+pid_t hp_pgtest_fork_owner(const char *state_dir, pid_t *postmaster);
 /* Stop the server (unless t->pg is NULL), remove the directory, free. */
 void hp_pgtest_stop(hp_pgtest *t);
 /* Processes (postmaster and backends) whose working directory is pgdata:
