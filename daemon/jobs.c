@@ -700,17 +700,8 @@ static bool flush_some(hp_daemon *d, bool force)
 			free(batch);
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		hp_done *x = &d->dones[i];
-		c[i] = (hp_completion){ .job_id = (int64_t)x->job_id, .sha256_hex = x->sha256,
-			                .bytes = x->bytes, .doc = x->has_doc ? &x->res.doc : NULL,
-			                .chunks = x->res.chunks, .n_chunks = x->res.n_chunks };
-	}
 	/* The batch leaves d->dones: results arriving meanwhile, and those
 	 * past HP_BATCH_MAX, start the next. */
-	d->flushing = batch;
-	d->n_flushing = n;
-	d->fl_items = c;
 	if (batch == d->dones) {
 		d->dones = NULL;
 		d->n_dones = d->cap_dones = 0;
@@ -719,12 +710,16 @@ static bool flush_some(hp_daemon *d, bool force)
 		memmove(d->dones, d->dones + n, (d->n_dones - n) * sizeof *d->dones);
 		d->n_dones -= n;
 	}
-	/* fl_items point into the batch's own results, not into d->dones */
+	/* fl_items point into the batch's own results */
 	for (size_t i = 0; i < n; i++) {
-		c[i].doc = batch[i].has_doc ? &batch[i].res.doc : NULL;
-		c[i].chunks = batch[i].res.chunks;
-		c[i].sha256_hex = batch[i].sha256;
+		hp_done *x = &batch[i];
+		c[i] = (hp_completion){ .job_id = (int64_t)x->job_id, .sha256_hex = x->sha256,
+			                .bytes = x->bytes, .doc = x->has_doc ? &x->res.doc : NULL,
+			                .chunks = x->res.chunks, .n_chunks = x->res.n_chunks };
 	}
+	d->flushing = batch;
+	d->n_flushing = n;
+	d->fl_items = c;
 	int r = hp_queue_complete_start(d->q, c, n);
 	if (r < 0)
 		flushed(d, r);
