@@ -20,16 +20,23 @@
 -- embedder checks them), which is all `<=>` needs. Nothing here names the
 -- type `vector` outside dynamic SQL, so the migration runs on every server.
 
+-- The schema of pgvector's type when hopper.embeddings.vector has it, else
+-- NULL (the column is real[]).
+CREATE FUNCTION hopper.vector_column_schema() RETURNS name
+LANGUAGE sql STABLE AS $$
+	SELECT n.nspname FROM pg_catalog.pg_attribute a
+	JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+	JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+	WHERE a.attrelid = 'hopper.embeddings'::regclass AND a.attname = 'vector' AND t.typname = 'vector'
+$$;
+
 CREATE FUNCTION hopper.embed_storage(setup boolean DEFAULT false) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	vs name;
 	why text;
 BEGIN
-	SELECT n.nspname INTO vs FROM pg_catalog.pg_attribute a
-	JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-	JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-	WHERE a.attrelid = 'hopper.embeddings'::regclass AND a.attname = 'vector' AND t.typname = 'vector';
+	vs := hopper.vector_column_schema();
 	IF vs IS NOT NULL THEN
 		RETURN 'pgvector';
 	END IF;
@@ -59,10 +66,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	vs name;
 BEGIN
-	SELECT n.nspname INTO vs FROM pg_catalog.pg_attribute a
-	JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-	JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-	WHERE a.attrelid = 'hopper.embeddings'::regclass AND a.attname = 'vector' AND t.typname = 'vector';
+	vs := hopper.vector_column_schema();
 	IF vs IS NULL THEN
 		-- real[]: every vector of the model is read and compared in SQL.
 		RETURN QUERY EXECUTE
